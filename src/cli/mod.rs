@@ -1,0 +1,1 @@
+//! TODO: cli (placeholder, replaced by its owner).

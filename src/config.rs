@@ -1,0 +1,1 @@
+//! TODO: config (placeholder, replaced by its owner).

@@ -1,0 +1,1 @@
+//! TODO: daemon (placeholder, replaced by its owner).

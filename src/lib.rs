@@ -1,0 +1,25 @@
+//! stacksweep: finds the resources CI jobs leaked into OpenStack projects and deletes them
+//! in dependency order, without ever touching what it was not asked to touch.
+//!
+//! The crate is layered so that each layer knows only the one below it:
+//! - [`openstack`] talks HTTP to a cloud (auth, catalog, retries, pagination) and knows
+//!   nothing of selection;
+//! - [`resources`] knows, per kind, how to list, read, detach and delete a resource;
+//! - [`select`], [`plan`], [`sweep`] and [`report`] are the engine: which resources are
+//!   ours, in what order they can go, carrying that out, and saying what happened;
+//! - [`config`], [`cli`], [`daemon`], [`metrics`] and [`telemetry`] are the product around it;
+//! - [`sim`] is an in-memory OpenStack for tests, benchmarks and the demo. It uses
+//!   nothing of the rest of the crate.
+
+pub mod cli;
+pub mod config;
+pub mod daemon;
+pub mod metrics;
+pub mod openstack;
+pub mod plan;
+pub mod report;
+pub mod resources;
+pub mod select;
+pub mod sim;
+pub mod sweep;
+pub mod telemetry;

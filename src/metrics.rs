@@ -1,0 +1,1 @@
+//! TODO: metrics (placeholder, replaced by its owner).

@@ -1,0 +1,1 @@
+//! TODO: plan (placeholder, replaced by its owner).

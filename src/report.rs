@@ -1,0 +1,1 @@
+//! TODO: report (placeholder, replaced by its owner).

@@ -1,0 +1,1 @@
+//! TODO: resources (placeholder, replaced by its owner).

@@ -1,0 +1,1 @@
+//! TODO: select (placeholder, replaced by its owner).

@@ -1,0 +1,1 @@
+//! TODO: sim (placeholder, replaced by its owner).

@@ -1,0 +1,1 @@
+//! TODO: sweep (placeholder, replaced by its owner).

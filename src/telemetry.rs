@@ -1,0 +1,1 @@
+//! TODO: telemetry (placeholder, replaced by its owner).
