@@ -296,6 +296,18 @@ pub fn delete_snapshot(st: &mut SimState, ctx: &Ctx, id: &str) -> Result<Vec<Job
     })])
 }
 
+/// A `metadata` filter: JSON, or the Python dict literal `openstack` sends (Cinder
+/// evaluates it as a literal).
+fn parse_metadata_filter(v: &str) -> Result<serde_json::Map<String, Value>, ApiError> {
+    serde_json::from_str(v)
+        .or_else(|_| serde_json::from_str(&v.replace('\'', "\"")))
+        .map_err(|_| {
+            bad(format!(
+                "Invalid input received: Invalid filter metadata={v}"
+            ))
+        })
+}
+
 /// Whether a resource passes Cinder's list filters (`name`, `status`, `metadata`, ...).
 fn matches(o: &Obj, p: &Params) -> Result<bool, ApiError> {
     for (k, v) in &p.0 {
@@ -303,12 +315,7 @@ fn matches(o: &Obj, p: &Params) -> Result<bool, ApiError> {
             "limit" | "marker" | "sort" | "sort_key" | "sort_dir" | "all_tenants"
             | "with_count" | "offset" | "project_id" => true,
             "metadata" => {
-                let want: serde_json::Map<String, Value> =
-                    serde_json::from_str(v).map_err(|_| {
-                        bad(format!(
-                            "Invalid input received: Invalid filter metadata={v}"
-                        ))
-                    })?;
+                let want = parse_metadata_filter(v)?;
                 let have = o.get("metadata");
                 want.iter()
                     .all(|(mk, mv)| have.and_then(|m| m.get(mk)) == Some(mv))
@@ -346,11 +353,7 @@ fn list(
         )
     };
     for m in p.all("metadata") {
-        serde_json::from_str::<serde_json::Map<String, Value>>(m).map_err(|_| {
-            bad(format!(
-                "Invalid input received: Invalid filter metadata={m}"
-            ))
-        })?;
+        parse_metadata_filter(m)?;
     }
     let all = ctx.admin && p.flag("all_tenants");
     let limit = p.limit().unwrap_or(MAX_LIMIT).min(MAX_LIMIT);

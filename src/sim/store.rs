@@ -179,7 +179,7 @@ impl SimState {
     pub(crate) fn new(base_url: String, delays: Delays, faults: FaultState) -> SimState {
         let keystone = KeystoneState::new();
         let admin_project = keystone.admin_project_id.clone();
-        SimState {
+        let mut st = SimState {
             neutron: NeutronState::new(&admin_project),
             keystone,
             nova: NovaState::new(),
@@ -194,7 +194,21 @@ impl SimState {
             conflicts: HashMap::new(),
             base_url,
             delays,
-        }
+        };
+        let admin = Ctx {
+            project_id: admin_project,
+            user_id: String::new(),
+            admin: true,
+        };
+        let image = serde_json::json!({"name": "cirros-0.6.2-x86_64-disk", "visibility": "public"});
+        let image = super::glance::create_image(
+            &mut st,
+            &admin,
+            image.as_object().unwrap_or(&Obj::new()),
+            true,
+        );
+        st.glance.default_image = str_of(&image, "id").to_string();
+        st
     }
 
     /// Whether `(kind, id)` was marked stuck; consumes the mark.
