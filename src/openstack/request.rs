@@ -405,7 +405,8 @@ impl Requester {
             }
             Err(e) => {
                 let retryable = e.is_connect()
-                    || (idempotent && (e.is_timeout() || e.is_request() || e.is_body()));
+                    || (idempotent
+                        && (e.is_timeout() || e.is_request() || e.is_body() || e.is_decode()));
                 debug!(error = %error_chain(&e), retryable, "no answer");
                 no_answer(error_chain(&e), retryable)
             }
