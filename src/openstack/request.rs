@@ -404,9 +404,11 @@ impl Requester {
                 Attempt::Answered(reply)
             }
             Err(e) => {
-                let retryable = e.is_connect()
-                    || (idempotent
-                        && (e.is_timeout() || e.is_request() || e.is_body() || e.is_decode()));
+                // A refused certificate will be refused again: no retry.
+                let retryable = !is_tls_failure(&e)
+                    && (e.is_connect()
+                        || (idempotent
+                            && (e.is_timeout() || e.is_request() || e.is_body() || e.is_decode())));
                 debug!(error = %error_chain(&e), retryable, "no answer");
                 no_answer(error_chain(&e), retryable)
             }
@@ -433,6 +435,13 @@ async fn read_reply(mut response: reqwest::Response) -> Result<Reply, reqwest::E
         headers,
         body,
     })
+}
+
+/// Whether a TLS handshake failed on the certificate (untrusted, expired, wrong name).
+/// rustls's error is not reachable by type through reqwest's and hyper's wrappers, so
+/// this reads the message chain ("invalid peer certificate: UnknownIssuer").
+fn is_tls_failure(error: &(dyn std::error::Error + 'static)) -> bool {
+    error_chain(error).contains("certificate")
 }
 
 /// An error and its causes on one line ("error sending request: connection refused").

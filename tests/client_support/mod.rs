@@ -17,6 +17,9 @@ use axum::routing::post;
 use axum::Router;
 use serde_json::{json, Value};
 use stacksweep::openstack::{CloudConfig, RetryPolicy, SessionOptions};
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio_rustls::TlsAcceptor;
 
 pub const PASSWORD: &str = "pw-Sup3rSecret-7731";
 pub const APPCRED_SECRET: &str = "ac-Secret-Value-99812";
@@ -79,8 +82,20 @@ pub struct FakeCloud {
 }
 
 impl FakeCloud {
-    /// Starts Keystone plus `handler` for everything else.
+    /// Starts Keystone plus `handler` for everything else, over plain HTTP.
     pub async fn start(handler: impl Fn(&Seen) -> Answer + Send + Sync + 'static) -> FakeCloud {
+        Self::start_with(handler, None).await
+    }
+
+    /// Starts Keystone plus `handler` over HTTPS, with the test CA's server certificate.
+    pub async fn start_tls(handler: impl Fn(&Seen) -> Answer + Send + Sync + 'static) -> FakeCloud {
+        Self::start_with(handler, Some(tls_acceptor())).await
+    }
+
+    async fn start_with(
+        handler: impl Fn(&Seen) -> Answer + Send + Sync + 'static,
+        tls: Option<TlsAcceptor>,
+    ) -> FakeCloud {
         let state = Arc::new(Mutex::new(FakeState {
             issued: Vec::new(),
             valid: HashSet::new(),
@@ -93,19 +108,33 @@ impl FakeCloud {
         }));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let base = format!("{scheme}://{addr}");
         let app = Router::new()
             .route("/v3/auth/tokens", post(keystone))
             .fallback(service)
-            .with_state((state.clone(), addr));
+            .with_state((state.clone(), base.clone()));
         tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
+            match tls {
+                Some(acceptor) => axum::serve(
+                    TlsListener {
+                        tcp: listener,
+                        acceptor,
+                    },
+                    app,
+                )
+                .await
+                .unwrap(),
+                None => axum::serve(listener, app).await.unwrap(),
+            }
         });
+        let ca = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/client_tls/ca.pem");
         let dir = tempfile::tempdir().unwrap();
         let clouds = format!(
             r#"clouds:
   fake:
     auth:
-      auth_url: http://{addr}
+      auth_url: {base}
       username: ci-user
       password: "{PASSWORD}"
       project_name: ci
@@ -115,19 +144,26 @@ impl FakeCloud {
   fake-appcred:
     auth_type: v3applicationcredential
     auth:
-      auth_url: http://{addr}/v3
+      auth_url: {base}/v3
       application_credential_id: ac-1
       application_credential_secret: "{APPCRED_SECRET}"
   fake-badpass:
     auth:
-      auth_url: http://{addr}/v3
+      auth_url: {base}/v3
       username: ci-user
       password: "wrong-{PASSWORD}"
+      project_name: ci
+  fake-cacert:
+    cacert: {ca}
+    auth:
+      auth_url: {base}
+      username: ci-user
+      password: "{PASSWORD}"
       project_name: ci
   fake-insecure:
     verify: false
     auth:
-      auth_url: http://{addr}
+      auth_url: {base}
       username: ci-user
       password: "{PASSWORD}"
       project_name: ci
@@ -221,7 +257,7 @@ fn unauthorized() -> Response {
 }
 
 async fn keystone(
-    State((state, addr)): State<(Arc<Mutex<FakeState>>, SocketAddr)>,
+    State((state, base)): State<(Arc<Mutex<FakeState>>, String)>,
     axum::Json(body): axum::Json<Value>,
 ) -> Response {
     let identity = &body["auth"]["identity"];
@@ -258,7 +294,6 @@ async fn keystone(
             {"interface": "internal", "region": "RegionOne", "region_id": "RegionOne", "url": format!("http://127.0.0.1:1/{kind}")}
         ]})
     };
-    let base = format!("http://{addr}");
     let body = json!({"token": {
         "methods": identity["methods"],
         "issued_at": issued.to_string(),
@@ -293,7 +328,7 @@ impl Drop for InFlight {
 }
 
 async fn service(
-    State((state, _)): State<(Arc<Mutex<FakeState>>, SocketAddr)>,
+    State((state, _)): State<(Arc<Mutex<FakeState>>, String)>,
     req: Request,
 ) -> Response {
     let seen = Seen {
@@ -339,5 +374,76 @@ async fn service(
                 return (StatusCode::OK, Body::from_stream(stream)).into_response();
             }
         }
+    }
+}
+
+/// The test server's certificate (signed by `tests/client_tls/ca.pem`; test-only keys).
+fn tls_acceptor() -> TlsAcceptor {
+    let certs = CertificateDer::pem_slice_iter(include_bytes!("../client_tls/server.pem"))
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_slice(include_bytes!("../client_tls/server.key")).unwrap();
+    let config = tokio_rustls::rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+    TlsAcceptor::from(Arc::new(config))
+}
+
+/// A TLS listener for axum; failed handshakes (a client refusing our certificate) are skipped.
+struct TlsListener {
+    tcp: tokio::net::TcpListener,
+    acceptor: TlsAcceptor,
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            let Ok((tcp, addr)) = self.tcp.accept().await else {
+                continue;
+            };
+            if let Ok(tls) = self.acceptor.accept(tcp).await {
+                return (tls, addr);
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.tcp.local_addr()
+    }
+}
+
+/// Collects formatted tracing output in memory.
+#[derive(Clone, Default)]
+pub struct Capture(pub Arc<Mutex<Vec<u8>>>);
+
+impl Capture {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+
+    /// A subscriber at TRACE writing here (no colours, spans' fields on every line).
+    pub fn subscriber(&self) -> impl tracing::Subscriber + Send + Sync {
+        let capture = self.clone();
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_span_events(tracing_subscriber::fmt::format::FmtSpan::FULL)
+            .with_writer(move || capture.clone())
+            .finish()
+    }
+}
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
