@@ -108,6 +108,14 @@ async fn password_auth_and_catalog() {
     assert_eq!(seen[2].header("openstack-api-version"), Some("volume 3.0"));
     assert_eq!(seen[0].header("openstack-api-version"), None);
     assert_eq!(cloud.auth_requests(), 1);
+    let err = session
+        .get(Service::LoadBalancer, "/lbaas/loadbalancers")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "no load-balancer endpoint in the catalog (interface public, region RegionOne)"
+    );
 }
 
 /// Application-credential auth works against an auth URL that already ends in /v3.

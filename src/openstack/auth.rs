@@ -380,6 +380,28 @@ mod tests {
         assert!(identity_root("not a url").is_err());
     }
 
+    /// A Keystone message that echoes the secret is scrubbed; the body carries it.
+    #[test]
+    fn scrub_and_body() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("clouds.yaml");
+        std::fs::write(&path, "clouds:\n  c:\n    auth: {auth_url: 'http://x', user_id: u1, password: pw-echo, project_name: p, project_domain_id: d1}\n").unwrap();
+        let cloud = CloudConfig::from_clouds_yaml(&path, "c").unwrap();
+        assert_eq!(
+            scrub(&cloud, "bad password pw-echo"),
+            "bad password [REDACTED]"
+        );
+        let body = auth_body(&cloud);
+        assert_eq!(
+            body["auth"]["identity"]["password"]["user"],
+            json!({"id": "u1", "password": "pw-echo"})
+        );
+        assert_eq!(
+            body["auth"]["scope"]["project"],
+            json!({"name": "p", "domain": {"id": "d1"}})
+        );
+    }
+
     /// The lifetime comes from Keystone's timestamps; the margin suits short and long tokens.
     #[test]
     fn lifetime_and_margin() {

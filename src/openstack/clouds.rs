@@ -1024,6 +1024,26 @@ clouds:
             .contains("identity_api_version"));
     }
 
+    /// `verify: <path>` is a CA bundle (as in openstacksdk); `regions` gives the first region.
+    #[test]
+    fn verify_path_and_regions() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("clouds.yaml");
+        std::fs::write(
+            &path,
+            "clouds:\n  c:\n    verify: /etc/ssl/ca.pem\n    regions: [{name: R2}, R3]\n    auth: {auth_url: 'https://x', username: u, password: p, project_id: q}\n  d:\n    verify: maybe-not\n    insecure: 7\n    auth: {auth_url: 'https://x', username: u, password: p, project_id: q}\n",
+        )
+        .unwrap();
+        let c = CloudConfig::from_clouds_yaml(&path, "c").unwrap();
+        assert_eq!(c.cacert(), Some(Path::new("/etc/ssl/ca.pem")));
+        assert!(!c.insecure());
+        assert_eq!(c.region(), Some("R2"));
+        let err = CloudConfig::from_clouds_yaml(&path, "d")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`insecure` must be true or false"), "{err}");
+    }
+
     /// Debug of a config and of a source never shows a password or secret.
     #[test]
     fn debug_is_redacted() {

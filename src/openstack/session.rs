@@ -84,6 +84,9 @@ pub struct Session {
 
 struct Inner {
     cloud_name: String,
+    /// Endpoint interface and region, for error messages.
+    interface: String,
+    region: Option<String>,
     project_id: String,
     roles: Vec<String>,
     services: BTreeSet<Service>,
@@ -168,6 +171,8 @@ impl Session {
         let token = auth.peek().await;
         let inner = Inner {
             cloud_name: cloud.name().to_owned(),
+            interface: cloud.interface().to_owned(),
+            region: cloud.region().map(str::to_owned),
             project_id: token.project_id.clone(),
             roles: token.roles.clone(),
             services: token.roots.keys().copied().collect(),
@@ -213,8 +218,8 @@ impl Session {
             .cloned()
             .ok_or_else(|| ApiError::NoEndpoint {
                 service,
-                interface: "configured".into(),
-                region: "configured".into(),
+                interface: self.inner.interface.clone(),
+                region: self.inner.region.clone().unwrap_or_else(|| "any".into()),
             })
     }
 
