@@ -396,9 +396,16 @@ impl Requester {
         }
         match outcome {
             Ok(reply) => {
+                // The request ID lets an operator find the call in the service's logs.
+                let request_id = reply
+                    .headers
+                    .get("x-openstack-request-id")
+                    .or_else(|| reply.headers.get("x-compute-request-id"))
+                    .and_then(|v| v.to_str().ok());
                 debug!(
                     status = reply.status,
                     elapsed_ms = elapsed.as_millis() as u64,
+                    request_id,
                     "answered"
                 );
                 Attempt::Answered(reply)

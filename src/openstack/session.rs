@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
-use tracing::warn;
+use tracing::{info, warn};
 use url::Url;
 
 use super::auth::Authenticator;
@@ -182,6 +182,13 @@ impl Session {
             auth,
         };
         drop(token);
+        info!(
+            cloud = %inner.cloud_name,
+            project_id = %inner.project_id,
+            roles = ?inner.roles,
+            services = ?inner.services,
+            "connected"
+        );
         Ok(Session {
             inner: Arc::new(inner),
         })
