@@ -504,3 +504,41 @@ async fn concurrency_is_bounded_per_service() {
     }
     assert_eq!(cloud.max_in_flight(), 2);
 }
+
+/// A Retry-After beyond the deadline is not waited out: the 429 comes back with it.
+#[tokio::test(start_paused = true)]
+async fn retry_after_beyond_deadline_gives_up() {
+    let (count, handler) = sequence(
+        usize::MAX,
+        || Answer::Text(429, vec![("retry-after", "600".into())], "later".into()),
+        ok_port,
+    );
+    let cloud = FakeCloud::start(handler).await;
+    let (session, _) = connect(&cloud, "fake").await;
+    let err = session.get(Service::Network, "/ports").await.unwrap_err();
+    assert_eq!(err.status(), Some(429));
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(600)));
+    assert_eq!(count.load(Ordering::SeqCst), 1);
+}
+
+/// The per-service rate limit paces requests (burst, then one per interval).
+#[tokio::test(start_paused = true)]
+async fn rate_limit_paces_requests() {
+    let cloud = FakeCloud::start(ok_port).await;
+    let mut opts = options();
+    opts.requests_per_second = Some(2);
+    let session = Session::connect(&cloud.cloud("fake"), opts).await.unwrap();
+    let start = tokio::time::Instant::now();
+    for _ in 0..6 {
+        session.get(Service::Network, "/ports/p1").await.unwrap();
+    }
+    assert!(
+        start.elapsed() >= Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+    // Other services have their own budget.
+    let start = tokio::time::Instant::now();
+    session.get(Service::Compute, "/servers/x").await.unwrap();
+    assert!(start.elapsed() < Duration::from_millis(500));
+}
