@@ -267,6 +267,10 @@ struct Graph<'a> {
     edges: Vec<(usize, usize, Why)>,
     /// resource index → reason it is blocked by something not listed
     external: Vec<Option<String>>,
+    /// resource index → the node whose completion makes the cloud remove it
+    owner: Vec<Option<usize>>,
+    /// resource index → selected
+    selected: Vec<bool>,
 }
 
 impl<'a> Graph<'a> {
@@ -340,6 +344,11 @@ pub fn build(inventory: &Inventory, selection: &Selection) -> Plan {
         state,
         edges: Vec::new(),
         external: vec![None; n],
+        owner: vec![None; n],
+        selected: resources
+            .iter()
+            .map(|r| selection.is_selected(&r.key()))
+            .collect(),
     };
     let resolve = |r: &crate::resources::Reference| -> Option<usize> {
         inventory
@@ -387,6 +396,7 @@ pub fn build(inventory: &Inventory, selection: &Selection) -> Plan {
                     for to in g.all_nodes(i) {
                         g.edges.push((owner, to, Why::Order));
                     }
+                    g.owner[i] = Some(owner);
                     if g.state[i] == State::Stays {
                         g.state[i] = State::Await(owner);
                     }
@@ -440,7 +450,11 @@ fn propagate(g: &mut Graph<'_>) {
         for node in 0..g.nodes.len() {
             if let State::Await(owner) = g.state[node] {
                 if !g.state[owner].happens() {
-                    g.state[node] = State::Stays;
+                    g.state[node] = if g.selected[g.nodes[node].0] {
+                        blocked_state(g, owner, Why::Order)
+                    } else {
+                        State::Stays
+                    };
                     changed = true;
                 }
             }
@@ -458,8 +472,22 @@ fn propagate(g: &mut Graph<'_>) {
         }
         for e in 0..g.edges.len() {
             let (from, to, why) = g.edges[e];
-            if g.state[to].happens() && !g.state[from].happens() {
-                g.state[to] = blocked_state(g, from, why);
+            // Waiting for something the cloud removes with its owner does not depend on
+            // anything but that owner.
+            let awaited = matches!(g.state[to], State::Await(owner) if owner != from);
+            if g.state[to].happens() && !g.state[from].happens() && !awaited {
+                // A selected resource its owner's deletion takes away is waited for,
+                // not deleted, when something else keeps us from deleting it.
+                let owner = match g.nodes[to] {
+                    (i, NodeKind::Delete) => {
+                        g.owner[i].filter(|&o| o != from && g.state[o].happens())
+                    }
+                    _ => None,
+                };
+                g.state[to] = match owner {
+                    Some(o) => State::Await(o),
+                    None => blocked_state(g, from, why),
+                };
                 changed = true;
             }
         }
