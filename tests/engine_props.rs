@@ -14,7 +14,7 @@ use regex::Regex;
 use stacksweep::inventory::Inventory;
 use stacksweep::openstack::DeleteOutcome;
 use stacksweep::plan::{self, Action, Plan};
-use stacksweep::report::Outcome;
+use stacksweep::report::{Outcome, Report};
 use stacksweep::resources::{
     Detach, DetachOutcome, Kind, Reference, Relation, Resource, ResourceKey,
 };
@@ -38,6 +38,8 @@ struct State {
     dying: BTreeMap<ResourceKey, u32>,
     calls: Vec<Call>,
     conflicts: u64,
+    /// Conflicts to answer before accepting a delete (a blocker the fake does not model).
+    forced: BTreeMap<ResourceKey, u32>,
 }
 
 /// An in-memory cloud enforcing OpenStack's ordering rules with 409s.
@@ -140,6 +142,11 @@ impl Cloud for FakeCloud {
         }
         let live = s.live.keys().cloned().collect();
         s.calls.push(Call::Delete(key.clone(), live));
+        if let Some(left) = s.forced.get_mut(&key).filter(|n| **n > 0) {
+            *left -= 1;
+            s.conflicts += 1;
+            return Err(CloudError::Conflict("SecurityGroupInUse".into()));
+        }
         if let Some(why) = s.blocker(&key) {
             s.conflicts += 1;
             return Err(CloudError::Conflict(why));
@@ -460,10 +467,29 @@ fn options() -> SweepOptions {
 fn sweep_project(
     resources: Vec<Resource>,
     protect: Vec<String>,
-) -> (FakeCloud, Inventory, Plan, stacksweep::report::Report) {
+) -> (FakeCloud, Inventory, Plan, Report) {
+    run(
+        resources,
+        protect,
+        options(),
+        CancellationToken::new(),
+        |_| {},
+    )
+}
+
+/// Plans and executes on the fake with the given options; `tweak` changes the cloud
+/// after the inventory was taken (what changed since the plan was made).
+fn run(
+    resources: Vec<Resource>,
+    protect: Vec<String>,
+    options: SweepOptions,
+    cancel: CancellationToken,
+    tweak: impl FnOnce(&mut State),
+) -> (FakeCloud, Inventory, Plan, Report) {
     // The fake holds the linked resources (routers know their interfaces).
     let inventory = Inventory::new(PROJECT, resources);
     let cloud = FakeCloud::new(inventory.resources());
+    tweak(&mut cloud.state.lock().unwrap());
     let selection = select::evaluate(&inventory, &selector(protect), Timestamp::now());
     let plan = plan::build(&inventory, &selection);
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -476,8 +502,8 @@ fn sweep_project(
         &inventory,
         &selection,
         plan.clone(),
-        &options(),
-        CancellationToken::new(),
+        &options,
+        cancel,
     ));
     (cloud, inventory, plan, report)
 }
@@ -551,27 +577,11 @@ fn max_deletes_refuses_everything() {
         res(Kind::Network, "a".into(), true),
         res(Kind::Network, "b".into(), true),
     ];
-    let cloud = FakeCloud::new(&resources);
-    let inventory = Inventory::new(PROJECT, resources);
-    let selection = select::evaluate(&inventory, &selector(vec![]), Timestamp::now());
-    let plan = plan::build(&inventory, &selection);
     let options = SweepOptions {
         max_deletes: Some(1),
         ..options()
     };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .unwrap();
-    let report = rt.block_on(sweep::execute(
-        &cloud,
-        &inventory,
-        &selection,
-        plan,
-        &options,
-        CancellationToken::new(),
-    ));
+    let (cloud, _, _, report) = run(resources, vec![], options, CancellationToken::new(), |_| {});
     assert!(cloud.calls().is_empty());
     assert!(report
         .aborted
@@ -585,26 +595,10 @@ fn max_deletes_refuses_everything() {
 /// A cancelled sweep starts nothing.
 #[test]
 fn cancelled_sweep_starts_nothing() {
-    let resources = vec![res(Kind::Network, "a".into(), true)];
-    let cloud = FakeCloud::new(&resources);
-    let inventory = Inventory::new(PROJECT, resources);
-    let selection = select::evaluate(&inventory, &selector(vec![]), Timestamp::now());
-    let plan = plan::build(&inventory, &selection);
     let cancel = CancellationToken::new();
     cancel.cancel();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .unwrap();
-    let report = rt.block_on(sweep::execute(
-        &cloud,
-        &inventory,
-        &selection,
-        plan,
-        &options(),
-        cancel,
-    ));
+    let resources = vec![res(Kind::Network, "a".into(), true)];
+    let (cloud, _, _, report) = run(resources, vec![], options(), cancel, |_| {});
     assert!(cloud.calls().is_empty());
     assert_eq!(report.resources[0].outcome, Outcome::NotAttempted);
     assert_eq!(report.resources[0].reason, "not attempted: sweep cancelled");
@@ -618,33 +612,21 @@ fn runtime_checks() {
         res(Kind::Port, "p".into(), true),
         res(Kind::Volume, "v".into(), true),
     ];
-    let cloud = FakeCloud::new(&resources);
-    {
-        let mut s = cloud.state.lock().unwrap();
-        let p = s.live.get_mut(&ResourceKey::new(Kind::Port, "p")).unwrap();
-        needs(p, Relation::OwnedBy, Kind::Server, "intruder", "server");
-        let v = s
-            .live
-            .get_mut(&ResourceKey::new(Kind::Volume, "v"))
-            .unwrap();
-        v.status = Some("error_deleting".into());
-    }
-    let inventory = Inventory::new(PROJECT, resources);
-    let selection = select::evaluate(&inventory, &selector(vec![]), Timestamp::now());
-    let plan = plan::build(&inventory, &selection);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .unwrap();
-    let report = rt.block_on(sweep::execute(
-        &cloud,
-        &inventory,
-        &selection,
-        plan,
-        &options(),
+    let (cloud, _, _, report) = run(
+        resources,
+        vec![],
+        options(),
         CancellationToken::new(),
-    ));
+        |s| {
+            let p = s.live.get_mut(&ResourceKey::new(Kind::Port, "p")).unwrap();
+            needs(p, Relation::OwnedBy, Kind::Server, "intruder", "server");
+            let v = s
+                .live
+                .get_mut(&ResourceKey::new(Kind::Volume, "v"))
+                .unwrap();
+            v.status = Some("error_deleting".into());
+        },
+    );
     assert!(cloud.calls().is_empty());
     let by_id = |id: &str| {
         report
@@ -655,13 +637,75 @@ fn runtime_checks() {
             .clone()
     };
     assert_eq!(by_id("p").outcome, Outcome::Skipped);
-    assert!(
-        by_id("p")
-            .reason
-            .contains("became in use by server intruder"),
-        "{}",
-        by_id("p").reason
-    );
+    assert!(by_id("p")
+        .reason
+        .contains("became in use by server intruder"));
     assert_eq!(by_id("v").outcome, Outcome::Stuck);
     assert_eq!(report.kinds[&Kind::Volume].stuck, 1);
+}
+
+/// Conflicts are retried with backoff until the blocker goes, and counted per kind.
+#[test]
+fn conflicts_are_retried_and_counted() {
+    let resources = vec![
+        res(Kind::SecurityGroup, "g".into(), true),
+        res(Kind::Network, "n".into(), true),
+    ];
+    let (cloud, _, _, report) = run(
+        resources,
+        vec![],
+        options(),
+        CancellationToken::new(),
+        |s| {
+            s.forced
+                .insert(ResourceKey::new(Kind::SecurityGroup, "g"), 3);
+        },
+    );
+    assert!(report.is_clean(), "{}", report.render_text());
+    assert!(cloud.live().is_empty());
+    assert_eq!(report.kinds[&Kind::SecurityGroup].conflict_retries, 3);
+    assert_eq!(report.kinds[&Kind::Network].conflict_retries, 0);
+}
+
+/// Conflicts that outlast the deadline end as failed with the retries counted, and what
+/// waits on the resource is skipped naming it.
+#[test]
+fn conflicts_until_the_deadline_fail() {
+    let mut sub = res(Kind::Subnet, "s".into(), true);
+    needs(&mut sub, Relation::Needs, Kind::Network, "n", "network");
+    let resources = vec![sub, res(Kind::Network, "n".into(), true)];
+    let (cloud, _, _, report) = run(
+        resources,
+        vec![],
+        options(),
+        CancellationToken::new(),
+        |s| {
+            s.forced
+                .insert(ResourceKey::new(Kind::Subnet, "s"), u32::MAX);
+        },
+    );
+    assert!(!report.is_clean());
+    let by_id = |id: &str| {
+        report
+            .resources
+            .iter()
+            .find(|r| r.id == id)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(by_id("s").outcome, Outcome::Failed);
+    assert!(
+        by_id("s")
+            .reason
+            .contains("still conflicting at the deadline"),
+        "{}",
+        by_id("s").reason
+    );
+    assert_eq!(by_id("n").outcome, Outcome::Skipped);
+    assert_eq!(
+        by_id("n").reason,
+        "skipped: waits on subnet s, which failed"
+    );
+    assert!(report.kinds[&Kind::Subnet].conflict_retries > 10);
+    assert_eq!(cloud.live().len(), 2);
 }
