@@ -22,5 +22,6 @@ pub mod report;
 pub mod resources;
 pub mod select;
 pub mod sim;
+pub mod state;
 pub mod sweep;
 pub mod telemetry;

