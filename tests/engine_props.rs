@@ -508,6 +508,28 @@ fn run(
     (cloud, inventory, plan, report)
 }
 
+/// [`run`] with the default options and no cancellation.
+fn run_with(resources: Vec<Resource>, tweak: impl FnOnce(&mut State)) -> (FakeCloud, Report) {
+    let (cloud, _, _, report) = run(
+        resources,
+        vec![],
+        options(),
+        CancellationToken::new(),
+        tweak,
+    );
+    (cloud, report)
+}
+
+/// The outcome of resource `id` in `report`.
+fn outcome_of(report: &Report, id: &str) -> stacksweep::report::ResourceOutcome {
+    report
+        .resources
+        .iter()
+        .find(|r| r.id == id)
+        .unwrap()
+        .clone()
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
 
@@ -612,30 +634,17 @@ fn runtime_checks() {
         res(Kind::Port, "p".into(), true),
         res(Kind::Volume, "v".into(), true),
     ];
-    let (cloud, _, _, report) = run(
-        resources,
-        vec![],
-        options(),
-        CancellationToken::new(),
-        |s| {
-            let p = s.live.get_mut(&ResourceKey::new(Kind::Port, "p")).unwrap();
-            needs(p, Relation::OwnedBy, Kind::Server, "intruder", "server");
-            let v = s
-                .live
-                .get_mut(&ResourceKey::new(Kind::Volume, "v"))
-                .unwrap();
-            v.status = Some("error_deleting".into());
-        },
-    );
+    let (cloud, report) = run_with(resources, |s| {
+        let p = s.live.get_mut(&ResourceKey::new(Kind::Port, "p")).unwrap();
+        needs(p, Relation::OwnedBy, Kind::Server, "intruder", "server");
+        let v = s
+            .live
+            .get_mut(&ResourceKey::new(Kind::Volume, "v"))
+            .unwrap();
+        v.status = Some("error_deleting".into());
+    });
     assert!(cloud.calls().is_empty());
-    let by_id = |id: &str| {
-        report
-            .resources
-            .iter()
-            .find(|r| r.id == id)
-            .unwrap()
-            .clone()
-    };
+    let by_id = |id: &str| outcome_of(&report, id);
     assert_eq!(by_id("p").outcome, Outcome::Skipped);
     assert!(by_id("p")
         .reason
@@ -651,16 +660,10 @@ fn conflicts_are_retried_and_counted() {
         res(Kind::SecurityGroup, "g".into(), true),
         res(Kind::Network, "n".into(), true),
     ];
-    let (cloud, _, _, report) = run(
-        resources,
-        vec![],
-        options(),
-        CancellationToken::new(),
-        |s| {
-            s.forced
-                .insert(ResourceKey::new(Kind::SecurityGroup, "g"), 3);
-        },
-    );
+    let (cloud, report) = run_with(resources, |s| {
+        s.forced
+            .insert(ResourceKey::new(Kind::SecurityGroup, "g"), 3);
+    });
     assert!(report.is_clean(), "{}", report.render_text());
     assert!(cloud.live().is_empty());
     assert_eq!(report.kinds[&Kind::SecurityGroup].conflict_retries, 3);
@@ -674,25 +677,12 @@ fn conflicts_until_the_deadline_fail() {
     let mut sub = res(Kind::Subnet, "s".into(), true);
     needs(&mut sub, Relation::Needs, Kind::Network, "n", "network");
     let resources = vec![sub, res(Kind::Network, "n".into(), true)];
-    let (cloud, _, _, report) = run(
-        resources,
-        vec![],
-        options(),
-        CancellationToken::new(),
-        |s| {
-            s.forced
-                .insert(ResourceKey::new(Kind::Subnet, "s"), u32::MAX);
-        },
-    );
+    let (cloud, report) = run_with(resources, |s| {
+        s.forced
+            .insert(ResourceKey::new(Kind::Subnet, "s"), u32::MAX);
+    });
     assert!(!report.is_clean());
-    let by_id = |id: &str| {
-        report
-            .resources
-            .iter()
-            .find(|r| r.id == id)
-            .unwrap()
-            .clone()
-    };
+    let by_id = |id: &str| outcome_of(&report, id);
     assert_eq!(by_id("s").outcome, Outcome::Failed);
     assert!(
         by_id("s")
