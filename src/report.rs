@@ -71,6 +71,8 @@ pub struct ResourceOutcome {
     pub name: String,
     /// Whether selection chose it.
     pub selected: bool,
+    /// When it was created, when known (for the oldest-leak gauge).
+    pub created_at: Option<Timestamp>,
     /// What became of it.
     pub outcome: Outcome,
     /// Why (the verdict, the skip or failure reason).
@@ -142,6 +144,20 @@ impl Report {
             t.conflict_retries += c.conflict_retries;
         }
         t
+    }
+
+    /// Age at `now` of the oldest selected resource whose age is known (deleted or not):
+    /// how long leaks lived before this sweep.
+    pub fn oldest_selected_age(&self, now: Timestamp) -> Option<std::time::Duration> {
+        self.resources
+            .iter()
+            .filter(|r| r.selected)
+            .filter_map(|r| r.created_at)
+            .min()
+            .map(|t| {
+                let secs = now.as_second().saturating_sub(t.as_second());
+                std::time::Duration::from_secs(u64::try_from(secs).unwrap_or(0))
+            })
     }
 
     /// The selected resources that were left behind, with their reasons.

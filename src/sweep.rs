@@ -11,6 +11,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
@@ -226,15 +227,21 @@ struct StepContext<'a> {
     deadline: Instant,
     cancel: &'a CancellationToken,
     /// Resources known gone (deleted by this sweep or awaited) when the step started.
-    gone: HashSet<ResourceKey>,
-    gone_ids: HashSet<String>,
+    gone: Arc<Gone>,
+}
+
+/// What this sweep has seen go, by key and by ID (references of unknown kind).
+#[derive(Default, Clone)]
+struct Gone {
+    keys: HashSet<ResourceKey>,
+    ids: HashSet<String>,
 }
 
 impl StepContext<'_> {
     fn is_gone(&self, kind: Option<Kind>, id: &str) -> bool {
         match kind {
-            Some(kind) => self.gone.contains(&ResourceKey::new(kind, id)),
-            None => self.gone_ids.contains(id),
+            Some(kind) => self.gone.keys.contains(&ResourceKey::new(kind, id)),
+            None => self.gone.ids.contains(id),
         }
     }
 
@@ -267,6 +274,7 @@ impl StepContext<'_> {
 }
 
 /// Runs one step; returns how it ended and how many conflicts it retried.
+#[tracing::instrument(skip_all, fields(kind = step.kind.as_str(), id = %step.id, action = step.action.as_str()))]
 async fn run_step<C: Cloud>(
     cloud: &C,
     step: &Step,
@@ -526,7 +534,8 @@ async fn walk<C: Cloud>(
     }
     let mut ready: Vec<usize> = (0..n).filter(|&i| waiting[i] == 0).collect();
     let mut in_flight: HashMap<Service, usize> = HashMap::new();
-    let mut gone: HashSet<ResourceKey> = HashSet::new();
+    // Shared by the steps started until the next change, so starting one is cheap.
+    let mut gone: Arc<Gone> = Arc::default();
     let mut running = FuturesUnordered::new();
     let concurrency = options.concurrency.max(1);
     loop {
@@ -549,8 +558,7 @@ async fn walk<C: Cloud>(
                     options,
                     deadline,
                     cancel,
-                    gone: gone.clone(),
-                    gone_ids: gone.iter().map(|k| k.id.clone()).collect(),
+                    gone: Arc::clone(&gone),
                 };
                 running.push(async move { (i, run_step(cloud, step, resource, cx).await) });
             }
@@ -568,7 +576,10 @@ async fn walk<C: Cloud>(
         }
         if matches!(end, StepEnd::Done) {
             if !matches!(step.action, Action::Detach { .. }) {
-                gone.insert(step.key());
+                // Copies only while running steps still hold the previous snapshot.
+                let next_gone = Arc::make_mut(&mut gone);
+                next_gone.keys.insert(step.key());
+                next_gone.ids.insert(step.id.clone());
             }
             if step.action == Action::Delete {
                 log_delete(inventory, selection, step);
@@ -734,6 +745,7 @@ fn assemble(
             id: r.id.clone(),
             name: r.name.clone(),
             selected,
+            created_at: r.created_at,
             outcome,
             reason,
         });
