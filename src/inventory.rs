@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use futures::future::join_all;
 
-use crate::openstack::Session;
+use crate::openstack::{ApiError, Session};
 use crate::resources::{self, Detach, Kind, Reference, Relation, Resource, ResourceKey};
 use crate::select::Selector;
 
@@ -193,9 +193,16 @@ pub async fn collect(session: &Session, selector: &Selector) -> Inventory {
     let lists = join_all(offered.iter().map(|&kind| resources::list(session, kind))).await;
     let mut found = Vec::new();
     let mut errors = Vec::new();
+    let mut forbidden = Vec::new();
     for (kind, result) in offered.iter().zip(lists) {
         match result {
             Ok(mut list) => found.append(&mut list),
+            // The policy hides this kind from us (Heat often wants a role of its own):
+            // there is nothing of it we could have made, so treat it as not offered.
+            Err(e) if e.api().and_then(ApiError::status) == Some(403) => {
+                tracing::warn!(kind = kind.as_str(), error = %e, "listing forbidden; kind not swept");
+                forbidden.push(*kind);
+            }
             Err(e) => errors.push((*kind, e.to_string())),
         }
     }
@@ -214,7 +221,10 @@ pub async fn collect(session: &Session, selector: &Selector) -> Inventory {
         tracing::warn!(kind = kind.as_str(), %error, "listing failed");
         inventory.record_error(kind, error);
     }
-    for kind in Kind::ALL.iter().filter(|k| !offered.contains(k)) {
+    for kind in Kind::ALL
+        .iter()
+        .filter(|k| !offered.contains(k) || forbidden.contains(k))
+    {
         inventory.record_absent(*kind);
     }
     inventory

@@ -546,7 +546,9 @@ async fn walk<C: Cloud>(
                 let service = step.kind.service();
                 let busy = in_flight.entry(service).or_insert(0);
                 let Some(resource) = inventory.get(&step.key()) else {
-                    ends[i] = Some(StepEnd::Failed("failed: not in the inventory".into()));
+                    let end = StepEnd::Failed("failed: not in the inventory".into());
+                    skip_downstream(plan, &next, i, &end, ends);
+                    ends[i] = Some(end);
                     continue;
                 };
                 if *busy >= concurrency {
