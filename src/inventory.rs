@@ -22,10 +22,12 @@ pub struct Inventory {
 }
 
 impl Inventory {
-    /// An inventory of `resources` found in `project_id`, linked and in key order.
+    /// An inventory of `resources` found in `project_id`, linked, in kind and name order.
     pub fn new(project_id: impl Into<String>, mut resources: Vec<Resource>) -> Self {
+        // Kind, then name: IDs are random, names are what a reader (and a snapshot) follows.
         resources.sort_by(|a, b| (a.kind, &a.id).cmp(&(b.kind, &b.id)));
         resources.dedup_by(|a, b| a.kind == b.kind && a.id == b.id);
+        resources.sort_by(|a, b| (a.kind, &a.name, &a.id).cmp(&(b.kind, &b.name, &b.id)));
         link(&mut resources);
         let index = resources
             .iter()
@@ -56,7 +58,7 @@ impl Inventory {
         &self.project_id
     }
 
-    /// Every resource, in key order.
+    /// Every resource, in kind and name order.
     pub fn resources(&self) -> &[Resource] {
         &self.resources
     }

@@ -536,7 +536,7 @@ fn blocked_state(g: &Graph<'_>, from: usize, why: Why) -> State {
     }
 }
 
-/// Kahn's algorithm over happening nodes, ties broken by (kind, action, id) so plans are
+/// Kahn's algorithm over happening nodes, ties broken by (kind, action, name, id) so plans are
 /// stable; `Err` with one cycle when some nodes cannot be ordered.
 fn topo_order(g: &Graph<'_>) -> Result<Vec<usize>, Vec<usize>> {
     let live: Vec<bool> = g.state.iter().map(State::happens).collect();
@@ -555,7 +555,14 @@ fn topo_order(g: &Graph<'_>) -> Result<Vec<usize>, Vec<usize>> {
             NodeKind::Delete if matches!(g.state[node], State::Await(_)) => (2, 0),
             NodeKind::Delete => (1, 0),
         };
-        (r.kind.rank(), action, r.id.clone(), detach, node)
+        (
+            r.kind.rank(),
+            action,
+            r.name.clone(),
+            r.id.clone(),
+            detach,
+            node,
+        )
     };
     let mut ready: BTreeSet<_> = (0..g.nodes.len())
         .filter(|&n| live[n] && indegree[n] == 0)
@@ -563,7 +570,7 @@ fn topo_order(g: &Graph<'_>) -> Result<Vec<usize>, Vec<usize>> {
         .collect();
     let mut order = Vec::new();
     while let Some(first) = ready.pop_first() {
-        let node = first.4;
+        let node = first.5;
         order.push(node);
         for &next in &out[node] {
             indegree[next] -= 1;
@@ -663,7 +670,7 @@ fn assemble(
             _ => None,
         })
         .collect();
-    skipped.sort_by(|a, b| (a.kind.rank(), &a.id).cmp(&(b.kind.rank(), &b.id)));
+    skipped.sort_by(|a, b| (a.kind.rank(), &a.name, &a.id).cmp(&(b.kind.rank(), &b.name, &b.id)));
     Plan {
         steps,
         skipped,

@@ -24,7 +24,13 @@ pub(super) fn parse(v: &Value) -> Result<Resource, ParseError> {
     r.tags = o.strings("tags")?;
     r.metadata = o.string_map("metadata")?;
     r.created_at = o.time("created")?;
-    r.status = o.str("status")?;
+    // A task in progress (`deleting`) says more than the status, which Nova leaves at
+    // `ACTIVE` or `ERROR` until the server is gone; `ERROR` with no task after a delete
+    // means the delete failed.
+    r.status = match o.str("OS-EXT-STS:task_state")? {
+        Some(task) => Some(task),
+        None => o.str("status")?,
+    };
     r.description = o.string("description")?;
     Ok(r)
 }
