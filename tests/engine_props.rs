@@ -699,3 +699,30 @@ fn conflicts_until_the_deadline_fail() {
     assert!(report.kinds[&Kind::Subnet].conflict_retries > 10);
     assert_eq!(cloud.live().len(), 2);
 }
+
+/// A dry run calls nothing that changes the cloud and reports every planned delete as
+/// "would delete" (counted as deleted), skipped ones as skipped.
+#[test]
+fn dry_run_changes_nothing() {
+    let mut port = res(Kind::Port, "p".into(), false);
+    needs(&mut port, Relation::Needs, Kind::Network, "n", "network");
+    let resources = vec![
+        port,
+        res(Kind::Network, "n".into(), true),
+        res(Kind::Image, "i".into(), true),
+    ];
+    let options = SweepOptions {
+        dry_run: true,
+        ..options()
+    };
+    let (cloud, _, plan, report) =
+        run(resources, vec![], options, CancellationToken::new(), |_| {});
+    assert!(cloud.calls().is_empty());
+    assert_eq!(plan.delete_count(), 1);
+    assert_eq!(outcome_of(&report, "i").outcome, Outcome::WouldDelete);
+    assert_eq!(outcome_of(&report, "n").outcome, Outcome::Skipped);
+    assert_eq!(outcome_of(&report, "p").outcome, Outcome::Kept);
+    assert_eq!(report.kinds[&Kind::Image].deleted, 1);
+    assert!(report.render_text().contains("WOULD-DELETE"));
+    assert!(!report.is_clean());
+}
