@@ -35,3 +35,30 @@ pub(super) fn parse(v: &Value) -> Result<Resource, ParseError> {
     }
     Ok(r)
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The VIP port is owned (it goes with the cascade), the VIP subnet needed; the
+    /// provisioning status is the status.
+    #[test]
+    fn parses_a_load_balancer() {
+        let r = parse(&json!({"id": "lb1", "name": "kube_service_ci_default_web",
+            "provisioning_status": "PENDING_UPDATE", "operating_status": "ONLINE",
+            "vip_port_id": "p1", "vip_subnet_id": "s1", "tags": ["ci"], "project_id": "p",
+            "created_at": "2026-11-22T06:11:02"}))
+        .unwrap();
+        assert_eq!(r.status.as_deref(), Some("PENDING_UPDATE"));
+        let rels: Vec<_> = r.refs.iter().map(|x| (x.relation, x.kind)).collect();
+        assert_eq!(
+            rels,
+            vec![
+                (Relation::Owns, Some(Kind::Port)),
+                (Relation::Needs, Some(Kind::Subnet))
+            ]
+        );
+    }
+}

@@ -57,3 +57,24 @@ pub(super) async fn add_owned(session: &Session, r: &mut Resource) -> Result<(),
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// Heat's field names map onto the resource; comma-separated tags split; the path
+    /// names the stack by name and ID.
+    #[test]
+    fn parses_a_stack() {
+        let r = parse(
+            &json!({"id": "st1", "stack_name": "ci job", "stack_status": "DELETE_FAILED",
+            "creation_time": "2026-11-22T06:11:02Z", "tags": "ci-1,ci-2", "project": "p"}),
+        )
+        .unwrap();
+        assert_eq!(r.tags, vec!["ci-1", "ci-2"]);
+        assert!(r.is_stuck());
+        assert_eq!(path(&r), "/stacks/ci%20job/st1");
+    }
+}
