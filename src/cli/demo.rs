@@ -1,0 +1,9 @@
+//! placeholder
+use std::process::ExitCode;
+/// `stacksweep demo` flags.
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {}
+/// Runs the demo.
+pub async fn run(_args: DemoArgs) -> anyhow::Result<ExitCode> {
+    Ok(ExitCode::SUCCESS)
+}
