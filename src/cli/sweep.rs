@@ -165,7 +165,12 @@ fn write_outcomes(
             for o in outcomes {
                 writeln!(out, "== target {} (cloud {})", o.target, o.cloud)?;
                 match (&o.report, &o.error) {
-                    (Some(report), _) => write!(out, "{}", report.render_text())?,
+                    (Some(report), _) => {
+                        if dry_run {
+                            write!(out, "{}", report.plan.render_text())?;
+                        }
+                        write!(out, "{}", report.render_text())?;
+                    }
                     (None, Some(error)) => writeln!(out, "error: {error}")?,
                     (None, None) => {}
                 }
