@@ -726,3 +726,52 @@ fn dry_run_changes_nothing() {
     assert!(report.render_text().contains("WOULD-DELETE"));
     assert!(!report.is_clean());
 }
+
+/// Arbitrary JSON: scalars, lists and objects, with OpenStack's field names mixed in.
+fn json_value() -> impl Strategy<Value = serde_json::Value> {
+    use serde_json::Value;
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        "[a-z0-9:._ -]{0,12}".prop_map(Value::String),
+        Just(Value::String("2026-11-22T06:11:02Z".into())),
+    ];
+    let keys = prop_oneof![
+        Just("id".to_string()),
+        Just("name".to_string()),
+        Just("tags".to_string()),
+        Just("metadata".to_string()),
+        Just("created_at".to_string()),
+        Just("fixed_ips".to_string()),
+        Just("device_owner".to_string()),
+        Just("attachments".to_string()),
+        Just("security_group_rules".to_string()),
+        Just("external_gateway_info".to_string()),
+        Just("network_id".to_string()),
+        Just("keypair".to_string()),
+        "[a-z_]{1,8}",
+    ];
+    leaf.prop_recursive(3, 24, 6, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::Array),
+            prop::collection::btree_map(keys.clone(), inner, 0..6)
+                .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+
+    /// Parsing any JSON as any kind never panics; what parses has the ID it was given.
+    #[test]
+    fn parsing_garbage_never_panics(value in json_value()) {
+        for kind in Kind::ALL {
+            if let Ok(r) = stacksweep::resources::parse(*kind, &value) {
+                prop_assert!(!r.id.is_empty());
+                prop_assert_eq!(r.kind, *kind);
+            }
+        }
+    }
+}

@@ -369,3 +369,38 @@ async fn scale_scenario_swept_clean() {
     bed.assert_survivors();
     bed.sim.shutdown().await;
 }
+
+/// A port list with a field of the wrong type is an error for ports, never a panic:
+/// nothing a port could hold in use (networks, subnets, groups, routers, floating IPs)
+/// is deleted on the strength of that misread, and the report says why.
+#[tokio::test]
+async fn garbage_port_list_blocks_what_ports_could_hold() {
+    let bed = bed(sim_config(), "kubespray-aborted").await;
+    bed.sim.with_state(|st| {
+        let port = st.neutron.ports.values_mut().next().unwrap();
+        port.insert("fixed_ips".into(), serde_json::json!("10.0.0.1"));
+    });
+    let report = bed.sweep(&options()).await;
+    assert!(!report.is_clean());
+    assert!(
+        report.errors[&Kind::Port].contains("fixed_ips"),
+        "{:?}",
+        report.errors
+    );
+    for r in report.resources.iter().filter(|r| r.selected) {
+        let held = [
+            Kind::Network,
+            Kind::Subnet,
+            Kind::SecurityGroup,
+            Kind::Router,
+            Kind::FloatingIp,
+        ];
+        if held.contains(&r.kind) {
+            assert_eq!(r.outcome, Outcome::Skipped, "{} {}", r.kind, r.id);
+            assert!(r.reason.contains("listing ports failed"), "{}", r.reason);
+            assert!(bed.sim.exists(r.kind.as_str(), &r.id));
+        }
+    }
+    bed.assert_survivors();
+    bed.sim.shutdown().await;
+}
