@@ -23,13 +23,14 @@ enum Fallback {
     Marker,
     /// `offset=<items so far>` (Nova server groups take no marker).
     Offset,
-    /// The service does not paginate (Keystone).
+    /// The collection does not paginate (Keystone, Heat's stack resources): no `limit`
+    /// is sent and one page is all.
     None,
 }
 
 fn fallback(service: Service, collection: &str) -> Fallback {
     match (service, collection) {
-        (Service::Identity, _) => Fallback::None,
+        (Service::Identity, _) | (Service::Orchestration, "resources") => Fallback::None,
         (Service::Compute, "server_groups") => Fallback::Offset,
         _ => Fallback::Marker,
     }
