@@ -349,4 +349,23 @@ mod tests {
         );
         assert_eq!(marker_of(&json!({"x": 1, "y": 2})), None);
     }
+
+    proptest::proptest! {
+        /// Any link rebases (or is refused) without panicking, and stays a relative path.
+        #[test]
+        fn any_link_rebases(href in ".{0,80}") {
+            let root = Url::parse("http://h:1/network/v2.0").unwrap();
+            if let Some(rel) = rebase(&href, &root) {
+                proptest::prop_assert!(rel.is_empty() || rel.starts_with('/') || rel.starts_with('?'), "{}", rel);
+            }
+        }
+
+        /// Query editing keeps other parameters and sets exactly one value.
+        #[test]
+        fn with_param_sets_one(path in "[a-z/]{0,10}(\\?[a-z]{1,5}=[a-z0-9]{0,5}(&[a-z]{1,5}=[a-z0-9]{0,5}){0,3})?", value in "[ -~]{0,12}") {
+            let edited = with_param(&path, "marker", &value);
+            proptest::prop_assert_eq!(query_param(&edited, "marker"), Some(value));
+            proptest::prop_assert_eq!(edited.matches("marker=").count(), 1);
+        }
+    }
 }
