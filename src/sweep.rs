@@ -322,6 +322,9 @@ async fn delete_step<C: Cloud>(
             );
             return (StepEnd::Skipped(why), retries);
         }
+        if fresh.is_deleting() {
+            break;
+        }
         match cloud.delete(&fresh).await {
             Ok(DeleteOutcome::AlreadyGone) => return (StepEnd::Done, retries),
             Ok(DeleteOutcome::Accepted) => break,

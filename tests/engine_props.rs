@@ -775,3 +775,57 @@ proptest! {
         }
     }
 }
+
+/// Records the fields of every `deleted` event.
+#[derive(Clone, Default)]
+struct DeleteEvents(std::sync::Arc<Mutex<Vec<BTreeMap<String, String>>>>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for DeleteEvents {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        struct Fields(BTreeMap<String, String>);
+        impl tracing::field::Visit for Fields {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                self.0.insert(
+                    field.name().to_string(),
+                    format!("{value:?}").trim_matches('"').to_string(),
+                );
+            }
+            fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+                self.0.insert(field.name().to_string(), value.to_string());
+            }
+        }
+        let mut fields = Fields(BTreeMap::new());
+        event.record(&mut fields);
+        if fields.0.get("message").map(String::as_str) == Some("deleted") {
+            self.0.lock().unwrap().push(fields.0);
+        }
+    }
+}
+
+/// Every delete is logged as one info event with kind, ID, name, project and reason.
+#[test]
+fn one_structured_event_per_delete() {
+    use tracing_subscriber::layer::SubscriberExt;
+    let events = DeleteEvents::default();
+    let subscriber = tracing_subscriber::registry().with(events.clone());
+    let mut sub = res(Kind::Subnet, "s".into(), true);
+    needs(&mut sub, Relation::Needs, Kind::Network, "n", "network");
+    let resources = vec![
+        sub,
+        res(Kind::Network, "n".into(), true),
+        res(Kind::Network, "k".into(), false),
+    ];
+    let (_, report) = tracing::subscriber::with_default(subscriber, || run_with(resources, |_| {}));
+    assert!(report.is_clean());
+    let events = events.0.lock().unwrap().clone();
+    assert_eq!(events.len(), 2);
+    let subnet = events.iter().find(|e| e["kind"] == "subnet").unwrap();
+    assert_eq!(subnet["id"], "s");
+    assert_eq!(subnet["name"], "ci-s");
+    assert_eq!(subnet["project"], PROJECT);
+    assert!(
+        subnet["reason"].starts_with("selected: name ci-s"),
+        "{}",
+        subnet["reason"]
+    );
+}

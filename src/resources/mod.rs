@@ -495,6 +495,12 @@ impl Resource {
             }
     }
 
+    /// Already being deleted (by us in an earlier run, or by the job's own cleanup): a
+    /// new delete would only be refused, so the sweep just waits for it to go.
+    pub fn is_deleting(&self) -> bool {
+        self.status_is(&["deleting", "DELETE_IN_PROGRESS", "PENDING_DELETE"])
+    }
+
     /// References that must be gone before this resource can be deleted (its holders).
     pub fn holders(&self) -> impl Iterator<Item = &Reference> {
         self.refs
