@@ -258,29 +258,27 @@ async fn converges_under_throttling_and_dropped_connections() {
     bed.sim.shutdown().await;
 }
 
-/// Tokens expiring again and again during the sweep: the session re-authenticates and
-/// the sweep converges in one run.
+/// The token expiring mid-sweep (once the first delete went out, with deletes and polls
+/// in flight): the session re-authenticates and the sweep converges in one run.
 #[tokio::test]
 async fn survives_token_expiry_mid_sweep() {
     let bed = bed(sim_config(), "kubespray-aborted").await;
-    let stop = CancellationToken::new();
-    let expire = {
-        let stop = stop.clone();
-        let sim = &bed.sim;
-        async move {
-            while !stop.is_cancelled() {
-                tokio::time::sleep(Duration::from_millis(30)).await;
-                sim.expire_tokens();
-            }
+    let expire = async {
+        while bed.sim.request_count("DELETE", "/") == 0 {
+            tokio::time::sleep(Duration::from_millis(2)).await;
         }
+        bed.sim.expire_tokens();
     };
-    let sweep = async {
-        let report = bed.sweep(&options()).await;
-        stop.cancel();
-        report
-    };
-    let (report, ()) = tokio::join!(sweep, expire);
+    let options = options();
+    let (report, ()) = tokio::join!(bed.sweep(&options), expire);
     assert!(report.is_clean(), "{}", report.render_text());
+    let refused = bed
+        .sim
+        .request_log()
+        .iter()
+        .filter(|r| r.status == Some(401))
+        .count();
+    assert!(refused > 0, "no request met an expired token");
     assert!(bed.left().is_empty());
     bed.assert_survivors();
     bed.sim.shutdown().await;
@@ -376,12 +374,19 @@ async fn scale_scenario_swept_clean() {
 #[tokio::test]
 async fn garbage_port_list_blocks_what_ports_could_hold() {
     let bed = bed(sim_config(), "kubespray-aborted").await;
+    let project = bed.sim.project_id();
     bed.sim.with_state(|st| {
-        let port = st.neutron.ports.values_mut().next().unwrap();
+        // One of the project's own ports (the simulator also holds admin-owned ones).
+        let mut ours = st
+            .neutron
+            .ports
+            .values_mut()
+            .filter(|p| p["project_id"] == project.as_str());
+        let port = ours.next().unwrap();
         port.insert("fixed_ips".into(), serde_json::json!("10.0.0.1"));
     });
     let report = bed.sweep(&options()).await;
-    assert!(!report.is_clean());
+    assert!(!report.is_clean(), "{}", report.render_text());
     assert!(
         report.errors[&Kind::Port].contains("fixed_ips"),
         "{:?}",
