@@ -409,3 +409,51 @@ async fn garbage_port_list_blocks_what_ports_could_hold() {
     bed.assert_survivors();
     bed.sim.shutdown().await;
 }
+
+/// Sweeps killed at several points (the future dropped mid-flight, as SIGKILL would
+/// leave the cloud): nothing unselected is touched, and the next full sweep converges.
+#[tokio::test]
+async fn interrupted_sweeps_converge() {
+    let bed = bed(sim_config(), "kubespray-aborted").await;
+    let options = options();
+    for ms in [15, 40, 80, 140] {
+        let cut = tokio::time::timeout(Duration::from_millis(ms), bed.sweep(&options)).await;
+        drop(cut);
+        bed.assert_survivors();
+    }
+    let report = bed.sweep(&options).await;
+    assert!(report.is_clean(), "{}", report.render_text());
+    assert!(bed.left().is_empty());
+    bed.assert_survivors();
+    bed.sim.shutdown().await;
+}
+
+/// A cancelled sweep starts nothing new, lets what is in flight finish, and reports the
+/// rest as not attempted; the next sweep finishes the job.
+#[tokio::test]
+async fn cancelled_sweep_reports_the_rest_and_resumes() {
+    let bed = bed(sim_config(), "kubespray-aborted").await;
+    let cancel = CancellationToken::new();
+    let trigger = async {
+        while bed.sim.request_count("DELETE", "/") == 0 {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        cancel.cancel();
+    };
+    let selector = selector(&bed.manifest);
+    let options = options();
+    let sweep = sweep::run(&bed.session, &selector, &options, cancel.clone());
+    let (report, ()) = tokio::join!(sweep, trigger);
+    let report = report.unwrap();
+    assert!(!report.is_clean());
+    let not_attempted = report
+        .resources
+        .iter()
+        .filter(|r| r.outcome == Outcome::NotAttempted);
+    assert!(not_attempted.count() > 0, "{}", report.render_text());
+    bed.assert_survivors();
+    let report = bed.sweep(&options).await;
+    assert!(report.is_clean(), "{}", report.render_text());
+    assert!(bed.left().is_empty());
+    bed.sim.shutdown().await;
+}
