@@ -89,7 +89,7 @@ async fn both_clouds_list_ports() {
     sim.shutdown().await;
 }
 
-/// Every collection of the services the simulator serves resolves and decodes.
+/// Every collection of every service resolves through the catalog and decodes.
 #[tokio::test]
 async fn every_service_lists() {
     let (sim, dir) = seeded_sim().await;
@@ -104,6 +104,13 @@ async fn every_service_lists() {
         (Service::BlockStorage, "/volumes/detail", "volumes"),
         (Service::BlockStorage, "/snapshots/detail", "snapshots"),
         (Service::Image, "/images", "images"),
+        (
+            Service::LoadBalancer,
+            "/lbaas/loadbalancers",
+            "loadbalancers",
+        ),
+        (Service::Orchestration, "/stacks", "stacks"),
+        (Service::ObjectStore, "?format=json", ""),
     ];
     for (service, path, collection) in lists {
         let result = session.list(service, path, collection).await;
@@ -207,5 +214,46 @@ async fn kubespray_scenario_is_listed() {
         checked > 10,
         "the scenario was checked ({checked} resources)"
     );
+    sim.shutdown().await;
+}
+
+/// The capo-cluster scenario's load balancers, stacks and Swift containers are listed
+/// through Octavia's, Heat's and Swift's endpoints (pages of 3).
+#[tokio::test]
+async fn capo_scenario_octavia_heat_swift() {
+    let sim = Sim::start(SimConfig::default()).await.unwrap();
+    sim.seed(&Scenario::CapoCluster { workers: 4 });
+    let dir = tempfile::tempdir().unwrap();
+    sim.write_clouds_yaml(&dir.path().join("clouds.yaml"))
+        .unwrap();
+    let session = connect(&dir, "sim").await;
+    let lbs = session
+        .list(
+            Service::LoadBalancer,
+            "/lbaas/loadbalancers",
+            "loadbalancers",
+        )
+        .await
+        .unwrap();
+    let stacks = session
+        .list(Service::Orchestration, "/stacks", "stacks")
+        .await
+        .unwrap();
+    let containers = session
+        .list(Service::ObjectStore, "?format=json", "")
+        .await
+        .unwrap();
+    for (kind, listed) in [("load-balancer", ids(&lbs)), ("stack", ids(&stacks))] {
+        let seeded: BTreeSet<String> = sim.ids(kind).into_iter().collect();
+        assert!(!seeded.is_empty(), "the scenario has {kind}s");
+        assert_eq!(listed, seeded, "{kind}");
+    }
+    let names: BTreeSet<String> = containers
+        .iter()
+        .map(|c| c["name"].as_str().unwrap().to_owned())
+        .collect();
+    let seeded: BTreeSet<String> = sim.ids("container").into_iter().collect();
+    assert!(!seeded.is_empty(), "the scenario has containers");
+    assert_eq!(names, seeded);
     sim.shutdown().await;
 }
