@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use stacksweep::openstack::{CloudConfig, RetryPolicy, Service, Session, SessionOptions};
-use stacksweep::sim::{FaultConfig, Scenario, Sim, SimConfig, SimHandle};
+use stacksweep::sim::{FaultConfig, Manifest, Scenario, Sim, SimConfig, SimHandle};
 
 /// Options with pages of 3, so every list takes several pages.
 fn options() -> SessionOptions {
@@ -27,12 +27,20 @@ fn options() -> SessionOptions {
 /// Number of ports created in the `ci` project.
 const PORTS: usize = 7;
 
-/// A simulator with a network and [`PORTS`] ports, created through the API.
-async fn seeded_sim() -> (SimHandle, tempfile::TempDir) {
+/// A simulator seeded with `scenario` (and what it seeded), with its `clouds.yaml` in a
+/// temporary directory.
+async fn start_sim(scenario: Option<Scenario>) -> (SimHandle, tempfile::TempDir, Manifest) {
     let sim = Sim::start(SimConfig::default()).await.unwrap();
+    let manifest = scenario.map(|s| sim.seed(&s)).unwrap_or_default();
     let dir = tempfile::tempdir().unwrap();
     sim.write_clouds_yaml(&dir.path().join("clouds.yaml"))
         .unwrap();
+    (sim, dir, manifest)
+}
+
+/// A simulator with a network and [`PORTS`] ports, created through the API.
+async fn seeded_sim() -> (SimHandle, tempfile::TempDir) {
+    let (sim, dir, _) = start_sim(None).await;
     let session = connect(&dir, "sim").await;
     let network = session
         .post(
@@ -156,11 +164,7 @@ async fn faults_and_expired_tokens_are_absorbed() {
 /// its kind's collection (pages of 3, several services).
 #[tokio::test]
 async fn kubespray_scenario_is_listed() {
-    let sim = Sim::start(SimConfig::default()).await.unwrap();
-    let manifest = sim.seed(&Scenario::KubesprayAborted { nodes: 3 });
-    let dir = tempfile::tempdir().unwrap();
-    sim.write_clouds_yaml(&dir.path().join("clouds.yaml"))
-        .unwrap();
+    let (sim, dir, manifest) = start_sim(Some(Scenario::KubesprayAborted { nodes: 3 })).await;
     let session = connect(&dir, "sim").await;
     let collections = [
         ("server", Service::Compute, "/servers/detail", "servers"),
@@ -221,11 +225,7 @@ async fn kubespray_scenario_is_listed() {
 /// through Octavia's, Heat's and Swift's endpoints (pages of 3).
 #[tokio::test]
 async fn capo_scenario_octavia_heat_swift() {
-    let sim = Sim::start(SimConfig::default()).await.unwrap();
-    sim.seed(&Scenario::CapoCluster { workers: 4 });
-    let dir = tempfile::tempdir().unwrap();
-    sim.write_clouds_yaml(&dir.path().join("clouds.yaml"))
-        .unwrap();
+    let (sim, dir, _) = start_sim(Some(Scenario::CapoCluster { workers: 4 })).await;
     let session = connect(&dir, "sim").await;
     let lbs = session
         .list(
