@@ -3,6 +3,7 @@
 # and, given a file of scraped /metrics output, `check metrics`.
 #
 #   tests/alerts.sh [SCRAPED_METRICS_FILE]
+#   tests/alerts.sh --scrape    # scrape a test daemon's /metrics first (runs cargo test)
 #
 # Installs Debian's `prometheus` package (for promtool) when promtool is missing; the
 # package's server is stopped and disabled right after, so nothing is left listening.
@@ -33,6 +34,14 @@ fi
 promtool --version 2>&1 | head -n 1
 promtool check rules config/alerts.yaml
 promtool test rules config/alerts.test.yaml
+
+if [ "${1:-}" = "--scrape" ]; then
+    scrape="$(mktemp)"
+    trap 'rm -f "$scrape"' EXIT
+    # The test scrapes a daemon after two sweeps and writes the text where this says.
+    STACKSWEEP_METRICS_OUT="$scrape" cargo test -q --test daemon_fake metrics_move_with_sweeps >/dev/null
+    set -- "$scrape"
+fi
 
 if [ $# -ge 1 ]; then
     # `check metrics` reads the exposition text on stdin and lints names, types and help.
