@@ -1,1 +1,3 @@
 //! TODO: cli (placeholder, replaced by its owner).
+
+pub mod daemon;
