@@ -409,3 +409,61 @@ async fn reload_keeps_old_config_when_new_one_is_invalid() {
     assert_eq!(fake.starts("a").len(), 1);
     assert_eq!(fake.starts("b").len(), 1);
 }
+
+/// A free loopback port (bound then released) for a daemon whose address a test must know.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `cli::daemon::run_with` reloads `--config` on a reload message and when the file
+/// changes, and returns once shut down.
+#[tokio::test(start_paused = true)]
+async fn cli_reloads_on_request_and_on_file_change() {
+    use stacksweep::cli::daemon::{run_with, DaemonArgs};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("stacksweep.toml");
+    let port = free_port();
+    let text = |targets: &[&str]| {
+        config_text(targets, "", "").replace("127.0.0.1:0", &format!("127.0.0.1:{port}"))
+    };
+    std::fs::write(&path, text(&["a"])).unwrap();
+    let args = DaemonArgs {
+        config: Some(path.clone()),
+        ..DaemonArgs::default()
+    };
+    let shutdown = CancellationToken::new();
+    let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(1);
+    let fake = Fake::new(1, Duration::from_secs(1));
+    let task = tokio::spawn(run_with(args, fake, KNOWN, shutdown.clone(), reload_rx));
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let authenticated = |text: &str, t: &str| {
+        text.contains(&format!(
+            "stacksweep_target_authenticated{{target=\"{t}\",cloud=\"sim\",project=\"\"}} 1"
+        ))
+    };
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (_, metrics) = get(addr, "/metrics").await;
+    assert!(
+        authenticated(&metrics, "a") && !authenticated(&metrics, "b"),
+        "{metrics}"
+    );
+
+    std::fs::write(&path, text(&["a", "b"])).unwrap();
+    reload_tx.send(()).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (_, metrics) = get(addr, "/metrics").await;
+    assert!(authenticated(&metrics, "b"), "{metrics}");
+
+    // No message this time: the file watch notices the change.
+    std::fs::write(&path, text(&["a", "b", "c"])).unwrap();
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    let (_, metrics) = get(addr, "/metrics").await;
+    assert!(authenticated(&metrics, "c"), "{metrics}");
+
+    shutdown.cancel();
+    task.await.unwrap().unwrap();
+}

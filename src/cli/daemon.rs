@@ -4,7 +4,8 @@
 //! (`--cloud NAME --tag T ...`), which are turned into the same raw config a file would
 //! give and validated by the same code, so the same mistakes get the same messages.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use anyhow::Context as _;
 use tokio::sync::mpsc;
@@ -176,8 +177,18 @@ fn flag_problem(p: &Problem) -> String {
     format!("{flag}: {}", p.message)
 }
 
-/// Runs the daemon with `runner` until `shutdown` is cancelled; each message on `reload`
-/// re-reads `--config` (an invalid file keeps the config in effect and logs why).
+/// How often `--config` is checked for changes (a Kubernetes ConfigMap update, an edit).
+const CONFIG_POLL: Duration = Duration::from_secs(10);
+
+/// What identifies a version of the config file: modification time and length.
+fn file_stamp(path: &Path) -> Option<(SystemTime, u64)> {
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.modified().ok()?, meta.len()))
+}
+
+/// Runs the daemon with `runner` until `shutdown` is cancelled. Each message on `reload`,
+/// and each change of the `--config` file, re-reads the file; an invalid file keeps the
+/// config in effect and logs why.
 pub async fn run_with<R: SweepRunner>(
     args: DaemonArgs,
     runner: R,
@@ -193,19 +204,35 @@ pub async fn run_with<R: SweepRunner>(
     let run = daemon.run(shutdown);
     tokio::pin!(run);
     let mut reload_open = true;
+    let mut stamp = args.config.as_deref().and_then(file_stamp);
+    let mut poll = tokio::time::interval(CONFIG_POLL);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tokio::select! {
+        let requested = tokio::select! {
             result = &mut run => return result.map_err(anyhow::Error::from),
-            message = reload.recv(), if reload_open => match (message, &args.config) {
-                (None, _) => reload_open = false,
-                (Some(()), Some(path)) => {
-                    // Errors are logged by the handle; the daemon goes on as it was.
-                    let _ = handle.reload_from_file(path, known);
+            message = reload.recv(), if reload_open => {
+                reload_open = message.is_some();
+                message.is_some()
+            }
+            _ = poll.tick(), if args.config.is_some() => {
+                let now = args.config.as_deref().and_then(file_stamp);
+                let changed = now.is_some() && now != stamp;
+                if changed {
+                    stamp = now;
+                    tracing::info!("config file changed");
                 }
-                (Some(()), None) => tracing::info!(
-                    "reload requested, but the daemon was started from flags: nothing to reload"
-                ),
-            },
+                changed
+            }
+        };
+        match (requested, &args.config) {
+            (false, _) => {}
+            (true, Some(path)) => {
+                // Errors are logged by the handle; the daemon goes on as it was.
+                let _ = handle.reload_from_file(path, known);
+            }
+            (true, None) => tracing::info!(
+                "reload requested, but the daemon was started from flags: nothing to reload"
+            ),
         }
     }
 }
