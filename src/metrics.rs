@@ -47,8 +47,8 @@ fn encode_str(s: &str, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::
 pub enum SweepOutcome {
     /// Ran to the end and left no selected resource behind.
     Clean,
-    /// Ran to the end, but some selected resources are left (skipped, stuck, failed,
-    /// held by the grace period).
+    /// Ran to the end, but some selected resources are left (skipped, stuck, failed) or
+    /// some kind could not be listed.
     Incomplete,
     /// Could not run: authentication, listing or another error stopped it.
     Failed,
@@ -300,9 +300,10 @@ impl KindCounts {
         }
     }
 
-    /// Selected resources still there after the sweep.
+    /// Selected resources the sweep could not delete. Held ones are not counted: waiting
+    /// out the grace period is expected, not a problem.
     pub fn left(&self) -> u64 {
-        self.held + self.skipped + self.stuck + self.failed
+        self.skipped + self.stuck + self.failed
     }
 }
 
@@ -313,6 +314,8 @@ pub struct SweepRecord {
     pub kinds: BTreeMap<&'static str, KindCounts>,
     /// Age of the oldest selected resource left after the sweep (none left: `None`).
     pub oldest_leak_age: Option<Duration>,
+    /// Kinds whose listing failed: the sweep could not see everything.
+    pub listing_errors: u64,
 }
 
 /// Every metric stacksweep exports, and the registry that renders them.
@@ -690,6 +693,7 @@ mod tests {
                 },
             )]),
             oldest_leak_age: Some(Duration::from_secs(90)),
+            listing_errors: 0,
         };
         m.record_sweep(&t, SweepOutcome::Incomplete, Some(&record), 1000.0);
         m.record_sweep(&t, SweepOutcome::Incomplete, Some(&record), 2000.0);

@@ -128,7 +128,7 @@ impl SweepRunner for Fake {
                     ..KindCounts::default()
                 },
             )]),
-            oldest_leak_age: None,
+            ..SweepRecord::default()
         })
     }
 }

@@ -197,7 +197,9 @@ async fn sweep_once<R: SweepRunner>(
     let outcome = match (&result, interrupt) {
         (_, Some(Interrupt::Shutdown)) => SweepOutcome::Cancelled,
         (_, Some(Interrupt::Deadline)) => SweepOutcome::TimedOut,
-        (Ok(record), None) if record.kinds.values().any(|c| c.left() > 0) => {
+        (Ok(record), None)
+            if record.listing_errors > 0 || record.kinds.values().any(|c| c.left() > 0) =>
+        {
             SweepOutcome::Incomplete
         }
         (Ok(_), None) => SweepOutcome::Clean,
