@@ -14,6 +14,7 @@
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod inventory;
 pub mod metrics;
 pub mod openstack;
 pub mod plan;

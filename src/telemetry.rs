@@ -1,6 +1,8 @@
 //! Logging setup: `tracing` to stderr, level from `RUST_LOG` (default `info`), human text
 //! or one JSON object per line for log shippers.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
@@ -41,6 +43,7 @@ pub fn init(format: LogFormat) -> Result<(), TelemetryError> {
     let filter = filter()?;
     let layer = match format {
         LogFormat::Text => tracing_subscriber::fmt::layer()
+            .with_ansi(std::io::stderr().is_terminal())
             .with_writer(std::io::stderr)
             .with_target(false)
             .boxed(),

@@ -80,7 +80,7 @@ impl Fake {
 }
 
 impl SweepRunner for Fake {
-    async fn authenticate(&self, target: &Target) -> Result<(), SweepError> {
+    async fn authenticate(&self, target: &Target, _config: &Config) -> Result<(), SweepError> {
         self.auth_ok(&target.name)
     }
 

@@ -4,18 +4,31 @@
 //! (`--cloud NAME --tag T ...`), which are turned into the same raw config a file would
 //! give and validated by the same code, so the same mistakes get the same messages.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
 use std::time::{Duration, SystemTime};
+
+use jiff::Timestamp;
 
 use anyhow::Context as _;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::common::{self, SelectFlags};
+use crate::config::Target;
 use crate::config::{
-    Config, KnownNames, Problem, RawConfig, RawMetrics, RawSafety, RawSchedule, RawSelect,
-    RawTarget, StringOrList,
+    Config, KnownNames, Problem, RawConfig, RawMetrics, RawSafety, RawSchedule, StringOrList,
 };
-use crate::daemon::{Daemon, DaemonOptions, SweepRunner};
+use crate::daemon::{Daemon, DaemonOptions, SweepContext, SweepError, SweepRunner};
+use crate::inventory::Inventory;
+use crate::metrics::{KindCounts, SweepRecord};
+use crate::plan;
+use crate::report::Report;
+use crate::resources::{Kind, ResourceKey};
+use crate::select::{self, Selection};
+use crate::state::State;
+use crate::sweep::{self, SessionCloud, SweepOptions};
 
 /// Flags of `stacksweep daemon`.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -25,33 +38,14 @@ pub struct DaemonArgs {
     #[arg(long, value_name = "FILE", conflicts_with_all = SINGLE_TARGET_FLAGS)]
     pub config: Option<PathBuf>,
 
-    /// Cloud to sweep, as named in clouds.yaml (single-target mode).
-    #[arg(long, value_name = "NAME", required_unless_present = "config")]
+    /// Cloud to sweep, as named in clouds.yaml (single-target mode; default: OS_CLOUD,
+    /// else the OS_* variables).
+    #[arg(long, value_name = "NAME")]
     pub cloud: Option<String>,
 
-    /// Select resources that have this tag (repeat: all of them).
-    #[arg(long = "tag", value_name = "TAG")]
-    pub tags: Vec<String>,
-
-    /// Select resources that have any one of these tags (repeatable).
-    #[arg(long = "any-tag", value_name = "TAG")]
-    pub any_tags: Vec<String>,
-
-    /// Select resources whose metadata/properties has KEY=VALUE (repeatable).
-    #[arg(long = "metadata", value_name = "KEY=VALUE", value_parser = parse_key_value)]
-    pub metadata: Vec<(String, String)>,
-
-    /// Select resources whose name matches this regular expression.
-    #[arg(long, value_name = "RE")]
-    pub name_regex: Option<String>,
-
-    /// Never touch resources with this tag (repeatable).
-    #[arg(long = "not-tag", value_name = "TAG")]
-    pub not_tags: Vec<String>,
-
-    /// Only resources older than this (`6h`, `1d 2h`, `30m`).
-    #[arg(long, value_name = "DURATION")]
-    pub older_than: Option<String>,
+    /// Selector flags (single-target mode).
+    #[command(flatten)]
+    pub select: SelectFlags,
 
     /// Cron schedule, 5 fields, UTC (repeatable) [default: */15 * * * *].
     #[arg(long, value_name = "CRON")]
@@ -75,27 +69,23 @@ pub struct DaemonArgs {
 }
 
 /// The flags that describe a single target, exclusive with `--config`.
-const SINGLE_TARGET_FLAGS: [&str; 12] = [
+const SINGLE_TARGET_FLAGS: [&str; 15] = [
     "cloud",
     "tags",
     "any_tags",
     "metadata",
     "name_regex",
+    "presets",
     "not_tags",
     "older_than",
+    "kinds",
+    "exclude_kinds",
     "schedule",
     "listen",
     "state_file",
     "grace",
     "max_deletes",
 ];
-
-fn parse_key_value(text: &str) -> Result<(String, String), String> {
-    match text.split_once('=') {
-        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.to_owned())),
-        _ => Err(format!("expected KEY=VALUE, got {text:?}")),
-    }
-}
 
 fn non_empty(list: &[String]) -> Option<Vec<String>> {
     (!list.is_empty()).then(|| list.to_vec())
@@ -105,16 +95,7 @@ impl DaemonArgs {
     /// The raw config the single-target flags describe.
     pub fn raw_config(&self) -> RawConfig {
         RawConfig {
-            select: RawSelect {
-                tags: non_empty(&self.tags),
-                any_tags: non_empty(&self.any_tags),
-                metadata: (!self.metadata.is_empty())
-                    .then(|| self.metadata.iter().cloned().collect()),
-                name_regex: self.name_regex.clone(),
-                not_tags: non_empty(&self.not_tags),
-                older_than: self.older_than.clone(),
-                ..RawSelect::default()
-            },
+            select: self.select.to_raw(),
             safety: RawSafety {
                 max_deletes_per_sweep: self.max_deletes,
                 grace: self.grace.clone(),
@@ -128,10 +109,7 @@ impl DaemonArgs {
             metrics: RawMetrics {
                 listen: self.listen.clone(),
             },
-            targets: vec![RawTarget {
-                cloud: self.cloud.clone(),
-                ..RawTarget::default()
-            }],
+            targets: vec![common::flag_target(self.cloud.as_deref())],
             ..RawConfig::default()
         }
     }
@@ -171,7 +149,10 @@ fn flag_problem(p: &Problem) -> String {
         "grace" => "--grace",
         "max_deletes_per_sweep" => "--max-deletes",
         "cloud" => "--cloud",
-        "select" => "selector (--tag, --any-tag, --metadata or --name-regex)",
+        "presets" => "--preset",
+        "kinds" => "--kind",
+        "exclude_kinds" => "--exclude-kind",
+        "select" => "selector (--tag, --any-tag, --metadata, --name-regex or --preset)",
         _ => return p.to_string(),
     };
     format!("{flag}: {}", p.message)
@@ -234,6 +215,261 @@ pub async fn run_with<R: SweepRunner>(
                 "reload requested, but the daemon was started from flags: nothing to reload"
             ),
         }
+    }
+}
+
+/// The engine's preset and kind names, for the life of the process (reloads need them).
+static KIND_NAMES: LazyLock<Vec<&'static str>> =
+    LazyLock::new(|| Kind::ALL.iter().map(|k| k.as_str()).collect());
+
+/// The names configs are validated against, for as long as the daemon runs.
+pub fn known_names() -> KnownNames<'static> {
+    KnownNames {
+        presets: select::PRESETS,
+        kinds: &KIND_NAMES,
+    }
+}
+
+/// Runs `stacksweep daemon` with the engine until `shutdown` is cancelled; each message on
+/// `reload` (SIGHUP) re-reads `--config`.
+pub async fn run(
+    args: DaemonArgs,
+    shutdown: CancellationToken,
+    reload: mpsc::Receiver<()>,
+) -> anyhow::Result<()> {
+    run_with(args, EngineRunner, known_names(), shutdown, reload).await
+}
+
+/// The daemon's [`SweepRunner`] on the engine: connect (credentials resolved again every
+/// sweep, so rotated ones are picked up), list, remember first sightings, select, hold
+/// back what the grace period has not cleared, plan, execute, count.
+///
+/// The grace filter sits between selection and planning: a held resource is demoted to
+/// "kept", so the planner treats it as any unselected resource (what needs it waits).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EngineRunner;
+
+/// Every detail of an error chain on one line (anyhow's `{:#}`).
+fn chain(e: &anyhow::Error) -> String {
+    format!("{e:#}")
+}
+
+impl SweepRunner for EngineRunner {
+    async fn authenticate(&self, target: &Target, config: &Config) -> Result<(), SweepError> {
+        common::connect(config, target, None)
+            .await
+            .map(|_| ())
+            .map_err(|e| SweepError::Auth(chain(&e)))
+    }
+
+    async fn sweep(&self, ctx: SweepContext) -> Result<SweepRecord, SweepError> {
+        let observer = ctx.metrics.request_observer(&ctx.labels);
+        let session = common::connect(&ctx.config, &ctx.target, Some(observer))
+            .await
+            .map_err(|e| SweepError::Auth(chain(&e)))?;
+        let selector = common::build_selector(&ctx.target.select)
+            .map_err(|e| SweepError::Failed(chain(&e)))?;
+        let listed = sweep::inventory(&session, &selector)
+            .await
+            .map_err(|e| SweepError::Failed(e.to_string()))?;
+        let name = ctx.target.name.as_str();
+        let now = ctx.now;
+        let grace = ctx.config.safety.grace;
+        let (inventory, selection, held) = ctx.state.with(|state| {
+            observe_found(state, name, &listed, now);
+            let inventory = with_first_seen_ages(state, name, listed);
+            let mut selection = select::evaluate(&inventory, &selector, now);
+            let held = hold_for_grace(state, name, &inventory, &mut selection, now, grace);
+            (inventory, selection, held)
+        });
+        let plan = plan::build(&inventory, &selection);
+        let options = SweepOptions {
+            max_deletes: ctx.config.safety.max_deletes_per_sweep,
+            deadline: ctx.config.schedule.deadline,
+            concurrency: ctx.config.retry.concurrency,
+            retry_base: ctx.config.retry.base_delay,
+            retry_cap: ctx.config.retry.max_delay,
+            ..SweepOptions::default()
+        };
+        let mut report = sweep::execute(
+            &SessionCloud::new(&session),
+            &inventory,
+            &selection,
+            plan,
+            &options,
+            ctx.cancel.clone(),
+        )
+        .await;
+        report.cloud = session.cloud_name().to_owned();
+        log_report(name, &report);
+        let state = ctx.state.snapshot();
+        Ok(record(
+            &report,
+            &inventory,
+            &held,
+            |key| state.first_seen(name, key.kind.as_str(), &key.id),
+            now,
+        ))
+    }
+}
+
+/// The kinds listed completely in this sweep (not failed, offered by the cloud).
+fn listed_kinds(inventory: &Inventory) -> impl Iterator<Item = Kind> + '_ {
+    Kind::ALL
+        .iter()
+        .copied()
+        .filter(|k| !inventory.errors().contains_key(k) && !inventory.absent().contains(k))
+}
+
+/// Records first sightings of every kind that was listed completely.
+fn observe_found(state: &mut State, target: &str, inventory: &Inventory, now: Timestamp) {
+    let mut ids: BTreeMap<Kind, Vec<&str>> = listed_kinds(inventory).map(|k| (k, vec![])).collect();
+    for r in inventory.resources() {
+        if let Some(list) = ids.get_mut(&r.kind) {
+            list.push(r.id.as_str());
+        }
+    }
+    for (kind, list) in ids {
+        state.observe_found(target, kind.as_str(), list, now);
+    }
+}
+
+/// Gives resources the API sends no `created_at` for (containers, keypairs in lists) the
+/// time we first saw them as their age: a lower bound, so never too old.
+fn with_first_seen_ages(state: &State, target: &str, inventory: Inventory) -> Inventory {
+    if inventory.resources().iter().all(|r| r.created_at.is_some()) {
+        return inventory;
+    }
+    let mut resources = inventory.resources().to_vec();
+    for r in resources.iter_mut().filter(|r| r.created_at.is_none()) {
+        r.created_at = state.first_seen(target, r.kind.as_str(), &r.id);
+    }
+    let mut rebuilt = Inventory::new(inventory.project_id(), resources);
+    for (kind, error) in inventory.errors() {
+        rebuilt.record_error(*kind, error.clone());
+    }
+    for kind in inventory.absent() {
+        rebuilt.record_absent(*kind);
+    }
+    rebuilt
+}
+
+/// Records which resources are eligible now and demotes those not yet eligible for the
+/// whole grace period; returns the held ones.
+fn hold_for_grace(
+    state: &mut State,
+    target: &str,
+    inventory: &Inventory,
+    selection: &mut Selection,
+    now: Timestamp,
+    grace: Duration,
+) -> Vec<ResourceKey> {
+    let keys: Vec<ResourceKey> = selection.selected().cloned().collect();
+    for kind in listed_kinds(inventory) {
+        let ids = keys
+            .iter()
+            .filter(|k| k.kind == kind)
+            .map(|k| k.id.as_str());
+        state.observe_selected(target, kind.as_str(), ids, now);
+    }
+    let held: Vec<ResourceKey> = state
+        .held_back(
+            target,
+            keys.iter().map(|k| (k.kind.as_str(), k.id.as_str())),
+            now,
+            grace,
+        )
+        .into_iter()
+        .filter_map(|(kind, id)| keys.iter().find(|k| k.kind.as_str() == kind && k.id == id))
+        .cloned()
+        .collect();
+    for key in &held {
+        let since = state
+            .sighting(target, key.kind.as_str(), &key.id)
+            .and_then(|s| s.eligible_since);
+        let reason = match since {
+            Some(t) => format!(
+                "kept: grace period of {} not over (eligible since {t})",
+                select::format_age(grace)
+            ),
+            None => "kept: grace period not over".to_owned(),
+        };
+        selection.demote(key.kind, &key.id, reason);
+    }
+    held
+}
+
+/// The metrics' view of a report; `first_seen` ages resources the API gives no age.
+fn record(
+    report: &Report,
+    inventory: &Inventory,
+    held: &[ResourceKey],
+    first_seen: impl Fn(&ResourceKey) -> Option<Timestamp>,
+    now: Timestamp,
+) -> SweepRecord {
+    let n = |v: usize| u64::try_from(v).unwrap_or(u64::MAX);
+    let mut kinds: BTreeMap<&'static str, KindCounts> = report
+        .kinds
+        .iter()
+        .map(|(kind, c)| {
+            let counts = KindCounts {
+                found: n(c.found),
+                selected: n(c.selected),
+                held: 0,
+                deleted: n(c.deleted),
+                skipped: n(c.skipped),
+                stuck: n(c.stuck),
+                failed: n(c.failed),
+                conflict_retries: c.conflict_retries,
+            };
+            (kind.as_str(), counts)
+        })
+        .collect();
+    for key in held {
+        let c = kinds.entry(key.kind.as_str()).or_default();
+        c.held += 1;
+        // The selector chose it; only the grace filter demoted it.
+        c.selected += 1;
+    }
+    let age = |key: &ResourceKey| -> Option<Duration> {
+        let created = inventory
+            .get(key)
+            .and_then(|r| r.created_at)
+            .or_else(|| first_seen(key))?;
+        Duration::try_from(now.duration_since(created)).ok()
+    };
+    let oldest_leak_age = report
+        .left_behind()
+        .map(|r| ResourceKey::new(r.kind, r.id.clone()))
+        .chain(held.iter().cloned())
+        .filter_map(|k| age(&k))
+        .max();
+    SweepRecord {
+        kinds,
+        oldest_leak_age,
+        listing_errors: n(report.errors.len()),
+    }
+}
+
+/// One summary event per sweep, and one per selected resource left behind, with why.
+fn log_report(target: &str, report: &Report) {
+    let t = report.totals();
+    tracing::info!(
+        target,
+        cloud = %report.cloud,
+        project = %report.project_id,
+        found = t.found,
+        selected = t.selected,
+        deleted = t.deleted,
+        skipped = t.skipped,
+        stuck = t.stuck,
+        failed = t.failed,
+        aborted = report.aborted.as_deref(),
+        "sweep report"
+    );
+    for r in report.left_behind() {
+        tracing::warn!(target, kind = r.kind.as_str(), id = %r.id, name = %r.name,
+            outcome = r.outcome.as_str(), reason = %r.reason, "selected resource left behind");
     }
 }
 
@@ -323,11 +559,10 @@ mod tests {
         assert!(err.to_string().contains("selector"), "{err}");
     }
 
-    /// `--config` excludes the single-target flags, and one of them is required.
+    /// `--config` excludes the single-target flags.
     #[test]
     fn config_excludes_target_flags() {
         assert!(parse(&["--config", "c.toml", "--tag", "x"]).is_err());
-        assert!(parse(&[]).is_err());
         assert!(parse(&["--config", "c.toml"]).is_ok());
         assert!(parse(&["--cloud", "ci", "--metadata", "novalue"]).is_err());
     }

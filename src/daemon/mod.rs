@@ -74,8 +74,13 @@ pub struct SweepContext {
 
 /// Carries out sweeps for the daemon. The engine implements it; tests use fakes.
 pub trait SweepRunner: Send + Sync + 'static {
-    /// Authenticates to the target (what `/readyz` reports), touching nothing.
-    fn authenticate(&self, target: &Target) -> impl Future<Output = Result<(), SweepError>> + Send;
+    /// Authenticates to the target (what `/readyz` reports), touching nothing. `config`
+    /// is the whole config in effect (retry settings, the projects allow-list).
+    fn authenticate(
+        &self,
+        target: &Target,
+        config: &Config,
+    ) -> impl Future<Output = Result<(), SweepError>> + Send;
 
     /// One sweep of `ctx.target`: returns per-kind counts once done, or stopped by
     /// `ctx.cancel`. Applies the grace period through `ctx.state` (not saving it).

@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use super::clock::{jitter, next_fire, until};
 use super::health::AuthStatus;
 use super::{Generation, Shared, SweepContext, SweepError, SweepRunner, AUTH_CHECK_TIMEOUT};
-use crate::config::Target;
+use crate::config::{Config, Target};
 use crate::metrics::{SweepOutcome, SweepRecord, TargetLabels};
 
 /// What the HTTP server task returns.
@@ -72,9 +72,12 @@ fn apply<R: SweepRunner>(
             ));
         }
         // Every (re)load re-checks credentials: the cloud or project may have changed.
-        shared
-            .tracker
-            .spawn(check_auth(Arc::clone(shared), target.clone(), stop.clone()));
+        shared.tracker.spawn(check_auth(
+            Arc::clone(shared),
+            Arc::clone(&generation.config),
+            target.clone(),
+            stop.clone(),
+        ));
     }
     labels
 }
@@ -263,13 +266,14 @@ fn log_outcome(target: &str, outcome: SweepOutcome, result: &Result<SweepRecord,
 /// Authenticates to one target and records the result for `/readyz`.
 async fn check_auth<R: SweepRunner>(
     shared: Arc<Shared<R>>,
+    config: Arc<Config>,
     target: Target,
     stop: CancellationToken,
 ) {
     let labels = TargetLabels::of(&target);
     let result = tokio::select! {
         _ = stop.cancelled() => return,
-        r = tokio::time::timeout(AUTH_CHECK_TIMEOUT, shared.runner.authenticate(&target)) => r,
+        r = tokio::time::timeout(AUTH_CHECK_TIMEOUT, shared.runner.authenticate(&target, &config)) => r,
     };
     let status = match result {
         Ok(Ok(())) => AuthStatus::Ok,
