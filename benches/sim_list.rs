@@ -66,25 +66,20 @@ async fn main() {
         let mut pages = 0;
         let mut url = format!("{base}/network/v2.0/ports?limit={PAGE}");
         while seen < PORTS {
-            let body: Value = http
+            let bytes = http
                 .get(&url)
                 .header("x-auth-token", &token)
                 .send()
                 .await
                 .unwrap()
-                .json()
+                .bytes()
                 .await
                 .unwrap();
-            let page = body["ports"].as_array().unwrap();
-            seen += page.len();
+            let page: Page = serde_json::from_slice(&bytes).unwrap();
+            seen += page.ports.len();
             pages += 1;
-            let next = body["ports_links"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|l| l["rel"] == "next");
-            match next {
-                Some(l) => url = l["href"].as_str().unwrap().to_string(),
+            match page.ports_links.into_iter().find(|l| l.rel == "next") {
+                Some(l) => url = l.href,
                 None => break,
             }
         }
