@@ -176,20 +176,26 @@ pub async fn run(
     options: &SweepOptions,
     cancel: CancellationToken,
 ) -> Result<Report, SweepError> {
+    run_with(session, selector, options, cancel, |_, _| {}).await
+}
+
+/// [`run`], with `adjust` called between selection and planning: the daemon demotes
+/// resources still inside their grace period there ([`Selection::demote`]).
+pub async fn run_with(
+    session: &Session,
+    selector: &Selector,
+    options: &SweepOptions,
+    cancel: CancellationToken,
+    adjust: impl FnOnce(&Inventory, &mut Selection),
+) -> Result<Report, SweepError> {
     let started_at = Timestamp::now();
     let start = Instant::now();
     let inventory = inventory(session, selector).await?;
-    let selection = select::evaluate(&inventory, selector, Timestamp::now());
+    let mut selection = select::evaluate(&inventory, selector, Timestamp::now());
+    adjust(&inventory, &mut selection);
     let plan = plan::build(&inventory, &selection);
-    let mut report = execute(
-        &SessionCloud::new(session),
-        &inventory,
-        &selection,
-        plan,
-        options,
-        cancel,
-    )
-    .await;
+    let cloud = SessionCloud::new(session);
+    let mut report = execute(&cloud, &inventory, &selection, plan, options, cancel).await;
     report.cloud = session.cloud_name().to_string();
     report.started_at = started_at;
     report.duration_seconds = start.elapsed().as_secs_f64();

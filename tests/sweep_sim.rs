@@ -457,3 +457,36 @@ async fn cancelled_sweep_reports_the_rest_and_resumes() {
     assert!(bed.left().is_empty());
     bed.sim.shutdown().await;
 }
+
+/// A resource demoted between selection and planning (the daemon's grace period) is
+/// kept with the given reason, and what it holds in use is skipped naming it.
+#[tokio::test]
+async fn demoted_resources_are_kept() {
+    let bed = bed(sim_config(), "kubespray-aborted").await;
+    let port = bed.id_of(Kind::Port, "node-1-port").await;
+    let selector = selector(&bed.manifest);
+    let report = sweep::run_with(
+        &bed.session,
+        &selector,
+        &options(),
+        CancellationToken::new(),
+        |_, selection| {
+            selection.demote(Kind::Port, &port, "kept: first seen 5m ago (grace 1h)");
+        },
+    )
+    .await
+    .unwrap();
+    let outcome = report.resources.iter().find(|r| r.id == port).unwrap();
+    assert_eq!(outcome.outcome, Outcome::Kept);
+    assert_eq!(outcome.reason, "kept: first seen 5m ago (grace 1h)");
+    assert!(bed.sim.exists("port", &port));
+    let network = report
+        .resources
+        .iter()
+        .find(|r| r.kind == Kind::Network && r.selected)
+        .unwrap();
+    assert_eq!(network.outcome, Outcome::Skipped);
+    assert!(network.reason.contains(&port), "{}", network.reason);
+    bed.assert_survivors();
+    bed.sim.shutdown().await;
+}
