@@ -25,7 +25,7 @@ use crate::openstack::{ApiError, DeleteOutcome, Service, Session};
 use crate::plan::{self, Action, Plan, Step};
 use crate::report::{KindCounts, Outcome, Report, ResourceOutcome};
 use crate::resources::{
-    self, Detach, DetachOutcome, Kind, Relation, Resource, ResourceError, ResourceKey,
+    self, Detach, DetachOutcome, Kind, Reference, Relation, Resource, ResourceError, ResourceKey,
 };
 use crate::select::{self, Selection, Selector};
 
@@ -236,6 +236,7 @@ struct StepContext<'a> {
     options: &'a SweepOptions,
     deadline: Instant,
     cancel: &'a CancellationToken,
+    inventory: &'a Inventory,
     /// Resources known gone (deleted by this sweep or awaited) when the step started.
     gone: Arc<Gone>,
 }
@@ -320,7 +321,14 @@ async fn delete_step<C: Cloud>(
             let status = fresh.status.as_deref().unwrap_or("?");
             return (StepEnd::Stuck(format!("stuck: status {status}")), retries);
         }
-        if let Some(holder) = fresh.holders().find(|h| !cx.is_gone(h.kind, &h.id)) {
+        // A holder already known as a stale attachment is left to Cinder's 400s; a new
+        // one (attached since the plan was made) skips the resource.
+        let stale =
+            |h: &Reference| resource.refs.contains(h) && cx.inventory.is_stale_attachment(h);
+        if let Some(holder) = fresh
+            .holders()
+            .find(|h| !cx.is_gone(h.kind, &h.id) && !stale(h))
+        {
             let what = holder.kind.map_or(holder.role, Kind::as_str);
             let why = format!(
                 "skipped: became in use by {what} {} since the plan was made",
@@ -573,6 +581,7 @@ async fn walk<C: Cloud>(
                     options,
                     deadline,
                     cancel,
+                    inventory,
                     gone: Arc::clone(&gone),
                 };
                 running.push(async move { (i, run_step(cloud, step, resource, cx).await) });

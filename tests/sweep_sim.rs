@@ -490,3 +490,43 @@ async fn demoted_resources_are_kept() {
     bed.assert_survivors();
     bed.sim.shutdown().await;
 }
+
+/// Volumes that Cinder still shows attached to servers already gone (a sweep right after
+/// the servers went) are deleted once Cinder catches up, not skipped as in use.
+#[tokio::test]
+async fn stale_attachments_do_not_block_volumes() {
+    let config = SimConfig {
+        volume_detach_delay: Duration::from_millis(400),
+        ..sim_config()
+    };
+    let bed = bed(config, "kubespray-aborted").await;
+    let servers_only = Selector::new(
+        selector(&bed.manifest).marks().clone(),
+        Filters {
+            include_kinds: vec![Kind::Server],
+            ..selector(&bed.manifest).filters().clone()
+        },
+    )
+    .unwrap();
+    let first = sweep::run(
+        &bed.session,
+        &servers_only,
+        &options(),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        first.kinds[&Kind::Server].deleted,
+        3,
+        "{}",
+        first.render_text()
+    );
+    let report = bed.sweep(&options()).await;
+    assert!(report.is_clean(), "{}", report.render_text());
+    // Cinder said 400 while the attachments lingered: the path under test was taken.
+    assert!(report.kinds[&Kind::Volume].conflict_retries > 0);
+    assert!(bed.left().is_empty());
+    bed.assert_survivors();
+    bed.sim.shutdown().await;
+}

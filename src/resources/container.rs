@@ -1,5 +1,7 @@
-//! Swift containers: named, no creation time in the list (so never old enough when an
-//! age is asked for). A container must be empty to go: its objects are deleted first.
+//! Swift containers: named, no creation time. The listing's `last_modified` stands in
+//! for it: a container is never modified before it is created, so an age measured from
+//! it is never overstated (without it, the age is unknown and never old enough). A
+//! container must be empty to go: its objects are deleted first.
 
 use serde_json::Value;
 
@@ -17,6 +19,7 @@ pub(super) fn parse(v: &Value) -> Result<Resource, ParseError> {
     let o = Obj::new(Kind::Container, v)?;
     let mut r = Resource::new(Kind::Container, o.required("name")?);
     r.name = r.id.clone();
+    r.created_at = o.time("last_modified")?;
     Ok(r)
 }
 
