@@ -330,6 +330,8 @@ fn read_holds(sim: &SimHandle) -> Holds {
         for f in n.floatingips.values() {
             let fk = key("floating-ip", s(f, "id"));
             if let Some(port) = f["port_id"].as_str() {
+                // Associated with a port that stays, a floating IP is in use by it.
+                h.hard.push((key("port", port), fk.clone()));
                 h.maybe.push((fk.clone(), key("port", port)));
                 for r in &routers {
                     h.maybe.push((fk.clone(), key("router", r)));

@@ -134,3 +134,57 @@ pub const KINDS: &[&str] = &[
 pub fn bin() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_stacksweep"))
 }
+
+/// What one run of the binary printed, and how it exited.
+#[derive(Debug)]
+pub struct Run {
+    /// Exit code (`None`: killed by a signal).
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Bed {
+    /// A `stacksweep` command in the bed's directory (its clouds.yaml is `./clouds.yaml`),
+    /// with an empty environment but `PATH` and `HOME` (no stray `OS_*` variable).
+    pub fn command(&self, args: &[&str]) -> tokio::process::Command {
+        let mut cmd = tokio::process::Command::new(bin());
+        cmd.args(args)
+            .current_dir(self.dir.path())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path())
+            .env("NO_COLOR", "1")
+            .kill_on_drop(true)
+            .stdin(std::process::Stdio::null());
+        cmd
+    }
+
+    /// Runs `stacksweep ARGS` to the end.
+    pub async fn run(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut cmd = self.command(args);
+        cmd.envs(env.iter().copied());
+        let out = cmd.output().await.unwrap();
+        Run {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Writes `text` to `name` in the bed's directory; returns the path as a string.
+    pub fn write(&self, name: &str, text: &str) -> String {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    }
+
+    /// DELETE requests the simulator answered.
+    pub fn deletes(&self) -> usize {
+        self.sim
+            .request_log()
+            .iter()
+            .filter(|r| r.method == "DELETE")
+            .count()
+    }
+}
