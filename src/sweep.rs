@@ -176,6 +176,8 @@ pub async fn run(
     options: &SweepOptions,
     cancel: CancellationToken,
 ) -> Result<Report, SweepError> {
+    let started_at = Timestamp::now();
+    let start = Instant::now();
     let inventory = inventory(session, selector).await?;
     let selection = select::evaluate(&inventory, selector, Timestamp::now());
     let plan = plan::build(&inventory, &selection);
@@ -189,6 +191,8 @@ pub async fn run(
     )
     .await;
     report.cloud = session.cloud_name().to_string();
+    report.started_at = started_at;
+    report.duration_seconds = start.elapsed().as_secs_f64();
     Ok(report)
 }
 
@@ -317,6 +321,9 @@ async fn delete_step<C: Cloud>(
                 holder.id
             );
             return (StepEnd::Skipped(why), retries);
+        }
+        if fresh.is_deleting() {
+            break;
         }
         match cloud.delete(&fresh).await {
             Ok(DeleteOutcome::AlreadyGone) => return (StepEnd::Done, retries),

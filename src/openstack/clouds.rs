@@ -1038,6 +1038,60 @@ clouds:
         ));
     }
 
+    /// OS_CLIENT_SECURE_FILE names the secure file; `envvars` by name means OS_* only.
+    #[test]
+    fn secure_file_override_and_envvars_by_name() {
+        let (dir, _) = setup(&[], false);
+        let secure = dir.path().join("elsewhere.yaml");
+        std::fs::write(&secure, SECURE).unwrap();
+        let env = [
+            (
+                "OS_CLIENT_SECURE_FILE".to_string(),
+                secure.display().to_string(),
+            ),
+            ("OS_AUTH_URL".to_string(), "http://env:5000".to_string()),
+            ("OS_USERNAME".to_string(), "envuser".to_string()),
+            ("OS_PASSWORD".to_string(), "envpass".to_string()),
+            ("OS_PROJECT_ID".to_string(), "envproj".to_string()),
+        ];
+        let source = CloudsSource::new(env.into_iter().collect(), vec![dir.path().to_path_buf()]);
+        let cloud = CloudConfig::resolve_from(Some(ENVVARS_CLOUD), &source).unwrap();
+        assert_eq!(cloud.auth_url(), "http://env:5000");
+        // With the named cloud, the env overlays it, secure.yaml included underneath.
+        let named = CloudConfig::resolve_from(Some("mycloud"), &source).unwrap();
+        assert_eq!(named.auth_url(), "http://env:5000");
+        let AuthMethod::Password {
+            password, project, ..
+        } = named.auth()
+        else {
+            panic!()
+        };
+        assert_eq!(password.expose_secret(), "envpass");
+        assert_eq!(project.id.as_deref(), Some("envproj"));
+        assert_eq!(
+            project.name.as_deref(),
+            Some("ci-project"),
+            "kept from clouds.yaml"
+        );
+        let without_env = CloudsSource::new(
+            [(
+                "OS_CLIENT_SECURE_FILE".to_string(),
+                secure.display().to_string(),
+            )]
+            .into(),
+            vec![dir.path().to_path_buf()],
+        );
+        let AuthMethod::Password { password, .. } =
+            CloudConfig::resolve_from(Some("mycloud"), &without_env)
+                .unwrap()
+                .auth()
+                .clone()
+        else {
+            panic!()
+        };
+        assert_eq!(password.expose_secret(), "hunter2-secure");
+    }
+
     /// Unsupported auth types and identity versions are refused by name.
     #[test]
     fn unsupported_values() {

@@ -308,7 +308,7 @@ impl Reference {
 
 /// A detach action: a step of its own, done before the resources it frees can go.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(tag = "action", rename_all = "kebab-case")]
+#[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Detach {
     /// `remove_router_interface` for one interface port.
     RouterInterface {
@@ -363,6 +363,22 @@ impl Detach {
     /// after it rather than after the owner's deletion.
     pub fn releases_owner(&self) -> bool {
         matches!(self, Detach::FloatingIp { .. })
+    }
+
+    /// What the action does, as seen from its owner (`remove interface on subnet S`).
+    pub fn short(&self) -> String {
+        match self {
+            Detach::RouterInterface {
+                port_id, subnet_id, ..
+            } => match subnet_id {
+                Some(s) => format!("remove interface on subnet {s}"),
+                None => format!("remove interface port {port_id}"),
+            },
+            Detach::RouterGateway { network_id, .. } => {
+                format!("clear gateway to network {network_id}")
+            }
+            Detach::FloatingIp { port_id, .. } => format!("disassociate from port {port_id}"),
+        }
     }
 
     /// A short human description (`remove interface port P from router R`).
@@ -477,6 +493,12 @@ impl Resource {
                 Kind::Server | Kind::LoadBalancer => self.status_is(&["ERROR"]),
                 _ => false,
             }
+    }
+
+    /// Already being deleted (by us in an earlier run, or by the job's own cleanup): a
+    /// new delete would only be refused, so the sweep just waits for it to go.
+    pub fn is_deleting(&self) -> bool {
+        self.status_is(&["deleting", "DELETE_IN_PROGRESS", "PENDING_DELETE"])
     }
 
     /// References that must be gone before this resource can be deleted (its holders).
