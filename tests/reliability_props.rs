@@ -1,6 +1,7 @@
 //! Never the wrong thing, end to end over HTTP: random projects are built in the
 //! simulator (networks, subnets, ports, routers, security groups with remote-group rules,
-//! servers, volumes, snapshots, floating IPs, keypairs; tags, keep-tags, ages, protected
+//! servers, volumes, snapshots, floating IPs, keypairs, load balancers, images,
+//! containers; tags, keep-tags, ages, protected
 //! IDs and names, another project's look-alike), the real `sweep::run` sweeps them through
 //! the real client, and an oracle computed from the simulator's own state checks that:
 //! - nothing unselected is deleted or changed (every DELETE/PUT names a selected resource;
@@ -222,6 +223,30 @@ fn seed_project(sim: &SimHandle, seed: u64) -> Seeded {
                 note(&mut made, "floating-ip", &fip, &desc, m);
             }
         }
+        for i in 0..rng.random_range(0..=1) {
+            let m = coin(&mut rng);
+            let name = format!("lb{i}");
+            let sub = &subnets[rng.random_range(0..subnets.len())];
+            let lb = s.load_balancer(&name, sub, &tags(m.0, m.1), 1).unwrap();
+            note(&mut made, "load-balancer", &lb, &name, m);
+        }
+        for i in 0..rng.random_range(0..=1) {
+            let m = coin(&mut rng);
+            let name = format!("image{i}");
+            let image = s.image(&name, &tags(m.0, m.1), false);
+            note(&mut made, "image", &image, &name, m);
+        }
+        for i in 0..rng.random_range(0..=2) {
+            let ours = rng.random_bool(0.6);
+            let old = rng.random_bool(0.85);
+            let name = if ours {
+                format!("ci-kp-bucket{i}")
+            } else {
+                format!("bucket{i}")
+            };
+            let c = s.container(&name, rng.random_range(0..3));
+            note(&mut made, "container", &c, &name, (ours, false, old));
+        }
         for i in 0..rng.random_range(0..=2) {
             let ours = rng.random_bool(0.6);
             let old = rng.random_bool(0.85);
@@ -313,6 +338,8 @@ fn read_holds(sim: &SimHandle) -> Holds {
                 h.owner.insert(pk.clone(), key("router", device));
             } else if device_owner == "network:floatingip" {
                 h.owner.insert(pk.clone(), key("floating-ip", device));
+            } else if let Some(lb) = device.strip_prefix("lb-") {
+                h.owner.insert(pk.clone(), key("load-balancer", lb));
             } else if let Some(server) = st.nova.servers.get(device) {
                 if strs(&server["_created_ports"]).contains(&pk.1) {
                     h.owner.insert(pk.clone(), key("server", device));

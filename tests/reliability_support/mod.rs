@@ -35,17 +35,6 @@ impl Bed {
     /// Starts a simulator with `config` and writes its clouds.yaml.
     pub async fn with_config(config: SimConfig) -> Bed {
         let sim = Sim::start(config).await.unwrap();
-        // TEMP until Octavia/Heat/Swift land: hide them (403 lists are "not offered").
-        for svc in ["load-balancer", "orchestration", "object-store"] {
-            sim.set_faults(
-                svc,
-                stacksweep::sim::FaultConfig {
-                    error_rate: 1.0,
-                    error_status: 403,
-                    ..Default::default()
-                },
-            );
-        }
         let dir = tempfile::tempdir().unwrap();
         sim.write_clouds_yaml(&dir.path().join("clouds.yaml"))
             .unwrap();
