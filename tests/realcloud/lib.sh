@@ -32,23 +32,33 @@ rc_session_pids() {
   ps -eo pid=,sid= | awk -v s="$1" '$2 == s { print $1 }'
 }
 
-# rc_stop NAME [BOUND]: SIGTERM the service's session, SIGKILL after BOUND seconds.
+# rc_stop BOUND NAME...: SIGTERM the services' sessions together, SIGKILL what is
+# left after BOUND seconds (the Nova services ignore SIGTERM for a while).
 rc_stop() {
-  local name="$1" bound="${2:-15}" pid pids i
-  pid="$(rc_pid "$name")" || { rm -f "$RC_RUN/$name.pid"; return 0; }
-  pids="$(rc_session_pids "$pid")"
-  [[ -n "$pids" ]] || pids="$pid"
-  # shellcheck disable=SC2086
-  kill -TERM $pids 2>/dev/null || true
+  local bound="$1" name pid i left
+  shift
+  local leaders=()
+  for name in "$@"; do
+    if pid="$(rc_pid "$name")"; then
+      leaders+=("$pid")
+      # shellcheck disable=SC2046
+      kill -TERM $(rc_session_pids "$pid") 2>/dev/null || true
+    fi
+  done
   for ((i = 0; i < bound * 10; i++)); do
-    pids="$(rc_session_pids "$pid")"
-    [[ -z "$pids" ]] && break
+    left=""
+    for pid in "${leaders[@]}"; do left+="$(rc_session_pids "$pid")"; done
+    [[ -z "$left" ]] && break
     sleep 0.1
   done
-  if [[ -n "$pids" ]]; then
-    rc_log "$name ignored SIGTERM for ${bound}s: SIGKILL"
-    # shellcheck disable=SC2086
-    kill -KILL $pids 2>/dev/null || true
-  fi
-  rm -f "$RC_RUN/$name.pid"
+  for name in "$@"; do
+    pid="$(cat "$RC_RUN/$name.pid" 2>/dev/null)" || continue
+    left="$(rc_session_pids "$pid")"
+    if [[ -n "$left" ]]; then
+      rc_log "$name ignored SIGTERM for ${bound}s: SIGKILL"
+      # shellcheck disable=SC2086
+      kill -KILL $left 2>/dev/null || true
+    fi
+    rm -f "$RC_RUN/$name.pid"
+  done
 }
