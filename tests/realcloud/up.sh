@@ -321,6 +321,13 @@ gunicorn_start() { # NAME PORT FACTORY ENV...
 }
 
 # ---------------------------------------------------------------- infra
+# A port already taken would let a foreign server answer our health checks.
+for sp in mariadb:3306 epmd:4369 rabbitmq:5672 rabbitmq:25672 keystone:5000 placement:8778 \
+  glance:9292 neutron:9696 cinder-api:8776 nova-api:8774; do
+  if port_open "${sp#*:}"; then
+    rc_die "service ${sp%%:*} cannot start: 127.0.0.1:${sp#*:} is already in use by another process"
+  fi
+done
 mkdir -p "$RC_DATA/mysql" "$RC_DATA/rabbitmq/mnesia" "$RC_LOG/rabbitmq"
 chown mysql: "$RC_DATA/mysql"
 chown -R rabbitmq: "$RC_DATA/rabbitmq" "$RC_LOG/rabbitmq"
@@ -427,6 +434,15 @@ if ! "$V/bin/python" "$RC_HERE/bootstrap.py" resources --dir "$RC_DIR" 2>"$RC_LO
 fi
 phase_done bootstrap
 
+rss=0
+nproc=0
+for s in "${RC_SERVICES[@]}"; do
+  for p in $(rc_session_pids "$(rc_pid "$s")"); do
+    rss=$((rss + $(ps -o rss= -p "$p" 2>/dev/null || echo 0)))
+    nproc=$((nproc + 1))
+  done
+done
+rc_log "memory: $((rss / 1024)) MB RSS in $nproc processes"
 total=$(echo "$(date +%s.%N) - $T_START" | bc)
 printf '%-22s %6.1f s\n' total "$total" >>"$RC_TIMINGS.new"
 mv "$RC_TIMINGS.new" "$RC_TIMINGS"
