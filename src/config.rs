@@ -1,1 +1,935 @@
-//! TODO: config (placeholder, replaced by its owner).
+//! The TOML configuration: parsed strictly (unknown keys are errors), then validated with
+//! *every* problem reported at once, each with the path of the key it concerns.
+//!
+//! Two layers: `Raw*` structs mirror the file exactly (strings, as the user wrote them);
+//! [`Config`] is the validated, typed result the rest of the program uses. The config
+//! names clouds; it never holds a credential (those come from `clouds.yaml` / `OS_*`).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Default listen address of the daemon's `/metrics`, `/healthz`, `/readyz`.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9187";
+
+/// One thing wrong with a config, tied to the key it is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Dotted path of the key (`target[1].select.older_than`), or `<file>` for the whole file.
+    pub path: String,
+    /// What is wrong, in words a user can act on.
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+/// Why a config could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML, or does not have our shape (unknown key, wrong type).
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// toml's message, which names the key and shows the line.
+        message: String,
+    },
+    /// The file parsed but some values are wrong; all of them are listed.
+    #[error("{} problem(s) in {path}:\n{}", problems.len(), render_problems(problems))]
+    Invalid {
+        /// The file.
+        path: String,
+        /// Every problem found.
+        problems: Vec<Problem>,
+    },
+}
+
+impl ConfigError {
+    /// Every problem as `path: message` lines (one for a parse error).
+    pub fn problems(&self) -> Vec<Problem> {
+        match self {
+            ConfigError::Read { path, source } => vec![Problem {
+                path: path.display().to_string(),
+                message: source.to_string(),
+            }],
+            ConfigError::Parse { path, message } => vec![Problem {
+                path: path.clone(),
+                message: message.clone(),
+            }],
+            ConfigError::Invalid { problems, .. } => problems.clone(),
+        }
+    }
+}
+
+fn render_problems(problems: &[Problem]) -> String {
+    problems
+        .iter()
+        .map(|p| format!("  - {p}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+// ---------------------------------------------------------------------------------------
+// The file as written.
+
+/// The file as written: every section optional except at least one target.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// Selector shared by every target (a target's own `select` keys override it).
+    #[serde(default)]
+    pub select: RawSelect,
+    /// Blast-radius limits.
+    #[serde(default)]
+    pub safety: RawSafety,
+    /// When the daemon sweeps.
+    #[serde(default)]
+    pub schedule: RawSchedule,
+    /// Retry, concurrency and rate limits towards the cloud.
+    #[serde(default)]
+    pub retry: RawRetry,
+    /// Where the daemon serves metrics and health.
+    #[serde(default)]
+    pub metrics: RawMetrics,
+    /// The clouds/projects to sweep.
+    #[serde(default, rename = "target")]
+    pub targets: Vec<RawTarget>,
+}
+
+/// Selector keys as written (see the README's config reference).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSelect {
+    /// Presets: named sets of marks for the usual leakers.
+    pub presets: Option<Vec<String>>,
+    /// Ours when it has all of these tags.
+    pub tags: Option<Vec<String>>,
+    /// Ours when it has any one of these tags.
+    pub any_tags: Option<Vec<String>>,
+    /// Ours when its metadata/properties has one of these `key = value` pairs.
+    pub metadata: Option<BTreeMap<String, String>>,
+    /// Ours when its name (floating IPs: description) matches.
+    pub name_regex: Option<String>,
+    /// Never when it has any of these tags (keep markers).
+    pub not_tags: Option<Vec<String>>,
+    /// Only when older than this (`"6h"`, `"1d 2h"`, `"30m"`).
+    pub older_than: Option<String>,
+    /// Only these kinds (empty: all kinds).
+    pub kinds: Option<Vec<String>>,
+    /// Never these kinds.
+    pub exclude_kinds: Option<Vec<String>>,
+}
+
+impl RawSelect {
+    /// `self`'s keys where set, else `base`'s: a target overrides the shared selector key by key.
+    fn over(&self, base: &RawSelect) -> RawSelect {
+        RawSelect {
+            presets: self.presets.clone().or_else(|| base.presets.clone()),
+            tags: self.tags.clone().or_else(|| base.tags.clone()),
+            any_tags: self.any_tags.clone().or_else(|| base.any_tags.clone()),
+            metadata: self.metadata.clone().or_else(|| base.metadata.clone()),
+            name_regex: self.name_regex.clone().or_else(|| base.name_regex.clone()),
+            not_tags: self.not_tags.clone().or_else(|| base.not_tags.clone()),
+            older_than: self.older_than.clone().or_else(|| base.older_than.clone()),
+            kinds: self.kinds.clone().or_else(|| base.kinds.clone()),
+            exclude_kinds: self
+                .exclude_kinds
+                .clone()
+                .or_else(|| base.exclude_kinds.clone()),
+        }
+    }
+}
+
+/// Safety keys as written.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSafety {
+    /// If a sweep selects more than this, it deletes nothing.
+    pub max_deletes_per_sweep: Option<usize>,
+    /// IDs or names never touched.
+    pub protect: Option<Vec<String>>,
+    /// A resource must be seen eligible this long before it is deleted.
+    pub grace: Option<String>,
+    /// Where first sightings are remembered.
+    pub state_file: Option<PathBuf>,
+    /// Project IDs or names a target may sweep; empty: any.
+    pub projects: Option<Vec<String>>,
+}
+
+/// Schedule keys as written.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSchedule {
+    /// One or more 5-field cron expressions.
+    pub cron: Option<StringOrList>,
+    /// IANA time zone the cron expressions are in.
+    pub timezone: Option<String>,
+    /// Random delay added to each scheduled start, up to this.
+    pub jitter: Option<String>,
+    /// A sweep that runs longer than this stops starting new deletes.
+    pub deadline: Option<String>,
+    /// How many targets sweep at once.
+    pub max_concurrent_targets: Option<usize>,
+}
+
+/// Retry keys as written.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRetry {
+    /// First backoff delay.
+    pub base_delay: Option<String>,
+    /// Largest backoff delay.
+    pub max_delay: Option<String>,
+    /// Stop retrying one operation after this long.
+    pub deadline: Option<String>,
+    /// Requests in flight at once, per service.
+    pub concurrency: Option<usize>,
+    /// Requests started per second, per service.
+    pub requests_per_second: Option<u32>,
+}
+
+/// Metrics keys as written.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMetrics {
+    /// `host:port` for `/metrics`, `/healthz`, `/readyz`.
+    pub listen: Option<String>,
+}
+
+/// One target as written.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTarget {
+    /// A label for logs and metrics; defaults to the cloud name (and region).
+    pub name: Option<String>,
+    /// The cloud's name in `clouds.yaml`.
+    pub cloud: Option<String>,
+    /// Overrides the cloud's `region_name`.
+    pub region: Option<String>,
+    /// Overrides the cloud's project (name or ID).
+    pub project: Option<String>,
+    /// This target's own schedule (else the shared one).
+    pub schedule: Option<StringOrList>,
+    /// This target's selector keys, over the shared `[select]`.
+    #[serde(default)]
+    pub select: RawSelect,
+}
+
+/// A value that may be written as one string or a list of strings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum StringOrList {
+    /// `cron = "*/5 * * * *"`.
+    One(String),
+    /// `cron = ["0 * * * *", "30 2 * * *"]`.
+    Many(Vec<String>),
+}
+
+impl StringOrList {
+    fn to_vec(&self) -> Vec<String> {
+        match self {
+            StringOrList::One(s) => vec![s.clone()],
+            StringOrList::Many(v) => v.clone(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The validated config.
+
+/// A validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// What to sweep; at least one.
+    pub targets: Vec<Target>,
+    /// Blast-radius limits.
+    pub safety: Safety,
+    /// When the daemon sweeps, by default.
+    pub schedule: Schedule,
+    /// Towards the cloud.
+    pub retry: Retry,
+    /// The daemon's listen address.
+    pub listen: SocketAddr,
+}
+
+/// One cloud/project to sweep, with its selector.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Label for logs and metrics.
+    pub name: String,
+    /// Cloud name in `clouds.yaml` (or `envvars` for `OS_*` only).
+    pub cloud: String,
+    /// Region override.
+    pub region: Option<String>,
+    /// Project override.
+    pub project: Option<String>,
+    /// What this target selects.
+    pub select: SelectSpec,
+    /// This target's cron expressions (the shared ones when it has none).
+    pub cron: Vec<CronExpr>,
+}
+
+/// A validated selector, still independent of the engine's types: the CLI turns it into
+/// the engine's `Selector` (presets and kinds are checked here against the names given by
+/// the caller of [`Config::validate`]).
+#[derive(Debug, Clone, Default)]
+pub struct SelectSpec {
+    /// Preset names.
+    pub presets: Vec<String>,
+    /// All-of tags (one mark).
+    pub tags: Vec<String>,
+    /// Any-of tags (one mark each).
+    pub any_tags: Vec<String>,
+    /// Metadata pairs (one mark each).
+    pub metadata: Vec<(String, String)>,
+    /// Name regex (one mark).
+    pub name_regex: Option<regex::Regex>,
+    /// Keep markers.
+    pub not_tags: Vec<String>,
+    /// Minimum age.
+    pub older_than: Option<Duration>,
+    /// Only these kinds (kebab-case names); empty: all.
+    pub kinds: Vec<String>,
+    /// Never these kinds.
+    pub exclude_kinds: Vec<String>,
+    /// IDs or names never touched.
+    pub protect: Vec<String>,
+}
+
+impl SelectSpec {
+    /// Whether any mark at all is given (no mark is a config error: never "everything").
+    pub fn has_marks(&self) -> bool {
+        !self.presets.is_empty()
+            || !self.tags.is_empty()
+            || !self.any_tags.is_empty()
+            || !self.metadata.is_empty()
+            || self.name_regex.is_some()
+    }
+}
+
+/// Blast-radius limits.
+#[derive(Debug, Clone)]
+pub struct Safety {
+    /// If a sweep selects more than this, it deletes nothing.
+    pub max_deletes_per_sweep: Option<usize>,
+    /// A resource must be seen eligible in two sweeps at least this far apart.
+    pub grace: Duration,
+    /// Where first sightings are remembered.
+    pub state_file: Option<PathBuf>,
+    /// Projects a target may sweep (IDs or names); empty: any.
+    pub projects: Vec<String>,
+}
+
+/// The shared schedule.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    /// Cron expressions (5-field).
+    pub cron: Vec<CronExpr>,
+    /// Time zone of the expressions.
+    pub timezone: jiff::tz::TimeZone,
+    /// Random delay added to each start, up to this.
+    pub jitter: Duration,
+    /// Per-sweep deadline.
+    pub deadline: Duration,
+    /// How many targets sweep at once.
+    pub max_concurrent_targets: usize,
+}
+
+/// Retry and pacing towards the cloud.
+#[derive(Debug, Clone)]
+pub struct Retry {
+    /// First backoff delay.
+    pub base_delay: Duration,
+    /// Largest backoff delay.
+    pub max_delay: Duration,
+    /// Give up retrying one operation after this long.
+    pub deadline: Duration,
+    /// Requests in flight at once, per service.
+    pub concurrency: usize,
+    /// Requests started per second, per service.
+    pub requests_per_second: Option<u32>,
+}
+
+/// A parsed 5-field cron expression, with the text it came from.
+#[derive(Clone)]
+pub struct CronExpr {
+    /// As written.
+    pub text: String,
+    /// Parsed.
+    pub cron: croner::Cron,
+}
+
+impl fmt::Debug for CronExpr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CronExpr({:?})", self.text)
+    }
+}
+
+impl FromStr for CronExpr {
+    type Err = String;
+
+    /// Standard 5-field crontab syntax (minute hour day-of-month month day-of-week), or
+    /// `@hourly`-style aliases; a seconds field is refused, as crontab refuses it.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let fields = text.split_whitespace().count();
+        if !text.trim_start().starts_with('@') && fields != 5 {
+            return Err(format!(
+                "invalid cron expression {text:?}: expected 5 fields (minute hour day-of-month month day-of-week), found {fields}"
+            ));
+        }
+        let parser = croner::parser::CronParser::builder()
+            .seconds(croner::parser::Seconds::Disallowed)
+            .build();
+        parser
+            .parse(text)
+            .map(|cron| CronExpr {
+                text: text.to_owned(),
+                cron,
+            })
+            .map_err(|e| format!("invalid cron expression {text:?}: {e}"))
+    }
+}
+
+/// Defaults, in one place so the README can quote them.
+pub mod defaults {
+    use std::time::Duration;
+
+    /// Per-sweep deadline.
+    pub const SWEEP_DEADLINE: Duration = Duration::from_secs(20 * 60);
+    /// Retry: first backoff delay.
+    pub const BASE_DELAY: Duration = Duration::from_millis(500);
+    /// Retry: largest backoff delay.
+    pub const MAX_DELAY: Duration = Duration::from_secs(30);
+    /// Retry: give up one operation after this long.
+    pub const RETRY_DEADLINE: Duration = Duration::from_secs(10 * 60);
+    /// Requests in flight at once, per service.
+    pub const CONCURRENCY: usize = 8;
+    /// Requests started per second, per service.
+    pub const REQUESTS_PER_SECOND: u32 = 20;
+    /// Targets swept at once by the daemon.
+    pub const MAX_CONCURRENT_TARGETS: usize = 4;
+    /// Daemon schedule when none is given.
+    pub const CRON: &str = "*/15 * * * *";
+}
+
+/// Parses a duration as users write it: `"6h"`, `"1d 2h"`, `"30m"`, `"500ms"`, `"0s"`,
+/// or ISO 8601 (`"PT6H"`). Negative durations are refused.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let span: jiff::Span = text.trim().parse().map_err(|e| {
+        format!("invalid duration {text:?}: {e} (write e.g. \"6h\", \"30m\", \"1d 2h\")")
+    })?;
+    // Days are taken as 24h: ages of leaked resources are not calendar arithmetic.
+    let signed = span
+        .to_duration(jiff::SpanRelativeTo::days_are_24_hours())
+        .map_err(|e| format!("invalid duration {text:?}: {e}"))?;
+    Duration::try_from(signed)
+        .map_err(|_| format!("invalid duration {text:?}: must not be negative"))
+}
+
+/// Names the validation checks presets and kinds against (the engine's, passed in so the
+/// config does not depend on the engine).
+#[derive(Debug, Clone, Copy)]
+pub struct KnownNames<'a> {
+    /// Preset names.
+    pub presets: &'a [&'a str],
+    /// Kind names.
+    pub kinds: &'a [&'a str],
+}
+
+impl Config {
+    /// Reads, parses and validates a config file.
+    pub fn load(path: &Path, known: KnownNames<'_>) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Config::parse(&text, &path.display().to_string(), known)
+    }
+
+    /// Parses and validates config text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str, known: KnownNames<'_>) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: origin.to_owned(),
+            message: e.to_string().trim_end().to_owned(),
+        })?;
+        raw.validate(known)
+            .map_err(|problems| ConfigError::Invalid {
+                path: origin.to_owned(),
+                problems,
+            })
+    }
+}
+
+/// Collects problems while validating.
+#[derive(Default)]
+struct Problems(Vec<Problem>);
+
+impl Problems {
+    fn push(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.0.push(Problem {
+            path: path.into(),
+            message: message.into(),
+        });
+    }
+
+    fn duration(&mut self, path: &str, value: &Option<String>, default: Duration) -> Duration {
+        match value {
+            None => default,
+            Some(text) => parse_duration(text).unwrap_or_else(|message| {
+                self.push(path, message);
+                default
+            }),
+        }
+    }
+
+    fn crons(&mut self, path: &str, exprs: &[String]) -> Vec<CronExpr> {
+        exprs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, text)| match text.parse::<CronExpr>() {
+                Ok(c) => Some(c),
+                Err(message) => {
+                    let p = if exprs.len() == 1 {
+                        path.to_owned()
+                    } else {
+                        format!("{path}[{i}]")
+                    };
+                    self.push(p, message);
+                    None
+                }
+            })
+            .collect()
+    }
+}
+
+impl RawConfig {
+    /// Turns the file as written into a [`Config`], or every problem found.
+    pub fn validate(self, known: KnownNames<'_>) -> Result<Config, Vec<Problem>> {
+        let mut problems = Problems::default();
+
+        let safety = Safety {
+            max_deletes_per_sweep: self.safety.max_deletes_per_sweep,
+            grace: problems.duration("safety.grace", &self.safety.grace, Duration::ZERO),
+            state_file: self.safety.state_file.clone(),
+            projects: self.safety.projects.clone().unwrap_or_default(),
+        };
+        if safety.max_deletes_per_sweep == Some(0) {
+            problems.push(
+                "safety.max_deletes_per_sweep",
+                "must be at least 1 (use --dry-run to delete nothing)",
+            );
+        }
+        let protect = self.safety.protect.clone().unwrap_or_default();
+
+        let shared_cron = match &self.schedule.cron {
+            Some(c) => problems.crons("schedule.cron", &c.to_vec()),
+            None => problems.crons("schedule.cron", &[defaults::CRON.to_owned()]),
+        };
+        let timezone = match &self.schedule.timezone {
+            None => jiff::tz::TimeZone::UTC,
+            Some(name) => jiff::tz::TimeZone::get(name).unwrap_or_else(|e| {
+                problems.push(
+                    "schedule.timezone",
+                    format!("unknown time zone {name:?}: {e}"),
+                );
+                jiff::tz::TimeZone::UTC
+            }),
+        };
+        let schedule = Schedule {
+            cron: shared_cron.clone(),
+            timezone,
+            jitter: problems.duration("schedule.jitter", &self.schedule.jitter, Duration::ZERO),
+            deadline: problems.duration(
+                "schedule.deadline",
+                &self.schedule.deadline,
+                defaults::SWEEP_DEADLINE,
+            ),
+            max_concurrent_targets: self
+                .schedule
+                .max_concurrent_targets
+                .unwrap_or(defaults::MAX_CONCURRENT_TARGETS),
+        };
+        if schedule.max_concurrent_targets == 0 {
+            problems.push("schedule.max_concurrent_targets", "must be at least 1");
+        }
+
+        let retry = Retry {
+            base_delay: problems.duration(
+                "retry.base_delay",
+                &self.retry.base_delay,
+                defaults::BASE_DELAY,
+            ),
+            max_delay: problems.duration(
+                "retry.max_delay",
+                &self.retry.max_delay,
+                defaults::MAX_DELAY,
+            ),
+            deadline: problems.duration(
+                "retry.deadline",
+                &self.retry.deadline,
+                defaults::RETRY_DEADLINE,
+            ),
+            concurrency: self.retry.concurrency.unwrap_or(defaults::CONCURRENCY),
+            requests_per_second: Some(
+                self.retry
+                    .requests_per_second
+                    .unwrap_or(defaults::REQUESTS_PER_SECOND),
+            ),
+        };
+        if retry.concurrency == 0 {
+            problems.push("retry.concurrency", "must be at least 1");
+        }
+        if self.retry.requests_per_second == Some(0) {
+            problems.push("retry.requests_per_second", "must be at least 1");
+        }
+        if retry.base_delay > retry.max_delay {
+            problems.push(
+                "retry.base_delay",
+                "must not be larger than retry.max_delay",
+            );
+        }
+
+        let listen_text = self
+            .metrics
+            .listen
+            .clone()
+            .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+        let listen = listen_text.parse::<SocketAddr>().unwrap_or_else(|e| {
+            problems.push(
+                "metrics.listen",
+                format!(
+                    "invalid address {listen_text:?}: {e} (write host:port, e.g. 127.0.0.1:9187)"
+                ),
+            );
+            SocketAddr::from(([127, 0, 0, 1], 9187))
+        });
+
+        if self.targets.is_empty() {
+            problems.push(
+                "target",
+                "no [[target]] given: name at least one cloud to sweep",
+            );
+        }
+        let mut targets = Vec::new();
+        let mut names = BTreeMap::new();
+        for (i, raw) in self.targets.iter().enumerate() {
+            let path = format!("target[{i}]");
+            let Some(cloud) = raw.cloud.clone().filter(|c| !c.trim().is_empty()) else {
+                problems.push(
+                    format!("{path}.cloud"),
+                    "missing: name the cloud (as in clouds.yaml)",
+                );
+                continue;
+            };
+            let name = raw.name.clone().unwrap_or_else(|| match &raw.region {
+                Some(region) => format!("{cloud}/{region}"),
+                None => cloud.clone(),
+            });
+            if let Some(previous) = names.insert(name.clone(), i) {
+                problems.push(
+                    format!("{path}.name"),
+                    format!("target name {name:?} is already used by target[{previous}]; give each target a distinct name"),
+                );
+            }
+            let select = validate_select(
+                &raw.select.over(&self.select),
+                &protect,
+                &format!("{path}.select"),
+                known,
+                &mut problems,
+            );
+            let cron = match &raw.schedule {
+                Some(c) => problems.crons(&format!("{path}.schedule"), &c.to_vec()),
+                None => shared_cron.clone(),
+            };
+            targets.push(Target {
+                name,
+                cloud,
+                region: raw.region.clone(),
+                project: raw.project.clone(),
+                select,
+                cron,
+            });
+        }
+
+        if problems.0.is_empty() {
+            Ok(Config {
+                targets,
+                safety,
+                schedule,
+                retry,
+                listen,
+            })
+        } else {
+            Err(problems.0)
+        }
+    }
+}
+
+/// Validates one (merged) selector; `path` prefixes the problems.
+pub fn validate_select(
+    raw: &RawSelect,
+    protect: &[String],
+    path: &str,
+    known: KnownNames<'_>,
+    problems_out: &mut impl ProblemSink,
+) -> SelectSpec {
+    let mut problems = Problems::default();
+    let presets = raw.presets.clone().unwrap_or_default();
+    for p in &presets {
+        if !known.presets.contains(&p.as_str()) {
+            problems.push(
+                format!("{path}.presets"),
+                format!(
+                    "unknown preset {p:?}; known presets: {}",
+                    known.presets.join(", ")
+                ),
+            );
+        }
+    }
+    let mut kinds_check = |key: &str, list: &Option<Vec<String>>| -> Vec<String> {
+        let list = list.clone().unwrap_or_default();
+        for k in &list {
+            if !known.kinds.contains(&k.as_str()) {
+                problems.push(
+                    format!("{path}.{key}"),
+                    format!(
+                        "unknown kind {k:?}; known kinds: {}",
+                        known.kinds.join(", ")
+                    ),
+                );
+            }
+        }
+        list
+    };
+    let kinds = kinds_check("kinds", &raw.kinds);
+    let exclude_kinds = kinds_check("exclude_kinds", &raw.exclude_kinds);
+    let name_regex = raw
+        .name_regex
+        .as_ref()
+        .and_then(|re| match regex::Regex::new(re) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                problems.push(
+                    format!("{path}.name_regex"),
+                    format!("invalid regex {re:?}: {e}"),
+                );
+                None
+            }
+        });
+    let older_than = raw
+        .older_than
+        .as_ref()
+        .and_then(|t| match parse_duration(t) {
+            Ok(d) => Some(d),
+            Err(message) => {
+                problems.push(format!("{path}.older_than"), message);
+                None
+            }
+        });
+    let mut has_empty = false;
+    for (key, list) in [
+        ("tags", &raw.tags),
+        ("any_tags", &raw.any_tags),
+        ("not_tags", &raw.not_tags),
+    ] {
+        if list
+            .as_ref()
+            .is_some_and(|l| l.iter().any(|t| t.trim().is_empty()))
+        {
+            problems.push(format!("{path}.{key}"), "tags must not be empty strings");
+            has_empty = true;
+        }
+    }
+    let spec = SelectSpec {
+        presets,
+        tags: raw.tags.clone().unwrap_or_default(),
+        any_tags: raw.any_tags.clone().unwrap_or_default(),
+        metadata: raw
+            .metadata
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
+        name_regex,
+        not_tags: raw.not_tags.clone().unwrap_or_default(),
+        older_than,
+        kinds,
+        exclude_kinds,
+        protect: protect.to_vec(),
+    };
+    let regex_given = raw.name_regex.is_some();
+    if !spec.has_marks() && !regex_given && !has_empty {
+        problems.push(
+            path.to_owned(),
+            "no selector: give at least one of tags, any_tags, metadata, name_regex or presets \
+             (an empty selector would select everything, so it is refused)",
+        );
+    }
+    for p in problems.0 {
+        problems_out.problem(p);
+    }
+    spec
+}
+
+/// Where [`validate_select`] reports problems (a config's list, or the CLI's).
+pub trait ProblemSink {
+    /// Records one problem.
+    fn problem(&mut self, problem: Problem);
+}
+
+impl ProblemSink for Problems {
+    fn problem(&mut self, problem: Problem) {
+        self.0.push(problem);
+    }
+}
+
+impl ProblemSink for Vec<Problem> {
+    fn problem(&mut self, problem: Problem) {
+        self.push(problem);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    const KNOWN: KnownNames<'static> = KnownNames {
+        presets: &["kubespray", "terraform"],
+        kinds: &["server", "port", "network", "volume"],
+    };
+
+    fn problems(text: &str) -> Vec<Problem> {
+        match Config::parse(text, "test.toml", KNOWN) {
+            Ok(_) => vec![],
+            Err(e) => e.problems(),
+        }
+    }
+
+    /// A minimal config with one target and one tag validates, with the documented defaults.
+    #[test]
+    fn minimal_config_gets_defaults() {
+        let c = Config::parse(
+            "[[target]]\ncloud = \"ci\"\n[select]\ntags = [\"ci\"]\n",
+            "t",
+            KNOWN,
+        )
+        .unwrap();
+        assert_eq!(c.targets.len(), 1);
+        assert_eq!(c.targets[0].name, "ci");
+        assert_eq!(c.targets[0].select.tags, vec!["ci".to_owned()]);
+        assert_eq!(c.schedule.deadline, defaults::SWEEP_DEADLINE);
+        assert_eq!(c.retry.concurrency, defaults::CONCURRENCY);
+        assert_eq!(c.targets[0].cron[0].text, defaults::CRON);
+        assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
+    }
+
+    /// An empty selector is a configuration error, never "everything".
+    #[test]
+    fn empty_selector_is_an_error() {
+        let p = problems("[[target]]\ncloud = \"ci\"\n");
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].path, "target[0].select");
+        assert!(p[0].message.contains("no selector"));
+    }
+
+    /// Unknown keys are errors that name the key.
+    #[test]
+    fn unknown_key_is_named() {
+        let p = problems("[[target]]\ncloud = \"ci\"\ntagz = [\"x\"]\n");
+        assert_eq!(p.len(), 1);
+        assert!(p[0].message.contains("tagz"), "{}", p[0].message);
+    }
+
+    /// Every problem is reported at once, each with its key path.
+    #[test]
+    fn all_problems_reported_with_paths() {
+        let text = r#"
+[select]
+older_than = "six hours"
+name_regex = "(["
+presets = ["nope"]
+kinds = ["servr"]
+[schedule]
+cron = "* * * *"
+timezone = "Mars/Olympus"
+[metrics]
+listen = "nowhere"
+[retry]
+concurrency = 0
+[[target]]
+cloud = "ci"
+[[target]]
+cloud = "ci"
+"#;
+        let p = problems(text);
+        let paths: Vec<&str> = p.iter().map(|p| p.path.as_str()).collect();
+        for expected in [
+            "schedule.cron",
+            "schedule.timezone",
+            "retry.concurrency",
+            "metrics.listen",
+            "target[0].select.presets",
+            "target[0].select.kinds",
+            "target[0].select.name_regex",
+            "target[0].select.older_than",
+            "target[1].name",
+        ] {
+            assert!(paths.contains(&expected), "missing {expected} in {paths:?}");
+        }
+    }
+
+    /// A target's select keys override the shared ones key by key.
+    #[test]
+    fn target_select_overrides_shared() {
+        let text = "[select]\ntags=[\"a\"]\nolder_than=\"6h\"\n[[target]]\ncloud=\"x\"\n[target.select]\ntags=[\"b\"]\n";
+        let c = Config::parse(text, "t", KNOWN).unwrap();
+        assert_eq!(c.targets[0].select.tags, vec!["b".to_owned()]);
+        assert_eq!(
+            c.targets[0].select.older_than,
+            Some(Duration::from_secs(6 * 3600))
+        );
+    }
+
+    /// Durations are read as users write them, days as 24 hours.
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("6h").unwrap(), Duration::from_secs(21600));
+        assert_eq!(
+            parse_duration("1d 2h").unwrap(),
+            Duration::from_secs(26 * 3600)
+        );
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("PT30M").unwrap(), Duration::from_secs(1800));
+        assert!(parse_duration("-1h").is_err());
+        assert!(parse_duration("soon").is_err());
+    }
+
+    /// Cron takes the 5-field crontab syntax and refuses a seconds field.
+    #[test]
+    fn cron_is_five_fields() {
+        assert!("*/5 * * * *".parse::<CronExpr>().is_ok());
+        assert!("0 3 * * 1-5".parse::<CronExpr>().is_ok());
+        assert!("@hourly".parse::<CronExpr>().is_ok());
+        assert!("0 */5 * * * *".parse::<CronExpr>().is_err());
+        assert!("61 * * * *".parse::<CronExpr>().is_err());
+    }
+}

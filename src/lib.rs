@@ -14,6 +14,7 @@
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod inventory;
 pub mod metrics;
 pub mod openstack;
 pub mod plan;
@@ -21,5 +22,6 @@ pub mod report;
 pub mod resources;
 pub mod select;
 pub mod sim;
+pub mod state;
 pub mod sweep;
 pub mod telemetry;

@@ -1,1 +1,73 @@
-fn main() {}
+//! The `stacksweep` binary: parses the command line, sets up logging and signals, and
+//! calls into the library. Nothing else listens to signals.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use stacksweep::cli::{exit, Cli};
+use tokio::signal::unix::{signal, SignalKind};
+use tokio_util::sync::CancellationToken;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Err(e) = stacksweep::telemetry::init(cli.log_format) {
+        eprintln!("stacksweep: {e}");
+        return ExitCode::from(exit::CONFIG_ERROR);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("stacksweep: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let shutdown = CancellationToken::new();
+        let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(1);
+        if let Err(e) = watch_signals(shutdown.clone(), reload_tx) {
+            eprintln!("stacksweep: cannot install signal handlers: {e}");
+            return ExitCode::FAILURE;
+        }
+        match cli.run(shutdown, reload_rx).await {
+            Ok(code) => code,
+            Err(e) => {
+                // Errors reaching here are configuration, credential or auth problems.
+                eprintln!("stacksweep: {e:#}");
+                ExitCode::from(exit::CONFIG_ERROR)
+            }
+        }
+    })
+}
+
+/// SIGTERM/SIGINT cancel `shutdown` (a second one exits at once); SIGHUP asks for a reload.
+fn watch_signals(
+    shutdown: CancellationToken,
+    reload: tokio::sync::mpsc::Sender<()>,
+) -> std::io::Result<()> {
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+                _ = hup.recv() => {
+                    // A full channel means a reload is already pending.
+                    let _ = reload.try_send(());
+                    continue;
+                }
+            }
+            if shutdown.is_cancelled() {
+                eprintln!("stacksweep: second signal, exiting now");
+                std::process::exit(130);
+            }
+            tracing::info!("signal received: finishing in-flight work, then exiting");
+            shutdown.cancel();
+        }
+    });
+    Ok(())
+}

@@ -1,1 +1,962 @@
-//! TODO: plan (placeholder, replaced by its owner).
+//! The plan: a dependency graph built from live references, in the order it can be
+//! carried out. An edge A → B means "A must be gone (or detached) before B can go".
+//! A selected resource that an unselected one still needs is skipped with its blocker
+//! named, and so is everything waiting on it; cycles are reported, not looped on.
+//! Knows nothing of HTTP.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::inventory::Inventory;
+use crate::resources::{Detach, Kind, Relation, Resource, ResourceKey};
+use crate::select::Selection;
+
+/// What a step does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "type")]
+pub enum Action {
+    /// Delete the resource (after re-reading it), then wait until it is gone.
+    Delete,
+    /// A detach action of the resource's (router interface, gateway, floating IP).
+    Detach {
+        /// The action.
+        detach: Detach,
+    },
+    /// An unselected resource the cloud deletes with its owner (a server's port): wait
+    /// until it is gone before what it holds can go; never deleted by us.
+    AwaitGone {
+        /// The owner whose deletion takes it away.
+        owner: ResourceKey,
+    },
+}
+
+impl Action {
+    /// `delete`, `detach` or `await-gone`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Action::Delete => "delete",
+            Action::Detach { .. } => "detach",
+            Action::AwaitGone { .. } => "await-gone",
+        }
+    }
+}
+
+/// One step of the plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    /// 1-based position in the plan.
+    pub number: usize,
+    /// The resource's kind.
+    pub kind: Kind,
+    /// The resource's ID.
+    pub id: String,
+    /// The resource's name.
+    pub name: String,
+    /// What the step does.
+    pub action: Action,
+    /// Steps (by number) that must be done first.
+    pub after: Vec<usize>,
+}
+
+impl Step {
+    /// The resource this step acts on.
+    pub fn key(&self) -> ResourceKey {
+        ResourceKey::new(self.kind, self.id.clone())
+    }
+
+    /// A short description of what the step does.
+    pub fn describe(&self) -> String {
+        match &self.action {
+            Action::Delete => "delete".into(),
+            Action::Detach { detach } => detach.describe(),
+            Action::AwaitGone { owner } => format!("wait until gone with {owner}"),
+        }
+    }
+}
+
+/// A selected resource the plan leaves alone, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Skipped {
+    /// Kind.
+    pub kind: Kind,
+    /// ID.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Why (`skipped: in use by port 1234 (unselected)`).
+    pub reason: String,
+}
+
+/// The ordered steps, the skipped resources and any cycles.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Plan {
+    /// Steps in an order that respects every edge.
+    pub steps: Vec<Step>,
+    /// Selected resources that will not be deleted, with the reason.
+    pub skipped: Vec<Skipped>,
+    /// Dependency cycles found (each as the labels of its members); their members are
+    /// skipped.
+    pub cycles: Vec<Vec<String>>,
+}
+
+impl Plan {
+    /// How many delete steps (the resources the sweep would delete).
+    pub fn delete_count(&self) -> usize {
+        self.steps
+            .iter()
+            .filter(|s| s.action == Action::Delete)
+            .count()
+    }
+
+    /// Whether nothing is to be done and nothing is skipped.
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty() && self.skipped.is_empty()
+    }
+
+    /// A human table of the steps, then the skipped resources with their reasons.
+    pub fn render_text(&self) -> String {
+        let mut out = String::new();
+        let detaches = self
+            .steps
+            .iter()
+            .filter(|s| matches!(s.action, Action::Detach { .. }))
+            .count();
+        let waits = self
+            .steps
+            .iter()
+            .filter(|s| matches!(s.action, Action::AwaitGone { .. }))
+            .count();
+        let _ = writeln!(
+            out,
+            "Plan: {} deletes, {} detaches, {} waits; {} skipped",
+            self.delete_count(),
+            detaches,
+            waits,
+            self.skipped.len()
+        );
+        let rows: Vec<[String; 7]> = self
+            .steps
+            .iter()
+            .map(|s| {
+                let after: Vec<String> = s.after.iter().map(|n| n.to_string()).collect();
+                let detail = match &s.action {
+                    Action::Delete => String::new(),
+                    Action::Detach { detach } => detach.short(),
+                    Action::AwaitGone { owner } => format!("goes with {owner}"),
+                };
+                let number = s.number.to_string();
+                let (action, kind) = (s.action.as_str().to_string(), s.kind.to_string());
+                [
+                    number,
+                    action,
+                    kind,
+                    s.id.clone(),
+                    s.name.clone(),
+                    after.join(","),
+                    detail,
+                ]
+            })
+            .collect();
+        let header = ["#", "ACTION", "KIND", "ID", "NAME", "AFTER", "DETAIL"];
+        render_table(&mut out, &header, &rows);
+        if !self.skipped.is_empty() {
+            let _ = writeln!(out, "\nSkipped:");
+            let rows: Vec<[String; 4]> = self
+                .skipped
+                .iter()
+                .map(|s| {
+                    [
+                        s.kind.to_string(),
+                        s.id.clone(),
+                        s.name.clone(),
+                        s.reason.clone(),
+                    ]
+                })
+                .collect();
+            render_table(&mut out, &["KIND", "ID", "NAME", "REASON"], &rows);
+        }
+        for cycle in &self.cycles {
+            let _ = writeln!(out, "Cycle: {}", cycle.join(" -> "));
+        }
+        out
+    }
+}
+
+/// Writes rows as left-aligned columns (the last one unpadded).
+pub(crate) fn render_table<const N: usize>(
+    out: &mut String,
+    header: &[&str; N],
+    rows: &[[String; N]],
+) {
+    let mut widths = header.map(str::len);
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut line = |cells: Vec<&str>| {
+        let mut text = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            if i + 1 == N {
+                text.push_str(cell);
+            } else {
+                let _ = write!(text, "{cell:<w$}  ", w = widths[i]);
+            }
+        }
+        let _ = writeln!(out, "  {}", text.trim_end());
+    };
+    line(header.to_vec());
+    for row in rows {
+        line(row.iter().map(String::as_str).collect());
+    }
+}
+
+/// A node of the graph: a resource's deletion, or one of its detach actions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NodeKind {
+    Delete,
+    Detach(usize),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum State {
+    /// Selected: we carry it out.
+    Active,
+    /// Unselected, gone with an owner we delete: we wait for it.
+    Await(usize),
+    /// Unselected (or waiting on an owner that will not go): stays.
+    Stays,
+    /// Selected but left alone: reason, and the root blocker named in reasons downstream.
+    Skipped { reason: String, root: String },
+}
+
+impl State {
+    fn happens(&self) -> bool {
+        matches!(self, State::Active | State::Await(_))
+    }
+}
+
+/// An edge's meaning for the reason given when its source does not happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Why {
+    /// Order: the target waits for the source.
+    Order,
+    /// The source is a rule's group that refers to the target.
+    RemoteGroup,
+    /// The target is attached to the source.
+    Attached,
+}
+
+struct Graph<'a> {
+    inventory: &'a Inventory,
+    /// (resource index, node kind)
+    nodes: Vec<(usize, NodeKind)>,
+    /// first node index of each resource's detach nodes
+    detach_base: Vec<usize>,
+    state: Vec<State>,
+    /// (from, to, why): `to` happens only if `from` happens; `Why::Order` edges also order.
+    edges: Vec<(usize, usize, Why)>,
+    /// resource index → reason it is blocked by something not listed
+    external: Vec<Option<String>>,
+    /// resource index → the node whose completion makes the cloud remove it
+    owner: Vec<Option<usize>>,
+    /// resource index → selected
+    selected: Vec<bool>,
+}
+
+impl<'a> Graph<'a> {
+    fn res(&self, node: usize) -> &'a Resource {
+        &self.inventory.resources()[self.nodes[node].0]
+    }
+
+    fn label(&self, node: usize) -> String {
+        let r = self.res(node);
+        match self.nodes[node].1 {
+            NodeKind::Delete => r.label(),
+            NodeKind::Detach(d) => r.detach[d].describe(),
+        }
+    }
+
+    /// Every node of resource `i`: its detaches and its deletion.
+    fn all_nodes(&self, i: usize) -> Vec<usize> {
+        let r = &self.inventory.resources()[i];
+        let mut v: Vec<usize> = (0..r.detach.len())
+            .map(|d| self.detach_base[i] + d)
+            .collect();
+        v.push(i);
+        v
+    }
+
+    /// The node whose completion frees what resource `i` references.
+    fn release(&self, i: usize) -> usize {
+        let r = &self.inventory.resources()[i];
+        r.detach
+            .iter()
+            .position(Detach::releases_owner)
+            .map_or(i, |d| self.detach_base[i] + d)
+    }
+}
+
+/// Builds the plan for the selected resources of `inventory`.
+pub fn build(inventory: &Inventory, selection: &Selection) -> Plan {
+    let resources = inventory.resources();
+    let n = resources.len();
+    let index: HashMap<ResourceKey, usize> = resources
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.key(), i))
+        .collect();
+    let mut nodes: Vec<(usize, NodeKind)> = (0..n).map(|i| (i, NodeKind::Delete)).collect();
+    let mut detach_base = Vec::with_capacity(n);
+    for (i, r) in resources.iter().enumerate() {
+        detach_base.push(nodes.len());
+        nodes.extend((0..r.detach.len()).map(|d| (i, NodeKind::Detach(d))));
+    }
+    let state = nodes
+        .iter()
+        .map(|&(i, kind)| {
+            let r = &resources[i];
+            if !selection.is_selected(&r.key()) {
+                return State::Stays;
+            }
+            match (kind, inventory.unverifiable(r.kind)) {
+                (NodeKind::Delete, Some((failed, error))) => State::Skipped {
+                    reason: format!("skipped: cannot tell whether it is in use: listing {failed}s failed ({error})"),
+                    root: format!("a failed {failed} listing"),
+                },
+                _ => State::Active,
+            }
+        })
+        .collect();
+    let mut g = Graph {
+        inventory,
+        nodes,
+        detach_base,
+        state,
+        edges: Vec::new(),
+        external: vec![None; n],
+        owner: vec![None; n],
+        selected: resources
+            .iter()
+            .map(|r| selection.is_selected(&r.key()))
+            .collect(),
+    };
+    let resolve = |r: &crate::resources::Reference| -> Option<usize> {
+        inventory
+            .resolve(r)
+            .and_then(|t| index.get(&t.key()).copied())
+    };
+    for (i, r) in resources.iter().enumerate() {
+        for d in 0..r.detach.len() {
+            g.edges.push((g.detach_base[i] + d, i, Why::Order));
+        }
+        for reference in &r.refs {
+            let target = resolve(reference);
+            match (reference.relation, target) {
+                (Relation::Owns, _) => {}
+                (Relation::HeldBy | Relation::OwnedBy, None) => {
+                    let what = reference.kind.map_or(reference.role, Kind::as_str);
+                    g.external[i] = Some(format!(
+                        "{what} {} (not listed in this project)",
+                        reference.id
+                    ));
+                }
+                (_, None) => {}
+                (Relation::Needs, Some(t)) => {
+                    let from = g.release(i);
+                    for to in g.all_nodes(t) {
+                        g.edges.push((from, to, Why::Order));
+                    }
+                }
+                (Relation::AttachedTo, Some(t)) => {
+                    let from = g.release(i);
+                    for to in g.all_nodes(t) {
+                        g.edges.push((from, to, Why::Order));
+                    }
+                    for to in g.all_nodes(i) {
+                        g.edges.push((t, to, Why::Attached));
+                    }
+                }
+                (Relation::HeldBy, Some(t)) => {
+                    for to in g.all_nodes(i) {
+                        g.edges.push((t, to, Why::Order));
+                    }
+                }
+                (Relation::OwnedBy, Some(t)) => {
+                    let owner = owner_node(&g, t, r, reference.role);
+                    for to in g.all_nodes(i) {
+                        g.edges.push((owner, to, Why::Order));
+                    }
+                    g.owner[i] = Some(owner);
+                    if g.state[i] == State::Stays {
+                        g.state[i] = State::Await(owner);
+                    }
+                }
+                (Relation::Guards, Some(t)) => g.edges.push((i, t, Why::RemoteGroup)),
+            }
+        }
+    }
+    g.edges.retain(|(a, b, _)| a != b);
+    g.edges.sort_by_key(|&(a, b, w)| (a, b, w as u8));
+    g.edges.dedup();
+    let mut cycles = Vec::new();
+    let order = loop {
+        propagate(&mut g);
+        match topo_order(&g) {
+            Ok(order) => break order,
+            Err(cycle) => {
+                let labels: Vec<String> = cycle.iter().map(|&c| g.label(c)).collect();
+                let text = labels.join(" -> ");
+                for &c in &cycle {
+                    g.state[c] = State::Skipped {
+                        reason: format!("skipped: in a dependency cycle: {text}"),
+                        root: "a dependency cycle".into(),
+                    };
+                }
+                cycles.push(labels);
+            }
+        }
+    };
+    assemble(&g, order, cycles, selection)
+}
+
+/// The node whose completion removes a resource owned by `t` (a router interface port
+/// goes with its interface's removal, everything else with its owner's deletion).
+fn owner_node(g: &Graph<'_>, t: usize, owned: &Resource, role: &str) -> usize {
+    let owner = &g.inventory.resources()[t];
+    if role == "router interface" {
+        if let Some(d) = owner.detach.iter().position(|d| {
+            matches!(d, Detach::RouterInterface { .. }) && d.port() == Some(owned.id.as_str())
+        }) {
+            return g.detach_base[t] + d;
+        }
+    }
+    t
+}
+
+/// Spreads "does not happen" along edges until nothing changes.
+fn propagate(g: &mut Graph<'_>) {
+    loop {
+        let mut changed = false;
+        for node in 0..g.nodes.len() {
+            if let State::Await(owner) = g.state[node] {
+                if !g.state[owner].happens() {
+                    g.state[node] = if g.selected[g.nodes[node].0] {
+                        blocked_state(g, owner, Why::Order)
+                    } else {
+                        State::Stays
+                    };
+                    changed = true;
+                }
+            }
+        }
+        for i in 0..g.external.len() {
+            if let Some(blocker) = &g.external[i] {
+                if g.state[i].happens() {
+                    g.state[i] = State::Skipped {
+                        reason: format!("skipped: in use by {blocker}"),
+                        root: blocker.clone(),
+                    };
+                    changed = true;
+                }
+            }
+        }
+        for e in 0..g.edges.len() {
+            let (from, to, why) = g.edges[e];
+            // Waiting for something the cloud removes with its owner does not depend on
+            // anything but that owner.
+            let awaited = matches!(g.state[to], State::Await(owner) if owner != from);
+            if g.state[to].happens() && !g.state[from].happens() && !awaited {
+                // A selected resource its owner's deletion takes away is waited for,
+                // not deleted, when something else keeps us from deleting it.
+                let owner = match g.nodes[to] {
+                    (i, NodeKind::Delete) => {
+                        g.owner[i].filter(|&o| o != from && g.state[o].happens())
+                    }
+                    _ => None,
+                };
+                g.state[to] = match owner {
+                    Some(o) => State::Await(o),
+                    None => blocked_state(g, from, why),
+                };
+                changed = true;
+            }
+        }
+        // A detach is only worth doing for a resource that is then deleted.
+        for i in 0..g.external.len() {
+            if let State::Skipped { root, .. } = g.state[i].clone() {
+                for node in g.all_nodes(i) {
+                    if node != i && g.state[node].happens() {
+                        g.state[node] = State::Skipped {
+                            reason: format!("skipped: {} is skipped", g.res(i).label()),
+                            root: root.clone(),
+                        };
+                        changed = true;
+                    }
+                }
+            }
+        }
+        if !changed {
+            return;
+        }
+    }
+}
+
+fn blocked_state(g: &Graph<'_>, from: usize, why: Why) -> State {
+    let label = g.label(from);
+    let direct = |what: &str| {
+        let root = format!("{label} (unselected)");
+        State::Skipped {
+            reason: format!("skipped: {what} {root}"),
+            root,
+        }
+    };
+    match (&g.state[from], why) {
+        (State::Skipped { root, .. }, Why::Order) => State::Skipped {
+            reason: format!("skipped: waits on {label}, blocked by {root}"),
+            root: root.clone(),
+        },
+        (State::Skipped { root, .. }, _) => State::Skipped {
+            reason: format!("skipped: {label} stays, blocked by {root}"),
+            root: root.clone(),
+        },
+        (_, Why::RemoteGroup) => direct("a rule of it refers to it:"),
+        (_, Why::Attached) => direct("attached to"),
+        (_, Why::Order) if g.nodes[from].1 == NodeKind::Delete => direct("in use by"),
+        (_, Why::Order) => direct("waits on"),
+    }
+}
+
+/// Kahn's algorithm over happening nodes, ties broken by (kind, action, name) so plans are
+/// stable; `Err` with one cycle when some nodes cannot be ordered.
+fn topo_order(g: &Graph<'_>) -> Result<Vec<usize>, Vec<usize>> {
+    let live: Vec<bool> = g.state.iter().map(State::happens).collect();
+    let mut indegree = vec![0usize; g.nodes.len()];
+    let mut out: Vec<Vec<usize>> = vec![Vec::new(); g.nodes.len()];
+    for &(a, b, why) in &g.edges {
+        if why == Why::Order && live[a] && live[b] {
+            indegree[b] += 1;
+            out[a].push(b);
+        }
+    }
+    let sort_key = |node: usize| {
+        let r = g.res(node);
+        let (action, detach) = match g.nodes[node].1 {
+            NodeKind::Detach(d) => (0u8, d),
+            NodeKind::Delete if matches!(g.state[node], State::Await(_)) => (2, 0),
+            NodeKind::Delete => (1, 0),
+        };
+        // The inventory is in kind and name order, so its index breaks ties stably.
+        (r.kind.rank(), action, g.nodes[node].0, detach, node)
+    };
+    let mut ready: BTreeSet<_> = (0..g.nodes.len())
+        .filter(|&n| live[n] && indegree[n] == 0)
+        .map(sort_key)
+        .collect();
+    let mut order = Vec::new();
+    while let Some(first) = ready.pop_first() {
+        let node = first.4;
+        order.push(node);
+        for &next in &out[node] {
+            indegree[next] -= 1;
+            if indegree[next] == 0 {
+                ready.insert(sort_key(next));
+            }
+        }
+    }
+    let left: Vec<usize> = (0..g.nodes.len())
+        .filter(|&n| live[n] && indegree[n] > 0)
+        .collect();
+    if left.is_empty() {
+        return Ok(order);
+    }
+    Err(find_cycle(&left, &out, &indegree))
+}
+
+/// Walks backwards from a leftover node along leftover predecessors until a node repeats.
+fn find_cycle(left: &[usize], out: &[Vec<usize>], indegree: &[usize]) -> Vec<usize> {
+    let mut preds: HashMap<usize, usize> = HashMap::new();
+    for &a in left {
+        for &b in &out[a] {
+            if indegree[b] > 0 {
+                preds.entry(b).or_insert(a);
+            }
+        }
+    }
+    let mut seen: Vec<usize> = Vec::new();
+    let mut node = left[0];
+    while !seen.contains(&node) {
+        seen.push(node);
+        match preds.get(&node) {
+            Some(&p) => node = p,
+            None => return vec![node],
+        }
+    }
+    let start = seen.iter().position(|&x| x == node).unwrap_or(0);
+    let mut cycle = seen[start..].to_vec();
+    cycle.reverse();
+    cycle
+}
+
+fn assemble(
+    g: &Graph<'_>,
+    order: Vec<usize>,
+    cycles: Vec<Vec<String>>,
+    selection: &Selection,
+) -> Plan {
+    let mut number = vec![0usize; g.nodes.len()];
+    for (pos, &node) in order.iter().enumerate() {
+        number[node] = pos + 1;
+    }
+    let steps = order
+        .iter()
+        .map(|&node| {
+            let r = g.res(node);
+            let action = match (g.nodes[node].1, &g.state[node]) {
+                (NodeKind::Detach(d), _) => Action::Detach {
+                    detach: r.detach[d].clone(),
+                },
+                (NodeKind::Delete, State::Await(owner)) => Action::AwaitGone {
+                    owner: g.res(*owner).key(),
+                },
+                (NodeKind::Delete, _) => Action::Delete,
+            };
+            let mut after: Vec<usize> = g
+                .edges
+                .iter()
+                .filter(|&&(a, b, why)| b == node && why == Why::Order && number[a] > 0)
+                .map(|&(a, _, _)| number[a])
+                .collect();
+            after.sort_unstable();
+            after.dedup();
+            Step {
+                number: number[node],
+                kind: r.kind,
+                id: r.id.clone(),
+                name: r.name.clone(),
+                action,
+                after,
+            }
+        })
+        .collect();
+    let mut skipped: Vec<Skipped> = g
+        .inventory
+        .resources()
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| selection.is_selected(&r.key()))
+        .filter_map(|(i, r)| match &g.state[i] {
+            State::Skipped { reason, .. } => Some(Skipped {
+                kind: r.kind,
+                id: r.id.clone(),
+                name: r.name.clone(),
+                reason: reason.clone(),
+            }),
+            _ => None,
+        })
+        .collect();
+    // Stable: within a kind, inventory (name) order.
+    skipped.sort_by_key(|s| s.kind.rank());
+    Plan {
+        steps,
+        skipped,
+        cycles,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::resources::Reference;
+    use crate::select::{Filters, Marks, Selector};
+    use Kind::*;
+    use Relation::*;
+
+    const P: &str = "proj";
+
+    type Ref = (Relation, Kind, &'static str, &'static str);
+
+    /// A resource; `marked` ones are named `ci-<id>` and so selected.
+    fn mk(kind: Kind, id: &str, marked: bool, refs: &[Ref]) -> Resource {
+        let mut r = Resource::new(kind, id);
+        r.name = if marked {
+            format!("ci-{id}")
+        } else {
+            id.to_string()
+        };
+        r.project_id = Some(P.into());
+        for &(relation, kind, id, role) in refs {
+            r.refs.push(Reference::new(relation, kind, id, role));
+        }
+        r
+    }
+
+    fn fip(id: &str, marked: bool, port: &'static str, router: Option<&'static str>) -> Resource {
+        let mut refs = vec![(AttachedTo, Port, port, "port")];
+        refs.extend(router.map(|r| (Needs, Router, r, "router")));
+        let mut f = mk(FloatingIp, id, false, &refs);
+        if marked {
+            f.description = format!("ci-{id}");
+        }
+        f.detach.push(Detach::FloatingIp {
+            floating_ip_id: id.into(),
+            port_id: port.into(),
+        });
+        f
+    }
+
+    fn plan_of(resources: Vec<Resource>) -> Plan {
+        plan_with(Inventory::new(P, resources))
+    }
+
+    fn plan_with(inv: Inventory) -> Plan {
+        let name_regex = Some(regex::Regex::new("^ci-").unwrap());
+        let selector = Selector::new(
+            Marks {
+                name_regex,
+                ..Marks::default()
+            },
+            Filters::default(),
+        );
+        let selection = crate::select::evaluate(&inv, &selector.unwrap(), jiff::Timestamp::now());
+        build(&inv, &selection)
+    }
+
+    fn pos(plan: &Plan, kind: Kind, id: &str, action: &str) -> usize {
+        let found = plan
+            .steps
+            .iter()
+            .find(|s| s.kind == kind && s.id == id && s.action.as_str() == action);
+        found
+            .unwrap_or_else(|| panic!("no {action} {kind} {id}:\n{}", plan.render_text()))
+            .number
+    }
+
+    fn detach_pos(plan: &Plan, pick: fn(&Detach) -> bool) -> usize {
+        let found = plan
+            .steps
+            .iter()
+            .find(|x| matches!(&x.action, Action::Detach { detach } if pick(detach)));
+        found.unwrap().number
+    }
+
+    fn reason(plan: &Plan, id: &str) -> String {
+        plan.skipped
+            .iter()
+            .find(|s| s.id == id)
+            .map(|s| s.reason.clone())
+            .unwrap_or_default()
+    }
+
+    /// A leaked job (server with a Nova port and a volume, floating IP, router with
+    /// interface and gateway, subnet, network, group) is ordered from its references.
+    #[test]
+    fn leaked_job_order() {
+        let net = (Needs, Network, "n", "network");
+        let subnet = (Needs, Subnet, "sn", "subnet");
+        let mut router = mk(
+            Router,
+            "r",
+            true,
+            &[(Needs, Network, "ext", "gateway network")],
+        );
+        router.detach.push(Detach::RouterGateway {
+            router_id: "r".into(),
+            network_id: "ext".into(),
+        });
+        let mut ext = mk(Network, "ext", true, &[]);
+        ext.project_id = Some("admin".into());
+        let resources = vec![
+            mk(Server, "s", true, &[]),
+            mk(
+                Port,
+                "p",
+                false,
+                &[
+                    net,
+                    subnet,
+                    (Needs, SecurityGroup, "g", "group"),
+                    (OwnedBy, Server, "s", "server"),
+                ],
+            ),
+            mk(
+                Port,
+                "rp",
+                false,
+                &[net, subnet, (OwnedBy, Router, "r", "router interface")],
+            ),
+            router,
+            fip("f", true, "p", Some("r")),
+            mk(Subnet, "sn", true, &[net]),
+            mk(Network, "n", true, &[]),
+            ext,
+            mk(SecurityGroup, "g", true, &[]),
+            mk(
+                Volume,
+                "v",
+                true,
+                &[(HeldBy, Server, "s", "attached server")],
+            ),
+        ];
+        let plan = plan_of(resources);
+        assert!(plan.skipped.is_empty(), "{}", plan.render_text());
+        let s = pos(&plan, Server, "s", "delete");
+        let p = pos(&plan, Port, "p", "await-gone");
+        let rp = pos(&plan, Port, "rp", "await-gone");
+        let f_detach = pos(&plan, FloatingIp, "f", "detach");
+        let f = pos(&plan, FloatingIp, "f", "delete");
+        let iface = detach_pos(&plan, |d| matches!(d, Detach::RouterInterface { .. }));
+        let gw = detach_pos(&plan, |d| matches!(d, Detach::RouterGateway { .. }));
+        let r = pos(&plan, Router, "r", "delete");
+        let (sn, n) = (
+            pos(&plan, Subnet, "sn", "delete"),
+            pos(&plan, Network, "n", "delete"),
+        );
+        let g = pos(&plan, SecurityGroup, "g", "delete");
+        let v = pos(&plan, Volume, "v", "delete");
+        assert!(s < p && s < v && f_detach < p && f_detach < f);
+        assert!(f_detach < iface && f_detach < gw && iface < r && gw < r && iface < rp);
+        assert!(p < sn && rp < sn && sn < n && p < g);
+        assert_eq!(plan.delete_count(), 7);
+        assert!(plan.steps.iter().all(|x| x.id != "ext"));
+    }
+
+    /// An unselected port keeps its network, subnet and group, and what waits on them.
+    #[test]
+    fn skip_propagates_with_blocker_named() {
+        let plan = plan_of(vec![
+            mk(
+                Port,
+                "keep",
+                false,
+                &[
+                    (Needs, Subnet, "sn", "subnet"),
+                    (Needs, SecurityGroup, "g", "group"),
+                ],
+            ),
+            mk(Subnet, "sn", true, &[(Needs, Network, "n", "network")]),
+            mk(Network, "n", true, &[]),
+            mk(SecurityGroup, "g", true, &[]),
+            mk(SecurityGroup, "g2", true, &[]),
+        ]);
+        assert_eq!(
+            reason(&plan, "sn"),
+            "skipped: in use by port keep (unselected)"
+        );
+        assert_eq!(
+            reason(&plan, "g"),
+            "skipped: in use by port keep (unselected)"
+        );
+        let expected = "skipped: waits on subnet sn (ci-sn), blocked by port keep (unselected)";
+        assert_eq!(reason(&plan, "n"), expected);
+        assert_eq!(plan.steps.len(), 1);
+        assert_eq!(plan.steps[0].id, "g2");
+    }
+
+    /// A group named as remote group by a kept group's rule is kept; a router whose
+    /// interface is behind an unselected floating IP is kept, and its detaches too.
+    #[test]
+    fn guards_and_detaches() {
+        let mut router = mk(Router, "r", true, &[]);
+        router.detach.push(Detach::RouterGateway {
+            router_id: "r".into(),
+            network_id: "ext".into(),
+        });
+        let plan = plan_of(vec![
+            mk(
+                SecurityGroup,
+                "a",
+                false,
+                &[(Guards, SecurityGroup, "b", "remote group")],
+            ),
+            mk(SecurityGroup, "b", true, &[]),
+            router,
+            fip("f", false, "x", Some("r")),
+        ]);
+        let expected = "skipped: a rule of it refers to it: security-group a (unselected)";
+        assert_eq!(reason(&plan, "b"), expected);
+        assert!(
+            reason(&plan, "r").contains("floating IP f"),
+            "{}",
+            plan.render_text()
+        );
+        assert!(plan.steps.is_empty(), "{}", plan.render_text());
+    }
+
+    /// A floating IP attached to a port we keep is kept.
+    #[test]
+    fn attached_to_kept_port() {
+        let plan = plan_of(vec![mk(Port, "p", false, &[]), fip("f", true, "p", None)]);
+        assert_eq!(
+            reason(&plan, "f"),
+            "skipped: attached to port p (unselected)"
+        );
+        assert!(plan.steps.is_empty());
+    }
+
+    /// A volume attached to a server this project cannot see is kept.
+    #[test]
+    fn unlisted_holder() {
+        let plan = plan_of(vec![mk(
+            Volume,
+            "v",
+            true,
+            &[(HeldBy, Server, "ghost", "attached")],
+        )]);
+        let expected = "skipped: in use by server ghost (not listed in this project)";
+        assert_eq!(reason(&plan, "v"), expected);
+    }
+
+    /// A cycle is reported and its members skipped, not looped on; the rest goes ahead.
+    #[test]
+    fn cycles_are_reported() {
+        let plan = plan_of(vec![
+            mk(Volume, "a", true, &[(HeldBy, Volume, "b", "x")]),
+            mk(Volume, "b", true, &[(HeldBy, Volume, "a", "x")]),
+            mk(Snapshot, "c", true, &[(HeldBy, Volume, "a", "x")]),
+            mk(Image, "i", true, &[]),
+        ]);
+        assert_eq!(plan.cycles.len(), 1);
+        assert!(reason(&plan, "a").starts_with("skipped: in a dependency cycle"));
+        assert!(reason(&plan, "c").starts_with("skipped: waits on volume a"));
+        assert_eq!(plan.steps.len(), 1);
+    }
+
+    /// When listing ports failed, networks are not deleted; images still are.
+    #[test]
+    fn failed_listing_blocks_what_it_could_hold() {
+        let mut inv = Inventory::new(
+            P,
+            vec![mk(Network, "n", true, &[]), mk(Image, "i", true, &[])],
+        );
+        inv.record_error(Port, "HTTP 500");
+        let plan = plan_with(inv);
+        assert!(reason(&plan, "n").contains("listing ports failed"));
+        assert_eq!(plan.steps.len(), 1);
+    }
+
+    /// The same inventory gives the same plan whatever order it was listed in.
+    #[test]
+    fn deterministic() {
+        let make = || {
+            let subnet = mk(Subnet, "s", true, &[(Needs, Network, "n2", "network")]);
+            vec![
+                mk(Network, "n1", true, &[]),
+                mk(Network, "n2", true, &[]),
+                subnet,
+            ]
+        };
+        let a = plan_of(make());
+        let mut reversed = make();
+        reversed.reverse();
+        let b = plan_of(reversed);
+        assert_eq!(a.render_text(), b.render_text());
+        assert_eq!(
+            serde_json::to_string(&a).unwrap(),
+            serde_json::to_string(&b).unwrap()
+        );
+    }
+}

@@ -1,1 +1,614 @@
-//! TODO: select (placeholder, replaced by its owner).
+//! Selection: which resources are ours to delete. **Marks** say "this is ours" (tags,
+//! metadata, a name pattern); **filters** then narrow, all of them (age, keep-tags,
+//! kinds, the protect list, never the `default` security group, never another
+//! project's resource). Every resource gets a [`Verdict`] with a human reason.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use regex::Regex;
+use serde::Serialize;
+
+use crate::inventory::Inventory;
+use crate::resources::{Kind, Resource, ResourceKey};
+
+/// The marks that say a resource is ours. A resource carries a mark only when the mark
+/// can exist on its kind.
+#[derive(Debug, Clone, Default)]
+pub struct Marks {
+    /// One mark: the resource has every one of these tags.
+    pub all_tags: Vec<String>,
+    /// Each one a mark: the resource has this tag.
+    pub any_tags: Vec<String>,
+    /// Each one a mark: metadata (image: property) `key` equals `value`; a value of `*`
+    /// matches any value of the key.
+    pub metadata: Vec<(String, String)>,
+    /// One mark: the name (a floating IP's description) matches.
+    pub name_regex: Option<Regex>,
+}
+
+impl Marks {
+    /// Whether no mark at all is given.
+    pub fn is_empty(&self) -> bool {
+        self.all_tags.is_empty()
+            && self.any_tags.is_empty()
+            && self.metadata.is_empty()
+            && self.name_regex.is_none()
+    }
+
+    /// Adds `other`'s marks. Name patterns combine as alternatives; `all_tags` sets
+    /// combine as one larger set, which is why presets never use them.
+    pub fn merge(&mut self, other: Marks) {
+        for tag in other.all_tags {
+            push_unique(&mut self.all_tags, tag);
+        }
+        for tag in other.any_tags {
+            push_unique(&mut self.any_tags, tag);
+        }
+        for pair in other.metadata {
+            if !self.metadata.contains(&pair) {
+                self.metadata.push(pair);
+            }
+        }
+        self.name_regex = match (self.name_regex.take(), other.name_regex) {
+            (None, b) => b,
+            (a, None) => a,
+            (Some(a), Some(b)) => {
+                let joined = format!("(?:{})|(?:{})", a.as_str(), b.as_str());
+                // Both compiled on their own, so their alternation compiles too; keep
+                // the first should the size limit object.
+                Some(Regex::new(&joined).unwrap_or(a))
+            }
+        };
+    }
+
+    /// The first mark `r` carries, described (`tag ci-123`), if any.
+    fn first_carried(&self, r: &Resource) -> Option<String> {
+        if r.kind.has_tags() {
+            if !self.all_tags.is_empty() && self.all_tags.iter().all(|t| r.tags.contains(t)) {
+                return Some(format!("tags {}", self.all_tags.join("+")));
+            }
+            if let Some(tag) = self.any_tags.iter().find(|t| r.tags.contains(t)) {
+                return Some(format!("tag {tag}"));
+            }
+        }
+        if r.kind.has_metadata() {
+            for (key, value) in &self.metadata {
+                if r.metadata
+                    .get(key)
+                    .is_some_and(|v| value == "*" || v == value)
+                {
+                    return Some(format!("metadata {key}={value}"));
+                }
+            }
+        }
+        if let Some(re) = &self.name_regex {
+            let name = mark_name(r);
+            if !name.is_empty() && re.is_match(name) {
+                return Some(format!("name {name}"));
+            }
+        }
+        None
+    }
+
+    /// Whether any given mark can exist on `kind`.
+    fn can_mark(&self, kind: Kind) -> bool {
+        (kind.has_tags() && (!self.all_tags.is_empty() || !self.any_tags.is_empty()))
+            || (kind.has_metadata() && !self.metadata.is_empty())
+            || self.name_regex.is_some()
+    }
+}
+
+fn push_unique(list: &mut Vec<String>, item: String) {
+    if !list.contains(&item) {
+        list.push(item);
+    }
+}
+
+/// The text a name pattern is matched against: floating IPs have no name, their
+/// description stands in.
+fn mark_name(r: &Resource) -> &str {
+    match r.kind {
+        Kind::FloatingIp => &r.description,
+        _ => &r.name,
+    }
+}
+
+/// Names of the built-in presets.
+pub const PRESETS: &[&str] = &[
+    "kubespray",
+    "terraform",
+    "cluster-api-openstack",
+    "cloud-provider-openstack",
+    "cinder-csi",
+];
+
+const UUID: &str = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
+
+/// The marks the usual leakers put on what they create.
+///
+/// - `kubespray`: its Terraform (contrib/terraform/openstack) puts `kubespray_groups`
+///   metadata on servers and names things `<cluster>-k8s-master-N`, `<cluster>-k8s-node-…`,
+///   `<cluster>-bastion-N`, groups `<cluster>-k8s…`, the keypair `kubernetes-<cluster>`.
+/// - `terraform`: Terraform marks nothing by itself; the common conventions are a
+///   `terraform` / `managed-by-terraform` tag or `managed_by=terraform` metadata.
+/// - `cluster-api-openstack`: CAPO names its network, subnet, router and API load
+///   balancer `k8s-clusterapi-cluster-<namespace>-<cluster>[-kubeapi]` and its groups
+///   `k8s-cluster-<namespace>-<cluster>-secgroup-<role>`.
+/// - `cloud-provider-openstack`: load balancers `kube_service_<cluster>_<ns>_<svc>`, their
+///   groups `lb-sg-…`, floating IPs described `Floating IP for Kubernetes external service …`.
+/// - `cinder-csi`: volumes carry `cinder.csi.openstack.org/cluster` metadata and are named
+///   `pvc-<uuid>`, snapshots `snapshot-<uuid>`.
+pub fn preset(name: &str) -> Option<Marks> {
+    let (any_tags, metadata, pattern): (&[&str], &[(&str, &str)], String) = match name {
+        "kubespray" => (
+            &[],
+            &[("kubespray_groups", "*")],
+            r"^kubernetes-[\w.-]+$|-k8s(-master|-node|-etcd|-worker)?(-[\w-]*)?$|-bastion(-\d+)?$"
+                .into(),
+        ),
+        "terraform" => (
+            &["terraform", "managed-by-terraform"],
+            &[("managed_by", "terraform")],
+            String::new(),
+        ),
+        "cluster-api-openstack" => (
+            &[],
+            &[],
+            r"^k8s-clusterapi-cluster-|^k8s-cluster-.+-secgroup-(controlplane|worker|bastion)$"
+                .into(),
+        ),
+        "cloud-provider-openstack" => (
+            &[],
+            &[],
+            r"^kube_service_|^lb-sg-|^Floating IP for Kubernetes external service ".into(),
+        ),
+        "cinder-csi" => (
+            &[],
+            &[("cinder.csi.openstack.org/cluster", "*")],
+            format!("^pvc-{UUID}$|^snapshot-{UUID}$"),
+        ),
+        _ => return None,
+    };
+    let name_regex = if pattern.is_empty() {
+        None
+    } else {
+        Regex::new(&pattern).ok()
+    };
+    Some(Marks {
+        all_tags: Vec::new(),
+        any_tags: any_tags.iter().map(|s| s.to_string()).collect(),
+        metadata: metadata
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        name_regex,
+    })
+}
+
+/// Filters that narrow what the marks select; all of them apply.
+#[derive(Debug, Clone, Default)]
+pub struct Filters {
+    /// Minimum age; a resource whose age is unknown is not old enough.
+    pub older_than: Option<Duration>,
+    /// A resource with any of these tags is kept.
+    pub keep_tags: Vec<String>,
+    /// Only these kinds (empty: all).
+    pub include_kinds: Vec<Kind>,
+    /// Never these kinds.
+    pub exclude_kinds: Vec<Kind>,
+    /// IDs or names never touched.
+    pub protect: Vec<String>,
+}
+
+/// Why a selector could not be built.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SelectError {
+    /// Without a mark everything would be "ours".
+    #[error(
+        "the selector has no mark: give at least one tag, metadata pair, name pattern or preset"
+    )]
+    NoMarks,
+}
+
+/// Marks and filters together.
+#[derive(Debug, Clone)]
+pub struct Selector {
+    marks: Marks,
+    filters: Filters,
+}
+
+impl Selector {
+    /// Builds a selector; no mark at all is an error.
+    pub fn new(marks: Marks, filters: Filters) -> Result<Selector, SelectError> {
+        if marks.is_empty() {
+            return Err(SelectError::NoMarks);
+        }
+        Ok(Selector { marks, filters })
+    }
+
+    /// The marks.
+    pub fn marks(&self) -> &Marks {
+        &self.marks
+    }
+
+    /// The filters.
+    pub fn filters(&self) -> &Filters {
+        &self.filters
+    }
+
+    /// Judges one resource of `project` at `now`.
+    pub fn judge(&self, r: &Resource, project: &str, now: Timestamp) -> Verdict {
+        match self.judge_before_age(r, project) {
+            Err(reason) => Verdict::kept(reason),
+            Ok(mark) => self.judge_age(r, now, mark),
+        }
+    }
+
+    /// Whether `r` is selected but for an unknown age: worth one more request to learn
+    /// it (keypairs' `created_at` is only in their details).
+    pub fn needs_age(&self, r: &Resource, project: &str) -> bool {
+        self.filters.older_than.is_some()
+            && r.created_at.is_none()
+            && self.judge_before_age(r, project).is_ok()
+    }
+
+    /// Every check but age; `Ok(mark)` when only the age is left to judge.
+    fn judge_before_age(&self, r: &Resource, project: &str) -> Result<String, String> {
+        if let Some(owner) = r.project_id.as_deref() {
+            if owner != project {
+                return Err(format!("kept: owned by another project ({owner})"));
+            }
+        }
+        if let Some(why) = &r.undeletable {
+            return Err(format!("kept: {why}"));
+        }
+        let f = &self.filters;
+        if !f.include_kinds.is_empty() && !f.include_kinds.contains(&r.kind) {
+            return Err("kept: kind not included".into());
+        }
+        if f.exclude_kinds.contains(&r.kind) {
+            return Err("kept: kind excluded".into());
+        }
+        if !self.marks.can_mark(r.kind) {
+            return Err(format!(
+                "kept: not marked (no given mark can exist on a {})",
+                r.kind
+            ));
+        }
+        let mark = self
+            .marks
+            .first_carried(r)
+            .ok_or_else(|| "kept: not marked".to_string())?;
+        if f.protect
+            .iter()
+            .any(|p| *p == r.id || (!r.name.is_empty() && *p == r.name))
+        {
+            return Err("kept: protected".into());
+        }
+        if let Some(tag) = f.keep_tags.iter().find(|t| r.tags.contains(t)) {
+            return Err(format!("kept: has keep-tag {tag}"));
+        }
+        Ok(mark)
+    }
+
+    fn judge_age(&self, r: &Resource, now: Timestamp, mark: String) -> Verdict {
+        let age = r.created_at.map(|t| age_between(t, now));
+        match (self.filters.older_than, age) {
+            (Some(_), None) => Verdict::kept("kept: age unknown".into()),
+            (Some(min), Some(age)) if age < min => Verdict::kept(format!(
+                "kept: too young ({} < {})",
+                format_age(age),
+                format_age(min)
+            )),
+            (_, Some(age)) => {
+                Verdict::selected(format!("selected: {mark}, age {}", format_age(age)))
+            }
+            (None, None) => Verdict::selected(format!("selected: {mark}")),
+        }
+    }
+}
+
+fn age_between(then: Timestamp, now: Timestamp) -> Duration {
+    let secs = now.as_second().saturating_sub(then.as_second());
+    Duration::from_secs(u64::try_from(secs).unwrap_or(0))
+}
+
+/// `7h`, `2h 5m`, `3d 4h`, `45s`: the two largest units.
+pub fn format_age(d: Duration) -> String {
+    let secs = d.as_secs();
+    let units = [(86_400, "d"), (3_600, "h"), (60, "m"), (1, "s")];
+    let mut parts = Vec::new();
+    let mut rest = secs;
+    for (size, unit) in units {
+        if rest >= size || (parts.is_empty() && size == 1) {
+            parts.push(format!("{}{unit}", rest / size));
+            rest %= size;
+        }
+        if parts.len() == 2 || (!parts.is_empty() && rest == 0) {
+            break;
+        }
+    }
+    parts.join(" ")
+}
+
+/// What selection decided about one resource.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Verdict {
+    /// Whether it is to be deleted.
+    pub selected: bool,
+    /// Why, for humans (`selected: tag ci-123, age 7h`, `kept: protected`).
+    pub reason: String,
+}
+
+impl Verdict {
+    fn selected(reason: String) -> Self {
+        Verdict {
+            selected: true,
+            reason,
+        }
+    }
+
+    fn kept(reason: String) -> Self {
+        Verdict {
+            selected: false,
+            reason,
+        }
+    }
+}
+
+/// A verdict for every resource of an inventory.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Selection {
+    verdicts: BTreeMap<ResourceKey, Verdict>,
+}
+
+impl Selection {
+    /// The verdict on one resource; `None` when it was not in the inventory.
+    pub fn verdict(&self, key: &ResourceKey) -> Option<&Verdict> {
+        self.verdicts.get(key)
+    }
+
+    /// Whether the resource is selected.
+    pub fn is_selected(&self, key: &ResourceKey) -> bool {
+        self.verdicts.get(key).is_some_and(|v| v.selected)
+    }
+
+    /// Un-selects a resource with a reason (the daemon's grace period: first seen too
+    /// recently). Does nothing to a resource that is not selected.
+    pub fn demote(&mut self, kind: Kind, id: &str, reason: impl Into<String>) {
+        if let Some(v) = self.verdicts.get_mut(&ResourceKey::new(kind, id)) {
+            if v.selected {
+                *v = Verdict::kept(reason.into());
+            }
+        }
+    }
+
+    /// The selected resources' keys, in key order.
+    pub fn selected(&self) -> impl Iterator<Item = &ResourceKey> {
+        self.verdicts
+            .iter()
+            .filter(|(_, v)| v.selected)
+            .map(|(k, _)| k)
+    }
+
+    /// How many are selected.
+    pub fn selected_count(&self) -> usize {
+        self.selected().count()
+    }
+
+    /// Every verdict, in key order.
+    pub fn iter(&self) -> impl Iterator<Item = (&ResourceKey, &Verdict)> {
+        self.verdicts.iter()
+    }
+}
+
+/// Judges every resource of `inventory` at `now`.
+pub fn evaluate(inventory: &Inventory, selector: &Selector, now: Timestamp) -> Selection {
+    let verdicts = inventory
+        .resources()
+        .iter()
+        .map(|r| (r.key(), selector.judge(r, inventory.project_id(), now)))
+        .collect();
+    Selection { verdicts }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    const P: &str = "proj";
+
+    fn now() -> Timestamp {
+        "2026-11-22T12:00:00Z".parse().unwrap()
+    }
+
+    fn res(kind: Kind, name: &str, hours_old: Option<i64>) -> Resource {
+        let mut r = Resource::new(kind, format!("{name}-id"));
+        r.name = name.into();
+        r.project_id = Some(P.into());
+        r.created_at = hours_old.map(|h| now() - jiff::SignedDuration::from_hours(h));
+        r
+    }
+
+    fn sel(marks: Marks, filters: Filters) -> Selector {
+        Selector::new(marks, filters).unwrap()
+    }
+
+    fn tags(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// No mark at all is refused.
+    #[test]
+    fn no_marks_is_an_error() {
+        assert!(matches!(
+            Selector::new(Marks::default(), Filters::default()),
+            Err(SelectError::NoMarks)
+        ));
+    }
+
+    /// A tag selects tag-capable kinds only; a keypair with only tags given is left alone.
+    #[test]
+    fn tags_mark_only_kinds_that_have_tags() {
+        let s = sel(
+            Marks {
+                any_tags: tags(&["ci-1"]),
+                ..Marks::default()
+            },
+            Filters::default(),
+        );
+        let mut port = res(Kind::Port, "p", Some(7));
+        port.tags = tags(&["ci-1"]);
+        assert_eq!(
+            s.judge(&port, P, now()).reason,
+            "selected: tag ci-1, age 7h"
+        );
+        let mut vol = res(Kind::Volume, "v", Some(7));
+        vol.tags = tags(&["ci-1"]);
+        assert!(!s.judge(&vol, P, now()).selected);
+        let key = s.judge(&res(Kind::Keypair, "k", None), P, now());
+        assert_eq!(
+            key.reason,
+            "kept: not marked (no given mark can exist on a keypair)"
+        );
+    }
+
+    /// `all_tags` is one mark needing every tag; each metadata pair is a mark; `*`
+    /// matches any value.
+    #[test]
+    fn all_tags_and_metadata() {
+        let marks = Marks {
+            all_tags: tags(&["a", "b"]),
+            metadata: vec![("job".into(), "*".into())],
+            ..Marks::default()
+        };
+        let s = sel(marks, Filters::default());
+        let mut net = res(Kind::Network, "n", Some(1));
+        net.tags = tags(&["a"]);
+        assert_eq!(s.judge(&net, P, now()).reason, "kept: not marked");
+        net.tags.push("b".into());
+        assert!(s.judge(&net, P, now()).selected);
+        let mut vol = res(Kind::Volume, "v", Some(1));
+        vol.metadata.insert("job".into(), "42".into());
+        assert_eq!(
+            s.judge(&vol, P, now()).reason,
+            "selected: metadata job=*, age 1h"
+        );
+    }
+
+    /// A floating IP is matched by its description, not its address.
+    #[test]
+    fn floating_ip_description_stands_in_for_name() {
+        let s = sel(
+            Marks {
+                name_regex: Some(Regex::new("^ci-").unwrap()),
+                ..Marks::default()
+            },
+            Filters::default(),
+        );
+        let mut fip = res(Kind::FloatingIp, "172.24.4.5", Some(2));
+        assert!(!s.judge(&fip, P, now()).selected);
+        fip.description = "ci-77".into();
+        assert!(s.judge(&fip, P, now()).selected);
+    }
+
+    /// Every filter narrows, each with its own reason.
+    #[test]
+    fn filters_and_reasons() {
+        let marks = Marks {
+            name_regex: Some(Regex::new("^ci").unwrap()),
+            ..Marks::default()
+        };
+        let filters = Filters {
+            older_than: Some(Duration::from_secs(6 * 3600)),
+            keep_tags: tags(&["keep"]),
+            exclude_kinds: vec![Kind::Image],
+            protect: tags(&["ci-precious"]),
+            ..Filters::default()
+        };
+        let s = sel(marks, filters);
+        let reason = |r: &Resource| s.judge(r, P, now()).reason;
+        assert_eq!(
+            reason(&res(Kind::Network, "ci-young", Some(2))),
+            "kept: too young (2h < 6h)"
+        );
+        assert_eq!(
+            reason(&res(Kind::Keypair, "ci-key", None)),
+            "kept: age unknown"
+        );
+        assert_eq!(
+            reason(&res(Kind::Network, "ci-precious", Some(9))),
+            "kept: protected"
+        );
+        assert_eq!(
+            reason(&res(Kind::Image, "ci-img", Some(9))),
+            "kept: kind excluded"
+        );
+        let mut kept = res(Kind::Network, "ci-kept", Some(9));
+        kept.tags = tags(&["keep"]);
+        assert_eq!(reason(&kept), "kept: has keep-tag keep");
+        let mut foreign = res(Kind::Network, "ci-public", Some(9));
+        foreign.project_id = Some("admin".into());
+        assert_eq!(reason(&foreign), "kept: owned by another project (admin)");
+        let mut default = res(Kind::SecurityGroup, "ci-default", Some(9));
+        default.undeletable = Some("the project's default security group".into());
+        assert_eq!(
+            reason(&default),
+            "kept: the project's default security group"
+        );
+        assert_eq!(
+            reason(&res(Kind::Network, "ci-old", Some(30))),
+            "selected: name ci-old, age 1d 6h"
+        );
+        assert!(s.needs_age(&res(Kind::Keypair, "ci-key", None), P));
+    }
+
+    /// Demotion un-selects with the given reason; selected() skips it.
+    #[test]
+    fn demote() {
+        let s = sel(
+            Marks {
+                name_regex: Some(Regex::new("x").unwrap()),
+                ..Marks::default()
+            },
+            Filters::default(),
+        );
+        let r = res(Kind::Network, "x", Some(1));
+        let mut selection = Selection::default();
+        selection.verdicts.insert(r.key(), s.judge(&r, P, now()));
+        assert_eq!(selection.selected_count(), 1);
+        selection.demote(Kind::Network, "x-id", "kept: first seen 5m ago (grace 1h)");
+        assert_eq!(selection.selected_count(), 0);
+        assert_eq!(
+            selection.verdict(&r.key()).unwrap().reason,
+            "kept: first seen 5m ago (grace 1h)"
+        );
+    }
+
+    /// Every preset exists and compiles; merging keeps both name patterns.
+    #[test]
+    fn presets() {
+        let mut all = Marks::default();
+        for name in PRESETS {
+            all.merge(preset(name).unwrap());
+        }
+        assert!(preset("nope").is_none());
+        let re = all.name_regex.unwrap();
+        assert!(re.is_match("kube_service_ci_default_web"));
+        assert!(re.is_match("ci42-k8s-master-1"));
+        assert!(re.is_match("pvc-0a1b2c3d-0000-4000-8000-000000000000"));
+        assert!(!re.is_match("production-db"));
+    }
+
+    /// Ages print with their two largest units.
+    #[test]
+    fn ages() {
+        assert_eq!(format_age(Duration::from_secs(45)), "45s");
+        assert_eq!(format_age(Duration::from_secs(7 * 3600)), "7h");
+        assert_eq!(format_age(Duration::from_secs(2 * 3600 + 300)), "2h 5m");
+        assert_eq!(format_age(Duration::from_secs(0)), "0s");
+    }
+}

@@ -1,1 +1,777 @@
-//! TODO: sweep (placeholder, replaced by its owner).
+//! The sweep: inventory → select → plan → execute. Execution walks the plan and nothing
+//! else: a step starts when every step before it is done, at most
+//! [`SweepOptions::concurrency`] at a time per service. Before each delete the resource
+//! is read again and checked unattached; after it, the sweep polls until 404. Conflicts
+//! are retried with exponential backoff and jitter up to the deadline; terminal bad
+//! states are reported as stuck. Cancellation starts nothing new and lets in-flight
+//! steps finish.
+//!
+//! [`execute`] is generic over [`Cloud`] so property tests can run it on an in-memory
+//! fake; [`SessionCloud`] is the real one.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use backon::{BackoffBuilder, ExponentialBuilder};
+use futures::stream::{FuturesUnordered, StreamExt};
+use jiff::Timestamp;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::inventory::{self, Inventory};
+use crate::openstack::{ApiError, DeleteOutcome, Service, Session};
+use crate::plan::{self, Action, Plan, Step};
+use crate::report::{KindCounts, Outcome, Report, ResourceOutcome};
+use crate::resources::{
+    self, Detach, DetachOutcome, Kind, Relation, Resource, ResourceError, ResourceKey,
+};
+use crate::select::{self, Selection, Selector};
+
+/// How a sweep runs.
+#[derive(Debug, Clone)]
+pub struct SweepOptions {
+    /// Plan only: delete nothing.
+    pub dry_run: bool,
+    /// When the plan would delete more than this, delete nothing and say why.
+    pub max_deletes: Option<usize>,
+    /// The whole sweep's time budget; retries and polls stop at it.
+    pub deadline: Duration,
+    /// Steps in flight at once, per service.
+    pub concurrency: usize,
+    /// First delay before retrying a conflict; doubles each time, with jitter.
+    pub retry_base: Duration,
+    /// Largest delay between conflict retries.
+    pub retry_cap: Duration,
+    /// First delay between polls for a deleted resource to be gone.
+    pub poll_base: Duration,
+    /// Largest delay between polls.
+    pub poll_cap: Duration,
+    /// How long to wait for an unselected resource to go with its owner (a server's
+    /// port) before treating it as staying.
+    pub await_timeout: Duration,
+}
+
+impl Default for SweepOptions {
+    fn default() -> Self {
+        SweepOptions {
+            dry_run: false,
+            max_deletes: None,
+            deadline: Duration::from_secs(30 * 60),
+            concurrency: 4,
+            retry_base: Duration::from_secs(1),
+            retry_cap: Duration::from_secs(30),
+            poll_base: Duration::from_millis(500),
+            poll_cap: Duration::from_secs(10),
+            await_timeout: Duration::from_secs(120),
+        }
+    }
+}
+
+/// Why a sweep could not run at all.
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    /// Not one kind could be listed (authorization, network).
+    #[error("could not list anything in the project: {0}")]
+    Inventory(String),
+}
+
+/// Why a cloud operation failed, as the sweep needs to know it.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CloudError {
+    /// Wrong order or a transitional state: retried after a backoff (409, Cinder's
+    /// 400 "Volume status must be ...", Octavia `PENDING_*`).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// Anything else: the step fails.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// The cloud side of a sweep: read, delete, detach one resource.
+pub trait Cloud: Sync {
+    /// Reads the resource again; `None` when it is gone.
+    fn read(
+        &self,
+        resource: &Resource,
+    ) -> impl Future<Output = Result<Option<Resource>, CloudError>> + Send;
+    /// Deletes the resource; 404 is [`DeleteOutcome::AlreadyGone`].
+    fn delete(
+        &self,
+        resource: &Resource,
+    ) -> impl Future<Output = Result<DeleteOutcome, CloudError>> + Send;
+    /// Carries out a detach action; 404 is [`DetachOutcome::AlreadyGone`].
+    fn detach(
+        &self,
+        action: &Detach,
+    ) -> impl Future<Output = Result<DetachOutcome, CloudError>> + Send;
+}
+
+/// [`Cloud`] over a real [`Session`].
+#[derive(Clone, Copy)]
+pub struct SessionCloud<'a> {
+    session: &'a Session,
+}
+
+impl<'a> SessionCloud<'a> {
+    /// Wraps a session.
+    pub fn new(session: &'a Session) -> Self {
+        SessionCloud { session }
+    }
+}
+
+/// Sorts an API failure into retry-later or give-up.
+pub fn classify(kind: Kind, error: &ResourceError) -> CloudError {
+    let text = error.to_string();
+    match error.api().and_then(ApiError::status) {
+        Some(409) => CloudError::Conflict(text),
+        // Cinder refuses a delete in the wrong state with 400, not 409.
+        Some(400) if matches!(kind, Kind::Volume | Kind::Snapshot) => CloudError::Conflict(text),
+        _ => CloudError::Failed(text),
+    }
+}
+
+impl Cloud for SessionCloud<'_> {
+    async fn read(&self, resource: &Resource) -> Result<Option<Resource>, CloudError> {
+        resources::read(self.session, resource)
+            .await
+            .map_err(|e| classify(resource.kind, &e))
+    }
+
+    async fn delete(&self, resource: &Resource) -> Result<DeleteOutcome, CloudError> {
+        resources::delete(self.session, resource)
+            .await
+            .map_err(|e| classify(resource.kind, &e))
+    }
+
+    async fn detach(&self, action: &Detach) -> Result<DetachOutcome, CloudError> {
+        let kind = action.owner().kind;
+        resources::detach(self.session, action)
+            .await
+            .map_err(|e| classify(kind, &e))
+    }
+}
+
+/// Lists the project. Fails only when no kind at all could be listed.
+pub async fn inventory(session: &Session, selector: &Selector) -> Result<Inventory, SweepError> {
+    let inventory = inventory::collect(session, selector).await;
+    let offered = Kind::ALL.len() - inventory.absent().len();
+    if offered > 0 && inventory.errors().len() == offered {
+        let first = inventory
+            .errors()
+            .values()
+            .next()
+            .cloned()
+            .unwrap_or_default();
+        return Err(SweepError::Inventory(first));
+    }
+    Ok(inventory)
+}
+
+/// One whole sweep of the session's project: inventory → select → plan → execute.
+pub async fn run(
+    session: &Session,
+    selector: &Selector,
+    options: &SweepOptions,
+    cancel: CancellationToken,
+) -> Result<Report, SweepError> {
+    let started_at = Timestamp::now();
+    let start = Instant::now();
+    let inventory = inventory(session, selector).await?;
+    let selection = select::evaluate(&inventory, selector, Timestamp::now());
+    let plan = plan::build(&inventory, &selection);
+    let mut report = execute(
+        &SessionCloud::new(session),
+        &inventory,
+        &selection,
+        plan,
+        options,
+        cancel,
+    )
+    .await;
+    report.cloud = session.cloud_name().to_string();
+    report.started_at = started_at;
+    report.duration_seconds = start.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// How one step ended.
+#[derive(Debug, Clone)]
+enum StepEnd {
+    /// Deleted / detached / gone as awaited.
+    Done,
+    /// Skipped at run time (became in use).
+    Skipped(String),
+    /// Terminal bad state.
+    Stuck(String),
+    /// Failed.
+    Failed(String),
+    /// An awaited resource stayed.
+    Stayed(String),
+    /// Never started, or gave up waiting to retry because of cancellation / the deadline.
+    NotAttempted(String),
+}
+
+impl StepEnd {
+    fn outcome(&self) -> (Outcome, String) {
+        match self {
+            StepEnd::Done => (Outcome::Deleted, String::new()),
+            StepEnd::Skipped(r) | StepEnd::Stayed(r) => (Outcome::Skipped, r.clone()),
+            StepEnd::Stuck(r) => (Outcome::Stuck, r.clone()),
+            StepEnd::Failed(r) => (Outcome::Failed, r.clone()),
+            StepEnd::NotAttempted(r) => (Outcome::NotAttempted, r.clone()),
+        }
+    }
+}
+
+/// Per-step context that does not change while it runs.
+struct StepContext<'a> {
+    options: &'a SweepOptions,
+    deadline: Instant,
+    cancel: &'a CancellationToken,
+    /// Resources known gone (deleted by this sweep or awaited) when the step started.
+    gone: Arc<Gone>,
+}
+
+/// What this sweep has seen go, by key and by ID (references of unknown kind).
+#[derive(Default, Clone)]
+struct Gone {
+    keys: HashSet<ResourceKey>,
+    ids: HashSet<String>,
+}
+
+impl StepContext<'_> {
+    fn is_gone(&self, kind: Option<Kind>, id: &str) -> bool {
+        match kind {
+            Some(kind) => self.gone.keys.contains(&ResourceKey::new(kind, id)),
+            None => self.gone.ids.contains(id),
+        }
+    }
+
+    fn backoff(&self, base: Duration, cap: Duration) -> impl Iterator<Item = Duration> {
+        ExponentialBuilder::default()
+            .with_min_delay(base)
+            .with_max_delay(cap)
+            .with_jitter()
+            .without_max_times()
+            .build()
+    }
+
+    /// Sleeps `delay` unless that passes the deadline or the sweep is cancelled
+    /// (`interruptible`): then `false`.
+    async fn wait(&self, delay: Option<Duration>, interruptible: bool) -> bool {
+        let delay = delay.unwrap_or(self.options.retry_cap);
+        if Instant::now() + delay > self.deadline {
+            return false;
+        }
+        if interruptible {
+            tokio::select! {
+                () = tokio::time::sleep(delay) => true,
+                () = self.cancel.cancelled() => false,
+            }
+        } else {
+            tokio::time::sleep(delay).await;
+            true
+        }
+    }
+}
+
+/// Runs one step; returns how it ended and how many conflicts it retried.
+#[tracing::instrument(skip_all, fields(kind = step.kind.as_str(), id = %step.id, action = step.action.as_str()))]
+async fn run_step<C: Cloud>(
+    cloud: &C,
+    step: &Step,
+    resource: &Resource,
+    cx: StepContext<'_>,
+) -> (StepEnd, u64) {
+    match &step.action {
+        Action::Delete => delete_step(cloud, resource, &cx).await,
+        Action::Detach { detach } => detach_step(cloud, resource, detach, &cx).await,
+        Action::AwaitGone { owner } => (await_step(cloud, resource, owner, &cx).await, 0),
+    }
+}
+
+async fn delete_step<C: Cloud>(
+    cloud: &C,
+    resource: &Resource,
+    cx: &StepContext<'_>,
+) -> (StepEnd, u64) {
+    let mut retries = 0u64;
+    let mut backoff = cx.backoff(cx.options.retry_base, cx.options.retry_cap);
+    loop {
+        let fresh = match cloud.read(resource).await {
+            Ok(None) => return (StepEnd::Done, retries),
+            Ok(Some(fresh)) => fresh,
+            Err(e) => {
+                return (
+                    StepEnd::Failed(format!("failed: re-read before delete: {e}")),
+                    retries,
+                )
+            }
+        };
+        if fresh.is_stuck() {
+            let status = fresh.status.as_deref().unwrap_or("?");
+            return (StepEnd::Stuck(format!("stuck: status {status}")), retries);
+        }
+        if let Some(holder) = fresh.holders().find(|h| !cx.is_gone(h.kind, &h.id)) {
+            let what = holder.kind.map_or(holder.role, Kind::as_str);
+            let why = format!(
+                "skipped: became in use by {what} {} since the plan was made",
+                holder.id
+            );
+            return (StepEnd::Skipped(why), retries);
+        }
+        if fresh.is_deleting() {
+            break;
+        }
+        match cloud.delete(&fresh).await {
+            Ok(DeleteOutcome::AlreadyGone) => return (StepEnd::Done, retries),
+            Ok(DeleteOutcome::Accepted) => break,
+            Err(CloudError::Conflict(why)) => {
+                retries += 1;
+                tracing::debug!(kind = resource.kind.as_str(), id = %resource.id, %why, retries, "conflict; will retry");
+                if !cx.wait(backoff.next(), true).await {
+                    return (give_up(retries, &why, cx), retries);
+                }
+            }
+            Err(CloudError::Failed(why)) => {
+                return (StepEnd::Failed(format!("failed: {why}")), retries)
+            }
+        }
+    }
+    (poll_gone(cloud, resource, cx).await, retries)
+}
+
+fn give_up(retries: u64, why: &str, cx: &StepContext<'_>) -> StepEnd {
+    if cx.cancel.is_cancelled() {
+        StepEnd::NotAttempted(format!(
+            "not attempted: sweep cancelled while retrying ({why})"
+        ))
+    } else {
+        StepEnd::Failed(format!(
+            "failed: still conflicting at the deadline after {retries} retries: {why}"
+        ))
+    }
+}
+
+/// Polls until the resource is gone, stuck, or the deadline passes.
+async fn poll_gone<C: Cloud>(cloud: &C, resource: &Resource, cx: &StepContext<'_>) -> StepEnd {
+    let mut backoff = cx.backoff(cx.options.poll_base, cx.options.poll_cap);
+    loop {
+        let last = match cloud.read(resource).await {
+            Ok(None) => return StepEnd::Done,
+            Ok(Some(fresh)) if fresh.is_stuck_after_delete() => {
+                let status = fresh.status.as_deref().unwrap_or("?");
+                return StepEnd::Stuck(format!("stuck: status {status} after delete"));
+            }
+            Ok(Some(fresh)) => fresh.status.unwrap_or_else(|| "present".into()),
+            Err(e) => format!("unreadable: {e}"),
+        };
+        if !cx.wait(backoff.next(), false).await {
+            return StepEnd::Failed(format!(
+                "failed: delete accepted but still there at the deadline (status {last})"
+            ));
+        }
+    }
+}
+
+async fn detach_step<C: Cloud>(
+    cloud: &C,
+    owner: &Resource,
+    action: &Detach,
+    cx: &StepContext<'_>,
+) -> (StepEnd, u64) {
+    let mut retries = 0u64;
+    let mut backoff = cx.backoff(cx.options.retry_base, cx.options.retry_cap);
+    loop {
+        match cloud.read(owner).await {
+            Ok(None) => return (StepEnd::Done, retries),
+            Ok(Some(fresh)) if action.releases_owner() && !fresh.detach.contains(action) => {
+                // Already disassociated (or associated elsewhere, which we leave alone).
+                if fresh.detach.is_empty() {
+                    return (StepEnd::Done, retries);
+                }
+                return (
+                    StepEnd::Skipped(format!(
+                        "skipped: {} changed since the plan was made",
+                        owner.label()
+                    )),
+                    retries,
+                );
+            }
+            Ok(Some(_)) => {}
+            Err(e) => {
+                return (
+                    StepEnd::Failed(format!("failed: re-read before detach: {e}")),
+                    retries,
+                )
+            }
+        }
+        match cloud.detach(action).await {
+            Ok(_) => return (StepEnd::Done, retries),
+            Err(CloudError::Conflict(why)) => {
+                retries += 1;
+                if !cx.wait(backoff.next(), true).await {
+                    return (give_up(retries, &why, cx), retries);
+                }
+            }
+            Err(CloudError::Failed(why)) => {
+                return (
+                    StepEnd::Failed(format!("failed: {}: {why}", action.describe())),
+                    retries,
+                )
+            }
+        }
+    }
+}
+
+async fn await_step<C: Cloud>(
+    cloud: &C,
+    resource: &Resource,
+    owner: &ResourceKey,
+    cx: &StepContext<'_>,
+) -> StepEnd {
+    let started = Instant::now();
+    let mut backoff = cx.backoff(cx.options.poll_base, cx.options.poll_cap);
+    let stayed = |why: &str| StepEnd::Stayed(format!("skipped: {} {why}", resource.label()));
+    loop {
+        match cloud.read(resource).await {
+            Ok(None) => return StepEnd::Done,
+            Ok(Some(fresh)) => {
+                let still_owned = fresh
+                    .refs
+                    .iter()
+                    .any(|r| r.relation == Relation::OwnedBy && r.id == owner.id);
+                if !still_owned {
+                    return stayed(&format!("stayed after {owner} went"));
+                }
+            }
+            Err(_) => {}
+        }
+        if started.elapsed() > cx.options.await_timeout || !cx.wait(backoff.next(), false).await {
+            return stayed(&format!(
+                "was still there {}s after {owner} went",
+                started.elapsed().as_secs()
+            ));
+        }
+    }
+}
+
+/// Carries out `plan` against `cloud` and reports. Never deletes a resource that is not
+/// a delete step of the plan.
+pub async fn execute<C: Cloud>(
+    cloud: &C,
+    inventory: &Inventory,
+    selection: &Selection,
+    plan: Plan,
+    options: &SweepOptions,
+    cancel: CancellationToken,
+) -> Report {
+    let started_at = Timestamp::now();
+    let start = Instant::now();
+    let deadline = start + options.deadline;
+    let n = plan.steps.len();
+    let mut ends: Vec<Option<StepEnd>> = vec![None; n];
+    let mut retries_by_kind: BTreeMap<Kind, u64> = BTreeMap::new();
+    let mut aborted = None;
+
+    if options.dry_run {
+        // Nothing runs; outcomes are filled in as "would delete" below.
+    } else if let Some(max) = options.max_deletes.filter(|max| plan.delete_count() > *max) {
+        let why = format!(
+            "the plan deletes {} resources, more than max_deletes = {max}",
+            plan.delete_count()
+        );
+        for end in ends.iter_mut() {
+            *end = Some(StepEnd::NotAttempted(format!("not attempted: {why}")));
+        }
+        aborted = Some(why);
+    } else {
+        walk(
+            cloud,
+            inventory,
+            selection,
+            &plan,
+            options,
+            deadline,
+            &cancel,
+            &mut ends,
+            &mut retries_by_kind,
+        )
+        .await;
+    }
+
+    let mut report = assemble(
+        inventory,
+        selection,
+        &plan,
+        &ends,
+        options.dry_run,
+        retries_by_kind,
+    );
+    report.aborted = aborted;
+    report.started_at = started_at;
+    report.duration_seconds = start.elapsed().as_secs_f64();
+    report.plan = plan;
+    report
+}
+
+/// Walks the graph: starts ready steps (bounded per service), records how each ends,
+/// and marks what waits on a step that did not succeed.
+#[allow(clippy::too_many_arguments)]
+async fn walk<C: Cloud>(
+    cloud: &C,
+    inventory: &Inventory,
+    selection: &Selection,
+    plan: &Plan,
+    options: &SweepOptions,
+    deadline: Instant,
+    cancel: &CancellationToken,
+    ends: &mut [Option<StepEnd>],
+    retries_by_kind: &mut BTreeMap<Kind, u64>,
+) {
+    let n = plan.steps.len();
+    let mut waiting: Vec<usize> = plan.steps.iter().map(|s| s.after.len()).collect();
+    let mut next: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (i, s) in plan.steps.iter().enumerate() {
+        for &a in &s.after {
+            next[a - 1].push(i);
+        }
+    }
+    let mut ready: Vec<usize> = (0..n).filter(|&i| waiting[i] == 0).collect();
+    let mut in_flight: HashMap<Service, usize> = HashMap::new();
+    // Shared by the steps started until the next change, so starting one is cheap.
+    let mut gone: Arc<Gone> = Arc::default();
+    let mut running = FuturesUnordered::new();
+    let concurrency = options.concurrency.max(1);
+    loop {
+        if !cancel.is_cancelled() && Instant::now() < deadline {
+            let mut still_ready = Vec::new();
+            for i in ready.drain(..) {
+                let step = &plan.steps[i];
+                let service = step.kind.service();
+                let busy = in_flight.entry(service).or_insert(0);
+                let Some(resource) = inventory.get(&step.key()) else {
+                    let end = StepEnd::Failed("failed: not in the inventory".into());
+                    skip_downstream(plan, &next, i, &end, ends);
+                    ends[i] = Some(end);
+                    continue;
+                };
+                if *busy >= concurrency {
+                    still_ready.push(i);
+                    continue;
+                }
+                *busy += 1;
+                let cx = StepContext {
+                    options,
+                    deadline,
+                    cancel,
+                    gone: Arc::clone(&gone),
+                };
+                running.push(async move { (i, run_step(cloud, step, resource, cx).await) });
+            }
+            ready = still_ready;
+        }
+        let Some((i, (end, retries))) = running.next().await else {
+            break;
+        };
+        let step = &plan.steps[i];
+        if let Some(busy) = in_flight.get_mut(&step.kind.service()) {
+            *busy = busy.saturating_sub(1);
+        }
+        if retries > 0 {
+            *retries_by_kind.entry(step.kind).or_default() += retries;
+        }
+        if matches!(end, StepEnd::Done) {
+            if !matches!(step.action, Action::Detach { .. }) {
+                // Copies only while running steps still hold the previous snapshot.
+                let next_gone = Arc::make_mut(&mut gone);
+                next_gone.keys.insert(step.key());
+                next_gone.ids.insert(step.id.clone());
+            }
+            if step.action == Action::Delete {
+                log_delete(inventory, selection, step);
+            }
+            for &j in &next[i] {
+                waiting[j] -= 1;
+                if waiting[j] == 0 && ends[j].is_none() {
+                    ready.push(j);
+                }
+            }
+            ready.sort_unstable();
+        } else {
+            skip_downstream(plan, &next, i, &end, ends);
+        }
+        ends[i] = Some(end);
+    }
+    let why = if cancel.is_cancelled() {
+        "not attempted: sweep cancelled"
+    } else {
+        "not attempted: sweep deadline reached"
+    };
+    for end in ends.iter_mut().filter(|e| e.is_none()) {
+        *end = Some(StepEnd::NotAttempted(why.into()));
+    }
+}
+
+/// One structured event per delete.
+fn log_delete(inventory: &Inventory, selection: &Selection, step: &Step) {
+    let key = step.key();
+    let reason = selection
+        .verdict(&key)
+        .map(|v| v.reason.as_str())
+        .unwrap_or("");
+    let project = inventory
+        .get(&key)
+        .and_then(|r| r.project_id.as_deref())
+        .unwrap_or(inventory.project_id());
+    tracing::info!(kind = step.kind.as_str(), id = %step.id, name = %step.name, project, reason, "deleted");
+}
+
+/// Marks every step reachable from `from` as skipped, naming `from` as the blocker.
+fn skip_downstream(
+    plan: &Plan,
+    next: &[Vec<usize>],
+    from: usize,
+    end: &StepEnd,
+    ends: &mut [Option<StepEnd>],
+) {
+    let step = &plan.steps[from];
+    let what = match end {
+        StepEnd::Stuck(_) => "is stuck",
+        StepEnd::Failed(_) => "failed",
+        StepEnd::NotAttempted(_) => "was not attempted",
+        StepEnd::Skipped(_) | StepEnd::Stayed(_) | StepEnd::Done => "stays",
+    };
+    let label = match &step.action {
+        Action::Detach { detach } => detach.describe(),
+        _ => format!("{} {}", step.kind, step.id),
+    };
+    let why = format!("skipped: waits on {label}, which {what}");
+    let mut stack = next[from].clone();
+    while let Some(j) = stack.pop() {
+        if ends[j].is_none() {
+            ends[j] = Some(StepEnd::Skipped(why.clone()));
+            stack.extend(next[j].iter().copied());
+        }
+    }
+}
+
+fn verdict_of(selection: &Selection, key: &ResourceKey) -> String {
+    selection
+        .verdict(key)
+        .map(|v| v.reason.clone())
+        .unwrap_or_default()
+}
+
+fn assemble(
+    inventory: &Inventory,
+    selection: &Selection,
+    plan: &Plan,
+    ends: &[Option<StepEnd>],
+    dry_run: bool,
+    retries_by_kind: BTreeMap<Kind, u64>,
+) -> Report {
+    // Per resource: the end of its delete or await step, or of a failed detach of its.
+    let mut by_key: HashMap<ResourceKey, (Outcome, String)> = HashMap::new();
+    for (step, end) in plan.steps.iter().zip(ends) {
+        let key = step.key();
+        let entry = match (&step.action, end) {
+            (Action::Delete, _) if dry_run => Some((Outcome::WouldDelete, String::new())),
+            (Action::Delete, Some(end)) => Some(end.outcome()),
+            (Action::AwaitGone { .. }, _) if dry_run => selection
+                .is_selected(&key)
+                .then(|| (Outcome::WouldDelete, String::new())),
+            (Action::AwaitGone { owner }, Some(StepEnd::Done)) => {
+                let gone = format!("deleted by the cloud with {owner}");
+                if selection.is_selected(&key) {
+                    Some((
+                        Outcome::Deleted,
+                        format!("{gone}; it was {}", verdict_of(selection, &key)),
+                    ))
+                } else {
+                    Some((Outcome::GoneWithOwner, format!("kept: not marked; {gone}")))
+                }
+            }
+            (Action::AwaitGone { .. }, Some(end)) if selection.is_selected(&key) => {
+                Some(end.outcome())
+            }
+            (Action::Detach { .. }, Some(end))
+                if !matches!(end, StepEnd::Done) && !by_key.contains_key(&key) =>
+            {
+                Some(end.outcome())
+            }
+            _ => None,
+        };
+        if let Some(entry) = entry {
+            by_key.insert(key, entry);
+        }
+    }
+    for s in &plan.skipped {
+        by_key.insert(
+            ResourceKey::new(s.kind, s.id.clone()),
+            (Outcome::Skipped, s.reason.clone()),
+        );
+    }
+    let mut kinds: BTreeMap<Kind, KindCounts> = BTreeMap::new();
+    let mut outcomes = Vec::with_capacity(inventory.resources().len());
+    for r in inventory.resources() {
+        let key = r.key();
+        let verdict = selection.verdict(&key);
+        let selected = verdict.is_some_and(|v| v.selected);
+        let verdict_reason = verdict.map(|v| v.reason.clone()).unwrap_or_default();
+        let (outcome, reason) = match by_key.remove(&key) {
+            Some((o @ (Outcome::Deleted | Outcome::WouldDelete), reason)) if selected => (
+                o,
+                if reason.is_empty() {
+                    verdict_reason
+                } else {
+                    reason
+                },
+            ),
+            Some((o, reason)) if selected || o == Outcome::GoneWithOwner => (o, reason),
+            None if selected => (
+                Outcome::NotAttempted,
+                "not attempted: not in the plan".into(),
+            ),
+            _ => (Outcome::Kept, verdict_reason),
+        };
+        let counts = kinds.entry(r.kind).or_default();
+        counts.found += 1;
+        counts.selected += usize::from(selected);
+        if selected {
+            match outcome {
+                Outcome::Deleted | Outcome::WouldDelete => counts.deleted += 1,
+                Outcome::Skipped => counts.skipped += 1,
+                Outcome::Stuck => counts.stuck += 1,
+                Outcome::Failed | Outcome::NotAttempted => counts.failed += 1,
+                Outcome::Kept | Outcome::GoneWithOwner => {}
+            }
+        }
+        outcomes.push(ResourceOutcome {
+            kind: r.kind,
+            id: r.id.clone(),
+            name: r.name.clone(),
+            selected,
+            created_at: r.created_at,
+            outcome,
+            reason,
+        });
+    }
+    for (kind, retries) in retries_by_kind {
+        kinds.entry(kind).or_default().conflict_retries += retries;
+    }
+    Report {
+        cloud: String::new(),
+        project_id: inventory.project_id().to_string(),
+        dry_run,
+        started_at: Timestamp::UNIX_EPOCH,
+        duration_seconds: 0.0,
+        kinds,
+        aborted: None,
+        errors: inventory.errors().clone(),
+        resources: outcomes,
+        plan: Plan::default(),
+    }
+}

@@ -1,1 +1,62 @@
-//! TODO: telemetry (placeholder, replaced by its owner).
+//! Logging setup: `tracing` to stderr, level from `RUST_LOG` (default `info`), human text
+//! or one JSON object per line for log shippers.
+
+use std::io::IsTerminal;
+
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per event, with the span fields (kind, id) flattened in.
+    Json,
+}
+
+/// Why logging could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum TelemetryError {
+    /// `RUST_LOG` did not parse.
+    #[error("invalid RUST_LOG: {0}")]
+    Filter(#[from] tracing_subscriber::filter::ParseError),
+    /// A global subscriber was already installed.
+    #[error("logging already initialised: {0}")]
+    Init(#[from] tracing_subscriber::util::TryInitError),
+}
+
+/// The filter from `RUST_LOG`, defaulting to `info` (noisy HTTP internals held at `warn`).
+fn filter() -> Result<EnvFilter, TelemetryError> {
+    match std::env::var("RUST_LOG") {
+        Ok(spec) if !spec.trim().is_empty() => Ok(EnvFilter::try_new(spec)?),
+        _ => Ok(EnvFilter::try_new(
+            "info,hyper=warn,reqwest=warn,h2=warn,rustls=warn",
+        )?),
+    }
+}
+
+/// Installs the global subscriber writing to stderr (stdout is for plans and reports).
+pub fn init(format: LogFormat) -> Result<(), TelemetryError> {
+    let filter = filter()?;
+    let layer = match format {
+        LogFormat::Text => tracing_subscriber::fmt::layer()
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_writer(std::io::stderr)
+            .with_target(false)
+            .boxed(),
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .with_writer(std::io::stderr)
+            .boxed(),
+    };
+    tracing_subscriber::registry()
+        .with(layer.with_filter(filter))
+        .try_init()?;
+    Ok(())
+}

@@ -1,1 +1,213 @@
-//! TODO: sim (placeholder, replaced by its owner).
+//! An in-memory OpenStack for tests, benchmarks and the demo: Keystone, Nova, Neutron,
+//! Cinder, Octavia, Glance, Heat and Swift on one axum listener, answering with the real
+//! APIs' paths, JSON shapes, status codes and error bodies, with injectable faults.
+//!
+//! It is a house apart: it uses nothing of the rest of the crate and speaks only HTTP.
+
+pub mod cinder;
+pub mod faults;
+pub mod glance;
+pub mod heat;
+pub mod http;
+pub mod keystone;
+pub mod log;
+pub mod neutron;
+pub mod nova;
+pub mod octavia;
+pub mod scenarios;
+pub mod store;
+pub mod swift;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+pub use faults::FaultConfig;
+pub use log::RequestRecord;
+pub use scenarios::{Manifest, Scenario};
+pub use store::{Ctx, SimState};
+
+use http::Shared;
+
+/// How a simulator behaves: token lifetime, asynchronous delays, latency, faults.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// How long issued tokens stay valid.
+    pub token_ttl: Duration,
+    /// How long a deleted server lingers in `deleting`.
+    pub server_delete_delay: Duration,
+    /// How long a deleted volume or snapshot lingers in `deleting`.
+    pub volume_delete_delay: Duration,
+    /// How long volumes stay attached after their server is gone.
+    pub volume_detach_delay: Duration,
+    /// How long load balancers and stacks linger in `PENDING_DELETE`/`DELETE_IN_PROGRESS`.
+    pub other_delete_delay: Duration,
+    /// Latency added to every request.
+    pub latency: Duration,
+    /// Faults applied to every service (see [`SimHandle::set_faults`] for one service).
+    pub faults: FaultConfig,
+    /// Address to listen on; `127.0.0.1:0` picks a free port.
+    pub listen: SocketAddr,
+}
+
+impl Default for SimConfig {
+    fn default() -> SimConfig {
+        SimConfig {
+            token_ttl: Duration::from_secs(3600),
+            server_delete_delay: Duration::from_millis(500),
+            volume_delete_delay: Duration::from_millis(200),
+            volume_detach_delay: Duration::from_millis(200),
+            other_delete_delay: Duration::from_millis(200),
+            latency: Duration::ZERO,
+            faults: FaultConfig::default(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        }
+    }
+}
+
+/// The simulator; [`Sim::start`] serves it.
+pub struct Sim;
+
+impl Sim {
+    /// Binds the configured address (loopback, port 0 by default) and serves until
+    /// [`SimHandle::shutdown`].
+    pub async fn start(config: SimConfig) -> std::io::Result<SimHandle> {
+        let listener = tokio::net::TcpListener::bind(config.listen).await?;
+        let addr = listener.local_addr()?;
+        let delays = store::Delays {
+            server_delete: config.server_delete_delay,
+            volume_delete: config.volume_delete_delay,
+            volume_detach: config.volume_detach_delay,
+            other_delete: config.other_delete_delay,
+        };
+        let faults = faults::FaultState::new(config.faults.clone(), config.latency);
+        let mut state = SimState::new(format!("http://{addr}"), delays, faults);
+        state.keystone.token_ttl = config.token_ttl;
+        let shared = Shared::new(state);
+        let app = http::router(shared.clone());
+        let cancel = CancellationToken::new();
+        let stop = cancel.clone();
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async move { stop.cancelled().await })
+                .await;
+        });
+        Ok(SimHandle {
+            addr,
+            shared,
+            cancel,
+            task,
+        })
+    }
+}
+
+/// A running simulator: its address, and the hooks tests use to shape and inspect it.
+pub struct SimHandle {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    cancel: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl SimHandle {
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Keystone's v3 URL (`http://127.0.0.1:PORT/identity/v3`).
+    pub fn auth_url(&self) -> String {
+        format!("http://{}/identity/v3", self.addr)
+    }
+
+    /// The `ci` project's id (where the `sim` cloud's tokens are scoped).
+    pub fn project_id(&self) -> String {
+        self.shared.lock().keystone.ci_project_id.clone()
+    }
+
+    /// Writes a `clouds.yaml` with cloud `sim` (password, member of `ci`, RegionOne) and
+    /// cloud `sim-appcred` (application credential of the same user).
+    pub fn write_clouds_yaml(&self, path: &Path) -> std::io::Result<()> {
+        let (id, secret) = self.shared.lock().keystone.app_cred.clone();
+        let text = format!(
+            "clouds:\n  sim:\n    auth_type: password\n    auth:\n      auth_url: {url}\n      username: {user}\n      password: {pw}\n      project_name: {project}\n      user_domain_name: Default\n      project_domain_name: Default\n    region_name: RegionOne\n    interface: public\n    identity_api_version: 3\n  sim-appcred:\n    auth_type: v3applicationcredential\n    auth:\n      auth_url: {url}\n      application_credential_id: {id}\n      application_credential_secret: {secret}\n    region_name: RegionOne\n    interface: public\n    identity_api_version: 3\n",
+            url = self.auth_url(),
+            user = keystone::CI_USER,
+            pw = keystone::CI_PASSWORD,
+            project = keystone::CI_PROJECT,
+        );
+        std::fs::write(path, text)
+    }
+
+    /// Seeds a scenario; returns what a sweep with its tag must delete and must keep.
+    pub fn seed(&self, scenario: &Scenario) -> Manifest {
+        let project = self.project_id();
+        scenarios::seed(&mut self.shared.lock(), &project, scenario)
+    }
+
+    /// Whether a resource of `kind` (CLI word: `server`, `port`, ...) exists.
+    pub fn exists(&self, kind: &str, id: &str) -> bool {
+        self.shared.lock().exists(kind, id)
+    }
+
+    /// Ids of every resource of `kind`, all projects.
+    pub fn ids(&self, kind: &str) -> Vec<String> {
+        self.shared.lock().ids(kind)
+    }
+
+    /// Replaces the faults of one service (`network`, `neutron`, ..., or `*` for all).
+    pub fn set_faults(&self, service: &str, faults: FaultConfig) {
+        self.shared.lock().faults.set(service, faults);
+    }
+
+    /// Expires every issued token; the next request with one answers 401.
+    pub fn expire_tokens(&self) {
+        self.shared.lock().keystone.expire_tokens();
+    }
+
+    /// The next delete of this resource leaves it in its failed state (`error_deleting`,
+    /// `ERROR`, `DELETE_FAILED`); Neutron resources answer 500 to every delete instead.
+    pub fn make_stuck(&self, kind: &str, id: &str) {
+        self.shared
+            .lock()
+            .stuck
+            .insert((kind.to_string(), id.to_string()));
+    }
+
+    /// The next `times` deletes of this resource answer 409.
+    pub fn conflict_for(&self, kind: &str, id: &str, times: u32) {
+        self.shared
+            .lock()
+            .conflicts
+            .insert((kind.to_string(), id.to_string()), times);
+    }
+
+    /// Every request answered so far.
+    pub fn request_log(&self) -> Vec<RequestRecord> {
+        self.shared.lock().log.records()
+    }
+
+    /// Requests with this method whose path starts with `path_prefix`.
+    pub fn request_count(&self, method: &str, path_prefix: &str) -> usize {
+        self.shared.lock().log.count(method, path_prefix)
+    }
+
+    /// Requests per endpoint (`"DELETE /network/v2.0/ports/{id}"` → n).
+    pub fn endpoint_counts(&self) -> std::collections::BTreeMap<String, u64> {
+        self.shared.lock().log.endpoint_counts()
+    }
+
+    /// Runs `f` on the state, under the lock (tests create resources directly).
+    pub fn with_state<R>(&self, f: impl FnOnce(&mut SimState) -> R) -> R {
+        f(&mut self.shared.lock())
+    }
+
+    /// Stops serving and waits for the server task.
+    pub async fn shutdown(self) {
+        self.cancel.cancel();
+        let _ = self.task.await;
+    }
+}

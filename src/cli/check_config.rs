@@ -1,0 +1,71 @@
+//! `stacksweep check-config`: validates the config and every target's credentials
+//! (authentication only, no listing) and prints every problem at once.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use super::common;
+use super::exit;
+
+/// `stacksweep check-config` flags.
+#[derive(Debug, clap::Args)]
+pub struct CheckConfigArgs {
+    /// Config file (TOML).
+    #[arg(long, short = 'c', env = "STACKSWEEP_CONFIG")]
+    pub config: PathBuf,
+    /// Only parse and validate; do not authenticate.
+    #[arg(long)]
+    pub offline: bool,
+}
+
+/// Prints `ok` or every problem; exit 2 when there is any.
+pub async fn run(args: CheckConfigArgs) -> anyhow::Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
+    let origin = args.config.display().to_string();
+    let raw = match common::read_raw_config(Some(&args.config)) {
+        Ok(raw) => raw,
+        Err(e) => {
+            writeln!(out, "{e:#}")?;
+            return Ok(ExitCode::from(exit::CONFIG_ERROR));
+        }
+    };
+    let config = match common::validate(raw, &origin) {
+        Ok(c) => c,
+        Err(e) => {
+            for p in e.problems() {
+                writeln!(out, "{origin}: {p}")?;
+            }
+            return Ok(ExitCode::from(exit::CONFIG_ERROR));
+        }
+    };
+    let mut problems = Vec::new();
+    for target in &config.targets {
+        if let Err(e) = common::build_selector(&target.select) {
+            problems.push(format!("target {:?}: {e:#}", target.name));
+            continue;
+        }
+        if args.offline {
+            continue;
+        }
+        match common::connect(&config, target, None).await {
+            Ok(session) => writeln!(
+                out,
+                "target {:?}: authenticated to cloud {:?}, project {}",
+                target.name,
+                target.cloud,
+                session.project_id()
+            )?,
+            Err(e) => problems.push(format!("{e:#}")),
+        }
+    }
+    for p in &problems {
+        writeln!(out, "{p}")?;
+    }
+    if problems.is_empty() {
+        writeln!(out, "{origin}: ok ({} target(s))", config.targets.len())?;
+        Ok(ExitCode::from(exit::CLEAN))
+    } else {
+        Ok(ExitCode::from(exit::CONFIG_ERROR))
+    }
+}

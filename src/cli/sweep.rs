@@ -1,0 +1,195 @@
+//! `stacksweep sweep`: one sweep of every configured target, then exit.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use futures::stream::{self, StreamExt};
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+
+use super::common::{self, SelectFlags};
+use super::exit;
+use crate::config::{Config, RawConfig};
+use crate::report::Report;
+use crate::sweep::{self, SweepOptions};
+
+/// Output format of plans and reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Output {
+    /// Tables for people.
+    #[default]
+    Text,
+    /// One JSON document for machines.
+    Json,
+}
+
+/// `stacksweep sweep` flags.
+#[derive(Debug, clap::Args)]
+pub struct SweepArgs {
+    /// Config file (TOML); flags override its keys.
+    #[arg(long, short = 'c', env = "STACKSWEEP_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Cloud name in clouds.yaml (default: OS_CLOUD, else the OS_* variables). With
+    /// --config: only the targets of this cloud (or with this target name).
+    #[arg(long)]
+    pub cloud: Option<String>,
+    /// Selector flags.
+    #[command(flatten)]
+    pub select: SelectFlags,
+    /// IDs or names never touched (repeatable).
+    #[arg(long = "protect", value_name = "ID_OR_NAME")]
+    pub protect: Vec<String>,
+    /// If more than N resources are selected, delete nothing.
+    #[arg(long, value_name = "N")]
+    pub max_deletes: Option<usize>,
+    /// Print the plan, delete nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+    /// Stop starting new deletes after this long (e.g. 20m).
+    #[arg(long, value_name = "DURATION")]
+    pub deadline: Option<String>,
+}
+
+/// Builds the config this sweep runs with: the file (if any) with the flags over it.
+pub fn effective_config(args: &SweepArgs) -> anyhow::Result<Config> {
+    let mut raw: RawConfig = common::read_raw_config(args.config.as_ref())?;
+    let origin = args
+        .config
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "command line".to_owned());
+    if raw.targets.is_empty() {
+        raw.targets.push(common::flag_target(args.cloud.as_deref()));
+    } else if let Some(cloud) = &args.cloud {
+        raw.targets.retain(|t| {
+            t.cloud.as_deref() == Some(cloud.as_str()) || t.name.as_deref() == Some(cloud.as_str())
+        });
+        if raw.targets.is_empty() {
+            anyhow::bail!("--cloud {cloud:?}: no target in {origin} has that cloud or name");
+        }
+    }
+    let flags = args.select.to_raw();
+    raw.select = common::overlay_select(&flags, &raw.select);
+    for target in &mut raw.targets {
+        target.select = common::overlay_select(&flags, &target.select);
+    }
+    if !args.protect.is_empty() {
+        raw.safety
+            .protect
+            .get_or_insert_with(Vec::new)
+            .extend(args.protect.iter().cloned());
+    }
+    if args.max_deletes.is_some() {
+        raw.safety.max_deletes_per_sweep = args.max_deletes;
+    }
+    if args.deadline.is_some() {
+        raw.schedule.deadline = args.deadline.clone();
+    }
+    Ok(common::validate(raw, &origin)?)
+}
+
+/// One target's outcome, for the JSON document.
+#[derive(Debug, Serialize)]
+struct TargetOutcome {
+    target: String,
+    cloud: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    report: Option<Report>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+/// Runs the sweep and returns the exit code (config/auth errors come back as `Err`).
+pub async fn run(args: SweepArgs, shutdown: CancellationToken) -> anyhow::Result<ExitCode> {
+    let config = effective_config(&args)?;
+    let options = SweepOptions {
+        dry_run: args.dry_run,
+        max_deletes: config.safety.max_deletes_per_sweep,
+        deadline: config.schedule.deadline,
+        concurrency: config.retry.concurrency,
+        ..SweepOptions::default()
+    };
+    let outcomes: Vec<TargetOutcome> = stream::iter(config.targets.iter())
+        .map(|target| {
+            let (config, options, shutdown) = (&config, &options, shutdown.clone());
+            async move {
+                let result = async {
+                    let selector = common::build_selector(&target.select)?;
+                    let session = common::connect(config, target, None).await?;
+                    anyhow::Ok(sweep::run(&session, &selector, options, shutdown).await?)
+                }
+                .await;
+                let (report, error) = match result {
+                    Ok(report) => (Some(report), None),
+                    Err(e) => {
+                        tracing::error!(target = %target.name, "sweep failed: {e:#}");
+                        (None, Some(format!("{e:#}")))
+                    }
+                };
+                TargetOutcome {
+                    target: target.name.clone(),
+                    cloud: target.cloud.clone(),
+                    report,
+                    error,
+                }
+            }
+        })
+        .buffer_unordered(config.schedule.max_concurrent_targets)
+        .collect()
+        .await;
+
+    let mut stdout = std::io::stdout().lock();
+    write_outcomes(&mut stdout, &outcomes, args.output, args.dry_run)?;
+    Ok(ExitCode::from(exit_code(&outcomes)))
+}
+
+fn write_outcomes(
+    out: &mut impl Write,
+    outcomes: &[TargetOutcome],
+    output: Output,
+    dry_run: bool,
+) -> anyhow::Result<()> {
+    match output {
+        Output::Json => {
+            serde_json::to_writer_pretty(
+                &mut *out,
+                &serde_json::json!({ "dry_run": dry_run, "targets": outcomes }),
+            )?;
+            writeln!(out)?;
+        }
+        Output::Text => {
+            for o in outcomes {
+                writeln!(out, "== target {} (cloud {})", o.target, o.cloud)?;
+                match (&o.report, &o.error) {
+                    (Some(report), _) => {
+                        if dry_run {
+                            write!(out, "{}", report.plan.render_text())?;
+                        }
+                        write!(out, "{}", report.render_text())?;
+                    }
+                    (None, Some(error)) => writeln!(out, "error: {error}")?,
+                    (None, None) => {}
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// 2 if any target could not be swept at all, else 1 if anything selected is left, else 0.
+fn exit_code(outcomes: &[TargetOutcome]) -> u8 {
+    if outcomes.iter().any(|o| o.error.is_some()) {
+        exit::CONFIG_ERROR
+    } else if outcomes
+        .iter()
+        .any(|o| o.report.as_ref().is_some_and(|r| !r.is_clean()))
+    {
+        exit::RESOURCES_LEFT
+    } else {
+        exit::CLEAN
+    }
+}

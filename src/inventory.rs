@@ -1,0 +1,317 @@
+//! The inventory: every resource of every kind in the project, selected or not (the
+//! unselected ones are what keeps a selected one in use), linked so that each resource
+//! carries the references the API only shows from the other side (router interfaces
+//! from ports, what a stack or load balancer owns).
+
+use std::collections::{BTreeMap, HashMap};
+
+use futures::future::join_all;
+
+use crate::openstack::{ApiError, Session};
+use crate::resources::{self, Detach, Kind, Reference, Relation, Resource, ResourceKey};
+use crate::select::Selector;
+
+/// Everything found in one project.
+#[derive(Debug, Clone, Default)]
+pub struct Inventory {
+    project_id: String,
+    resources: Vec<Resource>,
+    index: HashMap<ResourceKey, usize>,
+    sort_names: HashMap<ResourceKey, String>,
+    errors: BTreeMap<Kind, String>,
+    absent: Vec<Kind>,
+}
+
+impl Inventory {
+    /// An inventory of `resources` found in `project_id`, linked, in kind and name order.
+    pub fn new(project_id: impl Into<String>, mut resources: Vec<Resource>) -> Self {
+        resources.sort_by(|a, b| (a.kind, &a.id).cmp(&(b.kind, &b.id)));
+        resources.dedup_by(|a, b| a.kind == b.kind && a.id == b.id);
+        link(&mut resources);
+        // Kind, then name: IDs are random, names are what a reader (and a snapshot)
+        // follows. Unnamed resources (Nova's ports) go by the names they reference.
+        let names: HashMap<&str, &str> = resources
+            .iter()
+            .map(|r| (r.id.as_str(), r.name.as_str()))
+            .collect();
+        let sort_names: HashMap<ResourceKey, String> = resources
+            .iter()
+            .map(|r| {
+                let name = if r.name.is_empty() {
+                    let referenced = r
+                        .refs
+                        .iter()
+                        .filter_map(|x| names.get(x.id.as_str()).copied());
+                    format!("~{}", referenced.collect::<Vec<_>>().join(","))
+                } else {
+                    r.name.clone()
+                };
+                (r.key(), name)
+            })
+            .collect();
+        resources.sort_by_cached_key(|r| (r.kind, sort_names.get(&r.key()).cloned(), r.id.clone()));
+        let index = resources
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.key(), i))
+            .collect();
+        Inventory {
+            project_id: project_id.into(),
+            resources,
+            index,
+            sort_names,
+            errors: BTreeMap::new(),
+            absent: Vec::new(),
+        }
+    }
+
+    /// The name `r` is ordered by: its name, or for an unnamed one the names of what it
+    /// references (stable where IDs are random).
+    pub fn sort_name<'a>(&'a self, r: &'a Resource) -> &'a str {
+        self.sort_names
+            .get(&r.key())
+            .map_or(r.name.as_str(), String::as_str)
+    }
+
+    /// Records that listing `kind` failed.
+    pub fn record_error(&mut self, kind: Kind, error: impl Into<String>) {
+        self.errors.insert(kind, error.into());
+    }
+
+    /// Records that the cloud has no endpoint for `kind`'s service.
+    pub fn record_absent(&mut self, kind: Kind) {
+        self.absent.push(kind);
+    }
+
+    /// The project listed.
+    pub fn project_id(&self) -> &str {
+        &self.project_id
+    }
+
+    /// Every resource, in kind and name order.
+    pub fn resources(&self) -> &[Resource] {
+        &self.resources
+    }
+
+    /// One resource by key.
+    pub fn get(&self, key: &ResourceKey) -> Option<&Resource> {
+        self.index.get(key).map(|&i| &self.resources[i])
+    }
+
+    /// The one resource with this ID whatever its kind (references of unknown kind).
+    pub fn find_id(&self, id: &str) -> Option<&Resource> {
+        let mut found = self.resources.iter().filter(|r| r.id == id);
+        match (found.next(), found.next()) {
+            (Some(r), None) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// Resolves a reference to the resource it names, when listed.
+    pub fn resolve(&self, reference: &Reference) -> Option<&Resource> {
+        match reference.kind {
+            Some(kind) => self.get(&ResourceKey::new(kind, reference.id.clone())),
+            None => self.find_id(&reference.id),
+        }
+    }
+
+    /// Kinds whose listing failed, with the error.
+    pub fn errors(&self) -> &BTreeMap<Kind, String> {
+        &self.errors
+    }
+
+    /// Kinds not offered by this cloud.
+    pub fn absent(&self) -> &[Kind] {
+        &self.absent
+    }
+
+    /// When a kind that can hold `kind` in use failed to list, that kind and its error:
+    /// resources of `kind` cannot then be proven unused.
+    pub fn unverifiable(&self, kind: Kind) -> Option<(Kind, &str)> {
+        kind.blockers()
+            .iter()
+            .find_map(|b| self.errors.get(b).map(|e| (*b, e.as_str())))
+    }
+
+    /// How many resources of `kind` were found.
+    pub fn count(&self, kind: Kind) -> usize {
+        self.resources.iter().filter(|r| r.kind == kind).count()
+    }
+}
+
+/// Adds what only the other side shows: router interfaces (from their ports) and the
+/// `OwnedBy` side of every `Owns`.
+fn link(resources: &mut [Resource]) {
+    let index: HashMap<ResourceKey, usize> = resources
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.key(), i))
+        .collect();
+    let mut by_id: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, r) in resources.iter().enumerate() {
+        by_id.entry(r.id.as_str()).or_default().push(i);
+    }
+    let mut additions: Vec<(usize, Option<Reference>, Option<Detach>)> = Vec::new();
+    for r in resources.iter() {
+        for reference in &r.refs {
+            match reference.relation {
+                Relation::OwnedBy if reference.role == "router interface" => {
+                    let router = ResourceKey::new(Kind::Router, reference.id.clone());
+                    if let Some(&i) = index.get(&router) {
+                        let subnet_id = r
+                            .refs
+                            .iter()
+                            .find(|x| x.kind == Some(Kind::Subnet))
+                            .map(|x| x.id.clone());
+                        let detach = Detach::RouterInterface {
+                            router_id: reference.id.clone(),
+                            port_id: r.id.clone(),
+                            subnet_id,
+                        };
+                        additions.push((i, None, Some(detach)));
+                    }
+                }
+                Relation::Owns => {
+                    let target = match reference.kind {
+                        Some(kind) => index
+                            .get(&ResourceKey::new(kind, reference.id.clone()))
+                            .copied(),
+                        None => match by_id.get(reference.id.as_str()).map(Vec::as_slice) {
+                            Some([only]) => Some(*only),
+                            _ => None,
+                        },
+                    };
+                    if let Some(i) = target {
+                        let owned = Reference::new(
+                            Relation::OwnedBy,
+                            r.kind,
+                            r.id.clone(),
+                            r.kind.as_str(),
+                        );
+                        additions.push((i, Some(owned), None));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    for (i, reference, detach) in additions {
+        let target = &mut resources[i];
+        if let Some(reference) = reference {
+            if !target.refs.contains(&reference) {
+                target.refs.push(reference);
+            }
+        }
+        if let Some(detach) = detach {
+            if !target.detach.contains(&detach) {
+                target.detach.push(detach);
+            }
+        }
+    }
+    for r in resources.iter_mut() {
+        r.detach.sort();
+    }
+}
+
+/// Lists every kind the cloud offers, then learns the age of keypairs that only their
+/// age could keep from being selected.
+pub async fn collect(session: &Session, selector: &Selector) -> Inventory {
+    let project = session.project_id().to_string();
+    let offered: Vec<Kind> = Kind::ALL
+        .iter()
+        .copied()
+        .filter(|k| session.has_service(k.service()))
+        .collect();
+    let lists = join_all(offered.iter().map(|&kind| resources::list(session, kind))).await;
+    let mut found = Vec::new();
+    let mut errors = Vec::new();
+    let mut forbidden = Vec::new();
+    for (kind, result) in offered.iter().zip(lists) {
+        match result {
+            Ok(mut list) => found.append(&mut list),
+            // The policy hides this kind from us (Heat often wants a role of its own):
+            // there is nothing of it we could have made, so treat it as not offered.
+            // A 404 on the collection itself: the catalog names an API that is not there.
+            Err(e) if matches!(e.api().and_then(ApiError::status), Some(403 | 404)) => {
+                tracing::warn!(kind = kind.as_str(), error = %e, "listing refused; kind not swept");
+                forbidden.push(*kind);
+            }
+            Err(e) => errors.push((*kind, e.to_string())),
+        }
+    }
+    for r in found.iter_mut().filter(|r| r.kind == Kind::Keypair) {
+        if selector.needs_age(r, &project) {
+            match resources::keypair_details(session, &r.id).await {
+                Ok(details) => r.created_at = details.created_at,
+                Err(e) => {
+                    tracing::warn!(kind = "keypair", id = %r.id, error = %e, "could not read keypair age")
+                }
+            }
+        }
+    }
+    let mut inventory = Inventory::new(project, found);
+    for (kind, error) in errors {
+        tracing::warn!(kind = kind.as_str(), %error, "listing failed");
+        inventory.record_error(kind, error);
+    }
+    for kind in Kind::ALL
+        .iter()
+        .filter(|k| !offered.contains(k) || forbidden.contains(k))
+    {
+        inventory.record_absent(*kind);
+    }
+    inventory
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    /// A router learns its interfaces from ports; an `Owns` becomes the target's `OwnedBy`.
+    #[test]
+    fn linking() {
+        let mut port = Resource::new(Kind::Port, "p1");
+        port.refs.push(Reference::new(
+            Relation::Needs,
+            Kind::Subnet,
+            "s1",
+            "subnet",
+        ));
+        port.refs.push(Reference::new(
+            Relation::OwnedBy,
+            Kind::Router,
+            "r1",
+            "router interface",
+        ));
+        let router = Resource::new(Kind::Router, "r1");
+        let mut vip = Resource::new(Kind::Port, "vip");
+        vip.refs.clear();
+        let mut lb = Resource::new(Kind::LoadBalancer, "lb1");
+        lb.refs.push(Reference::new(
+            Relation::Owns,
+            Kind::Port,
+            "vip",
+            "VIP port",
+        ));
+        let inv = Inventory::new("p", vec![port, router, vip, lb]);
+        let r = inv.get(&ResourceKey::new(Kind::Router, "r1")).unwrap();
+        assert_eq!(r.detach.len(), 1);
+        assert_eq!(r.detach[0].port(), Some("p1"));
+        let vip = inv.get(&ResourceKey::new(Kind::Port, "vip")).unwrap();
+        assert_eq!(vip.refs[0].relation, Relation::OwnedBy);
+        assert_eq!(vip.refs[0].id, "lb1");
+    }
+
+    /// A failed port listing makes networks unverifiable, not images.
+    #[test]
+    fn unverifiable_kinds() {
+        let mut inv = Inventory::new("p", vec![]);
+        inv.record_error(Kind::Port, "boom");
+        assert_eq!(
+            inv.unverifiable(Kind::Network).map(|x| x.0),
+            Some(Kind::Port)
+        );
+        assert!(inv.unverifiable(Kind::Image).is_none());
+    }
+}

@@ -1,0 +1,79 @@
+//! Glance images: tags, and properties as extra top-level fields. A protected image is
+//! refused with 403 and never selected; images owned by another project (public ones)
+//! are never ours.
+
+use serde_json::Value;
+
+use super::{Api, Kind, Obj, ParseError, Resource};
+
+pub(super) const API: Api = Api {
+    list_path: "/images",
+    collection: "images",
+    item_prefix: "/images/",
+    item_key: None,
+};
+
+/// Glance's own fields; every other scalar is a user property.
+const CORE: &[&str] = &[
+    "id",
+    "name",
+    "owner",
+    "status",
+    "tags",
+    "created_at",
+    "updated_at",
+    "visibility",
+    "protected",
+    "checksum",
+    "os_hash_algo",
+    "os_hash_value",
+    "size",
+    "virtual_size",
+    "min_disk",
+    "min_ram",
+    "disk_format",
+    "container_format",
+    "file",
+    "self",
+    "schema",
+    "direct_url",
+    "locations",
+    "os_hidden",
+    "stores",
+];
+
+pub(super) fn parse(v: &Value) -> Result<Resource, ParseError> {
+    let o = Obj::new(Kind::Image, v)?;
+    let mut r = Resource::new(Kind::Image, o.required("id")?);
+    r.name = o.string("name")?;
+    r.project_id = o.str("owner")?;
+    r.tags = o.strings("tags")?;
+    r.created_at = o.time("created_at")?;
+    r.status = o.str("status")?;
+    r.description = o.string("description")?;
+    r.metadata = o.extra_scalars(CORE);
+    if o.bool("protected")? == Some(true) {
+        r.undeletable = Some("protected image".into());
+    }
+    Ok(r)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// Extra scalar fields are properties; protected images are undeletable.
+    #[test]
+    fn properties_and_protection() {
+        let r = parse(
+            &json!({"id": "i1", "owner": "p", "protected": true, "ci_job": "42",
+            "size": 10, "tags": []}),
+        )
+        .unwrap();
+        assert_eq!(r.metadata.get("ci_job").map(String::as_str), Some("42"));
+        assert!(!r.metadata.contains_key("size"));
+        assert!(r.undeletable.is_some());
+    }
+}

@@ -1,0 +1,60 @@
+//! Neutron routers: a gateway on an external network (cleared as a step of its own) and
+//! interfaces (found from ports with a `network:router_interface*` owner, removed one by
+//! one) must go before the router.
+
+use serde_json::Value;
+
+use super::{neutron_common, Api, Detach, Kind, Obj, ParseError, Reference, Relation, Resource};
+
+pub(super) const API: Api = Api {
+    list_path: "/routers",
+    collection: "routers",
+    item_prefix: "/routers/",
+    item_key: Some("router"),
+};
+
+pub(super) fn parse(v: &Value) -> Result<Resource, ParseError> {
+    let o = Obj::new(Kind::Router, v)?;
+    let mut r = neutron_common(Kind::Router, &o)?;
+    if let Some(gateway) = o.obj("external_gateway_info")? {
+        if let Some(network) = gateway.str("network_id")? {
+            r.refs.push(Reference::new(
+                Relation::Needs,
+                Kind::Network,
+                network.clone(),
+                "gateway network",
+            ));
+            r.detach.push(Detach::RouterGateway {
+                router_id: r.id.clone(),
+                network_id: network,
+            });
+        }
+    }
+    Ok(r)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// A gateway becomes a reference and a clear-gateway step; none, nothing.
+    #[test]
+    fn gateway() {
+        let r = parse(
+            &json!({"id": "r1", "external_gateway_info": {"network_id": "ext",
+            "external_fixed_ips": []}}),
+        )
+        .unwrap();
+        assert_eq!(
+            r.detach,
+            vec![Detach::RouterGateway {
+                router_id: "r1".into(),
+                network_id: "ext".into()
+            }]
+        );
+        let bare = parse(&json!({"id": "r2", "external_gateway_info": null})).unwrap();
+        assert!(bare.detach.is_empty() && bare.refs.is_empty());
+    }
+}

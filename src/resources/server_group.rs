@@ -1,0 +1,29 @@
+//! Nova server groups: name only, no tags or creation time; their members hold them.
+
+use serde_json::Value;
+
+use super::{Api, Kind, Obj, ParseError, Reference, Relation, Resource};
+
+pub(super) const API: Api = Api {
+    list_path: "/os-server-groups",
+    collection: "server_groups",
+    item_prefix: "/os-server-groups/",
+    item_key: Some("server_group"),
+};
+
+pub(super) fn parse(v: &Value) -> Result<Resource, ParseError> {
+    let o = Obj::new(Kind::ServerGroup, v)?;
+    let mut r = Resource::new(Kind::ServerGroup, o.required("id")?);
+    r.name = o.string("name")?;
+    r.project_id = o.str("project_id")?;
+    r.created_at = o.time("created_at")?;
+    for member in o.strings("members")? {
+        r.refs.push(Reference::new(
+            Relation::HeldBy,
+            Kind::Server,
+            member,
+            "member",
+        ));
+    }
+    Ok(r)
+}

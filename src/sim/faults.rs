@@ -1,0 +1,154 @@
+//! Injected faults, per service: added latency, a rate of 5xx answers, 429 with
+//! `Retry-After` (at random or above a request-rate limit), dropped connections, and
+//! deterministic "the next N requests" variants for tests that must not be random.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use rand::Rng;
+use tokio::time::Instant;
+
+/// What to inject into one service's answers. All zero (the default) injects nothing.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FaultConfig {
+    /// Added to every answer.
+    pub latency: Duration,
+    /// Fraction (0..=1) of requests answered with `error_status`.
+    pub error_rate: f64,
+    /// Status of injected errors; 503 when 0.
+    pub error_status: u16,
+    /// Fraction (0..=1) of requests answered 429.
+    pub throttle_rate: f64,
+    /// `Retry-After` seconds on injected 429s.
+    pub retry_after_secs: u64,
+    /// Fraction (0..=1) of requests whose connection is dropped without an answer.
+    pub drop_rate: f64,
+    /// Requests per second above which the service answers 429 (`None`: no limit).
+    pub rate_limit: Option<u32>,
+    /// The next N requests answer `error_status`.
+    pub fail_next: u32,
+    /// The next N requests answer 429.
+    pub throttle_next: u32,
+    /// The next N requests have their connection dropped.
+    pub drop_next: u32,
+}
+
+/// What happens to one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Answer normally.
+    Pass,
+    /// Answer this 5xx status.
+    Error(u16),
+    /// Answer 429 with this `Retry-After`.
+    Throttle(u64),
+    /// Close the connection without an answer.
+    Drop,
+}
+
+/// The decision for one request: latency to add, then an action.
+#[derive(Debug, Clone, Copy)]
+pub struct Decision {
+    /// Sleep this long first.
+    pub latency: Duration,
+    /// Then do this.
+    pub action: Fault,
+}
+
+/// Fault settings per service, with the rate-limit windows.
+#[derive(Debug, Default)]
+pub struct FaultState {
+    /// Applies to services without their own entry.
+    pub default: FaultConfig,
+    /// Base latency added to every request of every service.
+    pub base_latency: Duration,
+    per_service: HashMap<String, FaultConfig>,
+    windows: HashMap<String, (Instant, u32)>,
+}
+
+/// The catalog type for a service name or alias (`neutron` → `network`).
+pub fn canonical_service(name: &str) -> &str {
+    match name {
+        "keystone" | "identity" => "identity",
+        "nova" | "compute" => "compute",
+        "neutron" | "network" => "network",
+        "cinder" | "volume" | "volumev3" | "block-storage" | "block_storage" => "block-storage",
+        "octavia" | "load-balancer" | "load_balancer" => "load-balancer",
+        "glance" | "image" => "image",
+        "heat" | "orchestration" => "orchestration",
+        "swift" | "object-store" | "object_store" => "object-store",
+        other => other,
+    }
+}
+
+impl FaultState {
+    /// Faults from `default` for every service, plus a base latency.
+    pub fn new(default: FaultConfig, base_latency: Duration) -> FaultState {
+        FaultState {
+            default,
+            base_latency,
+            ..FaultState::default()
+        }
+    }
+
+    /// Replaces one service's faults (`*` or `all`: every service).
+    pub fn set(&mut self, service: &str, faults: FaultConfig) {
+        if service == "*" || service == "all" {
+            self.per_service.clear();
+            self.default = faults;
+        } else {
+            self.per_service
+                .insert(canonical_service(service).to_string(), faults);
+        }
+    }
+
+    /// Decides what happens to the next request to `service`.
+    pub fn decide(&mut self, service: &str) -> Decision {
+        let cfg = match self.per_service.get_mut(service) {
+            Some(c) => c,
+            None => &mut self.default,
+        };
+        let latency = self.base_latency + cfg.latency;
+        let error_status = if cfg.error_status == 0 {
+            503
+        } else {
+            cfg.error_status
+        };
+        let retry = cfg.retry_after_secs;
+        let action = if cfg.drop_next > 0 {
+            cfg.drop_next -= 1;
+            Fault::Drop
+        } else if cfg.fail_next > 0 {
+            cfg.fail_next -= 1;
+            Fault::Error(error_status)
+        } else if cfg.throttle_next > 0 {
+            cfg.throttle_next -= 1;
+            Fault::Throttle(retry)
+        } else {
+            let mut rng = rand::rng();
+            if cfg.drop_rate > 0.0 && rng.random_bool(cfg.drop_rate.clamp(0.0, 1.0)) {
+                Fault::Drop
+            } else if cfg.error_rate > 0.0 && rng.random_bool(cfg.error_rate.clamp(0.0, 1.0)) {
+                Fault::Error(error_status)
+            } else if cfg.throttle_rate > 0.0 && rng.random_bool(cfg.throttle_rate.clamp(0.0, 1.0))
+            {
+                Fault::Throttle(retry)
+            } else if let Some(limit) = cfg.rate_limit {
+                let now = Instant::now();
+                let window = self.windows.entry(service.to_string()).or_insert((now, 0));
+                if now.duration_since(window.0) >= Duration::from_secs(1) {
+                    *window = (now, 0);
+                }
+                window.1 += 1;
+                if window.1 > limit {
+                    Fault::Throttle(retry.max(1))
+                } else {
+                    Fault::Pass
+                }
+            } else {
+                Fault::Pass
+            }
+        };
+        Decision { latency, action }
+    }
+}

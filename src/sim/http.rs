@@ -1,0 +1,356 @@
+//! HTTP plumbing shared by the services: the shared state handle, error bodies in each
+//! service's own shape, body parsing, and the per-service middleware (request log,
+//! injected faults, token check).
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use serde_json::{json, Value};
+
+use super::faults::Fault;
+use super::store::{Ctx, Job, SimState};
+
+/// The state every handler shares.
+pub struct Shared {
+    state: Mutex<SimState>,
+}
+
+impl Shared {
+    pub(crate) fn new(state: SimState) -> Arc<Shared> {
+        Arc::new(Shared {
+            state: Mutex::new(state),
+        })
+    }
+
+    /// Locks the state; a panic in another handler does not poison it for the rest.
+    pub fn lock(&self) -> MutexGuard<'_, SimState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs follow-up jobs: immediately when their delay is zero, else on a timer task
+    /// (tokio time, so paused-time tests drive them).
+    pub fn run_jobs(self: &Arc<Self>, jobs: Vec<Job>) {
+        for job in jobs {
+            if job.delay.is_zero() {
+                let more = (job.run)(&mut self.lock());
+                self.run_jobs(more);
+            } else {
+                let me = self.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(job.delay).await;
+                    let more = (job.run)(&mut me.lock());
+                    me.run_jobs(more);
+                });
+            }
+        }
+    }
+}
+
+/// The state handle handlers extract.
+pub type St = State<Arc<Shared>>;
+
+/// Which service's error shape to answer with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    /// `{"error": {"code", "title", "message"}}`.
+    Keystone,
+    /// `{"NeutronError": {"type", "message", "detail"}}`.
+    Neutron,
+    /// `{"itemNotFound": {"code", "message"}}` and friends (Nova, Cinder).
+    Nova,
+    /// `{"faultcode", "faultstring", "debuginfo"}`.
+    Octavia,
+    /// Plain text (Glance, Swift).
+    Text,
+    /// `{"code", "title", "explanation", "error": {"type", "message"}}`.
+    Heat,
+}
+
+/// An error answer: status, a type name and a message, shaped per service.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Error type (`NetworkInUse`, `itemNotFound`, ...).
+    pub kind: String,
+    /// Human message.
+    pub message: String,
+    /// Body shape.
+    pub style: Style,
+    /// Extra headers (`Retry-After`).
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    /// An error of `style`.
+    pub fn new(
+        style: Style,
+        status: StatusCode,
+        kind: &str,
+        message: impl Into<String>,
+    ) -> ApiError {
+        ApiError {
+            status,
+            kind: kind.to_string(),
+            message: message.into(),
+            style,
+            retry_after: None,
+        }
+    }
+
+    /// A Neutron error (`NeutronError` body).
+    pub fn neutron(status: StatusCode, kind: &str, message: impl Into<String>) -> ApiError {
+        ApiError::new(Style::Neutron, status, kind, message)
+    }
+
+    /// A Nova/Cinder error; the body key follows from the status.
+    pub fn nova(status: StatusCode, message: impl Into<String>) -> ApiError {
+        let kind = match status.as_u16() {
+            400 => "badRequest",
+            401 => "unauthorized",
+            403 => "forbidden",
+            404 => "itemNotFound",
+            409 => "conflictingRequest",
+            413 | 429 => "overLimit",
+            _ => "computeFault",
+        };
+        ApiError::new(Style::Nova, status, kind, message)
+    }
+
+    /// The same error in another service's shape (Nova relaying a Neutron refusal).
+    pub fn restyle(mut self, style: Style) -> ApiError {
+        if style == Style::Nova {
+            let mut e = ApiError::nova(self.status, self.message);
+            e.retry_after = self.retry_after;
+            return e;
+        }
+        self.style = style;
+        self
+    }
+
+    /// 401 as keystonemiddleware answers it.
+    pub fn unauthorized() -> ApiError {
+        ApiError::new(
+            Style::Keystone,
+            StatusCode::UNAUTHORIZED,
+            "Unauthorized",
+            "The request you have made requires authentication.",
+        )
+    }
+
+    /// A malformed request body.
+    pub fn bad_body(style: Style, why: &str) -> ApiError {
+        match style {
+            Style::Neutron => ApiError::neutron(StatusCode::BAD_REQUEST, "HTTPBadRequest", why),
+            _ => ApiError::new(style, StatusCode::BAD_REQUEST, "badRequest", why),
+        }
+        .restyle(style)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let code = self.status.as_u16();
+        let title = self.status.canonical_reason().unwrap_or("Error");
+        let body = match self.style {
+            Style::Keystone => {
+                json!({"error": {"code": code, "title": title, "message": self.message}})
+            }
+            Style::Neutron => {
+                json!({"NeutronError": {"type": self.kind, "message": self.message, "detail": ""}})
+            }
+            Style::Nova => json!({ self.kind.clone(): {"code": code, "message": self.message} }),
+            Style::Octavia => json!({"faultcode": if code < 500 { "Client" } else { "Server" },
+                "faultstring": self.message, "debuginfo": null}),
+            Style::Heat => json!({"code": code, "title": title, "explanation": self.message,
+                "error": {"type": self.kind, "message": self.message, "traceback": null}}),
+            Style::Text => {
+                let text = format!("{code} {title}\n\n{}\n\n", self.message);
+                let mut resp = (self.status, text).into_response();
+                add_retry_after(resp.headers_mut(), self.retry_after);
+                return resp;
+            }
+        };
+        let mut resp = (self.status, axum::Json(body)).into_response();
+        add_retry_after(resp.headers_mut(), self.retry_after);
+        resp
+    }
+}
+
+fn add_retry_after(headers: &mut HeaderMap, secs: Option<u64>) {
+    if let Some(secs) = secs {
+        headers.insert("retry-after", HeaderValue::from(secs));
+    }
+}
+
+/// Parses a JSON request body; an empty body is `{}`.
+pub fn parse_body(style: Style, body: &Bytes) -> Result<Value, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(json!({}));
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad_body(style, &format!("Malformed JSON body: {e}")))
+}
+
+/// The object at `key` in a request body (`{"network": {...}}`), or a 400.
+pub fn body_obj(style: Style, body: &Value, key: &str) -> Result<super::store::Obj, ApiError> {
+    body.get(key)
+        .and_then(Value::as_object)
+        .cloned()
+        .ok_or_else(|| ApiError::bad_body(style, &format!("Resource body required: '{key}'")))
+}
+
+/// A JSON answer with a status.
+pub fn reply(status: StatusCode, body: Value) -> Response {
+    (status, axum::Json(body)).into_response()
+}
+
+/// An empty answer (`204`, `202`).
+pub fn empty(status: StatusCode) -> Response {
+    status.into_response()
+}
+
+/// The caller's token context, put in request extensions by [`auth`].
+pub type Caller = axum::Extension<Ctx>;
+
+/// Checks `X-Auth-Token` and puts the caller's [`Ctx`] into the request.
+pub async fn auth(State(shared): St, mut req: Request, next: Next) -> Response {
+    let token = req
+        .headers()
+        .get("x-auth-token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let ctx = token.and_then(|t| shared.lock().keystone.validate(&t));
+    match ctx {
+        Some(ctx) => {
+            req.extensions_mut().insert(ctx);
+            next.run(req).await
+        }
+        None => ApiError::unauthorized().into_response(),
+    }
+}
+
+/// Which service a request path belongs to (for faults and the log).
+pub fn service_of(path: &str) -> &'static str {
+    let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
+    match first {
+        "" | "identity" | "v3" => "identity",
+        "compute" => "compute",
+        "network" => "network",
+        "volume" => "block-storage",
+        "load-balancer" => "load-balancer",
+        "image" => "image",
+        "heat-api" => "orchestration",
+        "swift" => "object-store",
+        _ => "unknown",
+    }
+}
+
+/// Logs the request, applies the service's injected faults, then passes it on.
+async fn faults_and_log(State(shared): St, req: Request, next: Next) -> Response {
+    let method = req.method().to_string();
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().map(str::to_string);
+    let service = service_of(&path);
+    let fault = shared.lock().faults.decide(service);
+    if !fault.latency.is_zero() {
+        tokio::time::sleep(fault.latency).await;
+    }
+    let (resp, status) = match fault.action {
+        Fault::Pass => {
+            let resp = next.run(req).await;
+            let status = Some(resp.status().as_u16());
+            (resp, status)
+        }
+        Fault::Error(code) => {
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+            let resp = ApiError::new(
+                style_of(service),
+                status,
+                "ServiceUnavailable",
+                "injected fault",
+            )
+            .restyle(style_of(service))
+            .into_response();
+            (resp, Some(code))
+        }
+        Fault::Throttle(secs) => {
+            let mut e = ApiError::new(
+                style_of(service),
+                StatusCode::TOO_MANY_REQUESTS,
+                "overLimit",
+                "Rate limit exceeded, retry later.",
+            )
+            .restyle(style_of(service));
+            e.retry_after = Some(secs);
+            (e.into_response(), Some(429))
+        }
+        Fault::Drop => (dropped_connection(), None),
+    };
+    shared
+        .lock()
+        .log
+        .record(&method, &path, query, service, status);
+    resp
+}
+
+/// The error shape a service answers with.
+fn style_of(service: &str) -> Style {
+    match service {
+        "identity" => Style::Keystone,
+        "network" => Style::Neutron,
+        "load-balancer" => Style::Octavia,
+        "image" | "object-store" => Style::Text,
+        "orchestration" => Style::Heat,
+        _ => Style::Nova,
+    }
+}
+
+/// A response whose body fails at once: hyper then closes the connection without
+/// finishing the answer, which a client sees as a dropped connection.
+fn dropped_connection() -> Response {
+    let stream = futures::stream::once(async {
+        Err::<Bytes, std::io::Error>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionAborted,
+            "injected dropped connection",
+        ))
+    });
+    let mut resp = Response::new(Body::from_stream(stream));
+    resp.headers_mut()
+        .insert("content-length", HeaderValue::from_static("100"));
+    resp
+}
+
+/// The whole simulator: every service under its path prefix, with log, faults, auth.
+pub fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .merge(super::keystone::router(shared.clone()))
+        .merge(super::neutron::router(shared.clone()))
+        .merge(super::nova::router(shared.clone()))
+        .merge(super::cinder::router(shared.clone()))
+        .merge(super::octavia::router(shared.clone()))
+        .merge(super::glance::router(shared.clone()))
+        .merge(super::heat::router(shared.clone()))
+        .merge(super::swift::router(shared.clone()))
+        .fallback(|| async {
+            (
+                StatusCode::NOT_FOUND,
+                "404 Not Found\n\nThe resource could not be found.\n",
+            )
+        })
+        .layer(middleware::from_fn_with_state(
+            shared.clone(),
+            faults_and_log,
+        ))
+        .with_state(shared)
+}
+
+/// Wraps a service's authenticated routes with the token check.
+pub fn protect(routes: Router<Arc<Shared>>, shared: &Arc<Shared>) -> Router<Arc<Shared>> {
+    routes.route_layer(middleware::from_fn_with_state(shared.clone(), auth))
+}

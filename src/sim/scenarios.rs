@@ -1,0 +1,937 @@
+//! Seeded scenarios: what leaked CI jobs leave behind, mixed with resources that must
+//! survive a sweep, plus [`Seeder`], the helper tests use to build custom projects
+//! directly in the store.
+//!
+//! Built in: `kubespray-aborted[:NODES]`, `capo-cluster[:WORKERS]`, `scale[:N]`. A
+//! scenario can also be a JSON file (see [`FileScenario`]).
+//!
+//! Selected resources carry the scenario's tag where the kind has tags, their names start
+//! with `<tag>-`, and volumes/snapshots have metadata `{"ci-job": "<tag>"}`. Survivors
+//! have none of these.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use jiff::{SignedDuration, Timestamp};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::http::ApiError;
+use super::store::{str_of, Ctx, Obj, SimState};
+
+/// Why a scenario could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    /// No built-in scenario has this name and no file has this path.
+    #[error("unknown scenario {0:?} (built in: kubespray-aborted, capo-cluster, scale)")]
+    Unknown(String),
+    /// The size after `:` is not a number.
+    #[error("scenario size {0:?} is not a number")]
+    BadSize(String),
+    /// The scenario file could not be read or parsed.
+    #[error("scenario file {path}: {reason}")]
+    File {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+/// A scenario to seed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scenario {
+    /// An interrupted Kubespray/Terraform job: servers with ports in cross-referencing
+    /// security groups, a router with interface and gateway, floating IPs, volumes with
+    /// snapshots, a keypair, a server group. `nodes` worker servers.
+    KubesprayAborted {
+        /// Worker servers besides the master.
+        nodes: usize,
+    },
+    /// A Cluster API (CAPO) cluster: servers, cloud-provider-openstack load balancers and
+    /// cinder-csi volumes.
+    CapoCluster {
+        /// Worker servers.
+        workers: usize,
+    },
+    /// About `resources` resources across realistic dependency chains, half selected.
+    Scale {
+        /// Roughly how many resources.
+        resources: usize,
+    },
+    /// Declared in a JSON file.
+    File(FileScenario),
+}
+
+impl Scenario {
+    /// Parses `NAME[:SIZE]` or a path to a scenario JSON file.
+    pub fn parse(spec: &str) -> Result<Scenario, ScenarioError> {
+        let (name, size) = match spec.split_once(':') {
+            Some((n, s)) => (
+                n,
+                Some(
+                    s.parse::<usize>()
+                        .map_err(|_| ScenarioError::BadSize(s.into()))?,
+                ),
+            ),
+            None => (spec, None),
+        };
+        match name {
+            "kubespray-aborted" => Ok(Scenario::KubesprayAborted {
+                nodes: size.unwrap_or(2),
+            }),
+            "capo-cluster" => Ok(Scenario::CapoCluster {
+                workers: size.unwrap_or(3),
+            }),
+            "scale" => Ok(Scenario::Scale {
+                resources: size.unwrap_or(1000),
+            }),
+            _ if Path::new(spec).is_file() => {
+                FileScenario::load(Path::new(spec)).map(Scenario::File)
+            }
+            _ => Err(ScenarioError::Unknown(spec.into())),
+        }
+    }
+
+    /// A short name for messages.
+    pub fn name(&self) -> String {
+        match self {
+            Scenario::KubesprayAborted { nodes } => format!("kubespray-aborted:{nodes}"),
+            Scenario::CapoCluster { workers } => format!("capo-cluster:{workers}"),
+            Scenario::Scale { resources } => format!("scale:{resources}"),
+            Scenario::File(f) => f.name.clone(),
+        }
+    }
+}
+
+/// What a sweep with `tag` must delete and must keep.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Manifest {
+    /// `(kind, id)` a sweep must delete.
+    pub selected: Vec<(String, String)>,
+    /// `(kind, id)` a sweep must keep.
+    pub survivors: Vec<(String, String)>,
+    /// The tag that selects (also the name prefix of selected resources).
+    pub tag: String,
+}
+
+impl Manifest {
+    /// `"12 selected, 9 survivors, tag T"`.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} selected, {} survivors, tag {}",
+            self.selected.len(),
+            self.survivors.len(),
+            self.tag
+        )
+    }
+}
+
+/// Seeds `scenario` into `project`. A scenario that cannot be built completely (a
+/// malformed file) yields what was built before the failure.
+pub fn seed(state: &mut SimState, project: &str, scenario: &Scenario) -> Manifest {
+    let mut s = Seeder::new(state, project);
+    let tag = match scenario {
+        Scenario::File(f) => f.tag.clone(),
+        _ => format!("ci-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]),
+    };
+    let built = match scenario {
+        Scenario::KubesprayAborted { nodes } => kubespray(&mut s, &tag, *nodes),
+        Scenario::CapoCluster { workers } => capo(&mut s, &tag, *workers),
+        Scenario::Scale { resources } => scale(&mut s, &tag, *resources),
+        Scenario::File(f) => from_file(&mut s, f),
+    };
+    if let Err(e) = built {
+        tracing::warn!(scenario = %scenario.name(), error = %e.message, "scenario seeded partially");
+    }
+    let mut m = s.manifest;
+    m.tag = tag;
+    m
+}
+
+/// Builds resources directly in the store, as the project's member would through the
+/// API, and records them in a [`Manifest`] when asked.
+pub struct Seeder<'a> {
+    /// The state seeded into.
+    pub st: &'a mut SimState,
+    /// Acting as this project's member.
+    pub ctx: Ctx,
+    /// What was recorded as selected / survivor.
+    pub manifest: Manifest,
+}
+
+fn obj(v: Value) -> Obj {
+    match v {
+        Value::Object(o) => o,
+        _ => Obj::new(),
+    }
+}
+
+fn id_of(o: &Obj) -> String {
+    str_of(o, "id").to_string()
+}
+
+impl<'a> Seeder<'a> {
+    /// A seeder acting as the `ci` user, member of `project`.
+    pub fn new(st: &'a mut SimState, project: &str) -> Seeder<'a> {
+        let user = st.keystone.ci_user_id.clone();
+        Seeder {
+            st,
+            ctx: Ctx {
+                project_id: project.into(),
+                user_id: user,
+                admin: false,
+            },
+            manifest: Manifest::default(),
+        }
+    }
+
+    /// Records `(kind, id)` as selected (`true`) or survivor (`false`).
+    pub fn record(&mut self, kind: &str, id: &str, selected: bool) {
+        let list = if selected {
+            &mut self.manifest.selected
+        } else {
+            &mut self.manifest.survivors
+        };
+        list.push((kind.to_string(), id.to_string()));
+    }
+
+    /// Backdates a resource's creation by `hours`.
+    pub fn age(&mut self, kind: &str, id: &str, hours: i64) {
+        let at = Timestamp::now() - SignedDuration::from_hours(hours);
+        self.st.set_created_at(kind, id, at);
+    }
+
+    /// Creates a network.
+    pub fn network(&mut self, name: &str, tags: &[&str]) -> Result<String, ApiError> {
+        let n = self
+            .st
+            .neutron
+            .create_network(&self.ctx, obj(json!({"name": name, "tags": tags})))?;
+        Ok(id_of(&n))
+    }
+
+    /// Creates a subnet.
+    pub fn subnet(
+        &mut self,
+        network: &str,
+        name: &str,
+        cidr: &str,
+        tags: &[&str],
+    ) -> Result<String, ApiError> {
+        let body = json!({"name": name, "network_id": network, "cidr": cidr, "ip_version": 4, "tags": tags});
+        Ok(id_of(&self.st.neutron.create_subnet(&self.ctx, obj(body))?))
+    }
+
+    /// Creates a port (security groups by id; none given: the default group).
+    pub fn port(
+        &mut self,
+        network: &str,
+        name: &str,
+        tags: &[&str],
+        sgs: &[&str],
+    ) -> Result<String, ApiError> {
+        let mut body = json!({"name": name, "network_id": network, "tags": tags});
+        if !sgs.is_empty() {
+            body["security_groups"] = json!(sgs);
+        }
+        Ok(id_of(&self.st.neutron.create_port(&self.ctx, obj(body))?))
+    }
+
+    /// Creates a router, with a gateway on `public` if asked.
+    pub fn router(&mut self, name: &str, tags: &[&str], gateway: bool) -> Result<String, ApiError> {
+        let mut body = json!({"name": name, "tags": tags});
+        if gateway {
+            body["external_gateway_info"] =
+                json!({"network_id": self.st.neutron.public_network_id});
+        }
+        Ok(id_of(&self.st.neutron.create_router(&self.ctx, obj(body))?))
+    }
+
+    /// Adds a router interface on a subnet; returns the interface port.
+    pub fn router_interface(&mut self, router: &str, subnet: &str) -> Result<String, ApiError> {
+        let info = self.st.neutron.add_router_interface(
+            &self.ctx,
+            router,
+            &json!({ "subnet_id": subnet }),
+        )?;
+        Ok(info["port_id"].as_str().unwrap_or("").to_string())
+    }
+
+    /// Creates a security group (with its two egress rules).
+    pub fn security_group(&mut self, name: &str, tags: &[&str]) -> String {
+        id_of(
+            &self
+                .st
+                .neutron
+                .create_security_group(&self.ctx, obj(json!({"name": name, "tags": tags}))),
+        )
+    }
+
+    /// Adds an ingress TCP rule to `sg`, from `remote_group` if given.
+    pub fn rule(
+        &mut self,
+        sg: &str,
+        port: u16,
+        remote_group: Option<&str>,
+    ) -> Result<String, ApiError> {
+        let body = json!({"security_group_id": sg, "direction": "ingress", "protocol": "tcp",
+            "port_range_min": port, "port_range_max": port, "remote_group_id": remote_group});
+        Ok(id_of(&self.st.neutron.create_rule(&self.ctx, obj(body))?))
+    }
+
+    /// Creates a floating IP on `public`, associated with `port` if given.
+    pub fn floating_ip(
+        &mut self,
+        description: &str,
+        tags: &[&str],
+        port: Option<&str>,
+    ) -> Result<String, ApiError> {
+        let body = json!({"floating_network_id": self.st.neutron.public_network_id, "port_id": port,
+            "description": description, "tags": tags});
+        Ok(id_of(
+            &self.st.neutron.create_floatingip(&self.ctx, obj(body))?,
+        ))
+    }
+
+    /// Creates a server: ports on `networks`, the given `ports`, booted from `boot_volume`
+    /// (or an image), with a keypair and server group if given.
+    pub fn server(
+        &mut self,
+        name: &str,
+        tags: &[&str],
+        spec: &ServerSpec,
+    ) -> Result<String, ApiError> {
+        let mut nets: Vec<Value> = spec.networks.iter().map(|n| json!({ "uuid": n })).collect();
+        nets.extend(spec.ports.iter().map(|p| json!({ "port": p })));
+        let mut body = json!({"name": name, "flavorRef": "1", "tags": tags, "networks": nets,
+            "key_name": spec.key_name, "metadata": {}});
+        if !spec.security_groups.is_empty() {
+            body["security_groups"] = spec
+                .security_groups
+                .iter()
+                .map(|g| json!({ "name": g }))
+                .collect();
+        }
+        match &spec.boot_volume {
+            Some(v) => {
+                body["block_device_mapping_v2"] = json!([{"boot_index": 0, "uuid": v, "source_type": "volume",
+                    "destination_type": "volume", "delete_on_termination": false}]);
+            }
+            None => body["imageRef"] = json!(self.st.glance.default_image),
+        }
+        if let Some(g) = &spec.group {
+            body["os:scheduler_hints"] = json!({ "group": g });
+        }
+        let mut o = obj(body);
+        if spec.key_name.is_none() {
+            o.remove("key_name");
+        }
+        Ok(id_of(&super::nova::create_server(self.st, &self.ctx, &o)?))
+    }
+
+    /// Creates a volume with metadata.
+    pub fn volume(&mut self, name: &str, size: u64, metadata: Value) -> Result<String, ApiError> {
+        let body = json!({"name": name, "size": size, "metadata": metadata});
+        Ok(id_of(&super::cinder::create_volume(
+            self.st,
+            &self.ctx,
+            obj(body),
+        )?))
+    }
+
+    /// Creates a snapshot of a volume (forced, so attached volumes work too).
+    pub fn snapshot(
+        &mut self,
+        volume: &str,
+        name: &str,
+        metadata: Value,
+    ) -> Result<String, ApiError> {
+        let body = json!({"volume_id": volume, "name": name, "force": true, "metadata": metadata});
+        Ok(id_of(&super::cinder::create_snapshot(
+            self.st,
+            &self.ctx,
+            obj(body),
+        )?))
+    }
+
+    /// Attaches a volume to a server.
+    pub fn attach(&mut self, server: &str, volume: &str) {
+        let n = self
+            .st
+            .nova
+            .servers
+            .get(server)
+            .map_or(0, |s| s["_volumes"].as_array().map_or(0, Vec::len));
+        super::cinder::attach(
+            self.st,
+            volume,
+            server,
+            &format!("/dev/vd{}", (b'a' + n as u8) as char),
+        );
+        if let Some(Value::Array(v)) = self
+            .st
+            .nova
+            .servers
+            .get_mut(server)
+            .and_then(|s| s.get_mut("_volumes"))
+        {
+            v.push(json!({"id": volume, "delete_on_termination": false}));
+        }
+    }
+
+    /// Creates a keypair (its id is its name).
+    pub fn keypair(&mut self, name: &str) -> Result<String, ApiError> {
+        let kp = super::nova::create_keypair(self.st, &self.ctx, &obj(json!({ "name": name })))?;
+        Ok(id_of(&kp))
+    }
+
+    /// Creates a load balancer on `subnet`, already `ACTIVE`; `listeners` children.
+    pub fn load_balancer(
+        &mut self,
+        name: &str,
+        subnet: &str,
+        tags: &[&str],
+        listeners: usize,
+    ) -> Result<String, ApiError> {
+        let body = obj(json!({"name": name, "vip_subnet_id": subnet, "tags": tags}));
+        let (lb, _) = super::octavia::create_lb(self.st, &self.ctx, &body)?;
+        let id = id_of(&lb);
+        if let Some(l) = self.st.octavia.loadbalancers.get_mut(&id) {
+            l.insert("provisioning_status".into(), json!("ACTIVE"));
+            l.insert("operating_status".into(), json!("ONLINE"));
+            let children: Vec<Value> = (0..listeners)
+                .map(|_| json!({ "id": uuid::Uuid::new_v4().to_string() }))
+                .collect();
+            l.insert("listeners".into(), Value::Array(children));
+        }
+        Ok(id)
+    }
+
+    /// Creates an image owned by the project.
+    pub fn image(&mut self, name: &str, tags: &[&str], protected: bool) -> String {
+        let body = obj(
+            json!({"name": name, "tags": tags, "protected": protected, "visibility": "private"}),
+        );
+        id_of(&super::glance::create_image(
+            self.st, &self.ctx, &body, true,
+        ))
+    }
+
+    /// Creates a stack from a template (its resources are created too).
+    pub fn stack(
+        &mut self,
+        name: &str,
+        tags: &[&str],
+        template: Value,
+    ) -> Result<String, ApiError> {
+        let body = json!({"stack_name": name, "tags": tags.join(","), "template": template});
+        Ok(id_of(&super::heat::create_stack(
+            self.st, &self.ctx, &body,
+        )?))
+    }
+
+    /// Creates a container holding `objects` small objects (its id is its name).
+    pub fn container(&mut self, name: &str, objects: usize) -> String {
+        super::swift::create_container(self.st, &self.ctx, name);
+        for i in 0..objects {
+            super::swift::put_object(self.st, name, &format!("obj-{i}"), 16);
+        }
+        name.to_string()
+    }
+
+    /// Creates a server group.
+    pub fn server_group(&mut self, name: &str) -> Result<String, ApiError> {
+        let g = super::nova::create_server_group(
+            self.st,
+            &self.ctx,
+            &obj(json!({"name": name, "policy": "anti-affinity"})),
+        )?;
+        Ok(id_of(&g))
+    }
+}
+
+/// How [`Seeder::server`] builds a server.
+#[derive(Debug, Clone, Default)]
+pub struct ServerSpec {
+    /// Networks to create a port on (Nova-owned ports).
+    pub networks: Vec<String>,
+    /// Pre-created ports to bind.
+    pub ports: Vec<String>,
+    /// Security group names for Nova's ports.
+    pub security_groups: Vec<String>,
+    /// Boot from this volume.
+    pub boot_volume: Option<String>,
+    /// Keypair name.
+    pub key_name: Option<String>,
+    /// Server group id.
+    pub group: Option<String>,
+}
+
+/// A tagged job's resources and a set of survivors around them (Kubespray via Terraform).
+fn kubespray(s: &mut Seeder, tag: &str, nodes: usize) -> Result<(), ApiError> {
+    let t = [tag];
+    let p = |n: &str| format!("{tag}-{n}");
+    let meta = json!({ "ci-job": tag });
+    // Survivors: shared infrastructure the job used, and an unrelated bastion.
+    let infra = s.network("shared-infra", &[])?;
+    let infra_sub = s.subnet(&infra, "shared-infra", "10.10.0.0/24", &[])?;
+    let bastion_sg = s.security_group("bastion", &[]);
+    s.rule(&bastion_sg, 22, None)?;
+    let bastion_vol = s.volume("bastion-data", 10, json!({}))?;
+    let ops_key = s.keypair("ops-key")?;
+    let bastion = s.server(
+        "bastion",
+        &[],
+        &ServerSpec {
+            networks: vec![infra.clone()],
+            security_groups: vec!["bastion".into()],
+            key_name: Some(ops_key.clone()),
+            ..ServerSpec::default()
+        },
+    )?;
+    s.attach(&bastion, &bastion_vol);
+    let spare_fip = s.floating_ip("ops spare address", &[], None)?;
+    let default_sg = s.st.neutron.ensure_default_sg(&s.ctx.project_id);
+    for (kind, id) in [
+        ("network", &infra),
+        ("subnet", &infra_sub),
+        ("security-group", &bastion_sg),
+        ("security-group", &default_sg),
+        ("volume", &bastion_vol),
+        ("keypair", &ops_key),
+        ("server", &bastion),
+        ("floating-ip", &spare_fip),
+    ] {
+        s.age(kind, id, 24 * 30);
+        s.record(kind, id, false);
+    }
+    let bastion_port =
+        s.st.neutron
+            .ports
+            .values()
+            .find(|x| str_of(x, "device_id") == bastion)
+            .map(id_of);
+    if let Some(port) = bastion_port {
+        s.record("port", &port, false);
+    }
+
+    // The leaked job.
+    let mut sel: Vec<(&str, String)> = Vec::new();
+    let net = s.network(&p("net"), &t)?;
+    let sub = s.subnet(&net, &p("subnet"), "10.20.0.0/24", &t)?;
+    let router = s.router(&p("router"), &t, true)?;
+    s.router_interface(&router, &sub)?;
+    let master_sg = s.security_group(&p("k8s-master"), &t);
+    let node_sg = s.security_group(&p("k8s-node"), &t);
+    s.rule(&master_sg, 6443, Some(&node_sg))?;
+    s.rule(&node_sg, 10250, Some(&master_sg))?;
+    s.rule(&master_sg, 22, None)?;
+    let key = s.keypair(&p("key"))?;
+    let group = s.server_group(&p("group"))?;
+    sel.extend([
+        ("network", net.clone()),
+        ("subnet", sub),
+        ("router", router),
+        ("security-group", master_sg),
+        ("security-group", node_sg.clone()),
+        ("keypair", key.clone()),
+        ("server-group", group.clone()),
+    ]);
+    let master_root = s.volume(&p("master-root"), 20, meta.clone())?;
+    let master = s.server(
+        &p("master-1"),
+        &t,
+        &ServerSpec {
+            networks: vec![net.clone()],
+            security_groups: vec![p("k8s-master")],
+            boot_volume: Some(master_root.clone()),
+            key_name: Some(key.clone()),
+            group: Some(group.clone()),
+            ..ServerSpec::default()
+        },
+    )?;
+    let master_port =
+        s.st.neutron
+            .ports
+            .values()
+            .find(|x| str_of(x, "device_id") == master)
+            .map(id_of);
+    let fip = s.floating_ip(&p("master-fip"), &t, master_port.as_deref())?;
+    sel.extend([
+        ("volume", master_root),
+        ("server", master),
+        ("floating-ip", fip),
+    ]);
+    for i in 1..=nodes {
+        let pre = s.port(&net, &p(&format!("node-{i}-port")), &t, &[node_sg.as_str()])?;
+        let node = s.server(
+            &p(&format!("node-{i}")),
+            &t,
+            &ServerSpec {
+                ports: vec![pre.clone()],
+                key_name: Some(key.clone()),
+                group: Some(group.clone()),
+                ..ServerSpec::default()
+            },
+        )?;
+        let data = s.volume(&p(&format!("node-{i}-data")), 5, meta.clone())?;
+        s.attach(&node, &data);
+        sel.extend([("port", pre), ("server", node), ("volume", data)]);
+    }
+    let backup = s.volume(&p("etcd-backup"), 2, meta.clone())?;
+    let snap = s.snapshot(&backup, &p("etcd-snap"), meta)?;
+    sel.extend([("volume", backup), ("snapshot", snap)]);
+    for (kind, id) in &sel {
+        s.age(kind, id, 7);
+        s.record(kind, id, true);
+    }
+    Ok(())
+}
+
+/// A Cluster API (CAPO) cluster: network, router, security groups, the API server load
+/// balancer, control plane and workers, cloud-provider-openstack service load balancers
+/// and cinder-csi volumes; a management network and an unrelated load balancer survive.
+fn capo(s: &mut Seeder, tag: &str, workers: usize) -> Result<(), ApiError> {
+    let t = [tag];
+    let p = |n: &str| format!("{tag}-{n}");
+    let meta = json!({"ci-job": tag, "cinder.csi.openstack.org/cluster": tag});
+    let mgmt = s.network("management", &[])?;
+    let mgmt_sub = s.subnet(&mgmt, "management", "10.5.0.0/24", &[])?;
+    let other_lb = s.load_balancer("kube_service_prod_default_web", &mgmt_sub, &[], 1)?;
+    let logs = s.container("ci-logs-archive", 3);
+    let golden = s.image("golden-ubuntu", &[], true);
+    for (kind, id) in [
+        ("network", &mgmt),
+        ("subnet", &mgmt_sub),
+        ("load-balancer", &other_lb),
+        ("container", &logs),
+        ("image", &golden),
+    ] {
+        s.age(kind, id, 24 * 90);
+        s.record(kind, id, false);
+    }
+    let vip_port =
+        s.st.octavia
+            .loadbalancers
+            .get(&other_lb)
+            .map(|l| str_of(l, "vip_port_id").to_string());
+    if let Some(port) = vip_port {
+        s.record("port", &port, false);
+    }
+
+    let net = s.network(&p("cluster-net"), &t)?;
+    let sub = s.subnet(&net, &p("cluster-subnet"), "10.6.0.0/24", &t)?;
+    let router = s.router(&p("cluster-router"), &t, true)?;
+    s.router_interface(&router, &sub)?;
+    let cp_sg = s.security_group(&p("secgroup-controlplane"), &t);
+    let worker_sg = s.security_group(&p("secgroup-worker"), &t);
+    s.rule(&cp_sg, 6443, Some(&worker_sg))?;
+    s.rule(&worker_sg, 10250, Some(&cp_sg))?;
+    let api_lb = s.load_balancer(&p("kubeapi"), &sub, &t, 1)?;
+    let svc_lb = s.load_balancer(&format!("kube_service_{tag}_default_nginx"), &sub, &t, 2)?;
+    let image = s.image(&p("node-image"), &t, false);
+    let mut sel = vec![
+        ("network", net.clone()),
+        ("subnet", sub),
+        ("router", router),
+        ("security-group", cp_sg.clone()),
+        ("security-group", worker_sg.clone()),
+        ("load-balancer", api_lb),
+        ("load-balancer", svc_lb),
+        ("image", image),
+    ];
+    for i in 0..=workers {
+        let (name, sg) = if i == 0 {
+            (p("control-plane-0"), &cp_sg)
+        } else {
+            (p(&format!("md-0-{i}")), &worker_sg)
+        };
+        let port = s.port(&net, &format!("{name}-0"), &t, &[sg.as_str()])?;
+        let server = s.server(
+            &name,
+            &t,
+            &ServerSpec {
+                ports: vec![port.clone()],
+                ..ServerSpec::default()
+            },
+        )?;
+        sel.extend([("port", port), ("server", server.clone())]);
+        if i > 0 {
+            let pvc = s.volume(&format!("pvc-{}", uuid::Uuid::new_v4()), 1, meta.clone())?;
+            s.attach(&server, &pvc);
+            sel.push(("volume", pvc));
+        }
+    }
+    let bucket = s.container(&p("etcd-backups"), 2);
+    sel.push(("container", bucket));
+    let stack = s.stack(
+        &p("bastion-stack"),
+        &t,
+        json!({"resources": {"net": {"type": "OS::Neutron::Net"}, "vol": {"type": "OS::Cinder::Volume", "properties": {"size": 1}}}}),
+    )?;
+    sel.push(("stack", stack));
+    for (kind, id) in &sel {
+        s.age(kind, id, 7);
+        s.record(kind, id, true);
+    }
+    Ok(())
+}
+
+/// About `n` resources in chains of ~12 (network, subnet, router + interface, group,
+/// ports, volume + snapshot), alternating selected and survivor chains.
+fn scale(s: &mut Seeder, tag: &str, n: usize) -> Result<(), ApiError> {
+    let chains = n.div_ceil(12).max(1);
+    for c in 0..chains {
+        let selected = c % 2 == 0;
+        let tags: Vec<&str> = if selected { vec![tag] } else { Vec::new() };
+        let name = |x: &str| {
+            if selected {
+                format!("{tag}-{x}-{c}")
+            } else {
+                format!("keep-{x}-{c}")
+            }
+        };
+        let meta = if selected {
+            json!({ "ci-job": tag })
+        } else {
+            json!({})
+        };
+        let net = s.network(&name("net"), &tags)?;
+        let cidr = format!("10.{}.{}.0/24", (c / 256) % 256, c % 256);
+        let sub = s.subnet(&net, &name("subnet"), &cidr, &tags)?;
+        let router = s.router(&name("router"), &tags, false)?;
+        s.router_interface(&router, &sub)?;
+        let sg = s.security_group(&name("sg"), &tags);
+        let mut made = vec![
+            ("network", net.clone()),
+            ("subnet", sub),
+            ("router", router),
+            ("security-group", sg.clone()),
+        ];
+        for i in 0..6 {
+            made.push((
+                "port",
+                s.port(&net, &name(&format!("port-{i}")), &tags, &[sg.as_str()])?,
+            ));
+        }
+        let vol = s.volume(&name("vol"), 1, meta.clone())?;
+        let snap = s.snapshot(&vol, &name("snap"), meta)?;
+        made.extend([("volume", vol), ("snapshot", snap)]);
+        for (kind, id) in &made {
+            s.record(kind, id, selected);
+        }
+    }
+    Ok(())
+}
+
+/// A scenario declared in JSON: resources with local references to each other.
+///
+/// ```json
+/// {"name": "mine", "tag": "job-1", "resources": [
+///   {"kind": "network", "ref": "n", "name": "job-1-net", "tags": ["job-1"], "selected": true, "age_hours": 8},
+///   {"kind": "subnet", "ref": "s", "network": "n", "cidr": "10.0.0.0/24", "selected": true},
+///   {"kind": "port", "network": "n", "selected": false}]}
+/// ```
+/// Kinds: network, subnet (`network`, `cidr`), port (`network`, `security_groups`),
+/// router (`gateway`, `interfaces`: subnet refs), security-group (`rules_from`: group
+/// refs), floating-ip (`port`), server (`networks`, `ports`, `security_groups` names,
+/// `volume`), volume (`size`, `metadata`), snapshot (`volume`), keypair, server-group.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileScenario {
+    /// Name for messages.
+    pub name: String,
+    /// The tag that selects.
+    pub tag: String,
+    /// The resources, in creation order.
+    pub resources: Vec<FileResource>,
+}
+
+/// One resource of a [`FileScenario`].
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileResource {
+    /// Kind (CLI word).
+    pub kind: String,
+    /// Local name other entries refer to.
+    #[serde(rename = "ref", default)]
+    pub reference: Option<String>,
+    /// Resource name.
+    #[serde(default)]
+    pub name: String,
+    /// Tags.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Whether a sweep must delete it.
+    #[serde(default)]
+    pub selected: bool,
+    /// Backdate creation by this many hours.
+    #[serde(default)]
+    pub age_hours: Option<i64>,
+    /// Network ref (subnet, port).
+    #[serde(default)]
+    pub network: Option<String>,
+    /// Networks refs (server).
+    #[serde(default)]
+    pub networks: Vec<String>,
+    /// Port refs (server) or one port ref (floating-ip).
+    #[serde(default)]
+    pub ports: Vec<String>,
+    /// Port ref (floating-ip).
+    #[serde(default)]
+    pub port: Option<String>,
+    /// Subnet CIDR.
+    #[serde(default)]
+    pub cidr: Option<String>,
+    /// Security group refs (port) or names (server).
+    #[serde(default)]
+    pub security_groups: Vec<String>,
+    /// Remote group refs whose members may reach this group.
+    #[serde(default)]
+    pub rules_from: Vec<String>,
+    /// Router: gateway on `public`.
+    #[serde(default)]
+    pub gateway: bool,
+    /// Router: subnet refs to add interfaces on.
+    #[serde(default)]
+    pub interfaces: Vec<String>,
+    /// Volume ref (snapshot: of it; server: boot from it).
+    #[serde(default)]
+    pub volume: Option<String>,
+    /// Volume size in GiB.
+    #[serde(default)]
+    pub size: Option<u64>,
+    /// Volume/snapshot metadata.
+    #[serde(default)]
+    pub metadata: Option<Value>,
+}
+
+impl FileScenario {
+    /// Reads and parses a scenario file.
+    pub fn load(path: &Path) -> Result<FileScenario, ScenarioError> {
+        let err = |reason: String| ScenarioError::File {
+            path: path.display().to_string(),
+            reason,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+        serde_json::from_str(&text).map_err(|e| err(e.to_string()))
+    }
+}
+
+fn from_file(s: &mut Seeder, f: &FileScenario) -> Result<(), ApiError> {
+    let mut refs: HashMap<String, String> = HashMap::new();
+    let missing = |r: &str| {
+        ApiError::nova(
+            axum::http::StatusCode::BAD_REQUEST,
+            format!("unknown ref {r:?}"),
+        )
+    };
+    for r in &f.resources {
+        let look = |x: &str| refs.get(x).cloned().ok_or_else(|| missing(x));
+        let tags: Vec<&str> = r.tags.iter().map(String::as_str).collect();
+        let id = match r.kind.as_str() {
+            "network" => s.network(&r.name, &tags)?,
+            "subnet" => {
+                let net = look(r.network.as_deref().unwrap_or(""))?;
+                s.subnet(
+                    &net,
+                    &r.name,
+                    r.cidr.as_deref().unwrap_or("10.0.0.0/24"),
+                    &tags,
+                )?
+            }
+            "port" => {
+                let net = look(r.network.as_deref().unwrap_or(""))?;
+                let sgs = r
+                    .security_groups
+                    .iter()
+                    .map(|g| look(g))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let sgs: Vec<&str> = sgs.iter().map(String::as_str).collect();
+                s.port(&net, &r.name, &tags, &sgs)?
+            }
+            "router" => {
+                let router = s.router(&r.name, &tags, r.gateway)?;
+                for sub in &r.interfaces {
+                    let sub = look(sub)?;
+                    s.router_interface(&router, &sub)?;
+                }
+                router
+            }
+            "security-group" => {
+                let sg = s.security_group(&r.name, &tags);
+                for from in &r.rules_from {
+                    let from = look(from)?;
+                    s.rule(&sg, 22, Some(&from))?;
+                }
+                sg
+            }
+            "floating-ip" => {
+                let port = r.port.as_deref().map(&look).transpose()?;
+                s.floating_ip(&r.name, &tags, port.as_deref())?
+            }
+            "server" => {
+                let spec = ServerSpec {
+                    networks: r
+                        .networks
+                        .iter()
+                        .map(|n| look(n))
+                        .collect::<Result<_, _>>()?,
+                    ports: r.ports.iter().map(|p| look(p)).collect::<Result<_, _>>()?,
+                    security_groups: r.security_groups.clone(),
+                    boot_volume: r.volume.as_deref().map(&look).transpose()?,
+                    ..ServerSpec::default()
+                };
+                s.server(&r.name, &tags, &spec)?
+            }
+            "volume" => s.volume(
+                &r.name,
+                r.size.unwrap_or(1),
+                r.metadata.clone().unwrap_or(json!({})),
+            )?,
+            "snapshot" => {
+                let vol = look(r.volume.as_deref().unwrap_or(""))?;
+                s.snapshot(&vol, &r.name, r.metadata.clone().unwrap_or(json!({})))?
+            }
+            "keypair" => s.keypair(&r.name)?,
+            "server-group" => s.server_group(&r.name)?,
+            other => return Err(missing(other)),
+        };
+        if let Some(h) = r.age_hours {
+            s.age(&r.kind, &id, h);
+        }
+        s.record(&r.kind, &id, r.selected);
+        if let Some(reference) = &r.reference {
+            refs.insert(reference.clone(), id);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// `NAME[:SIZE]` parses; unknown names and bad sizes are errors.
+    #[test]
+    fn parses_names_and_sizes() {
+        assert_eq!(
+            Scenario::parse("scale:500").unwrap(),
+            Scenario::Scale { resources: 500 }
+        );
+        assert_eq!(
+            Scenario::parse("kubespray-aborted").unwrap(),
+            Scenario::KubesprayAborted { nodes: 2 }
+        );
+        assert!(matches!(
+            Scenario::parse("nope"),
+            Err(ScenarioError::Unknown(_))
+        ));
+        assert!(matches!(
+            Scenario::parse("scale:x"),
+            Err(ScenarioError::BadSize(_))
+        ));
+    }
+}

@@ -1,0 +1,1 @@
+//! TODO: state (placeholder, replaced by its owner).
