@@ -145,8 +145,7 @@ impl Preflight {
                 (s, false) => format!("{} (not selected)", s.as_str()),
             };
             let detail = k.detail.as_deref().or(k.version.note.as_deref());
-            let _ = writeln!(
-                out,
+            let line = format!(
                 "{:<15} {:<14} {:<8} {:<18} {:<8} {:<9} {}",
                 k.kind.as_str(),
                 k.service,
@@ -156,6 +155,7 @@ impl Preflight {
                 status,
                 detail.unwrap_or("")
             );
+            let _ = writeln!(out, "{}", line.trim_end());
         }
         for w in &self.warnings {
             let _ = writeln!(out, "warning: {w}");

@@ -7,58 +7,16 @@
 
 use std::time::Duration;
 
-use assert_cmd::Command;
+mod quota_support;
+
+use quota_support::{bed, stacksweep};
 use regex::Regex;
 use serde_json::Value;
-use stacksweep::openstack::{CloudConfig, RetryPolicy, Session, SessionOptions};
 use stacksweep::quota::{self, QuotaReport, QuotaResource as Q};
 use stacksweep::select::{Filters, Marks, Selector};
-use stacksweep::sim::{FaultConfig, Manifest, Scenario, Sim, SimConfig, SimHandle, SimState};
+use stacksweep::sim::{FaultConfig, Manifest, SimState};
 use stacksweep::sweep::{self, SweepOptions};
 use tokio_util::sync::CancellationToken;
-
-fn sim_config() -> SimConfig {
-    let short = Duration::from_millis(40);
-    SimConfig {
-        server_delete_delay: Duration::from_millis(80),
-        volume_delete_delay: short,
-        volume_detach_delay: short,
-        other_delete_delay: short,
-        ..SimConfig::default()
-    }
-}
-
-struct Bed {
-    sim: SimHandle,
-    manifest: Manifest,
-    session: Session,
-    dir: tempfile::TempDir,
-}
-
-async fn bed(scenario: &str) -> Bed {
-    let sim = Sim::start(sim_config()).await.unwrap();
-    let manifest = sim.seed(&Scenario::parse(scenario).unwrap());
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("clouds.yaml");
-    sim.write_clouds_yaml(&path).unwrap();
-    let cloud = CloudConfig::from_clouds_yaml(&path, "sim").unwrap();
-    let options = SessionOptions {
-        retry: RetryPolicy {
-            base_delay: Duration::from_millis(5),
-            max_delay: Duration::from_millis(50),
-            deadline: Duration::from_secs(5),
-        },
-        requests_per_second: None,
-        ..SessionOptions::default()
-    };
-    let session = Session::connect(&cloud, options).await.unwrap();
-    Bed {
-        sim,
-        manifest,
-        session,
-        dir,
-    }
-}
 
 fn selector(m: &Manifest) -> Selector {
     let marks = Marks {
@@ -233,21 +191,21 @@ async fn refused_quota_is_unavailable_not_fatal() {
 async fn sweep_json_carries_quota() {
     let b = bed("kubespray-aborted:2").await;
     let servers = selected(&b.manifest, "server").count() as u64;
-    let clouds = b.dir.path().join("clouds.yaml");
     let tag = b.manifest.tag.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        Command::cargo_bin("stacksweep")
-            .unwrap()
-            .env("OS_CLIENT_CONFIG_FILE", clouds)
-            .env_remove("OS_CLOUD")
-            .args(["sweep", "--cloud", "sim", "--any-tag", &tag, "--metadata"])
-            .arg(format!("ci-job={tag}"))
-            .args(["--name-regex", &format!("^{tag}-"), "--output", "json"])
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
+    let args = [
+        "sweep".to_owned(),
+        "--cloud".into(),
+        "sim".into(),
+        "--any-tag".into(),
+        tag.clone(),
+        "--metadata".into(),
+        format!("ci-job={tag}"),
+        "--name-regex".into(),
+        format!("^{tag}-"),
+        "--output".into(),
+        "json".into(),
+    ];
+    let out = stacksweep(&b, args.to_vec()).await;
     let json: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
             "{e}: {}\n{}",
