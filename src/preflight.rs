@@ -99,9 +99,11 @@ impl Preflight {
         self.problems().is_empty()
     }
 
-    /// Kinds the selector needs that cannot be swept, as one line each.
+    /// Kinds the selector needs that cannot be swept, as one line each; and, when the
+    /// catalog offers none of the selected kinds at all, that (a sweep would do nothing).
     pub fn problems(&self) -> Vec<String> {
-        self.kinds
+        let mut problems: Vec<String> = self
+            .kinds
             .iter()
             .filter(|k| k.selected && k.status == Status::Unusable)
             .map(|k| {
@@ -111,7 +113,15 @@ impl Preflight {
                     k.detail.as_deref().unwrap_or("not usable")
                 )
             })
-            .collect()
+            .collect();
+        let mut selected = self.kinds.iter().filter(|k| k.selected).peekable();
+        if selected.peek().is_some() && selected.all(|k| k.status == Status::Absent) {
+            problems.push(
+                "none of the selected kinds' services is in the catalog (check region and interface)"
+                    .to_owned(),
+            );
+        }
+        problems
     }
 
     /// A table, one row per kind, then warnings and the verdict.
@@ -164,11 +174,10 @@ impl Preflight {
         if problems.is_empty() {
             let _ = writeln!(out, "preflight: ok");
         } else {
-            let _ = writeln!(
-                out,
-                "preflight: {} selected kind(s) cannot be swept",
-                problems.len()
-            );
+            for p in &problems {
+                let _ = writeln!(out, "problem: {p}");
+            }
+            let _ = writeln!(out, "preflight: FAILED");
         }
         out
     }
@@ -415,8 +424,9 @@ mod tests {
         assert!(p.is_ok());
         p.kinds.push(check(Kind::Volume, true, Status::Unusable));
         assert_eq!(p.problems(), vec!["volume: listing failed: HTTP 403"]);
-        assert!(p
-            .render_text()
-            .contains("1 selected kind(s) cannot be swept"));
+        assert!(p.render_text().contains("problem: volume: listing failed"));
+        let absent = |kind| check(kind, true, Status::Absent);
+        p.kinds = vec![absent(Kind::Stack), absent(Kind::Container)];
+        assert_eq!(p.problems().len(), 1, "{:?}", p.problems());
     }
 }

@@ -113,6 +113,25 @@ async fn cli_failing_service_exits_2() {
     b.sim.shutdown().await;
 }
 
+/// Against a catalog with none of the services (wrong interface), every kind is absent
+/// and preflight fails: a sweep there would do nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn cli_nothing_in_catalog_exits_2() {
+    let b = bed("kubespray-aborted:1").await;
+    let yaml = std::fs::read_to_string(b.clouds_yaml()).unwrap();
+    std::fs::write(
+        b.clouds_yaml(),
+        yaml.replace("interface: public", "interface: admin"),
+    )
+    .unwrap();
+    let out = stacksweep(&b, vec!["preflight".into(), "--cloud".into(), "sim".into()]).await;
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains("none of the selected kinds"), "{text}");
+    assert_eq!(text.matches(" absent").count(), Kind::ALL.len(), "{text}");
+    b.sim.shutdown().await;
+}
+
 /// `check-config` runs the preflight per target: a selected kind that cannot be listed
 /// is a problem (exit 2); excluding that kind makes the same config pass.
 #[tokio::test(flavor = "multi_thread")]
