@@ -136,7 +136,7 @@ impl Preflight {
         );
         let _ = writeln!(
             out,
-            "{:<15} {:<14} {:<8} {:<18} {:<8} {:<9} DETAIL",
+            "{:<15} {:<14} {:<8} {:<20} {:<8} {:<9} DETAIL",
             "KIND", "SERVICE", "CATALOG", "VERSION", "LIST", "STATUS"
         );
         for k in &self.kinds {
@@ -156,7 +156,7 @@ impl Preflight {
             };
             let detail = k.detail.as_deref().or(k.version.note.as_deref());
             let line = format!(
-                "{:<15} {:<14} {:<8} {:<18} {:<8} {:<9} {}",
+                "{:<15} {:<14} {:<8} {:<20} {:<8} {:<9} {}",
                 k.kind.as_str(),
                 k.service,
                 if k.in_catalog { "yes" } else { "no" },
