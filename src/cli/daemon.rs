@@ -400,7 +400,7 @@ fn hold_for_grace(
 }
 
 /// The metrics' view of a report; `first_seen` ages resources the API gives no age.
-fn record(
+pub(crate) fn record(
     report: &Report,
     inventory: &Inventory,
     held: &[ResourceKey],
