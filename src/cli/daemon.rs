@@ -34,8 +34,15 @@ use crate::sweep::{self, SessionCloud, SweepOptions};
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct DaemonArgs {
     /// Config file (TOML) naming the targets, selectors, schedule and limits. Reloaded on
-    /// SIGHUP. Without it, the flags below describe a single target.
-    #[arg(long, value_name = "FILE", conflicts_with_all = SINGLE_TARGET_FLAGS)]
+    /// SIGHUP and when the file changes. Without it, the flags below describe a single
+    /// target.
+    #[arg(
+        long,
+        short = 'c',
+        value_name = "FILE",
+        env = "STACKSWEEP_CONFIG",
+        conflicts_with_all = SINGLE_TARGET_FLAGS
+    )]
     pub config: Option<PathBuf>,
 
     /// Cloud to sweep, as named in clouds.yaml (single-target mode; default: OS_CLOUD,
