@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use stacksweep::openstack::{CloudConfig, RetryPolicy, Service, Session, SessionOptions};
-use stacksweep::sim::{FaultConfig, Scenario, Sim, SimConfig, SimHandle};
+use stacksweep::sim::{FaultConfig, Manifest, Scenario, Sim, SimConfig, SimHandle};
 
 /// Options with pages of 3, so every list takes several pages.
 fn options() -> SessionOptions {
@@ -27,12 +27,20 @@ fn options() -> SessionOptions {
 /// Number of ports created in the `ci` project.
 const PORTS: usize = 7;
 
-/// A simulator with a network and [`PORTS`] ports, created through the API.
-async fn seeded_sim() -> (SimHandle, tempfile::TempDir) {
+/// A simulator seeded with `scenario` (and what it seeded), with its `clouds.yaml` in a
+/// temporary directory.
+async fn start_sim(scenario: Option<Scenario>) -> (SimHandle, tempfile::TempDir, Manifest) {
     let sim = Sim::start(SimConfig::default()).await.unwrap();
+    let manifest = scenario.map(|s| sim.seed(&s)).unwrap_or_default();
     let dir = tempfile::tempdir().unwrap();
     sim.write_clouds_yaml(&dir.path().join("clouds.yaml"))
         .unwrap();
+    (sim, dir, manifest)
+}
+
+/// A simulator with a network and [`PORTS`] ports, created through the API.
+async fn seeded_sim() -> (SimHandle, tempfile::TempDir) {
+    let (sim, dir, _) = start_sim(None).await;
     let session = connect(&dir, "sim").await;
     let network = session
         .post(
@@ -89,7 +97,7 @@ async fn both_clouds_list_ports() {
     sim.shutdown().await;
 }
 
-/// Every collection of the services the simulator serves resolves and decodes.
+/// Every collection of every service resolves through the catalog and decodes.
 #[tokio::test]
 async fn every_service_lists() {
     let (sim, dir) = seeded_sim().await;
@@ -104,6 +112,13 @@ async fn every_service_lists() {
         (Service::BlockStorage, "/volumes/detail", "volumes"),
         (Service::BlockStorage, "/snapshots/detail", "snapshots"),
         (Service::Image, "/images", "images"),
+        (
+            Service::LoadBalancer,
+            "/lbaas/loadbalancers",
+            "loadbalancers",
+        ),
+        (Service::Orchestration, "/stacks", "stacks"),
+        (Service::ObjectStore, "?format=json", ""),
     ];
     for (service, path, collection) in lists {
         let result = session.list(service, path, collection).await;
@@ -149,11 +164,7 @@ async fn faults_and_expired_tokens_are_absorbed() {
 /// its kind's collection (pages of 3, several services).
 #[tokio::test]
 async fn kubespray_scenario_is_listed() {
-    let sim = Sim::start(SimConfig::default()).await.unwrap();
-    let manifest = sim.seed(&Scenario::KubesprayAborted { nodes: 3 });
-    let dir = tempfile::tempdir().unwrap();
-    sim.write_clouds_yaml(&dir.path().join("clouds.yaml"))
-        .unwrap();
+    let (sim, dir, manifest) = start_sim(Some(Scenario::KubesprayAborted { nodes: 3 })).await;
     let session = connect(&dir, "sim").await;
     let collections = [
         ("server", Service::Compute, "/servers/detail", "servers"),
@@ -207,5 +218,42 @@ async fn kubespray_scenario_is_listed() {
         checked > 10,
         "the scenario was checked ({checked} resources)"
     );
+    sim.shutdown().await;
+}
+
+/// The capo-cluster scenario's load balancers, stacks and Swift containers are listed
+/// through Octavia's, Heat's and Swift's endpoints (pages of 3).
+#[tokio::test]
+async fn capo_scenario_octavia_heat_swift() {
+    let (sim, dir, _) = start_sim(Some(Scenario::CapoCluster { workers: 4 })).await;
+    let session = connect(&dir, "sim").await;
+    let lbs = session
+        .list(
+            Service::LoadBalancer,
+            "/lbaas/loadbalancers",
+            "loadbalancers",
+        )
+        .await
+        .unwrap();
+    let stacks = session
+        .list(Service::Orchestration, "/stacks", "stacks")
+        .await
+        .unwrap();
+    let containers = session
+        .list(Service::ObjectStore, "?format=json", "")
+        .await
+        .unwrap();
+    for (kind, listed) in [("load-balancer", ids(&lbs)), ("stack", ids(&stacks))] {
+        let seeded: BTreeSet<String> = sim.ids(kind).into_iter().collect();
+        assert!(!seeded.is_empty(), "the scenario has {kind}s");
+        assert_eq!(listed, seeded, "{kind}");
+    }
+    let names: BTreeSet<String> = containers
+        .iter()
+        .map(|c| c["name"].as_str().unwrap().to_owned())
+        .collect();
+    let seeded: BTreeSet<String> = sim.ids("container").into_iter().collect();
+    assert!(!seeded.is_empty(), "the scenario has containers");
+    assert_eq!(names, seeded);
     sim.shutdown().await;
 }

@@ -84,6 +84,15 @@ pub enum CloudsError {
     /// Anything else.
     #[error("{0}")]
     Invalid(String),
+    /// A cloud's settings are wrong ([`CloudsError::WrongType`], `Missing`,
+    /// `Unsupported`); names the files they were read from.
+    #[error("{error} (in {})", list_paths(.files))]
+    InFiles {
+        /// The clouds.yaml / secure.yaml files read.
+        files: Vec<PathBuf>,
+        /// What is wrong.
+        error: Box<CloudsError>,
+    },
 }
 
 fn list_paths(paths: &[PathBuf]) -> String {
@@ -293,11 +302,29 @@ impl CloudConfig {
         if let Some(secure) = read_first(&secure_candidates)? {
             deep_merge(&mut doc, secure);
         }
+        let clouds_len = clouds_candidates.len();
         let mut searched = clouds_candidates;
         searched.extend(secure_candidates);
-        let mut entry = lookup_cloud(&doc, &name, searched)?;
+        let read: Vec<PathBuf> = [&searched[..clouds_len], &searched[clouds_len..]]
+            .iter()
+            .filter_map(|c| c.iter().find(|p| p.is_file()).cloned())
+            .collect();
+        let in_files = |error| match error {
+            CloudsError::WrongType { .. }
+            | CloudsError::Missing { .. }
+            | CloudsError::Unsupported { .. }
+                if !read.is_empty() =>
+            {
+                CloudsError::InFiles {
+                    files: read.clone(),
+                    error: Box::new(error),
+                }
+            }
+            other => other,
+        };
+        let mut entry = lookup_cloud(&doc, &name, searched).map_err(in_files)?;
         deep_merge(&mut entry, Value::Object(env_overlay));
-        build(&name, &entry)
+        build(&name, &entry).map_err(in_files)
     }
 
     /// Loads cloud `name` from one explicit `clouds.yaml` file (tests, `--clouds-yaml`),
@@ -959,14 +986,17 @@ clouds:
         assert!(err.contains("appcred, bad, mycloud"), "{err}");
     }
 
-    /// A wrong type names the key; a missing password says where it may come from.
+    /// A wrong type names the key and the file; a missing password says where it may
+    /// come from.
     #[test]
     fn wrong_type_and_missing() {
-        let (_dir, source) = setup(&[], false);
+        let (dir, source) = setup(&[], false);
         let err = CloudConfig::resolve_from(Some("bad"), &source)
             .unwrap_err()
             .to_string();
         assert!(err.contains("`auth.username` must be a string"), "{err}");
+        let file = dir.path().join("clouds.yaml").display().to_string();
+        assert!(err.contains(&file), "{err}");
         let err = CloudConfig::resolve_from(Some("mycloud"), &source)
             .unwrap_err()
             .to_string();

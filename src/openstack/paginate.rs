@@ -188,6 +188,13 @@ pub(crate) async fn list(
         let link = next_link(&body, collection).map(str::to_owned);
         let items = items_of(body, collection).map_err(|m| decode(&page, m))?;
         let count = items.len();
+        // A service that ignores the limit cannot be trusted to page (or to have sent
+        // the whole list); a page larger than asked for is garbage, not data.
+        if let Some(limit) = limit.filter(|&l| count > l) {
+            return Err(guard(format!(
+                "a page has {count} items, more than the limit of {limit} asked for"
+            )));
+        }
         let last_marker = items.last().and_then(marker_of);
         let last_has_no_marker = count > 0 && last_marker.is_none();
         out.extend(items);

@@ -281,6 +281,10 @@ pub enum Relation {
     Guards,
 }
 
+/// The role of a volume attachment's server: Cinder keeps showing it for a few seconds
+/// after the server is gone.
+pub const ATTACHED_SERVER: &str = "attached server";
+
 /// One reference held by a resource.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Reference {
@@ -680,6 +684,16 @@ pub async fn read(
         None => &body,
     };
     let mut fresh = parse(kind, item)?;
+    // Everything after a read acts on what it returned: an answer about another
+    // resource must never become that resource's delete.
+    if fresh.id != resource.id {
+        return Err(ParseError {
+            kind,
+            field: "id".into(),
+            problem: format!("the answer is about {}, not {}", fresh.id, resource.id),
+        }
+        .into());
+    }
     if kind == Kind::Stack {
         if fresh.status.as_deref() == Some("DELETE_COMPLETE") {
             return Ok(None);
