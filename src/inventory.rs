@@ -133,6 +133,22 @@ impl Inventory {
             .find_map(|b| self.errors.get(b).map(|e| (*b, e.as_str())))
     }
 
+    /// Whether `kind` was listed completely (offered, visible, and without error).
+    pub fn listed(&self, kind: Kind) -> bool {
+        !self.errors.contains_key(&kind) && !self.absent.contains(&kind)
+    }
+
+    /// A volume attachment to a server that is not in the (complete) server list: the
+    /// server is gone and Cinder has not caught up yet. Not a blocker: Cinder refuses the
+    /// delete (400, retried) for as long as the attachment is real.
+    pub fn is_stale_attachment(&self, reference: &Reference) -> bool {
+        reference.relation == Relation::HeldBy
+            && reference.kind == Some(Kind::Server)
+            && reference.role == resources::ATTACHED_SERVER
+            && self.resolve(reference).is_none()
+            && self.listed(Kind::Server)
+    }
+
     /// How many resources of `kind` were found.
     pub fn count(&self, kind: Kind) -> usize {
         self.resources.iter().filter(|r| r.kind == kind).count()

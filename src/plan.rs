@@ -356,6 +356,7 @@ pub fn build(inventory: &Inventory, selection: &Selection) -> Plan {
             let target = resolve(reference);
             match (reference.relation, target) {
                 (Relation::Owns, _) => {}
+                (_, None) if inventory.is_stale_attachment(reference) => {}
                 (Relation::HeldBy | Relation::OwnedBy, None) => {
                     let what = reference.kind.map_or(reference.role, Kind::as_str);
                     g.external[i] = Some(format!(
@@ -908,6 +909,18 @@ mod tests {
         )]);
         let expected = "skipped: in use by server ghost (not listed in this project)";
         assert_eq!(reason(&plan, "v"), expected);
+    }
+
+    /// A volume still showing an attachment to a server that is gone (not in a complete
+    /// server list) is planned; when the server list failed, it is not.
+    #[test]
+    fn stale_attachment_is_not_a_blocker() {
+        let attached = (HeldBy, Server, "gone", crate::resources::ATTACHED_SERVER);
+        let plan = plan_of(vec![mk(Volume, "v", true, &[attached])]);
+        assert_eq!(pos(&plan, Volume, "v", "delete"), 1);
+        let mut inv = Inventory::new(P, vec![mk(Volume, "v", true, &[attached])]);
+        inv.record_error(Server, "HTTP 500");
+        assert!(reason(&plan_with(inv), "v").contains("listing servers failed"));
     }
 
     /// A cycle is reported and its members skipped, not looped on; the rest goes ahead.

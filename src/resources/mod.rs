@@ -281,6 +281,10 @@ pub enum Relation {
     Guards,
 }
 
+/// The role of a volume attachment's server: Cinder keeps showing it for a few seconds
+/// after the server is gone.
+pub const ATTACHED_SERVER: &str = "attached server";
+
 /// One reference held by a resource.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Reference {
