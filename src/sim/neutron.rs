@@ -254,7 +254,7 @@ impl NeutronState {
             json!({"name": "public", "router:external": true, "description": "external network"});
         if let Ok(net) = n.create_network(&admin, net.as_object().cloned().unwrap_or_default()) {
             let net_id = str_of(&net, "id").to_string();
-            let sub = json!({"name": "public-subnet", "network_id": net_id, "cidr": "172.24.4.0/22", "ip_version": 4});
+            let sub = json!({"name": "public-subnet", "network_id": net_id, "cidr": "172.24.0.0/16", "ip_version": 4});
             if let Ok(sub) = n.create_subnet(&admin, sub.as_object().cloned().unwrap_or_default()) {
                 n.public_subnet_id = str_of(&sub, "id").to_string();
             }
