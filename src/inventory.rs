@@ -17,6 +17,7 @@ pub struct Inventory {
     project_id: String,
     resources: Vec<Resource>,
     index: HashMap<ResourceKey, usize>,
+    sort_names: HashMap<ResourceKey, String>,
     errors: BTreeMap<Kind, String>,
     absent: Vec<Kind>,
 }
@@ -24,11 +25,31 @@ pub struct Inventory {
 impl Inventory {
     /// An inventory of `resources` found in `project_id`, linked, in kind and name order.
     pub fn new(project_id: impl Into<String>, mut resources: Vec<Resource>) -> Self {
-        // Kind, then name: IDs are random, names are what a reader (and a snapshot) follows.
         resources.sort_by(|a, b| (a.kind, &a.id).cmp(&(b.kind, &b.id)));
         resources.dedup_by(|a, b| a.kind == b.kind && a.id == b.id);
-        resources.sort_by(|a, b| (a.kind, &a.name, &a.id).cmp(&(b.kind, &b.name, &b.id)));
         link(&mut resources);
+        // Kind, then name: IDs are random, names are what a reader (and a snapshot)
+        // follows. Unnamed resources (Nova's ports) go by the names they reference.
+        let names: HashMap<&str, &str> = resources
+            .iter()
+            .map(|r| (r.id.as_str(), r.name.as_str()))
+            .collect();
+        let sort_names: HashMap<ResourceKey, String> = resources
+            .iter()
+            .map(|r| {
+                let name = if r.name.is_empty() {
+                    let referenced = r
+                        .refs
+                        .iter()
+                        .filter_map(|x| names.get(x.id.as_str()).copied());
+                    format!("~{}", referenced.collect::<Vec<_>>().join(","))
+                } else {
+                    r.name.clone()
+                };
+                (r.key(), name)
+            })
+            .collect();
+        resources.sort_by_cached_key(|r| (r.kind, sort_names.get(&r.key()).cloned(), r.id.clone()));
         let index = resources
             .iter()
             .enumerate()
@@ -38,9 +59,18 @@ impl Inventory {
             project_id: project_id.into(),
             resources,
             index,
+            sort_names,
             errors: BTreeMap::new(),
             absent: Vec::new(),
         }
+    }
+
+    /// The name `r` is ordered by: its name, or for an unnamed one the names of what it
+    /// references (stable where IDs are random).
+    pub fn sort_name<'a>(&'a self, r: &'a Resource) -> &'a str {
+        self.sort_names
+            .get(&r.key())
+            .map_or(r.name.as_str(), String::as_str)
     }
 
     /// Records that listing `kind` failed.
@@ -101,6 +131,22 @@ impl Inventory {
         kind.blockers()
             .iter()
             .find_map(|b| self.errors.get(b).map(|e| (*b, e.as_str())))
+    }
+
+    /// Whether `kind` was listed completely (offered, visible, and without error).
+    pub fn listed(&self, kind: Kind) -> bool {
+        !self.errors.contains_key(&kind) && !self.absent.contains(&kind)
+    }
+
+    /// A volume attachment to a server that is not in the (complete) server list: the
+    /// server is gone and Cinder has not caught up yet. Not a blocker: Cinder refuses the
+    /// delete (400, retried) for as long as the attachment is real.
+    pub fn is_stale_attachment(&self, reference: &Reference) -> bool {
+        reference.relation == Relation::HeldBy
+            && reference.kind == Some(Kind::Server)
+            && reference.role == resources::ATTACHED_SERVER
+            && self.resolve(reference).is_none()
+            && self.listed(Kind::Server)
     }
 
     /// How many resources of `kind` were found.
@@ -201,8 +247,9 @@ pub async fn collect(session: &Session, selector: &Selector) -> Inventory {
             Ok(mut list) => found.append(&mut list),
             // The policy hides this kind from us (Heat often wants a role of its own):
             // there is nothing of it we could have made, so treat it as not offered.
-            Err(e) if e.api().and_then(ApiError::status) == Some(403) => {
-                tracing::warn!(kind = kind.as_str(), error = %e, "listing forbidden; kind not swept");
+            // A 404 on the collection itself: the catalog names an API that is not there.
+            Err(e) if matches!(e.api().and_then(ApiError::status), Some(403 | 404)) => {
+                tracing::warn!(kind = kind.as_str(), error = %e, "listing refused; kind not swept");
                 forbidden.push(*kind);
             }
             Err(e) => errors.push((*kind, e.to_string())),

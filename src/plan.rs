@@ -136,30 +136,31 @@ impl Plan {
             waits,
             self.skipped.len()
         );
-        let rows: Vec<[String; 6]> = self
+        let rows: Vec<[String; 7]> = self
             .steps
             .iter()
             .map(|s| {
                 let after: Vec<String> = s.after.iter().map(|n| n.to_string()).collect();
                 let detail = match &s.action {
                     Action::Delete => String::new(),
-                    _ => s.describe(),
+                    Action::Detach { detach } => detach.short(),
+                    Action::AwaitGone { owner } => format!("goes with {owner}"),
                 };
+                let number = s.number.to_string();
+                let (action, kind) = (s.action.as_str().to_string(), s.kind.to_string());
                 [
-                    s.number.to_string(),
-                    s.action.as_str().into(),
-                    s.kind.to_string(),
+                    number,
+                    action,
+                    kind,
                     s.id.clone(),
-                    display_name(&s.name, detail),
+                    s.name.clone(),
                     after.join(","),
+                    detail,
                 ]
             })
             .collect();
-        render_table(
-            &mut out,
-            &["#", "ACTION", "KIND", "ID", "NAME", "AFTER"],
-            &rows,
-        );
+        let header = ["#", "ACTION", "KIND", "ID", "NAME", "AFTER", "DETAIL"];
+        render_table(&mut out, &header, &rows);
         if !self.skipped.is_empty() {
             let _ = writeln!(out, "\nSkipped:");
             let rows: Vec<[String; 4]> = self
@@ -180,14 +181,6 @@ impl Plan {
             let _ = writeln!(out, "Cycle: {}", cycle.join(" -> "));
         }
         out
-    }
-}
-
-fn display_name(name: &str, detail: String) -> String {
-    match (name.is_empty(), detail.is_empty()) {
-        (_, true) => name.to_string(),
-        (true, false) => format!("[{detail}]"),
-        (false, false) => format!("{name} [{detail}]"),
     }
 }
 
@@ -363,6 +356,7 @@ pub fn build(inventory: &Inventory, selection: &Selection) -> Plan {
             let target = resolve(reference);
             match (reference.relation, target) {
                 (Relation::Owns, _) => {}
+                (_, None) if inventory.is_stale_attachment(reference) => {}
                 (Relation::HeldBy | Relation::OwnedBy, None) => {
                     let what = reference.kind.map_or(reference.role, Kind::as_str);
                     g.external[i] = Some(format!(
@@ -536,7 +530,7 @@ fn blocked_state(g: &Graph<'_>, from: usize, why: Why) -> State {
     }
 }
 
-/// Kahn's algorithm over happening nodes, ties broken by (kind, action, name, id) so plans are
+/// Kahn's algorithm over happening nodes, ties broken by (kind, action, name) so plans are
 /// stable; `Err` with one cycle when some nodes cannot be ordered.
 fn topo_order(g: &Graph<'_>) -> Result<Vec<usize>, Vec<usize>> {
     let live: Vec<bool> = g.state.iter().map(State::happens).collect();
@@ -555,14 +549,8 @@ fn topo_order(g: &Graph<'_>) -> Result<Vec<usize>, Vec<usize>> {
             NodeKind::Delete if matches!(g.state[node], State::Await(_)) => (2, 0),
             NodeKind::Delete => (1, 0),
         };
-        (
-            r.kind.rank(),
-            action,
-            r.name.clone(),
-            r.id.clone(),
-            detach,
-            node,
-        )
+        // The inventory is in kind and name order, so its index breaks ties stably.
+        (r.kind.rank(), action, g.nodes[node].0, detach, node)
     };
     let mut ready: BTreeSet<_> = (0..g.nodes.len())
         .filter(|&n| live[n] && indegree[n] == 0)
@@ -570,7 +558,7 @@ fn topo_order(g: &Graph<'_>) -> Result<Vec<usize>, Vec<usize>> {
         .collect();
     let mut order = Vec::new();
     while let Some(first) = ready.pop_first() {
-        let node = first.5;
+        let node = first.4;
         order.push(node);
         for &next in &out[node] {
             indegree[next] -= 1;
@@ -670,7 +658,8 @@ fn assemble(
             _ => None,
         })
         .collect();
-    skipped.sort_by(|a, b| (a.kind.rank(), &a.name, &a.id).cmp(&(b.kind.rank(), &b.name, &b.id)));
+    // Stable: within a kind, inventory (name) order.
+    skipped.sort_by_key(|s| s.kind.rank());
     Plan {
         steps,
         skipped,
@@ -920,6 +909,18 @@ mod tests {
         )]);
         let expected = "skipped: in use by server ghost (not listed in this project)";
         assert_eq!(reason(&plan, "v"), expected);
+    }
+
+    /// A volume still showing an attachment to a server that is gone (not in a complete
+    /// server list) is planned; when the server list failed, it is not.
+    #[test]
+    fn stale_attachment_is_not_a_blocker() {
+        let attached = (HeldBy, Server, "gone", crate::resources::ATTACHED_SERVER);
+        let plan = plan_of(vec![mk(Volume, "v", true, &[attached])]);
+        assert_eq!(pos(&plan, Volume, "v", "delete"), 1);
+        let mut inv = Inventory::new(P, vec![mk(Volume, "v", true, &[attached])]);
+        inv.record_error(Server, "HTTP 500");
+        assert!(reason(&plan_with(inv), "v").contains("listing servers failed"));
     }
 
     /// A cycle is reported and its members skipped, not looped on; the rest goes ahead.

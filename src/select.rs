@@ -281,10 +281,14 @@ impl Selector {
             .marks
             .first_carried(r)
             .ok_or_else(|| "kept: not marked".to_string())?;
-        if f.protect
-            .iter()
-            .any(|p| *p == r.id || (!r.name.is_empty() && *p == r.name))
-        {
+        // A floating IP's description is its name everywhere else (name patterns), so it
+        // protects it too: when in doubt, keep.
+        let named = |p: &String| {
+            [r.name.as_str(), mark_name(r)]
+                .iter()
+                .any(|n| !n.is_empty() && p == n)
+        };
+        if f.protect.iter().any(|p| *p == r.id || named(p)) {
             return Err("kept: protected".into());
         }
         if let Some(tag) = f.keep_tags.iter().find(|t| r.tags.contains(t)) {
@@ -513,6 +517,24 @@ mod tests {
         assert!(!s.judge(&fip, P, now()).selected);
         fip.description = "ci-77".into();
         assert!(s.judge(&fip, P, now()).selected);
+    }
+
+    /// A floating IP is protected by its description, the name it is matched by.
+    #[test]
+    fn floating_ip_protected_by_description() {
+        let s = sel(
+            Marks {
+                name_regex: Some(Regex::new("^ci-").unwrap()),
+                ..Marks::default()
+            },
+            Filters {
+                protect: tags(&["ci-bastion-ip"]),
+                ..Filters::default()
+            },
+        );
+        let mut fip = res(Kind::FloatingIp, "172.24.4.5", Some(2));
+        fip.description = "ci-bastion-ip".into();
+        assert_eq!(s.judge(&fip, P, now()).reason, "kept: protected");
     }
 
     /// Every filter narrows, each with its own reason.

@@ -25,7 +25,7 @@ use crate::openstack::{ApiError, DeleteOutcome, Service, Session};
 use crate::plan::{self, Action, Plan, Step};
 use crate::report::{KindCounts, Outcome, Report, ResourceOutcome};
 use crate::resources::{
-    self, Detach, DetachOutcome, Kind, Relation, Resource, ResourceError, ResourceKey,
+    self, Detach, DetachOutcome, Kind, Reference, Relation, Resource, ResourceError, ResourceKey,
 };
 use crate::select::{self, Selection, Selector};
 
@@ -176,19 +176,29 @@ pub async fn run(
     options: &SweepOptions,
     cancel: CancellationToken,
 ) -> Result<Report, SweepError> {
+    run_with(session, selector, options, cancel, |_, _| {}).await
+}
+
+/// [`run`], with `adjust` called between selection and planning: the daemon demotes
+/// resources still inside their grace period there ([`Selection::demote`]).
+pub async fn run_with(
+    session: &Session,
+    selector: &Selector,
+    options: &SweepOptions,
+    cancel: CancellationToken,
+    adjust: impl FnOnce(&Inventory, &mut Selection),
+) -> Result<Report, SweepError> {
+    let started_at = Timestamp::now();
+    let start = Instant::now();
     let inventory = inventory(session, selector).await?;
-    let selection = select::evaluate(&inventory, selector, Timestamp::now());
+    let mut selection = select::evaluate(&inventory, selector, Timestamp::now());
+    adjust(&inventory, &mut selection);
     let plan = plan::build(&inventory, &selection);
-    let mut report = execute(
-        &SessionCloud::new(session),
-        &inventory,
-        &selection,
-        plan,
-        options,
-        cancel,
-    )
-    .await;
+    let cloud = SessionCloud::new(session);
+    let mut report = execute(&cloud, &inventory, &selection, plan, options, cancel).await;
     report.cloud = session.cloud_name().to_string();
+    report.started_at = started_at;
+    report.duration_seconds = start.elapsed().as_secs_f64();
     Ok(report)
 }
 
@@ -226,6 +236,7 @@ struct StepContext<'a> {
     options: &'a SweepOptions,
     deadline: Instant,
     cancel: &'a CancellationToken,
+    inventory: &'a Inventory,
     /// Resources known gone (deleted by this sweep or awaited) when the step started.
     gone: Arc<Gone>,
 }
@@ -310,13 +321,23 @@ async fn delete_step<C: Cloud>(
             let status = fresh.status.as_deref().unwrap_or("?");
             return (StepEnd::Stuck(format!("stuck: status {status}")), retries);
         }
-        if let Some(holder) = fresh.holders().find(|h| !cx.is_gone(h.kind, &h.id)) {
+        // A holder already known as a stale attachment is left to Cinder's 400s; a new
+        // one (attached since the plan was made) skips the resource.
+        let stale =
+            |h: &Reference| resource.refs.contains(h) && cx.inventory.is_stale_attachment(h);
+        if let Some(holder) = fresh
+            .holders()
+            .find(|h| !cx.is_gone(h.kind, &h.id) && !stale(h))
+        {
             let what = holder.kind.map_or(holder.role, Kind::as_str);
             let why = format!(
                 "skipped: became in use by {what} {} since the plan was made",
                 holder.id
             );
             return (StepEnd::Skipped(why), retries);
+        }
+        if fresh.is_deleting() {
+            break;
         }
         match cloud.delete(&fresh).await {
             Ok(DeleteOutcome::AlreadyGone) => return (StepEnd::Done, retries),
@@ -560,6 +581,7 @@ async fn walk<C: Cloud>(
                     options,
                     deadline,
                     cancel,
+                    inventory,
                     gone: Arc::clone(&gone),
                 };
                 running.push(async move { (i, run_step(cloud, step, resource, cx).await) });

@@ -268,3 +268,34 @@ async fn caller_limit_is_kept() {
         .iter()
         .all(|s| param(s, "limit").as_deref() == Some("1")));
 }
+
+/// Heat's stack resources are one unpaged list: no `limit` is sent, no marker followed.
+#[tokio::test]
+async fn heat_resources_unpaged() {
+    let cloud = FakeCloud::start(|_| {
+        Answer::Json(
+            200,
+            json!({"resources": [{"physical_resource_id": "a"}, {"physical_resource_id": "b"}]}),
+        )
+    })
+    .await;
+    let list = session(&cloud)
+        .await
+        .list(
+            Service::Orchestration,
+            "/stacks/s/1/resources?nested_depth=5",
+            "resources",
+        )
+        .await
+        .unwrap();
+    assert_eq!(list.len(), 2);
+    let seen = cloud.seen();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(
+        seen[0].path_and_query(),
+        format!(
+            "/heat-api/v1/{}/stacks/s/1/resources?nested_depth=5",
+            client_support::PROJECT_ID
+        )
+    );
+}

@@ -726,3 +726,106 @@ fn dry_run_changes_nothing() {
     assert!(report.render_text().contains("WOULD-DELETE"));
     assert!(!report.is_clean());
 }
+
+/// Arbitrary JSON: scalars, lists and objects, with OpenStack's field names mixed in.
+fn json_value() -> impl Strategy<Value = serde_json::Value> {
+    use serde_json::Value;
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        "[a-z0-9:._ -]{0,12}".prop_map(Value::String),
+        Just(Value::String("2026-11-22T06:11:02Z".into())),
+    ];
+    let keys = prop_oneof![
+        Just("id".to_string()),
+        Just("name".to_string()),
+        Just("tags".to_string()),
+        Just("metadata".to_string()),
+        Just("created_at".to_string()),
+        Just("fixed_ips".to_string()),
+        Just("device_owner".to_string()),
+        Just("attachments".to_string()),
+        Just("security_group_rules".to_string()),
+        Just("external_gateway_info".to_string()),
+        Just("network_id".to_string()),
+        Just("keypair".to_string()),
+        "[a-z_]{1,8}",
+    ];
+    leaf.prop_recursive(3, 24, 6, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::Array),
+            prop::collection::btree_map(keys.clone(), inner, 0..6)
+                .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+
+    /// Parsing any JSON as any kind never panics; what parses has the ID it was given.
+    #[test]
+    fn parsing_garbage_never_panics(value in json_value()) {
+        for kind in Kind::ALL {
+            if let Ok(r) = stacksweep::resources::parse(*kind, &value) {
+                prop_assert!(!r.id.is_empty());
+                prop_assert_eq!(r.kind, *kind);
+            }
+        }
+    }
+}
+
+/// Records the fields of every `deleted` event.
+#[derive(Clone, Default)]
+struct DeleteEvents(std::sync::Arc<Mutex<Vec<BTreeMap<String, String>>>>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for DeleteEvents {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        struct Fields(BTreeMap<String, String>);
+        impl tracing::field::Visit for Fields {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                self.0.insert(
+                    field.name().to_string(),
+                    format!("{value:?}").trim_matches('"').to_string(),
+                );
+            }
+            fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+                self.0.insert(field.name().to_string(), value.to_string());
+            }
+        }
+        let mut fields = Fields(BTreeMap::new());
+        event.record(&mut fields);
+        if fields.0.get("message").map(String::as_str) == Some("deleted") {
+            self.0.lock().unwrap().push(fields.0);
+        }
+    }
+}
+
+/// Every delete is logged as one info event with kind, ID, name, project and reason.
+#[test]
+fn one_structured_event_per_delete() {
+    use tracing_subscriber::layer::SubscriberExt;
+    let events = DeleteEvents::default();
+    let subscriber = tracing_subscriber::registry().with(events.clone());
+    let mut sub = res(Kind::Subnet, "s".into(), true);
+    needs(&mut sub, Relation::Needs, Kind::Network, "n", "network");
+    let resources = vec![
+        sub,
+        res(Kind::Network, "n".into(), true),
+        res(Kind::Network, "k".into(), false),
+    ];
+    let (_, report) = tracing::subscriber::with_default(subscriber, || run_with(resources, |_| {}));
+    assert!(report.is_clean());
+    let events = events.0.lock().unwrap().clone();
+    assert_eq!(events.len(), 2);
+    let subnet = events.iter().find(|e| e["kind"] == "subnet").unwrap();
+    assert_eq!(subnet["id"], "s");
+    assert_eq!(subnet["name"], "ci-s");
+    assert_eq!(subnet["project"], PROJECT);
+    assert!(
+        subnet["reason"].starts_with("selected: name ci-s"),
+        "{}",
+        subnet["reason"]
+    );
+}

@@ -8,7 +8,7 @@ use anyhow::Context;
 
 use crate::config::{self, Config, KnownNames, RawConfig, RawSelect, RawTarget, SelectSpec};
 use crate::openstack::{
-    AuthMethod, CloudConfig, RequestObserver, RetryPolicy, Session, SessionOptions,
+    AuthMethod, CloudConfig, RequestObserver, RetryPolicy, Session, SessionOptions, ENVVARS_CLOUD,
 };
 use crate::resources::Kind;
 use crate::select::{self, Filters, Marks, Selector};
@@ -146,9 +146,6 @@ pub fn flag_target(cloud: Option<&str>) -> RawTarget {
     }
 }
 
-/// The cloud name that means "from `OS_*` variables alone".
-pub const ENVVARS_CLOUD: &str = "envvars";
-
 /// Turns a validated selector into the engine's.
 pub fn build_selector(spec: &SelectSpec) -> anyhow::Result<Selector> {
     let mut marks = Marks {
@@ -200,8 +197,8 @@ pub fn session_options(
 
 /// Resolves a target's credentials (clouds.yaml / `OS_*`) with its overrides.
 pub fn cloud_config(target: &config::Target) -> anyhow::Result<CloudConfig> {
-    let name = (target.cloud != ENVVARS_CLOUD).then_some(target.cloud.as_str());
-    let mut cloud = CloudConfig::resolve(name).with_context(|| {
+    // `envvars` is resolved by name too: the OS_* variables alone, even when OS_CLOUD is set.
+    let mut cloud = CloudConfig::resolve(Some(target.cloud.as_str())).with_context(|| {
         format!(
             "target {:?}: cannot resolve cloud {:?}",
             target.name, target.cloud

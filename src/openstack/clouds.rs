@@ -84,6 +84,15 @@ pub enum CloudsError {
     /// Anything else.
     #[error("{0}")]
     Invalid(String),
+    /// A cloud's settings are wrong ([`CloudsError::WrongType`], `Missing`,
+    /// `Unsupported`); names the files they were read from.
+    #[error("{error} (in {})", list_paths(.files))]
+    InFiles {
+        /// The clouds.yaml / secure.yaml files read.
+        files: Vec<PathBuf>,
+        /// What is wrong.
+        error: Box<CloudsError>,
+    },
 }
 
 fn list_paths(paths: &[PathBuf]) -> String {
@@ -293,11 +302,29 @@ impl CloudConfig {
         if let Some(secure) = read_first(&secure_candidates)? {
             deep_merge(&mut doc, secure);
         }
+        let clouds_len = clouds_candidates.len();
         let mut searched = clouds_candidates;
         searched.extend(secure_candidates);
-        let mut entry = lookup_cloud(&doc, &name, searched)?;
+        let read: Vec<PathBuf> = [&searched[..clouds_len], &searched[clouds_len..]]
+            .iter()
+            .filter_map(|c| c.iter().find(|p| p.is_file()).cloned())
+            .collect();
+        let in_files = |error| match error {
+            CloudsError::WrongType { .. }
+            | CloudsError::Missing { .. }
+            | CloudsError::Unsupported { .. }
+                if !read.is_empty() =>
+            {
+                CloudsError::InFiles {
+                    files: read.clone(),
+                    error: Box::new(error),
+                }
+            }
+            other => other,
+        };
+        let mut entry = lookup_cloud(&doc, &name, searched).map_err(in_files)?;
         deep_merge(&mut entry, Value::Object(env_overlay));
-        build(&name, &entry)
+        build(&name, &entry).map_err(in_files)
     }
 
     /// Loads cloud `name` from one explicit `clouds.yaml` file (tests, `--clouds-yaml`),
@@ -959,14 +986,17 @@ clouds:
         assert!(err.contains("appcred, bad, mycloud"), "{err}");
     }
 
-    /// A wrong type names the key; a missing password says where it may come from.
+    /// A wrong type names the key and the file; a missing password says where it may
+    /// come from.
     #[test]
     fn wrong_type_and_missing() {
-        let (_dir, source) = setup(&[], false);
+        let (dir, source) = setup(&[], false);
         let err = CloudConfig::resolve_from(Some("bad"), &source)
             .unwrap_err()
             .to_string();
         assert!(err.contains("`auth.username` must be a string"), "{err}");
+        let file = dir.path().join("clouds.yaml").display().to_string();
+        assert!(err.contains(&file), "{err}");
         let err = CloudConfig::resolve_from(Some("mycloud"), &source)
             .unwrap_err()
             .to_string();
@@ -1006,6 +1036,60 @@ clouds:
             CloudConfig::from_clouds_yaml(&other, "mycloud"),
             Err(CloudsError::UnknownCloud { .. })
         ));
+    }
+
+    /// OS_CLIENT_SECURE_FILE names the secure file; `envvars` by name means OS_* only.
+    #[test]
+    fn secure_file_override_and_envvars_by_name() {
+        let (dir, _) = setup(&[], false);
+        let secure = dir.path().join("elsewhere.yaml");
+        std::fs::write(&secure, SECURE).unwrap();
+        let env = [
+            (
+                "OS_CLIENT_SECURE_FILE".to_string(),
+                secure.display().to_string(),
+            ),
+            ("OS_AUTH_URL".to_string(), "http://env:5000".to_string()),
+            ("OS_USERNAME".to_string(), "envuser".to_string()),
+            ("OS_PASSWORD".to_string(), "envpass".to_string()),
+            ("OS_PROJECT_ID".to_string(), "envproj".to_string()),
+        ];
+        let source = CloudsSource::new(env.into_iter().collect(), vec![dir.path().to_path_buf()]);
+        let cloud = CloudConfig::resolve_from(Some(ENVVARS_CLOUD), &source).unwrap();
+        assert_eq!(cloud.auth_url(), "http://env:5000");
+        // With the named cloud, the env overlays it, secure.yaml included underneath.
+        let named = CloudConfig::resolve_from(Some("mycloud"), &source).unwrap();
+        assert_eq!(named.auth_url(), "http://env:5000");
+        let AuthMethod::Password {
+            password, project, ..
+        } = named.auth()
+        else {
+            panic!()
+        };
+        assert_eq!(password.expose_secret(), "envpass");
+        assert_eq!(project.id.as_deref(), Some("envproj"));
+        assert_eq!(
+            project.name.as_deref(),
+            Some("ci-project"),
+            "kept from clouds.yaml"
+        );
+        let without_env = CloudsSource::new(
+            [(
+                "OS_CLIENT_SECURE_FILE".to_string(),
+                secure.display().to_string(),
+            )]
+            .into(),
+            vec![dir.path().to_path_buf()],
+        );
+        let AuthMethod::Password { password, .. } =
+            CloudConfig::resolve_from(Some("mycloud"), &without_env)
+                .unwrap()
+                .auth()
+                .clone()
+        else {
+            panic!()
+        };
+        assert_eq!(password.expose_secret(), "hunter2-secure");
     }
 
     /// Unsupported auth types and identity versions are refused by name.

@@ -405,4 +405,19 @@ mod tests {
         assert_eq!(e.metric_label(), "conflict");
         assert_eq!(e.to_string(), "network DELETE /ports/x: HTTP 409: m");
     }
+
+    proptest::proptest! {
+        /// Any body, valid UTF-8 or not, parses to a bounded message without panicking.
+        #[test]
+        fn any_body_parses(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2000)) {
+            let (_, message) = parse_error_body(&body);
+            proptest::prop_assert!(message.chars().count() <= MAX_MESSAGE_CHARS + 1);
+        }
+
+        /// Any Retry-After value parses or is ignored, never panics.
+        #[test]
+        fn any_retry_after(value in ".{0,40}") {
+            let _ = parse_retry_after(&value, SystemTime::UNIX_EPOCH);
+        }
+    }
 }

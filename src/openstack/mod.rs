@@ -9,6 +9,28 @@
 //! - [`paginate`]: every page of a collection, with guards;
 //! - [`error`]: errors and the tolerant parsing of the services' error bodies;
 //! - [`session`]: [`Session`], the JSON verbs the resource modules use.
+//!
+//! Paths are relative to each service's versioned API root (`/v2.0` for Neutron, `/v2`
+//! for Glance and Octavia; the catalog's own for the rest):
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! use stacksweep::openstack::{CloudConfig, DeleteOutcome, Service, Session, SessionOptions};
+//!
+//! let cloud = CloudConfig::resolve(Some("mycloud"))?;
+//! let session = Session::connect(&cloud, SessionOptions::default()).await?;
+//! let ports = session.list(Service::Network, "/ports?tags=ci", "ports").await?;
+//! for port in &ports {
+//!     let id = port["id"].as_str().unwrap_or_default();
+//!     match session.delete(Service::Network, &format!("/ports/{id}")).await {
+//!         Ok(DeleteOutcome::Accepted | DeleteOutcome::AlreadyGone) => {}
+//!         Err(e) if e.is_conflict() => { /* re-read, retry later */ }
+//!         Err(e) => return Err(e.into()),
+//!     }
+//! }
+//! # Ok(())
+//! # }
+//! ```
 
 pub mod auth;
 pub mod catalog;

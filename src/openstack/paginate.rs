@@ -23,13 +23,14 @@ enum Fallback {
     Marker,
     /// `offset=<items so far>` (Nova server groups take no marker).
     Offset,
-    /// The service does not paginate (Keystone).
+    /// The collection does not paginate (Keystone, Heat's stack resources): no `limit`
+    /// is sent and one page is all.
     None,
 }
 
 fn fallback(service: Service, collection: &str) -> Fallback {
     match (service, collection) {
-        (Service::Identity, _) => Fallback::None,
+        (Service::Identity, _) | (Service::Orchestration, "resources") => Fallback::None,
         (Service::Compute, "server_groups") => Fallback::Offset,
         _ => Fallback::Marker,
     }
@@ -187,6 +188,13 @@ pub(crate) async fn list(
         let link = next_link(&body, collection).map(str::to_owned);
         let items = items_of(body, collection).map_err(|m| decode(&page, m))?;
         let count = items.len();
+        // A service that ignores the limit cannot be trusted to page (or to have sent
+        // the whole list); a page larger than asked for is garbage, not data.
+        if let Some(limit) = limit.filter(|&l| count > l) {
+            return Err(guard(format!(
+                "a page has {count} items, more than the limit of {limit} asked for"
+            )));
+        }
         let last_marker = items.last().and_then(marker_of);
         let last_has_no_marker = count > 0 && last_marker.is_none();
         out.extend(items);
@@ -347,5 +355,24 @@ mod tests {
             Some("k")
         );
         assert_eq!(marker_of(&json!({"x": 1, "y": 2})), None);
+    }
+
+    proptest::proptest! {
+        /// Any link rebases (or is refused) without panicking, and stays a relative path.
+        #[test]
+        fn any_link_rebases(href in ".{0,80}") {
+            let root = Url::parse("http://h:1/network/v2.0").unwrap();
+            if let Some(rel) = rebase(&href, &root) {
+                proptest::prop_assert!(rel.is_empty() || rel.starts_with('/') || rel.starts_with('?'), "{}", rel);
+            }
+        }
+
+        /// Query editing keeps other parameters and sets exactly one value.
+        #[test]
+        fn with_param_sets_one(path in "[a-z/]{0,10}(\\?[a-z]{1,5}=[a-z0-9]{0,5}(&[a-z]{1,5}=[a-z0-9]{0,5}){0,3})?", value in "[ -~]{0,12}") {
+            let edited = with_param(&path, "marker", &value);
+            proptest::prop_assert_eq!(query_param(&edited, "marker"), Some(value));
+            proptest::prop_assert_eq!(edited.matches("marker=").count(), 1);
+        }
     }
 }

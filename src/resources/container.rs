@@ -1,5 +1,7 @@
-//! Swift containers: named, no creation time in the list (so never old enough when an
-//! age is asked for). A container must be empty to go: its objects are deleted first.
+//! Swift containers: named, with no creation time in the list. Their `last_modified`
+//! stands in for it: it is never earlier than the creation, so an age taken from it is a
+//! lower bound and never makes a container look older than it is. A container must be
+//! empty to go: its objects are deleted first.
 
 use serde_json::Value;
 
@@ -17,6 +19,7 @@ pub(super) fn parse(v: &Value) -> Result<Resource, ParseError> {
     let o = Obj::new(Kind::Container, v)?;
     let mut r = Resource::new(Kind::Container, o.required("name")?);
     r.name = r.id.clone();
+    r.created_at = o.time("last_modified")?;
     Ok(r)
 }
 
@@ -73,5 +76,21 @@ mod tests {
     #[test]
     fn object_paths() {
         assert_eq!(object_path("ci logs", "a/b c"), "/ci%20logs/a/b%20c");
+    }
+
+    /// A container's age comes from `last_modified` (Swift's zone-less UTC format); without
+    /// it the age stays unknown, so an age filter keeps the container.
+    #[test]
+    fn age_from_last_modified() {
+        let v = serde_json::json!({"name": "ci-logs", "count": 2, "bytes": 10,
+            "last_modified": "2026-11-22T01:28:54.123456"});
+        let r = parse(&v).unwrap();
+        assert_eq!(r.id, "ci-logs");
+        assert_eq!(
+            r.created_at.unwrap().to_string(),
+            "2026-11-22T01:28:54.123456Z"
+        );
+        let bare = parse(&serde_json::json!({"name": "x"})).unwrap();
+        assert!(bare.created_at.is_none());
     }
 }

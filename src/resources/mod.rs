@@ -281,6 +281,10 @@ pub enum Relation {
     Guards,
 }
 
+/// The role of a volume attachment's server: Cinder keeps showing it for a few seconds
+/// after the server is gone.
+pub const ATTACHED_SERVER: &str = "attached server";
+
 /// One reference held by a resource.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Reference {
@@ -308,7 +312,7 @@ impl Reference {
 
 /// A detach action: a step of its own, done before the resources it frees can go.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(tag = "action", rename_all = "kebab-case")]
+#[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Detach {
     /// `remove_router_interface` for one interface port.
     RouterInterface {
@@ -363,6 +367,22 @@ impl Detach {
     /// after it rather than after the owner's deletion.
     pub fn releases_owner(&self) -> bool {
         matches!(self, Detach::FloatingIp { .. })
+    }
+
+    /// What the action does, as seen from its owner (`remove interface on subnet S`).
+    pub fn short(&self) -> String {
+        match self {
+            Detach::RouterInterface {
+                port_id, subnet_id, ..
+            } => match subnet_id {
+                Some(s) => format!("remove interface on subnet {s}"),
+                None => format!("remove interface port {port_id}"),
+            },
+            Detach::RouterGateway { network_id, .. } => {
+                format!("clear gateway to network {network_id}")
+            }
+            Detach::FloatingIp { port_id, .. } => format!("disassociate from port {port_id}"),
+        }
     }
 
     /// A short human description (`remove interface port P from router R`).
@@ -477,6 +497,12 @@ impl Resource {
                 Kind::Server | Kind::LoadBalancer => self.status_is(&["ERROR"]),
                 _ => false,
             }
+    }
+
+    /// Already being deleted (by us in an earlier run, or by the job's own cleanup): a
+    /// new delete would only be refused, so the sweep just waits for it to go.
+    pub fn is_deleting(&self) -> bool {
+        self.status_is(&["deleting", "DELETE_IN_PROGRESS", "PENDING_DELETE"])
     }
 
     /// References that must be gone before this resource can be deleted (its holders).
@@ -658,6 +684,16 @@ pub async fn read(
         None => &body,
     };
     let mut fresh = parse(kind, item)?;
+    // Everything after a read acts on what it returned: an answer about another
+    // resource must never become that resource's delete.
+    if fresh.id != resource.id {
+        return Err(ParseError {
+            kind,
+            field: "id".into(),
+            problem: format!("the answer is about {}, not {}", fresh.id, resource.id),
+        }
+        .into());
+    }
     if kind == Kind::Stack {
         if fresh.status.as_deref() == Some("DELETE_COMPLETE") {
             return Ok(None);

@@ -28,7 +28,7 @@ pub(super) fn parse(v: &Value) -> Result<Resource, ParseError> {
                 Relation::HeldBy,
                 Kind::Server,
                 server,
-                "attached server",
+                super::ATTACHED_SERVER,
             ));
         }
     }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Router};
 use jiff::Timestamp;
@@ -19,8 +19,8 @@ use super::http::{
     body_obj, empty, parse_body, protect, reply, ApiError, Caller, Shared, St, Style,
 };
 use super::store::{
-    field_matches, fmt_z, new_id, next_link, page, public, str_of, strs_of, Ctx, Obj, Params,
-    SimState, Table, TagFilter,
+    field_matches, fmt_z, new_id, next_link, page, public, str_of, strs_of, Ctx, Listing, Obj,
+    Params, SimState, Table, TagFilter,
 };
 
 /// Device owners of ports Neutron's L3 plugin owns; the port API refuses to delete them.
@@ -675,14 +675,35 @@ impl NeutronState {
         Ok(())
     }
 
+    /// The router's interface ports, from its private `_interfaces` list (kept by
+    /// add/remove_router_interface, so no scan of every port), checked against the ports.
     fn interface_ports(&self, router_id: &str) -> Vec<&Obj> {
-        self.ports
-            .values()
+        let listed = self
+            .routers
+            .get(router_id)
+            .map(|r| strs_of(r, "_interfaces"))
+            .unwrap_or_default();
+        listed
+            .iter()
+            .filter_map(|id| self.ports.get(id))
             .filter(|p| {
                 str_of(p, "device_id") == router_id
                     && str_of(p, "device_owner").starts_with("network:router_interface")
             })
             .collect()
+    }
+
+    /// Records (`add`) or forgets an interface port in the router's `_interfaces`.
+    fn note_interface(&mut self, router_id: &str, port_id: &str, add: bool) {
+        if let Some(r) = self.routers.get_mut(router_id) {
+            let mut list = strs_of(r, "_interfaces");
+            list.retain(|p| p != port_id);
+            if add {
+                list.push(port_id.to_string());
+            }
+            r.insert("_interfaces".into(), json!(list));
+            touch(r);
+        }
     }
 
     /// `PUT /routers/{id}/add_router_interface` with a `subnet_id` or a `port_id`.
@@ -745,6 +766,7 @@ impl NeutronState {
                 "Bad router request: Either subnet_id or port_id must be specified.",
             ));
         };
+        self.note_interface(router_id, &port_id, true);
         Ok(self.interface_info(router_id, &port_id, &project))
     }
 
@@ -822,6 +844,7 @@ impl NeutronState {
         }
         let info = self.interface_info(router_id, &port_id, &project);
         self.ports.remove(&port_id);
+        self.note_interface(router_id, &port_id, false);
         Ok(info)
     }
 
@@ -999,7 +1022,19 @@ impl NeutronState {
             .iter()
             .all(|k| r.get(*k) == o.get(*k))
         };
-        if let Some(dup) = self.security_group_rules.values().find(|r| same(r)) {
+        // Only the group's own rules can be duplicates (its embedded copy saves a scan).
+        let siblings = self
+            .security_groups
+            .get(&sg_id)
+            .and_then(|g| g.get("security_group_rules"))
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let dup = siblings
+            .iter()
+            .filter_map(Value::as_object)
+            .find(|r| same(r));
+        if let Some(dup) = dup {
             return Err(conflict(
                 "SecurityGroupRuleExists",
                 format!(
@@ -1251,10 +1286,7 @@ impl NeutronState {
     }
 
     /// One page of a list, with the caller's visibility, filters and `*_links`.
-    pub fn list(&mut self, k: NKind, ctx: &Ctx, params: &Params, base: &str) -> Value {
-        if k == NKind::SecurityGroup && !ctx.admin {
-            self.ensure_default_sg(&ctx.project_id);
-        }
+    pub fn list<'a>(&'a self, k: NKind, ctx: &Ctx, params: &'a Params, base: &str) -> Listing<'a> {
         let tags = TagFilter::from_params(params);
         let reserved = [
             "limit",
@@ -1285,7 +1317,7 @@ impl NeutronState {
             .collect();
         let keep = |o: &Obj| {
             self.visible(k, o, ctx)
-                && tags.matches(&strs_of(o, "tags"))
+                && (tags.is_empty() || tags.matches(&strs_of(o, "tags")))
                 && filters.iter().all(|(key, wanted)| match o.get(*key) {
                     Some(Value::Array(a)) => wanted
                         .iter()
@@ -1294,19 +1326,22 @@ impl NeutronState {
                     None => true,
                 })
                 && fixed.iter().all(|(fk, fv)| {
-                    o["fixed_ips"].as_array().is_some_and(|ips| {
-                        ips.iter().any(|ip| ip[fk.as_str()].as_str() == Some(fv))
-                    })
+                    o.get("fixed_ips")
+                        .and_then(Value::as_array)
+                        .is_some_and(|ips| {
+                            ips.iter().any(|ip| ip[fk.as_str()].as_str() == Some(fv))
+                        })
                 })
         };
         let (items, full) = page(self.table(k), params.get("marker"), params.limit(), keep);
-        let fields = params.all("fields");
-        let out: Vec<Value> = items
-            .iter()
-            .map(|o| project_fields(public(o), &fields))
-            .collect();
-        let mut body = json!({ k.plural(): out });
+        let mut body = Listing {
+            key: k.plural(),
+            items,
+            fields: params.all("fields"),
+            extra: Vec::new(),
+        };
         if params.limit().is_some() {
+            let items = &body.items;
             let mut links = Vec::new();
             if full {
                 if let Some(last) = items.last() {
@@ -1329,7 +1364,8 @@ impl NeutronState {
                 link["rel"] = json!("previous");
                 links.push(link);
             }
-            body[format!("{}_links", k.plural())] = Value::Array(links);
+            body.extra
+                .push((format!("{}_links", k.plural()), Value::Array(links)));
         }
         body
     }
@@ -1452,11 +1488,13 @@ async fn list(
     let k = kind_of(&coll)?;
     let params = Params::parse(q.as_deref());
     let mut st = s.lock();
+    if k == NKind::SecurityGroup && !ctx.admin {
+        st.neutron.ensure_default_sg(&ctx.project_id);
+    }
     let base = st.base_url.clone();
-    Ok(reply(
-        StatusCode::OK,
-        st.neutron.list(k, &ctx, &params, &base),
-    ))
+    let listing = st.neutron.list(k, &ctx, &params, &base);
+    // Serialized under the lock, from references: no copy of the page.
+    Ok((StatusCode::OK, axum::Json(listing)).into_response())
 }
 
 async fn create(

@@ -386,6 +386,60 @@ impl<'a> Seeder<'a> {
         Ok(id_of(&kp))
     }
 
+    /// Creates a load balancer on `subnet`, already `ACTIVE`; `listeners` children.
+    pub fn load_balancer(
+        &mut self,
+        name: &str,
+        subnet: &str,
+        tags: &[&str],
+        listeners: usize,
+    ) -> Result<String, ApiError> {
+        let body = obj(json!({"name": name, "vip_subnet_id": subnet, "tags": tags}));
+        let (lb, _) = super::octavia::create_lb(self.st, &self.ctx, &body)?;
+        let id = id_of(&lb);
+        if let Some(l) = self.st.octavia.loadbalancers.get_mut(&id) {
+            l.insert("provisioning_status".into(), json!("ACTIVE"));
+            l.insert("operating_status".into(), json!("ONLINE"));
+            let children: Vec<Value> = (0..listeners)
+                .map(|_| json!({ "id": uuid::Uuid::new_v4().to_string() }))
+                .collect();
+            l.insert("listeners".into(), Value::Array(children));
+        }
+        Ok(id)
+    }
+
+    /// Creates an image owned by the project.
+    pub fn image(&mut self, name: &str, tags: &[&str], protected: bool) -> String {
+        let body = obj(
+            json!({"name": name, "tags": tags, "protected": protected, "visibility": "private"}),
+        );
+        id_of(&super::glance::create_image(
+            self.st, &self.ctx, &body, true,
+        ))
+    }
+
+    /// Creates a stack from a template (its resources are created too).
+    pub fn stack(
+        &mut self,
+        name: &str,
+        tags: &[&str],
+        template: Value,
+    ) -> Result<String, ApiError> {
+        let body = json!({"stack_name": name, "tags": tags.join(","), "template": template});
+        Ok(id_of(&super::heat::create_stack(
+            self.st, &self.ctx, &body,
+        )?))
+    }
+
+    /// Creates a container holding `objects` small objects (its id is its name).
+    pub fn container(&mut self, name: &str, objects: usize) -> String {
+        super::swift::create_container(self.st, &self.ctx, name);
+        for i in 0..objects {
+            super::swift::put_object(self.st, name, &format!("obj-{i}"), 16);
+        }
+        name.to_string()
+    }
+
     /// Creates a server group.
     pub fn server_group(&mut self, name: &str) -> Result<String, ApiError> {
         let g = super::nova::create_server_group(
@@ -535,43 +589,88 @@ fn kubespray(s: &mut Seeder, tag: &str, nodes: usize) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// A CAPO cluster: servers and cinder-csi volumes (load balancers when Octavia exists).
+/// A Cluster API (CAPO) cluster: network, router, security groups, the API server load
+/// balancer, control plane and workers, cloud-provider-openstack service load balancers
+/// and cinder-csi volumes; a management network and an unrelated load balancer survive.
 fn capo(s: &mut Seeder, tag: &str, workers: usize) -> Result<(), ApiError> {
     let t = [tag];
     let p = |n: &str| format!("{tag}-{n}");
     let meta = json!({"ci-job": tag, "cinder.csi.openstack.org/cluster": tag});
-    let keep = s.network("management", &[])?;
-    s.record("network", &keep, false);
+    let mgmt = s.network("management", &[])?;
+    let mgmt_sub = s.subnet(&mgmt, "management", "10.5.0.0/24", &[])?;
+    let other_lb = s.load_balancer("kube_service_prod_default_web", &mgmt_sub, &[], 1)?;
+    let logs = s.container("ci-logs-archive", 3);
+    let golden = s.image("golden-ubuntu", &[], true);
+    for (kind, id) in [
+        ("network", &mgmt),
+        ("subnet", &mgmt_sub),
+        ("load-balancer", &other_lb),
+        ("container", &logs),
+        ("image", &golden),
+    ] {
+        s.age(kind, id, 24 * 90);
+        s.record(kind, id, false);
+    }
+    let vip_port =
+        s.st.octavia
+            .loadbalancers
+            .get(&other_lb)
+            .map(|l| str_of(l, "vip_port_id").to_string());
+    if let Some(port) = vip_port {
+        s.record("port", &port, false);
+    }
+
     let net = s.network(&p("cluster-net"), &t)?;
     let sub = s.subnet(&net, &p("cluster-subnet"), "10.6.0.0/24", &t)?;
     let router = s.router(&p("cluster-router"), &t, true)?;
     s.router_interface(&router, &sub)?;
-    let sg = s.security_group(&p("cluster-sg"), &t);
+    let cp_sg = s.security_group(&p("secgroup-controlplane"), &t);
+    let worker_sg = s.security_group(&p("secgroup-worker"), &t);
+    s.rule(&cp_sg, 6443, Some(&worker_sg))?;
+    s.rule(&worker_sg, 10250, Some(&cp_sg))?;
+    let api_lb = s.load_balancer(&p("kubeapi"), &sub, &t, 1)?;
+    let svc_lb = s.load_balancer(&format!("kube_service_{tag}_default_nginx"), &sub, &t, 2)?;
+    let image = s.image(&p("node-image"), &t, false);
     let mut sel = vec![
         ("network", net.clone()),
         ("subnet", sub),
         ("router", router),
-        ("security-group", sg),
+        ("security-group", cp_sg.clone()),
+        ("security-group", worker_sg.clone()),
+        ("load-balancer", api_lb),
+        ("load-balancer", svc_lb),
+        ("image", image),
     ];
-    for i in 0..workers.max(1) {
-        let name = if i == 0 {
-            p("control-plane-0")
+    for i in 0..=workers {
+        let (name, sg) = if i == 0 {
+            (p("control-plane-0"), &cp_sg)
         } else {
-            p(&format!("md-0-{i}"))
+            (p(&format!("md-0-{i}")), &worker_sg)
         };
+        let port = s.port(&net, &format!("{name}-0"), &t, &[sg.as_str()])?;
         let server = s.server(
             &name,
             &t,
             &ServerSpec {
-                networks: vec![net.clone()],
-                security_groups: vec![p("cluster-sg")],
+                ports: vec![port.clone()],
                 ..ServerSpec::default()
             },
         )?;
-        let pvc = s.volume(&p(&format!("pvc-{i}")), 1, meta.clone())?;
-        s.attach(&server, &pvc);
-        sel.extend([("server", server), ("volume", pvc)]);
+        sel.extend([("port", port), ("server", server.clone())]);
+        if i > 0 {
+            let pvc = s.volume(&format!("pvc-{}", uuid::Uuid::new_v4()), 1, meta.clone())?;
+            s.attach(&server, &pvc);
+            sel.push(("volume", pvc));
+        }
     }
+    let bucket = s.container(&p("etcd-backups"), 2);
+    sel.push(("container", bucket));
+    let stack = s.stack(
+        &p("bastion-stack"),
+        &t,
+        json!({"resources": {"net": {"type": "OS::Neutron::Net"}, "vol": {"type": "OS::Cinder::Volume", "properties": {"size": 1}}}}),
+    )?;
+    sel.push(("stack", stack));
     for (kind, id) in &sel {
         s.age(kind, id, 7);
         s.record(kind, id, true);

@@ -376,6 +376,56 @@ pub fn public(obj: &Obj) -> Value {
     )
 }
 
+/// A resource serialized as the API shows it (no `_` keys, only `fields` when given),
+/// straight from the store without cloning.
+pub struct PublicRef<'a> {
+    obj: &'a Obj,
+    fields: &'a [&'a str],
+}
+
+impl serde::Serialize for PublicRef<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.obj.iter().filter(|(k, _)| {
+            !k.starts_with('_') && (self.fields.is_empty() || self.fields.contains(&k.as_str()))
+        }))
+    }
+}
+
+/// A list answer (`{"ports": [...], "ports_links": [...]}`) serialized from references.
+pub struct Listing<'a> {
+    /// Key of the list (`ports`).
+    pub key: &'static str,
+    /// The page.
+    pub items: Vec<&'a Obj>,
+    /// Only these fields of each item (all when empty).
+    pub fields: Vec<&'a str>,
+    /// Further keys (`ports_links`).
+    pub extra: Vec<(String, Value)>,
+}
+
+struct Items<'a, 'b>(&'b Listing<'a>);
+
+impl serde::Serialize for Items<'_, '_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.items.iter().map(|obj| PublicRef {
+            obj,
+            fields: &self.0.fields,
+        }))
+    }
+}
+
+impl serde::Serialize for Listing<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(1 + self.extra.len()))?;
+        map.serialize_entry(self.key, &Items(self))?;
+        for (k, v) in &self.extra {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
 /// Query parameters in order, repeated keys kept (`?tags=a&tags=b`).
 #[derive(Debug, Default, Clone)]
 pub struct Params(pub Vec<(String, String)>);
@@ -446,6 +496,14 @@ impl TagFilter {
             not_any: p.list("not-tags-any"),
         }
     }
+    /// Whether no tag filter was given.
+    pub fn is_empty(&self) -> bool {
+        self.all.is_empty()
+            && self.any.is_empty()
+            && self.not_all.is_empty()
+            && self.not_any.is_empty()
+    }
+
     /// Whether a resource with these tags passes.
     pub fn matches(&self, tags: &[String]) -> bool {
         let has = |t: &String| tags.contains(t);

@@ -307,6 +307,7 @@ async fn keystone(
             ep("compute", format!("{base}/compute/v2.1")),
             ep("volumev3", format!("{base}/volume/v3/{PROJECT_ID}")),
             ep("image", format!("{base}/image")),
+            ep("orchestration", format!("{base}/heat-api/v1/{PROJECT_ID}")),
             ep("object-store", format!("{base}/swift/v1/AUTH_{PROJECT_ID}")),
         ]
     }});

@@ -1,0 +1,132 @@
+//! Memory of a long-running daemon: 1,000 scheduled sweeps of the simulator (on paused
+//! tokio time, so it takes seconds, not days), with a CI job leaking networks before
+//! every sweep. Prints the resident set size at the start, after warm-up and at the end:
+//! it should stay flat.
+//!
+//! `cargo bench --bench daemon_memory` (`--profile dev` for a quicker build;
+//! `STACKSWEEP_BENCH_SWEEPS=N` to change the count).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde_json::json;
+use stacksweep::cli::common::session_options;
+use stacksweep::cli::daemon::{known_names, EngineRunner};
+use stacksweep::config::Config;
+use stacksweep::daemon::{Clock, Daemon, DaemonOptions};
+use stacksweep::openstack::{CloudConfig, Service, Session};
+use stacksweep::sim::{Sim, SimConfig};
+use tokio_util::sync::CancellationToken;
+
+const LEAKS_PER_SWEEP: usize = 3;
+
+/// Resident set size in KiB, from `/proc/self/status`.
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// The sum of the samples of `name` whose labels contain `with`.
+fn total(text: &str, name: &str, with: &str) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")) && l.contains(with))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+fn main() {
+    let sweeps: u64 = std::env::var("STACKSWEEP_BENCH_SWEEPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000);
+    let dir = tempfile::tempdir().unwrap();
+    let clouds = dir.path().join("clouds.yaml");
+    // Credentials are found the production way; set before any thread starts.
+    std::env::set_var("OS_CLIENT_CONFIG_FILE", &clouds);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    runtime.block_on(run(dir.path(), sweeps));
+}
+
+async fn run(dir: &std::path::Path, sweeps: u64) {
+    let start_rss = rss_kib();
+    let sim = Sim::start(SimConfig::default()).await.unwrap();
+    let clouds = dir.join("clouds.yaml");
+    sim.write_clouds_yaml(&clouds).unwrap();
+    let text = format!(
+        "[metrics]\nlisten = \"127.0.0.1:0\"\n[schedule]\ncron = \"* * * * *\"\n\
+         [safety]\nstate_file = {:?}\n[select]\ntags = [\"ci-leak\"]\n\
+         [[target]]\nname = \"ci\"\ncloud = \"sim\"\n",
+        dir.join("state.json").display().to_string()
+    );
+    let config = Config::parse(&text, "bench", known_names()).unwrap();
+    let cloud = CloudConfig::from_clouds_yaml(&clouds, "sim").unwrap();
+    let leaker = Session::connect(&cloud, session_options(&config.retry, None))
+        .await
+        .unwrap();
+    let options = DaemonOptions {
+        clock: Clock::virtual_from(Timestamp::now()),
+        ..DaemonOptions::default()
+    };
+    let daemon = Daemon::new(config, EngineRunner, options).await.unwrap();
+    let metrics = daemon.handle().metrics();
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(daemon.run(shutdown.clone()));
+
+    let wall = std::time::Instant::now();
+    let mut warm_rss = 0;
+    // Half-way between two sweeps, a CI job leaks a few networks.
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    for minute in 0..sweeps {
+        for i in 0..LEAKS_PER_SWEEP {
+            let body = json!({"network": {"name": format!("job-{minute}-{i}")}});
+            let net = leaker
+                .post(Service::Network, "/networks", &body)
+                .await
+                .unwrap();
+            let id = net["network"]["id"].as_str().unwrap().to_owned();
+            let tags = json!({"tags": ["ci-leak"]});
+            leaker
+                .put(Service::Network, &format!("/networks/{id}/tags"), &tags)
+                .await
+                .unwrap();
+        }
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        if minute + 1 == sweeps.min(100) {
+            warm_rss = rss_kib();
+        }
+    }
+    let rendered = metrics.render().unwrap();
+    shutdown.cancel();
+    task.await.unwrap().unwrap();
+    let end_rss = rss_kib();
+    println!(
+        "daemon_memory: {} sweeps ({} clean), {} networks deleted, {:.1} s wall",
+        total(&rendered, "stacksweep_sweeps_total", ""),
+        total(&rendered, "stacksweep_sweeps_total", "outcome=\"clean\""),
+        total(
+            &rendered,
+            "stacksweep_resources_total",
+            "kind=\"network\",outcome=\"deleted\""
+        ),
+        wall.elapsed().as_secs_f64()
+    );
+    println!("RSS at start:                 {start_rss:>8} KiB");
+    println!(
+        "RSS after {:>5} sweeps:        {warm_rss:>8} KiB",
+        sweeps.min(100)
+    );
+    println!("RSS after {sweeps:>5} sweeps:        {end_rss:>8} KiB");
+    sim.shutdown().await;
+}

@@ -1,0 +1,533 @@
+"""Conformance suite: the same deletes, in wrong and right order, sent to a cloud.
+
+  conformance.py --cloud NAME --out results.json   run every case, record answers
+  conformance.py --compare real.json sim.json      table; exit 1 on any difference
+
+Every check records (HTTP status, error type) of one request. The error type is
+NeutronError.type for Neutron, the body's single key (badRequest, itemNotFound,
+...) for Nova and Cinder, and null for Glance (text bodies) and successes. Some
+checks record a fact instead of a request (`fact`, e.g. "port_id=null").
+
+Plain HTTP through keystoneauth with endpoints from the token's catalog (never
+hard-coded ports, no version discovery), so it runs unchanged against the real test
+bed and against `stacksweep sim`. Runs as the project member. It expects, as the
+test bed provides: an external network (`public`, else the first router:external
+one), a flavor (`ci.tiny`, else the smallest). Each case cleans up after itself.
+"""
+
+import argparse
+import json
+import sys
+import time
+import uuid
+
+import openstack
+
+ALIASES = {
+    "network": ["network"],
+    "compute": ["compute"],
+    "block-storage": ["block-storage", "volumev3", "volume", "block-store"],
+    "image": ["image"],
+}
+WAIT = 180
+
+
+class Http:
+    """Requests to one cloud's services by catalog type, answers as (status, body)."""
+
+    def __init__(self, cloud):
+        self.conn = openstack.connect(cloud=cloud)
+        self.sess = self.conn.session
+        access = self.sess.auth.get_access(self.sess)
+        self.project_id = access.project_id
+        region = self.conn.config.region_name
+        catalog = access.service_catalog.catalog
+        self.base = {}
+        for key, types in ALIASES.items():
+            for t in types:
+                for svc in catalog:
+                    if svc.get("type") != t:
+                        continue
+                    for ep in svc.get("endpoints", []):
+                        if ep.get("interface") == "public" and (
+                            not region or ep.get("region_id", ep.get("region")) in (region, None)
+                        ):
+                            self.base.setdefault(key, ep["url"].rstrip("/"))
+        missing = [k for k in ALIASES if k not in self.base]
+        if missing:
+            raise SystemExit(f"catalog lacks {missing}")
+        if not self.base["network"].endswith("/v2.0"):
+            self.base["network"] += "/v2.0"
+        if not self.base["image"].endswith("/v2"):
+            self.base["image"] += "/v2"
+
+    def call(self, service, method, path, body=None, headers=None, data=None):
+        hdrs = {"Accept": "application/json"}
+        hdrs.update(headers or {})
+        kwargs = {"headers": hdrs, "raise_exc": False}
+        if body is not None:
+            kwargs["json"] = body
+        if data is not None:
+            kwargs["data"] = data
+        resp = self.sess.request(self.base[service] + path, method, **kwargs)
+        try:
+            parsed = resp.json() if resp.content else None
+        except ValueError:
+            parsed = None
+        return resp.status_code, parsed
+
+    def ok(self, service, method, path, body=None, **kw):
+        """A setup request that must succeed; its body."""
+        status, parsed = self.call(service, method, path, body, **kw)
+        if status >= 400:
+            raise RuntimeError(f"setup {method} {service}{path} -> {status} {parsed}")
+        return parsed
+
+
+def error_type(body):
+    if not isinstance(body, dict):
+        return None
+    if "NeutronError" in body and isinstance(body["NeutronError"], dict):
+        return body["NeutronError"].get("type")
+    if len(body) == 1:
+        key = next(iter(body))
+        if isinstance(body[key], dict) and ("message" in body[key] or "code" in body[key]):
+            return key
+    return None
+
+
+class Case:
+    """One case's setup, checks and LIFO cleanup."""
+
+    def __init__(self, http, results, name):
+        self.h = http
+        self.results = results
+        self.name = name
+        self.cleanups = []
+        self.suffix = uuid.uuid4().hex[:6]
+
+    def record(self, check, status, body=None, fact=None):
+        entry = {"status": status, "type": error_type(body) if status >= 400 else None}
+        if fact is not None:
+            entry["fact"] = fact
+        self.results[f"{self.name}/{check}"] = entry
+
+    def request(self, check, service, method, path, body=None, **kw):
+        status, parsed = self.h.call(service, method, path, body, **kw)
+        self.record(check, status, parsed)
+        return status, parsed
+
+    def later(self, fn, *args):
+        self.cleanups.append((fn, args))
+
+    def cleanup(self):
+        while self.cleanups:
+            fn, args = self.cleanups.pop()
+            try:
+                fn(*args)
+            except Exception as exc:  # noqa: BLE001 - cleanup is best effort
+                print(f"  cleanup of {self.name}: {exc}", file=sys.stderr)
+
+    # ------------------------------------------------------------ setup helpers
+    def nm(self, what):
+        return f"conf-{self.name}-{what}-{self.suffix}"
+
+    def delete_quiet(self, service, path):
+        self.h.call(service, "DELETE", path)
+
+    def network(self):
+        net = self.h.ok("network", "POST", "/networks", {"network": {"name": self.nm("net")}})["network"]
+        self.later(self.delete_quiet, "network", f"/networks/{net['id']}")
+        return net
+
+    def subnet(self, net, cidr="10.250.0.0/24"):
+        sub = self.h.ok("network", "POST", "/subnets", {"subnet": {
+            "name": self.nm("subnet"), "network_id": net["id"], "ip_version": 4, "cidr": cidr}})["subnet"]
+        self.later(self.delete_quiet, "network", f"/subnets/{sub['id']}")
+        return sub
+
+    def port(self, net, sgs=None):
+        body = {"name": self.nm("port"), "network_id": net["id"]}
+        if sgs is not None:
+            body["security_groups"] = sgs
+        port = self.h.ok("network", "POST", "/ports", {"port": body})["port"]
+        self.later(self.delete_quiet, "network", f"/ports/{port['id']}")
+        return port
+
+    def sg(self):
+        sg = self.h.ok("network", "POST", "/security-groups",
+                       {"security_group": {"name": self.nm("sg")}})["security_group"]
+        self.later(self.delete_quiet, "network", f"/security-groups/{sg['id']}")
+        return sg
+
+    def router(self, gateway=None):
+        body = {"name": self.nm("router")}
+        if gateway:
+            body["external_gateway_info"] = {"network_id": gateway}
+        r = self.h.ok("network", "POST", "/routers", {"router": body})["router"]
+        self.later(self.delete_quiet, "network", f"/routers/{r['id']}")
+        return r
+
+    def add_interface(self, router, subnet):
+        self.h.ok("network", "PUT", f"/routers/{router['id']}/add_router_interface",
+                  {"subnet_id": subnet["id"]})
+        self.later(self.h.call, "network", "PUT", f"/routers/{router['id']}/remove_router_interface",
+                   {"subnet_id": subnet["id"]})
+
+    def fip(self, public, port=None):
+        body = {"floating_network_id": public, "description": self.nm("fip")}
+        if port:
+            body["port_id"] = port["id"]
+        f = self.h.ok("network", "POST", "/floatingips", {"floatingip": body})["floatingip"]
+        self.later(self.delete_quiet, "network", f"/floatingips/{f['id']}")
+        return f
+
+    def wait(self, service, path, key, until, timeout=WAIT):
+        """Polls GET path until body[key].status is in `until` (or 404 if until is None)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status, body = self.h.call(service, "GET", path)
+            if until is None and status == 404:
+                return None
+            if until is not None and status == 200:
+                state = str(body[key].get("status", "")).lower()
+                if state in until:
+                    return body[key]
+                if "error" in state:
+                    raise RuntimeError(f"{path} went to {state}")
+            time.sleep(0.5)
+        raise RuntimeError(f"timeout waiting for {path} -> {until or 404}")
+
+    def volume(self):
+        v = self.h.ok("block-storage", "POST", "/volumes",
+                      {"volume": {"size": 1, "name": self.nm("vol")}})["volume"]
+        self.later(self.delete_volume, v["id"])
+        self.wait("block-storage", f"/volumes/{v['id']}", "volume", {"available"})
+        return v
+
+    def delete_volume(self, vid):
+        status, body = self.h.call("block-storage", "GET", f"/volumes/{vid}")
+        if status == 404:
+            return
+        if body["volume"].get("status") != "deleting":
+            self.wait("block-storage", f"/volumes/{vid}", "volume", {"available", "error"})
+            self.h.call("block-storage", "DELETE", f"/volumes/{vid}")
+        self.wait("block-storage", f"/volumes/{vid}", "volume", None)
+
+    def snapshot(self, vol):
+        s = self.h.ok("block-storage", "POST", "/snapshots",
+                      {"snapshot": {"volume_id": vol["id"], "name": self.nm("snap")}})["snapshot"]
+        self.later(self.delete_snapshot, s["id"])
+        self.wait("block-storage", f"/snapshots/{s['id']}", "snapshot", {"available"})
+        return s
+
+    def delete_snapshot(self, sid):
+        self.h.call("block-storage", "DELETE", f"/snapshots/{sid}")
+        self.wait("block-storage", f"/snapshots/{sid}", "snapshot", None)
+
+    def image(self, protected=False):
+        img = self.h.ok("image", "POST", "/images", {
+            "name": self.nm("image"), "disk_format": "raw", "container_format": "bare",
+            "visibility": "private", "protected": protected})
+        self.later(self.delete_image, img["id"])
+        status, _ = self.h.call("image", "PUT", f"/images/{img['id']}/file",
+                                headers={"Content-Type": "application/octet-stream"},
+                                data=b"conformance image\n")
+        if status >= 400:
+            raise RuntimeError(f"image upload -> {status}")
+        return img
+
+    def delete_image(self, iid):
+        self.h.call("image", "PATCH", f"/images/{iid}",
+                    headers={"Content-Type": "application/openstack-images-v2.1-json-patch"},
+                    data=json.dumps([{"op": "replace", "path": "/protected", "value": False}]))
+        self.h.call("image", "DELETE", f"/images/{iid}")
+
+    def server(self, port, image, flavor):
+        srv = self.h.ok("compute", "POST", "/servers", {"server": {
+            "name": self.nm("vm"), "imageRef": image["id"], "flavorRef": flavor,
+            "networks": [{"port": port["id"]}]}})["server"]
+        self.later(self.delete_server, srv["id"])
+        self.wait("compute", f"/servers/{srv['id']}", "server", {"active"})
+        return srv
+
+    def delete_server(self, sid):
+        self.h.call("compute", "DELETE", f"/servers/{sid}")
+        self.wait("compute", f"/servers/{sid}", "server", None)
+
+
+# ---------------------------------------------------------------- the cases
+def find_public(h):
+    _, body = h.call("network", "GET", "/networks?name=public")
+    nets = (body or {}).get("networks", [])
+    if not nets:
+        _, body = h.call("network", "GET", "/networks?router:external=true")
+        nets = (body or {}).get("networks", [])
+    if not nets:
+        raise SystemExit("no external network visible to this user")
+    return nets[0]["id"]
+
+
+def find_flavor(h):
+    _, body = h.call("compute", "GET", "/flavors/detail")
+    flavors = (body or {}).get("flavors", [])
+    for f in flavors:
+        if f["name"] == "ci.tiny":
+            return f["id"]
+    if not flavors:
+        raise SystemExit("no flavor visible to this user")
+    return min(flavors, key=lambda f: (f.get("ram", 0), f.get("disk", 0)))["id"]
+
+
+def case_sg_in_use(c, ctx):
+    net = c.network()
+    sg = c.sg()
+    port = c.port(net, [sg["id"]])
+    c.request("delete-sg-used-by-port", "network", "DELETE", f"/security-groups/{sg['id']}")
+    c.request("delete-port", "network", "DELETE", f"/ports/{port['id']}")
+    c.request("delete-sg-after-port", "network", "DELETE", f"/security-groups/{sg['id']}")
+    c.request("delete-sg-again", "network", "DELETE", f"/security-groups/{sg['id']}")
+    c.request("delete-port-again", "network", "DELETE", f"/ports/{port['id']}")
+
+
+def case_sg_referenced_by_rule(c, ctx):
+    target = c.sg()
+    other = c.sg()
+    c.h.ok("network", "POST", "/security-group-rules", {"security_group_rule": {
+        "security_group_id": other["id"], "direction": "ingress", "ethertype": "IPv4",
+        "remote_group_id": target["id"]}})
+    c.request("delete-sg-referenced-by-rule", "network", "DELETE",
+              f"/security-groups/{target['id']}")
+    status, body = c.h.call("network", "GET", f"/security-group-rules?security_group_id={other['id']}")
+    left = [r for r in (body or {}).get("security_group_rules", [])
+            if r.get("remote_group_id") == target["id"]]
+    c.record("referencing-rules-dropped", status, body, fact=f"referencing_rules={len(left)}")
+
+
+def case_router_interface(c, ctx):
+    net = c.network()
+    sub = c.subnet(net)
+    router = c.router()
+    c.add_interface(router, sub)
+    _, body = c.h.call("network", "GET",
+                       f"/ports?device_id={router['id']}&device_owner=network:router_interface")
+    rport = body["ports"][0]["id"]
+    c.request("delete-subnet-with-interface", "network", "DELETE", f"/subnets/{sub['id']}")
+    c.request("delete-network-with-interface", "network", "DELETE", f"/networks/{net['id']}")
+    c.request("delete-router-with-interface", "network", "DELETE", f"/routers/{router['id']}")
+    c.request("delete-interface-port-via-port-api", "network", "DELETE", f"/ports/{rport}")
+    c.request("remove-interface", "network", "PUT",
+              f"/routers/{router['id']}/remove_router_interface", {"subnet_id": sub["id"]})
+    c.request("delete-router-after", "network", "DELETE", f"/routers/{router['id']}")
+    c.request("delete-router-again", "network", "DELETE", f"/routers/{router['id']}")
+
+
+def case_subnet_with_port(c, ctx):
+    net = c.network()
+    sub = c.subnet(net)
+    port = c.port(net)
+    c.request("delete-subnet-with-port", "network", "DELETE", f"/subnets/{sub['id']}")
+    c.request("delete-network-with-port", "network", "DELETE", f"/networks/{net['id']}")
+    c.request("delete-port", "network", "DELETE", f"/ports/{port['id']}")
+    c.request("delete-subnet", "network", "DELETE", f"/subnets/{sub['id']}")
+    c.request("delete-subnet-again", "network", "DELETE", f"/subnets/{sub['id']}")
+    c.request("delete-network", "network", "DELETE", f"/networks/{net['id']}")
+    c.request("delete-network-again", "network", "DELETE", f"/networks/{net['id']}")
+
+
+def case_floating_ip(c, ctx):
+    public = ctx["public"]
+    net = c.network()
+    sub = c.subnet(net)
+    router = c.router(gateway=public)
+    c.add_interface(router, sub)
+    port = c.port(net)
+    fip = c.fip(public, port)
+    c.request("remove-interface-with-fip", "network", "PUT",
+              f"/routers/{router['id']}/remove_router_interface", {"subnet_id": sub["id"]})
+    c.request("clear-gateway-with-fip", "network", "PUT", f"/routers/{router['id']}",
+              {"router": {"external_gateway_info": {}}})
+    _, body = c.h.call("network", "GET",
+                       f"/ports?device_id={router['id']}&device_owner=network:router_gateway")
+    gw_ports = (body or {}).get("ports", [])
+    if gw_ports:
+        c.request("delete-gateway-port-via-port-api", "network", "DELETE",
+                  f"/ports/{gw_ports[0]['id']}")
+    else:
+        c.record("delete-gateway-port-via-port-api", 0, fact="gateway port not visible")
+    c.request("delete-port-with-fip", "network", "DELETE", f"/ports/{port['id']}")
+    status, body = c.h.call("network", "GET", f"/floatingips/{fip['id']}")
+    pid = (body or {}).get("floatingip", {}).get("port_id")
+    c.record("fip-after-port-delete", status, body, fact=f"port_id={'null' if pid is None else 'set'}")
+    c.request("delete-fip", "network", "DELETE", f"/floatingips/{fip['id']}")
+    c.request("delete-fip-again", "network", "DELETE", f"/floatingips/{fip['id']}")
+
+
+def case_router_gateway_only(c, ctx):
+    router = c.router(gateway=ctx["public"])
+    c.request("delete-router-with-only-gateway", "network", "DELETE", f"/routers/{router['id']}")
+
+
+def case_external_network(c, ctx):
+    c.request("delete-external-network-as-member", "network", "DELETE",
+              f"/networks/{ctx['public']}")
+
+
+def case_volume_snapshot(c, ctx):
+    vol = c.volume()
+    snap = c.snapshot(vol)
+    c.request("delete-volume-with-snapshot", "block-storage", "DELETE", f"/volumes/{vol['id']}")
+    c.request("delete-snapshot", "block-storage", "DELETE", f"/snapshots/{snap['id']}")
+    c.wait("block-storage", f"/snapshots/{snap['id']}", "snapshot", None)
+    c.request("delete-snapshot-again", "block-storage", "DELETE", f"/snapshots/{snap['id']}")
+    c.request("delete-volume", "block-storage", "DELETE", f"/volumes/{vol['id']}")
+    c.wait("block-storage", f"/volumes/{vol['id']}", "volume", None)
+    c.request("delete-volume-again", "block-storage", "DELETE", f"/volumes/{vol['id']}")
+
+
+def case_image(c, ctx):
+    img = c.image(protected=True)
+    c.request("delete-protected-image", "image", "DELETE", f"/images/{img['id']}")
+    c.h.ok("image", "PATCH", f"/images/{img['id']}",
+           headers={"Content-Type": "application/openstack-images-v2.1-json-patch"},
+           data=json.dumps([{"op": "replace", "path": "/protected", "value": False}]))
+    c.request("delete-image", "image", "DELETE", f"/images/{img['id']}")
+    c.request("delete-image-again", "image", "DELETE", f"/images/{img['id']}")
+
+
+def case_server(c, ctx):
+    net = c.network()
+    c.subnet(net)
+    sg = c.sg()
+    port = c.port(net, [sg["id"]])
+    img = c.image()
+    vol = c.volume()
+    srv = c.server(port, img, ctx["flavor"])
+    c.h.ok("compute", "POST", f"/servers/{srv['id']}/os-volume_attachments",
+           {"volumeAttachment": {"volumeId": vol["id"]}})
+    c.wait("block-storage", f"/volumes/{vol['id']}", "volume", {"in-use"})
+    c.request("delete-port-of-live-server", "network", "DELETE", f"/ports/{port['id']}")
+    c.request("delete-sg-of-live-server", "network", "DELETE", f"/security-groups/{sg['id']}")
+    c.request("delete-attached-volume", "block-storage", "DELETE", f"/volumes/{vol['id']}")
+    c.request("delete-attached-volume-cascade", "block-storage", "DELETE",
+              f"/volumes/{vol['id']}?cascade=true")
+    c.request("delete-image-of-live-server", "image", "DELETE", f"/images/{img['id']}")
+    c.request("delete-server", "compute", "DELETE", f"/servers/{srv['id']}")
+    c.wait("compute", f"/servers/{srv['id']}", "server", None)
+    status, body = c.h.call("network", "GET", f"/ports/{port['id']}")
+    dev = (body or {}).get("port", {}).get("device_id")
+    c.record("pre-created-port-after-server-delete", status, body,
+             fact=f"device_id={'empty' if not dev else 'set'}")
+    c.request("delete-server-again", "compute", "DELETE", f"/servers/{srv['id']}")
+    c.wait("block-storage", f"/volumes/{vol['id']}", "volume", {"available"})
+    c.request("delete-volume-after-server", "block-storage", "DELETE", f"/volumes/{vol['id']}")
+
+
+def case_keypair(c, ctx):
+    name = c.nm("key")
+    c.h.ok("compute", "POST", "/os-keypairs", {"keypair": {"name": name}})
+    c.later(c.delete_quiet, "compute", f"/os-keypairs/{name}")
+    c.request("delete-keypair", "compute", "DELETE", f"/os-keypairs/{name}")
+    c.request("delete-keypair-again", "compute", "DELETE", f"/os-keypairs/{name}")
+
+
+CASES = [
+    ("sg-in-use", case_sg_in_use),
+    ("sg-referenced-by-rule", case_sg_referenced_by_rule),
+    ("router-interface", case_router_interface),
+    ("subnet-with-port", case_subnet_with_port),
+    ("floating-ip", case_floating_ip),
+    ("router-gateway-only", case_router_gateway_only),
+    ("external-network", case_external_network),
+    ("volume-snapshot", case_volume_snapshot),
+    ("image", case_image),
+    ("keypair", case_keypair),
+    ("server", case_server),
+]
+
+
+def run(cloud, out, only=None):
+    h = Http(cloud)
+    ctx = {"public": find_public(h), "flavor": find_flavor(h)}
+    results = {}
+    errors = []
+    t0 = time.monotonic()
+    for name, fn in CASES:
+        if only and name not in only:
+            continue
+        c = Case(h, results, name)
+        t = time.monotonic()
+        try:
+            fn(c, ctx)
+        except Exception as exc:  # noqa: BLE001 - a broken case is reported, others go on
+            errors.append(f"{name}: {exc}")
+            results[f"{name}/(setup)"] = {"status": -1, "type": f"case failed: {exc}"[:200]}
+        finally:
+            c.cleanup()
+        print(f"  case {name}: {time.monotonic() - t:.1f} s", file=sys.stderr)
+    doc = {"cloud": cloud, "seconds": round(time.monotonic() - t0, 1), "results": results}
+    with open(out, "w") as f:
+        json.dump(doc, f, indent=1, sort_keys=True)
+    print_table({cloud: results})
+    for e in errors:
+        print(f"ERROR {e}", file=sys.stderr)
+    return 1 if errors else 0
+
+
+def fmt(entry):
+    if entry is None:
+        return "(missing)"
+    s = str(entry["status"])
+    if entry.get("type"):
+        s += " " + entry["type"]
+    if entry.get("fact"):
+        s += " " + entry["fact"]
+    return s
+
+
+def print_table(columns):
+    names = list(columns)
+    keys = sorted({k for res in columns.values() for k in res})
+    width = max([len(k) for k in keys] + [5])
+    colw = [max([len(n)] + [len(fmt(columns[n].get(k))) for k in keys]) for n in names]
+    header = "check".ljust(width) + "  " + "  ".join(n.ljust(w) for n, w in zip(names, colw))
+    print(header.rstrip())
+    diffs = 0
+    for k in keys:
+        cells = [fmt(columns[n].get(k)) for n in names]
+        mark = ""
+        if len(names) > 1 and len(set(cells)) > 1:
+            mark = "  <-- differs"
+            diffs += 1
+        print((k.ljust(width) + "  " + "  ".join(c.ljust(w) for c, w in zip(cells, colw))).rstrip()
+              + mark)
+    return diffs
+
+
+def compare(a_path, b_path):
+    with open(a_path) as f:
+        a = json.load(f)
+    with open(b_path) as f:
+        b = json.load(f)
+    diffs = print_table({a.get("cloud", a_path): a["results"],
+                         b.get("cloud", b_path) + " ": b["results"]})
+    print(f"{diffs} difference(s)")
+    return 1 if diffs else 0
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cloud")
+    ap.add_argument("--out")
+    ap.add_argument("--case", action="append", help="run only these cases")
+    ap.add_argument("--compare", nargs=2, metavar=("A.json", "B.json"))
+    args = ap.parse_args()
+    if args.compare:
+        return compare(*args.compare)
+    if not (args.cloud and args.out):
+        ap.error("--cloud and --out are required (or --compare A B)")
+    return run(args.cloud, args.out, args.case)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# The real-cloud CI stage (run by .ci/run after the fast suite):
+#   up -> seed leaked jobs -> stacksweep sweep (as the project member) -> verify ->
+#   second sweep deletes nothing -> conformance on real -> conformance on the
+#   simulator + compare -> down (always, by trap).
+# Fails (non-zero) on any step; if the test bed cannot start, up.sh names the service.
+#
+# Environment:
+#   STACKSWEEP_BIN         the binary; unset: cargo build --release and use it
+#   REALCLOUD_SKIP_SWEEP=1 no stacksweep: ref_sweep.py deletes, verify checks (until the CLI lands)
+#   REALCLOUD_JOBS         leaked jobs to seed (default 2)
+#   REALCLOUD_KEEP_UP=1    leave the test bed running at the end
+#   REALCLOUD_DIR, REALCLOUD_VENV as for up.sh
+set -euo pipefail
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+REPO="$(cd "$RC_HERE/../.." && pwd)"
+PY="$RC_VENV/bin/python"
+OUT="${REALCLOUD_OUT:-$RC_DIR-results}" # survives up.sh's wipe of $RC_DIR
+mkdir -p "$OUT"
+: >"$OUT/stage-timings.txt"
+
+stage_t0=$(date +%s)
+t_phase=$stage_t0
+step() { # NAME: closes the previous phase's timing
+  local now
+  now=$(date +%s)
+  printf '%-26s %4d s\n' "$1" $((now - t_phase)) | tee -a "$OUT/stage-timings.txt" >&2
+  t_phase=$now
+}
+sim_pid=""
+cleanup() {
+  local rc=$?
+  [[ -n "$sim_pid" ]] && kill "$sim_pid" 2>/dev/null && wait "$sim_pid" 2>/dev/null
+  if [[ "${REALCLOUD_KEEP_UP:-0}" != 1 ]]; then "$RC_HERE/down.sh" || true; fi
+  step down
+  printf '%-26s %4d s\n' "stage total" $(($(date +%s) - stage_t0)) | tee -a "$OUT/stage-timings.txt" >&2
+  if ((rc)); then rc_log "real-cloud stage FAILED (exit $rc); logs: $RC_LOG"; fi
+  exit "$rc"
+}
+trap cleanup EXIT
+
+# ---------------------------------------------------------------- binary
+if [[ -z "${STACKSWEEP_BIN:-}" ]]; then
+  rc_log "building stacksweep (release)"
+  (cd "$REPO" && cargo build --release --quiet --bin stacksweep)
+  STACKSWEEP_BIN="${CARGO_TARGET_DIR:-$REPO/target}/release/stacksweep"
+fi
+step build
+
+# A fresh bed each time: seeded names (keypairs) must not meet an earlier run's.
+"$RC_HERE/down.sh"
+"$RC_HERE/up.sh"
+step up
+export OS_CLIENT_CONFIG_FILE="$RC_DIR/clouds.yaml"
+
+# ---------------------------------------------------------------- seed, sweep, verify
+"$PY" "$RC_HERE/seed.py" --cloud ci --jobs "${REALCLOUD_JOBS:-2}" --async-server-delete \
+  --out "$OUT/manifest.json"
+step seed
+
+if [[ "${REALCLOUD_SKIP_SWEEP:-0}" == 1 ]]; then
+  # Until the CLI lands: the reference deleter stands in, so verify is still proven.
+  rc_log "REALCLOUD_SKIP_SWEEP=1: stacksweep not run; ref_sweep.py deletes the selection instead"
+  "$PY" "$RC_HERE/ref_sweep.py" --cloud ci "$OUT/manifest.json"
+  step ref-sweep
+  "$PY" "$RC_HERE/verify.py" --cloud ci "$OUT/manifest.json"
+  step verify
+else
+  mapfile -t sweep_args < <("$PY" -c 'import json,sys; print("\n".join(json.load(open(sys.argv[1]))["sweep_args"]))' "$OUT/manifest.json")
+  cmd=("$STACKSWEEP_BIN" sweep --cloud ci "${sweep_args[@]}" --output json)
+  rc_log "sweep: ${cmd[*]}"
+  rc=0
+  "${cmd[@]}" >"$OUT/sweep1.json" 2>"$OUT/sweep1.log" || rc=$?
+  step sweep
+  if ((rc != 0)); then
+    tail -n 40 "$OUT/sweep1.log" >&2
+    rc_die "first sweep exited $rc (want 0); report in $OUT/sweep1.json"
+  fi
+  "$PY" "$RC_HERE/verify.py" --cloud ci "$OUT/manifest.json"
+  step verify
+  rc=0
+  "${cmd[@]}" >"$OUT/sweep2.json" 2>"$OUT/sweep2.log" || rc=$?
+  ((rc == 0)) || { tail -n 40 "$OUT/sweep2.log" >&2; rc_die "second sweep exited $rc (want 0)"; }
+  # The second sweep must delete nothing: every "deleted" count/list in its report is empty.
+  "$PY" - "$OUT/sweep2.json" <<'EOF'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+bad = []
+def walk(node, path):
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k == "deleted" and v not in (0, [], {}, None):
+                bad.append(f"{path}/{k} = {v}")
+            walk(v, f"{path}/{k}")
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            walk(v, f"{path}[{i}]")
+walk(doc, "")
+if bad:
+    sys.exit("second sweep deleted something: " + "; ".join(bad))
+print("second sweep: deleted nothing", file=sys.stderr)
+EOF
+  "$PY" "$RC_HERE/verify.py" --cloud ci "$OUT/manifest.json"
+  step second-sweep
+fi
+
+# ---------------------------------------------------------------- conformance
+"$PY" "$RC_HERE/conformance.py" --cloud ci --out "$OUT/conformance-real.json"
+step conformance-real
+
+if [[ -x "$STACKSWEEP_BIN" ]] && "$STACKSWEEP_BIN" sim --help >/dev/null 2>&1; then
+  sim_yaml="$OUT/sim-clouds.yaml"
+  rm -f "$sim_yaml"
+  "$STACKSWEEP_BIN" sim --clouds-yaml "$sim_yaml" >"$OUT/sim.log" 2>&1 &
+  sim_pid=$!
+  for ((i = 0; i < 100; i++)); do [[ -s "$sim_yaml" ]] && break; sleep 0.2; done
+  [[ -s "$sim_yaml" ]] || { tail -n 20 "$OUT/sim.log" >&2; rc_die "stacksweep sim wrote no clouds.yaml in 20 s"; }
+  OS_CLIENT_CONFIG_FILE="$sim_yaml" "$PY" "$RC_HERE/conformance.py" --cloud sim \
+    --out "$OUT/conformance-sim.json" || rc_log "conformance on the simulator had failing cases"
+  kill "$sim_pid" 2>/dev/null || true
+  wait "$sim_pid" 2>/dev/null || true
+  sim_pid=""
+  "$PY" "$RC_HERE/conformance.py" --compare "$OUT/conformance-real.json" "$OUT/conformance-sim.json"
+  step conformance-sim
+else
+  rc_log "no '$STACKSWEEP_BIN sim': conformance compared on the real cloud only"
+fi
+rc_log "real-cloud stage passed; results in $OUT"

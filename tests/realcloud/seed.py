@@ -1,0 +1,260 @@
+"""Seeds leaked CI jobs, and look-alikes that must survive, into the test bed.
+
+One Python process, openstacksdk, as the `ci` project member. Job N's resources are
+named `ci-job-N-*` and tagged `ci-job-N` where the kind has tags; volumes and
+snapshots carry metadata `ci-job=N`; floating IPs carry the tag and a description;
+keypairs and server groups have only their name.
+
+Survivors sit next to them: untagged resources on the same external network
+(router gateway, floating IP), and look-alikes by name and mark (`ci-job-10-*`,
+tag `ci-job-10`, metadata `ci-job=10`, names without the trailing dash) that the
+selector below must not catch. The manifest (JSON) lists what a sweep must delete
+(`selected`) and what it must leave (`survivors`), each as {kind, id}, plus the
+selector arguments (`sweep_args`) that select exactly the leaked jobs.
+
+--async-server-delete adds, per job, a server on its own security group and port,
+and deletes that server (without waiting) as the very last step, so the sweep that
+follows meets a server still deleting while its group is swept.
+"""
+
+import argparse
+import json
+import sys
+import time
+
+import openstack
+
+PUBLIC_NET = "public"
+IMAGE = "ci-base-image"
+FLAVOR = "ci.tiny"
+
+
+class Seeder:
+    def __init__(self, conn):
+        self.conn = conn
+        self.net = conn.network
+        self.selected = []
+        self.survivors = []
+        self.public = self.net.find_network(PUBLIC_NET)
+        self.image = conn.image.find_image(IMAGE)
+        self.flavor = conn.compute.find_flavor(FLAVOR)
+        if not (self.public and self.image and self.flavor):
+            raise SystemExit("test bed lacks the public network, base image or flavor: run up.sh")
+        self.servers_to_wait = []
+        self.attach = []  # (server, volume)
+        self.doomed = []
+        self.snapshot_later = []  # (name, volume, job or None)
+
+    def keep(self, kind, res):
+        self.survivors.append({"kind": kind, "id": res.id})
+        return res
+
+    def mine(self, kind, res):
+        self.selected.append({"kind": kind, "id": res.id})
+        return res
+
+    # --------------------------------------------------------------- network parts
+    def network_set(self, prefix, cidr, tags, record):
+        """A network, subnet, router (gateway on public + interface), two groups
+        referencing each other, and two ports, one with a floating IP."""
+        net = record("network", self.net.create_network(name=f"{prefix}net"))
+        subnet = record(
+            "subnet",
+            self.net.create_subnet(
+                name=f"{prefix}subnet", network_id=net.id, ip_version=4, cidr=cidr
+            ),
+        )
+        router = record(
+            "router",
+            self.net.create_router(
+                name=f"{prefix}router", external_gateway_info={"network_id": self.public.id}
+            ),
+        )
+        self.net.add_interface_to_router(router, subnet_id=subnet.id)
+        sg_a = record("security-group", self.net.create_security_group(name=f"{prefix}sg-a"))
+        sg_b = record("security-group", self.net.create_security_group(name=f"{prefix}sg-b"))
+        for group, other in ((sg_a, sg_b), (sg_b, sg_a)):
+            self.net.create_security_group_rule(
+                security_group_id=group.id,
+                direction="ingress",
+                ethertype="IPv4",
+                protocol="tcp",
+                port_range_min=22,
+                port_range_max=22,
+                remote_group_id=other.id,
+            )
+        port_a = record(
+            "port",
+            self.net.create_port(
+                name=f"{prefix}port-a", network_id=net.id, security_group_ids=[sg_a.id]
+            ),
+        )
+        port_b = record(
+            "port",
+            self.net.create_port(
+                name=f"{prefix}port-b", network_id=net.id, security_group_ids=[sg_b.id]
+            ),
+        )
+        fip = record(
+            "floating-ip",
+            self.net.create_ip(
+                floating_network_id=self.public.id,
+                port_id=port_a.id,
+                description=f"{prefix}fip",
+            ),
+        )
+        for res in (net, subnet, router, sg_a, sg_b, port_a, port_b, fip):
+            if tags:
+                self.net.set_tags(res, tags)
+        return {"net": net, "subnet": subnet, "router": router, "sg_a": sg_a,
+                "sg_b": sg_b, "port_a": port_a, "port_b": port_b, "fip": fip}
+
+    def server(self, name, port, tags, record, key=None, group=None):
+        kwargs = {
+            "name": name,
+            "image_id": self.image.id,
+            "flavor_id": self.flavor.id,
+            "networks": [{"port": port.id}],
+        }
+        if key:
+            kwargs["key_name"] = key.name
+        if group:
+            kwargs["scheduler_hints"] = {"group": group.id}
+        if tags:
+            kwargs["tags"] = tags
+        srv = record("server", self.conn.compute.create_server(**kwargs))
+        self.servers_to_wait.append(srv)
+        return srv
+
+    def volume(self, name, metadata, record):
+        vol = record("volume", self.conn.block_storage.create_volume(
+            name=name, size=1, metadata=metadata))
+        return vol
+
+    # --------------------------------------------------------------- one leaked job
+    def job(self, n, async_delete):
+        tag = f"ci-job-{n}"
+        p = f"{tag}-"
+        tags = [tag]
+        mine = self.mine
+        parts = self.network_set(p, f"10.{n % 250}.0.0/24", tags, mine)
+        spare_fip = mine("floating-ip", self.net.create_ip(
+            floating_network_id=self.public.id, description=f"{p}spare-fip"))
+        self.net.set_tags(spare_fip, tags)
+        key = mine("keypair", self.conn.compute.create_keypair(name=f"{p}key"))
+        group = mine("server-group", self.conn.compute.create_server_group(
+            name=f"{p}group", policy="soft-anti-affinity"))
+        srv = self.server(f"{p}vm", parts["port_b"], tags, mine, key=key, group=group)
+        data = self.volume(f"{p}data", {"ci-job": str(n)}, mine)
+        self.attach.append((srv, data))
+        vol2 = self.volume(f"{p}vol2", {"ci-job": str(n)}, mine)
+        self.snapshot_later.append((f"{p}snap", vol2, n))
+        mine("image", self.conn.image.create_image(
+            name=f"{p}image", disk_format="raw", container_format="bare",
+            visibility="private", tags=tags, data=b"leaked image\n", wait=True))
+        if async_delete:
+            sg_c = mine("security-group", self.net.create_security_group(name=f"{p}sg-c"))
+            self.net.set_tags(sg_c, tags)
+            port_c = mine("port", self.net.create_port(
+                name=f"{p}port-c", network_id=parts["net"].id, security_group_ids=[sg_c.id]))
+            self.net.set_tags(port_c, tags)
+            doomed = self.server(f"{p}doomed", port_c, tags, mine)
+            self.doomed.append(doomed)
+
+    # --------------------------------------------------------------- survivors
+    def survivors_set(self):
+        keep = self.keep
+        # Look-alikes: job 10's marks, names without the trailing dash, other tags.
+        parts = self.network_set("ci-job-10-", "10.210.0.0/24", ["ci-job-10"], keep)
+        plain = self.network_set("keep-", "10.211.0.0/24", [], keep)
+        self.net.set_tags(plain["net"], ["ci-job-1x", "keep"])
+        keep("network", self.net.create_network(name="ci-job-1"))
+        keep("security-group", self.net.create_security_group(name="CI-JOB-1-sg"))
+        keep("floating-ip", self.net.create_ip(
+            floating_network_id=self.public.id, description="ci-job-1"))
+        keep("keypair", self.conn.compute.create_keypair(name="ci-job-10-key"))
+        keep("keypair", self.conn.compute.create_keypair(name="keep-key"))
+        keep("server-group", self.conn.compute.create_server_group(
+            name="ci-job-10-group", policy="soft-anti-affinity"))
+        srv = self.server("keep-vm", plain["port_b"], [], keep)
+        data = self.volume("keep-data", {"ci-job": "10"}, keep)
+        self.attach.append((srv, data))
+        v = self.volume("ci-job-1", {"ci-job-x": "1"}, keep)
+        self.snapshot_later.append(("keep-snap", v, None))
+        keep("image", self.conn.image.create_image(
+            name="ci-job-10-image", disk_format="raw", container_format="bare",
+            visibility="private", tags=["ci-job-10"], data=b"kept image\n", wait=True))
+        # Admin-owned things the project uses.
+        keep("network", self.public)
+        keep("image", self.image)
+        del parts
+
+    # --------------------------------------------------------------- finishing
+    def finish(self):
+        cs = self.conn.compute
+        bs = self.conn.block_storage
+        for srv in self.servers_to_wait:
+            cs.wait_for_server(srv, status="ACTIVE", wait=180)
+        for name, vol, n in self.snapshot_later:
+            bs.wait_for_status(vol, "available", failures=["error"], wait=120)
+            snap = bs.create_snapshot(volume_id=vol.id, name=name,
+                                      metadata={"ci-job": str(n)} if n else {})
+            (self.mine if n else self.keep)("snapshot", snap)
+        for srv, vol in self.attach:
+            bs.wait_for_status(vol, "available", failures=["error"], wait=120)
+            cs.create_volume_attachment(srv, volume_id=vol.id)
+        for srv, vol in self.attach:
+            bs.wait_for_status(vol, "in-use", failures=["error"], wait=120)
+        for snap in [s for s in bs.snapshots() if s.status != "available"]:
+            bs.wait_for_status(snap, "available", failures=["error"], wait=120)
+
+    def delete_doomed(self):
+        for srv in self.doomed:
+            self.conn.compute.delete_server(srv)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cloud", default="ci")
+    ap.add_argument("--jobs", type=int, default=2, help="leaked jobs 1..N (N <= 9)")
+    ap.add_argument("--async-server-delete", action="store_true")
+    ap.add_argument("--out", required=True, help="manifest JSON path")
+    args = ap.parse_args()
+    if not 1 <= args.jobs <= 9:
+        ap.error("--jobs must be 1..9 (job 10 is the look-alike)")
+    t0 = time.monotonic()
+    conn = openstack.connect(cloud=args.cloud)
+    seeder = Seeder(conn)
+    for n in range(1, args.jobs + 1):
+        seeder.job(n, args.async_server_delete)
+    seeder.survivors_set()
+    seeder.finish()
+    for sg in conn.network.security_groups(name="default"):
+        seeder.keep("security-group", sg)
+    jobs = list(range(1, args.jobs + 1))
+    sweep_args = ["--tag", "ci-job-1"]
+    for n in jobs[1:]:
+        sweep_args += ["--any-tag", f"ci-job-{n}"]
+    for n in jobs:
+        sweep_args += ["--metadata", f"ci-job={n}"]
+    sweep_args += ["--name-regex", "^ci-job-(" + "|".join(map(str, jobs)) + ")-"]
+    manifest = {
+        "tag": "ci-job-1",
+        "jobs": jobs,
+        "sweep_args": sweep_args,
+        "selected": seeder.selected,
+        "survivors": seeder.survivors,
+    }
+    with open(args.out, "w") as f:
+        json.dump(manifest, f, indent=1)
+    seeder.delete_doomed()
+    print(
+        f"seeded {len(jobs)} job(s): {len(seeder.selected)} selected, "
+        f"{len(seeder.survivors)} survivors in {time.monotonic() - t0:.1f} s",
+        file=sys.stderr,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
