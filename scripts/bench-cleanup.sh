@@ -10,6 +10,7 @@
 #                default ~/.cache/stacksweep/osc-venv)
 #   OSC_VERSION  python-openstackclient version to install (default 10.5.0)
 #   STACKSWEEP   stacksweep binary (default: built with cargo build --release)
+#   SIM          binary serving the simulator (default: $STACKSWEEP)
 #   SWEEP_ARGS   extra flags for `stacksweep sweep` (e.g. "--concurrency 32")
 #
 # `openstack project cleanup` deletes everything in the project created before the given
@@ -44,7 +45,7 @@ fi
 start_sim() {
     local dir=$1
     mkdir -p "$dir"
-    "$STACKSWEEP" sim --listen 127.0.0.1:0 --scenario "$scenario" --latency "$latency" \
+    "${SIM:-$STACKSWEEP}" sim --listen 127.0.0.1:0 --scenario "$scenario" --latency "$latency" \
         --volume-delete-delay 200ms --server-delete-delay 500ms \
         --clouds-yaml "$dir/clouds.yaml" --manifest "$dir/manifest.json" >"$dir/sim.out" 2>"$dir/sim.err" &
     sim_pid=$!

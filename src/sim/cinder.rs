@@ -671,6 +671,11 @@ async fn types(State(_s): St) -> Response {
     )
 }
 
+/// No backup service: every backup list is empty (openstacksdk's project cleanup asks).
+async fn backups(State(_s): St) -> Response {
+    reply(StatusCode::OK, json!({ "backups": [] }))
+}
+
 async fn quota(
     State(s): St,
     Extension(ctx): Caller,
@@ -779,6 +784,8 @@ pub fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
                 .delete(delete_snapshot_h),
         )
         .route("/volume/v3/{pid}/types", get(types))
+        .route("/volume/v3/{pid}/backups", get(backups))
+        .route("/volume/v3/{pid}/backups/detail", get(backups))
         .route("/volume/v3/{pid}/os-quota-sets/{id}", get(quota))
         .layer(middleware::from_fn(version_headers));
     Router::new()
