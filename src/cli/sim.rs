@@ -169,4 +169,23 @@ mod tests {
         assert_eq!(parse_rate("600/m").unwrap(), 10);
         assert!(parse_rate("5/h").is_err());
     }
+
+    /// `--manifest` writes the tag and `[kind, id]` pairs as JSON.
+    #[test]
+    fn manifest_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.json");
+        let m = Manifest {
+            selected: vec![("port".into(), "p1".into())],
+            survivors: vec![("network".into(), "n1".into())],
+            tag: "ci-1".into(),
+        };
+        write_manifest(&path, &m).unwrap();
+        let doc: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(
+            doc,
+            serde_json::json!({"tag": "ci-1", "selected": [["port", "p1"]], "survivors": [["network", "n1"]]})
+        );
+    }
 }

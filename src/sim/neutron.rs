@@ -257,6 +257,9 @@ impl NeutronState {
             let sub = json!({"name": "public-subnet", "network_id": net_id, "cidr": "172.24.0.0/16", "ip_version": 4});
             if let Ok(sub) = n.create_subnet(&admin, sub.as_object().cloned().unwrap_or_default()) {
                 n.public_subnet_id = str_of(&sub, "id").to_string();
+                // Addresses start at 172.24.4.2 as devstack's do; the /16 leaves room for
+                // the thousands of floating IPs and gateways of large scale scenarios.
+                n.next_host.insert(n.public_subnet_id.clone(), 4 * 256 + 2);
             }
             n.public_network_id = net_id;
         }
