@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use super::common::{self, SelectFlags};
 use super::exit;
 use crate::config::{Config, RawConfig};
+use crate::quota::{self, QuotaReport};
 use crate::report::Report;
 use crate::sweep::{self, SweepOptions};
 
@@ -111,6 +112,9 @@ struct TargetOutcome {
     cloud: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     report: Option<Report>,
+    /// Quota usage before and after, and what the sweep freed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    quota: Option<QuotaReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
 }
@@ -132,20 +136,28 @@ pub async fn run(args: SweepArgs, shutdown: CancellationToken) -> anyhow::Result
                 let result = async {
                     let selector = common::build_selector(&target.select)?;
                     let session = common::connect(config, target, None).await?;
-                    anyhow::Ok(sweep::run(&session, &selector, options, shutdown).await?)
+                    let before = quota::read(&session).await;
+                    let report = sweep::run(&session, &selector, options, shutdown).await?;
+                    // A dry run frees nothing: no second read.
+                    let after = match options.dry_run {
+                        true => None,
+                        false => Some(quota::read(&session).await),
+                    };
+                    anyhow::Ok((report, QuotaReport::new(before, after)))
                 }
                 .await;
-                let (report, error) = match result {
-                    Ok(report) => (Some(report), None),
+                let (report, quota, error) = match result {
+                    Ok((report, quota)) => (Some(report), Some(quota), None),
                     Err(e) => {
                         tracing::error!(target = %target.name, "sweep failed: {e:#}");
-                        (None, Some(format!("{e:#}")))
+                        (None, None, Some(format!("{e:#}")))
                     }
                 };
                 TargetOutcome {
                     target: target.name.clone(),
                     cloud: target.cloud.clone(),
                     report,
+                    quota,
                     error,
                 }
             }
@@ -182,6 +194,9 @@ fn write_outcomes(
                             write!(out, "{}", report.plan.render_text())?;
                         }
                         write!(out, "{}", report.render_text())?;
+                        if let Some(quota) = &o.quota {
+                            write!(out, "{}", quota.render_text())?;
+                        }
                     }
                     (None, Some(error)) => writeln!(out, "error: {error}")?,
                     (None, None) => {}

@@ -144,6 +144,32 @@ fn marker_of(item: &Value) -> Option<String> {
     })
 }
 
+/// One page as [`list`] reads it; see [`read_page`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct PageParts {
+    /// The page's items.
+    pub items: Vec<Value>,
+    /// What each item would be paged on (`None`: nothing to page on).
+    pub markers: Vec<Option<String>>,
+    /// The next link, if any: `Some(path)` rebased on the endpoint, `None` when it
+    /// leaves the endpoint (an error for [`list`]).
+    pub next: Option<Option<String>>,
+}
+
+/// The pure steps [`list`] takes on one page body, exposed so the fuzz targets exercise
+/// the real parsing: the items of `collection` (`""`: Swift's top-level array), their
+/// markers and the next link rebased on `root`.
+pub fn read_page(body: Value, collection: &str, root: &Url) -> Result<PageParts, String> {
+    let next = next_link(&body, collection).map(|href| rebase(href, root));
+    let items = items_of(body, collection)?;
+    let markers = items.iter().map(marker_of).collect();
+    Ok(PageParts {
+        items,
+        markers,
+        next,
+    })
+}
+
 /// Lists every page of `path`.
 pub(crate) async fn list(
     session: &Session,

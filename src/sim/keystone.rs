@@ -162,6 +162,11 @@ impl KeystoneState {
         (Instant::now() < t.expires && !t.ctx.project_id.is_empty()).then(|| t.ctx.clone())
     }
 
+    /// Every token issued so far, expired or not (tests grep outputs for them).
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.tokens.keys().cloned().collect()
+    }
+
     /// Expires every issued token (a client must re-authenticate).
     pub fn expire_tokens(&mut self) {
         let past = Instant::now();

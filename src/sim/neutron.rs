@@ -1372,31 +1372,6 @@ impl NeutronState {
         }
         body
     }
-
-    /// Usage and limits of a project (`/quotas/{id}/details`).
-    fn quota_details(&self, project: &str) -> Value {
-        let mut quota = serde_json::Map::new();
-        for (name, k) in [
-            ("network", NKind::Network),
-            ("subnet", NKind::Subnet),
-            ("port", NKind::Port),
-            ("router", NKind::Router),
-            ("floatingip", NKind::FloatingIp),
-            ("security_group", NKind::SecurityGroup),
-            ("security_group_rule", NKind::SecurityGroupRule),
-        ] {
-            let used = self
-                .table(k)
-                .values()
-                .filter(|o| str_of(o, "project_id") == project)
-                .count();
-            quota.insert(
-                name.into(),
-                json!({"limit": 200, "used": used, "reserved": 0}),
-            );
-        }
-        json!({ "quota": quota })
-    }
 }
 
 fn port_on_subnet(port: &Obj, subnet_id: &str) -> bool {
@@ -1540,10 +1515,7 @@ async fn show(
     }
     let st = s.lock();
     if trim_json(&coll) == "quotas" {
-        return Ok(reply(
-            StatusCode::OK,
-            json!({"quota": {"network": 200, "subnet": 200, "port": 500, "router": 200, "floatingip": 200, "security_group": 200, "security_group_rule": 1000}}),
-        ));
+        return Ok(reply(StatusCode::OK, super::quota::neutron_limits(&st)));
     }
     let k = kind_of(&coll)?;
     let obj = st.neutron.find(k, id, &ctx)?;
@@ -1621,7 +1593,10 @@ async fn sub_get(
         if !ctx.owns(&id) {
             return Err(policy("get_quota"));
         }
-        return Ok(reply(StatusCode::OK, st.neutron.quota_details(&id)));
+        return Ok(reply(
+            StatusCode::OK,
+            super::quota::neutron_details(&st, &id),
+        ));
     }
     let k = kind_of(&coll)?;
     let obj = st.neutron.find(k, &id, &ctx)?;
