@@ -137,8 +137,8 @@ fn print_row(r: &Value) {
     };
     println!(
         "{:>6} {:>5}ms {:>9.2} {:>9.2} {:>6.2} {:>8.2} {:>8.1} {:>8.2}  {check}",
-        r["size"],
-        r["latency_ms"],
+        r["size"].as_u64().unwrap_or(0),
+        r["latency_ms"].as_u64().unwrap_or(0),
         f("wall_s"),
         f("bound_s"),
         f("ratio"),
