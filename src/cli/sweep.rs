@@ -53,6 +53,12 @@ pub struct SweepArgs {
     /// Stop starting new deletes after this long (e.g. 20m).
     #[arg(long, value_name = "DURATION")]
     pub deadline: Option<String>,
+    /// Requests in flight at once, per service (config `retry.concurrency`).
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
+    /// Requests started per second, per service (config `retry.requests_per_second`).
+    #[arg(long, value_name = "N")]
+    pub requests_per_second: Option<u32>,
 }
 
 /// Builds the config this sweep runs with: the file (if any) with the flags over it.
@@ -89,6 +95,12 @@ pub fn effective_config(args: &SweepArgs) -> anyhow::Result<Config> {
     }
     if args.deadline.is_some() {
         raw.schedule.deadline = args.deadline.clone();
+    }
+    if args.concurrency.is_some() {
+        raw.retry.concurrency = args.concurrency;
+    }
+    if args.requests_per_second.is_some() {
+        raw.retry.requests_per_second = args.requests_per_second;
     }
     Ok(common::validate(raw, &origin)?)
 }
@@ -206,5 +218,38 @@ fn exit_code(outcomes: &[TargetOutcome]) -> u8 {
         exit::RESOURCES_LEFT
     } else {
         exit::CLEAN
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: SweepArgs,
+    }
+
+    /// `--concurrency` and `--requests-per-second` reach the validated config.
+    #[test]
+    fn pacing_flags_reach_the_config() {
+        let cli = Cli::try_parse_from([
+            "sweep",
+            "--cloud",
+            "sim",
+            "--any-tag",
+            "t",
+            "--concurrency",
+            "32",
+            "--requests-per-second",
+            "100",
+        ])
+        .unwrap();
+        let config = effective_config(&cli.args).unwrap();
+        assert_eq!(config.retry.concurrency, 32);
+        assert_eq!(config.retry.requests_per_second, Some(100));
     }
 }

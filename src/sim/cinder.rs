@@ -671,6 +671,11 @@ async fn types(State(_s): St) -> Response {
     )
 }
 
+/// No backup service: every backup list is empty (openstacksdk's project cleanup asks).
+async fn backups(State(_s): St) -> Response {
+    reply(StatusCode::OK, json!({ "backups": [] }))
+}
+
 fn v3(base: &str) -> Value {
     json!({"id": "v3.0", "status": "CURRENT", "version": MAX_MICROVERSION, "min_version": "3.0",
         "updated": "2023-08-31T00:00:00Z", "links": [{"rel": "self", "href": format!("{base}/volume/v3/")}],
@@ -746,6 +751,8 @@ pub fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
                 .delete(delete_snapshot_h),
         )
         .route("/volume/v3/{pid}/types", get(types))
+        .route("/volume/v3/{pid}/backups", get(backups))
+        .route("/volume/v3/{pid}/backups/detail", get(backups))
         .route(
             "/volume/v3/{pid}/os-quota-sets/{id}",
             get(super::quota::cinder_quota_set),

@@ -254,9 +254,12 @@ impl NeutronState {
             json!({"name": "public", "router:external": true, "description": "external network"});
         if let Ok(net) = n.create_network(&admin, net.as_object().cloned().unwrap_or_default()) {
             let net_id = str_of(&net, "id").to_string();
-            let sub = json!({"name": "public-subnet", "network_id": net_id, "cidr": "172.24.4.0/22", "ip_version": 4});
+            let sub = json!({"name": "public-subnet", "network_id": net_id, "cidr": "172.24.0.0/16", "ip_version": 4});
             if let Ok(sub) = n.create_subnet(&admin, sub.as_object().cloned().unwrap_or_default()) {
                 n.public_subnet_id = str_of(&sub, "id").to_string();
+                // Addresses start at 172.24.4.2 as devstack's do; the /16 leaves room for
+                // the thousands of floating IPs and gateways of large scale scenarios.
+                n.next_host.insert(n.public_subnet_id.clone(), 4 * 256 + 2);
             }
             n.public_network_id = net_id;
         }
@@ -1459,6 +1462,10 @@ async fn list(
     if trim_json(&coll) == "extensions" {
         let ext: Vec<Value> = EXTENSIONS.iter().map(|a| extension(a)).collect();
         return Ok(reply(StatusCode::OK, json!({ "extensions": ext })));
+    }
+    // No VPN/LBaaS provider plugins here (openstacksdk's project cleanup asks).
+    if trim_json(&coll) == "service-providers" {
+        return Ok(reply(StatusCode::OK, json!({ "service_providers": [] })));
     }
     let k = kind_of(&coll)?;
     let params = Params::parse(q.as_deref());
