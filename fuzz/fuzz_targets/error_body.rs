@@ -1,0 +1,16 @@
+//! Error bodies (any bytes: JSON of every service's shape, HTML, text) and `Retry-After`
+//! values parse without panicking.
+#![no_main]
+
+use std::time::{Duration, SystemTime};
+
+use libfuzzer_sys::fuzz_target;
+use stacksweep::openstack::{parse_error_body, parse_retry_after};
+
+fuzz_target!(|data: &[u8]| {
+    let _ = parse_error_body(data);
+    if let Ok(text) = std::str::from_utf8(data) {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let _ = parse_retry_after(text, now);
+    }
+});
