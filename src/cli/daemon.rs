@@ -34,8 +34,15 @@ use crate::sweep::{self, SessionCloud, SweepOptions};
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct DaemonArgs {
     /// Config file (TOML) naming the targets, selectors, schedule and limits. Reloaded on
-    /// SIGHUP. Without it, the flags below describe a single target.
-    #[arg(long, value_name = "FILE", conflicts_with_all = SINGLE_TARGET_FLAGS)]
+    /// SIGHUP and when the file changes. Without it, the flags below describe a single
+    /// target.
+    #[arg(
+        long,
+        short = 'c',
+        value_name = "FILE",
+        env = "STACKSWEEP_CONFIG",
+        conflicts_with_all = SINGLE_TARGET_FLAGS
+    )]
     pub config: Option<PathBuf>,
 
     /// Cloud to sweep, as named in clouds.yaml (single-target mode; default: OS_CLOUD,
@@ -400,7 +407,7 @@ fn hold_for_grace(
 }
 
 /// The metrics' view of a report; `first_seen` ages resources the API gives no age.
-fn record(
+pub(crate) fn record(
     report: &Report,
     inventory: &Inventory,
     held: &[ResourceKey],
@@ -565,5 +572,89 @@ mod tests {
         assert!(parse(&["--config", "c.toml", "--tag", "x"]).is_err());
         assert!(parse(&["--config", "c.toml"]).is_ok());
         assert!(parse(&["--cloud", "ci", "--metadata", "novalue"]).is_err());
+    }
+    fn at(secs: i64) -> Timestamp {
+        Timestamp::from_second(1_800_000_000 + secs).unwrap()
+    }
+
+    /// One sweep's selection with the grace filter and first-seen ages applied.
+    fn sweep_at(
+        state: &mut State,
+        resources: &[crate::resources::Resource],
+        spec: &crate::config::SelectSpec,
+        now: Timestamp,
+        grace: Duration,
+    ) -> (Selection, Vec<ResourceKey>) {
+        let selector = common::build_selector(spec).unwrap();
+        let listed = Inventory::new("p", resources.to_vec());
+        observe_found(state, "ci", &listed, now);
+        let inventory = with_first_seen_ages(state, "ci", listed);
+        let mut selection = select::evaluate(&inventory, &selector, now);
+        let held = hold_for_grace(state, "ci", &inventory, &mut selection, now, grace);
+        (selection, held)
+    }
+
+    /// A selected resource is demoted (held) until it has been eligible for the grace
+    /// period, then selected.
+    #[test]
+    fn grace_holds_then_releases() {
+        let mut net = crate::resources::Resource::new(Kind::Network, "n1");
+        net.tags = vec!["ci".into()];
+        net.created_at = Some(at(-86_400));
+        let spec = crate::config::SelectSpec {
+            tags: vec!["ci".into()],
+            ..Default::default()
+        };
+        let key = ResourceKey::new(Kind::Network, "n1");
+        let hour = Duration::from_secs(3600);
+        let mut state = State::default();
+        let (selection, held) =
+            sweep_at(&mut state, std::slice::from_ref(&net), &spec, at(0), hour);
+        assert_eq!(held, vec![key.clone()]);
+        assert!(!selection.is_selected(&key));
+        assert!(selection
+            .verdict(&key)
+            .unwrap()
+            .reason
+            .contains("grace period"));
+        let (selection, held) = sweep_at(
+            &mut state,
+            std::slice::from_ref(&net),
+            &spec,
+            at(1800),
+            hour,
+        );
+        assert_eq!(held.len(), 1);
+        assert!(!selection.is_selected(&key));
+        let (selection, held) = sweep_at(&mut state, &[net], &spec, at(3600), hour);
+        assert!(held.is_empty());
+        assert!(selection.is_selected(&key));
+    }
+
+    /// A kind without `created_at` gets its first sighting as its age for `older_than`.
+    #[test]
+    fn first_sighting_ages_resources_without_created_at() {
+        let mut container = crate::resources::Resource::new(Kind::Container, "ci-logs");
+        container.name = "ci-logs".into();
+        let spec = crate::config::SelectSpec {
+            name_regex: Some(regex::Regex::new("^ci-").unwrap()),
+            older_than: Some(Duration::from_secs(3600)),
+            ..Default::default()
+        };
+        let key = ResourceKey::new(Kind::Container, "ci-logs");
+        let mut state = State::default();
+        let first = sweep_at(
+            &mut state,
+            std::slice::from_ref(&container),
+            &spec,
+            at(0),
+            Duration::ZERO,
+        );
+        assert!(
+            !first.0.is_selected(&key),
+            "a never-seen container looked old"
+        );
+        let later = sweep_at(&mut state, &[container], &spec, at(7200), Duration::ZERO);
+        assert!(later.0.is_selected(&key));
     }
 }
