@@ -18,6 +18,8 @@ pub mod inventory;
 pub mod metrics;
 pub mod openstack;
 pub mod plan;
+pub mod preflight;
+pub mod quota;
 pub mod report;
 pub mod resources;
 pub mod select;

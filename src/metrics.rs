@@ -17,6 +17,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 use crate::openstack::{RequestObserver, RetryReason, Service};
+use crate::quota::{QuotaReport, QuotaResource};
 
 /// Content type of [`Metrics::render`]'s output (OpenMetrics text, which Prometheus asks for).
 pub const OPENMETRICS_CONTENT_TYPE: &str =
@@ -248,6 +249,23 @@ struct ResourceLabels {
     outcome: ResourceOutcome,
 }
 
+/// A quota resource as a bounded label value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct QuotaLabel(QuotaResource);
+
+impl EncodeLabelValue for QuotaLabel {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        encode_str(self.0.as_str(), encoder)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct QuotaLabels {
+    #[prometheus(flatten)]
+    target: TargetLabels,
+    resource: QuotaLabel,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct RequestLabels {
     target: String,
@@ -331,6 +349,9 @@ pub struct Metrics {
     conflict_retries: Family<KindLabels, Counter>,
     api_requests: Family<RequestLabels, Counter>,
     api_retries: Family<RetryLabels, Counter>,
+    quota_used: Family<QuotaLabels, Gauge>,
+    quota_limit: Family<QuotaLabels, Gauge>,
+    quota_freed: Family<QuotaLabels, Counter>,
     /// Kinds each target reported last time, so a kind missing from the next report is
     /// reset to 0 in the last-sweep gauges instead of showing stale numbers.
     kinds_seen: Mutex<HashMap<TargetLabels, BTreeSet<&'static str>>>,
@@ -367,6 +388,9 @@ impl Metrics {
             conflict_retries: Family::default(),
             api_requests: Family::default(),
             api_retries: Family::default(),
+            quota_used: Family::default(),
+            quota_limit: Family::default(),
+            quota_freed: Family::default(),
             kinds_seen: Mutex::default(),
             registry: Registry::default(),
         };
@@ -420,7 +444,44 @@ impl Metrics {
             "OpenStack API requests retried, by service and reason",
             m.api_retries.clone(),
         );
+        registry.register(
+            "quota_used",
+            "Quota in use in the target's project after its last sweep, by quota resource (ram_mib in MiB, volume_gigabytes in GiB)",
+            m.quota_used.clone(),
+        );
+        registry.register(
+            "quota_limit",
+            "Quota limit of the target's project, by quota resource (-1: unlimited)",
+            m.quota_limit.clone(),
+        );
+        registry.register(
+            "quota_freed",
+            "Quota freed by sweeps (usage before minus after, where it dropped), by quota resource",
+            m.quota_freed.clone(),
+        );
         Metrics { registry, ..m }
+    }
+
+    /// Records a sweep's quota report: usage and limits as last read (after the sweep
+    /// when there was an after), and what it freed. Resources a service would not report
+    /// this time keep their last values.
+    pub fn record_quota(&self, target: &TargetLabels, report: &QuotaReport) {
+        let latest = report.after.as_ref().unwrap_or(&report.before);
+        let labels = |r: QuotaResource| QuotaLabels {
+            target: target.clone(),
+            resource: QuotaLabel(r),
+        };
+        for (r, u) in &latest.usage {
+            let l = labels(*r);
+            self.quota_used
+                .get_or_create(&l)
+                .set(i64::try_from(u.used).unwrap_or(i64::MAX));
+            let limit = u.limit.map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX));
+            self.quota_limit.get_or_create(&l).set(limit);
+        }
+        for (r, n) in &report.freed {
+            self.quota_freed.get_or_create(&labels(*r)).inc_by(*n);
+        }
     }
 
     /// Renders every metric in the OpenMetrics text format (see [`OPENMETRICS_CONTENT_TYPE`]).
@@ -522,6 +583,14 @@ impl Metrics {
     /// Drops the per-target gauges of a target no longer configured (after a reload), so
     /// its last-success timestamp does not age into a false alert.
     pub fn forget_target(&self, target: &TargetLabels) {
+        for r in QuotaResource::ALL {
+            let l = QuotaLabels {
+                target: target.clone(),
+                resource: QuotaLabel(*r),
+            };
+            self.quota_used.remove(&l);
+            self.quota_limit.remove(&l);
+        }
         self.last_success.remove(target);
         self.authenticated.remove(target);
         self.oldest_leak.remove(target);
@@ -673,6 +742,50 @@ mod tests {
             .find(|l| l.starts_with(prefix))
             .and_then(|l| l.rsplit(' ').next())
             .and_then(|v| v.parse().ok())
+    }
+
+    /// Quota gauges show the latest usage and limits (-1 unlimited); freed accumulates.
+    #[test]
+    fn record_quota_sets_gauges_and_counts_freed() {
+        use crate::quota::{QuotaSnapshot, QuotaUsage};
+        let m = Metrics::new();
+        let t = target();
+        let snap = |cores: u64| {
+            let mut s = QuotaSnapshot::default();
+            let u = |used, limit| QuotaUsage { used, limit };
+            s.usage.insert(QuotaResource::Cores, u(cores, Some(20)));
+            s.usage.insert(QuotaResource::FloatingIps, u(1, None));
+            s
+        };
+        let report = QuotaReport::new(snap(18), Some(snap(2)));
+        m.record_quota(&t, &report);
+        m.record_quota(&t, &report);
+        let text = m.render_text().unwrap();
+        let l = r#"{target="ci",cloud="sim",project="",resource="#;
+        assert_eq!(
+            sample(&text, &format!("stacksweep_quota_used{l}\"cores\"}}")),
+            Some(2.0)
+        );
+        assert_eq!(
+            sample(&text, &format!("stacksweep_quota_limit{l}\"cores\"}}")),
+            Some(20.0)
+        );
+        assert_eq!(
+            sample(
+                &text,
+                &format!("stacksweep_quota_limit{l}\"floating_ips\"}}")
+            ),
+            Some(-1.0)
+        );
+        assert_eq!(
+            sample(
+                &text,
+                &format!("stacksweep_quota_freed_total{l}\"cores\"}}")
+            ),
+            Some(32.0)
+        );
+        m.forget_target(&t);
+        assert!(!m.render_text().unwrap().contains("stacksweep_quota_used{"));
     }
 
     /// A recorded sweep moves the sweep, resource and conflict counters and the gauges.

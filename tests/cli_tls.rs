@@ -41,7 +41,21 @@ async fn check(fake: &FakeCloud, cloud: &str) -> (Option<i32>, String, String) {
 /// warned about.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_verification_from_the_cli() {
-    let fake = FakeCloud::start_tls(|_| Answer::Json(200, json!({}))).await;
+    // An empty project: every collection `check-config`'s preflight lists is empty.
+    let empty = json!({
+        "servers": [], "server_groups": [], "keypairs": [], "ports": [], "floatingips": [],
+        "routers": [], "subnets": [], "networks": [], "security_groups": [], "volumes": [],
+        "snapshots": [], "loadbalancers": [], "images": [], "stacks": [],
+    });
+    let fake = FakeCloud::start_tls(move |seen| {
+        // Swift's account listing is a bare array.
+        if seen.path.starts_with("/swift") {
+            Answer::Json(200, json!([]))
+        } else {
+            Answer::Json(200, empty.clone())
+        }
+    })
+    .await;
 
     let (code, out, err) = check(&fake, "fake").await;
     assert_eq!(code, Some(2), "{out}{err}");

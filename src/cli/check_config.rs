@@ -1,5 +1,6 @@
-//! `stacksweep check-config`: validates the config and every target's credentials
-//! (authentication only, no listing) and prints every problem at once.
+//! `stacksweep check-config`: validates the config and every target's credentials, runs
+//! the preflight (catalog, API versions, a one-item listing per kind) for each target,
+//! and prints every problem at once.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -14,7 +15,7 @@ pub struct CheckConfigArgs {
     /// Config file (TOML).
     #[arg(long, short = 'c', env = "STACKSWEEP_CONFIG")]
     pub config: PathBuf,
-    /// Only parse and validate; do not authenticate.
+    /// Only parse and validate; do not authenticate nor run the preflight.
     #[arg(long)]
     pub offline: bool,
 }
@@ -48,14 +49,18 @@ pub async fn run(args: CheckConfigArgs) -> anyhow::Result<ExitCode> {
         if args.offline {
             continue;
         }
-        match common::connect(&config, target, None).await {
-            Ok(session) => writeln!(
-                out,
-                "target {:?}: authenticated to cloud {:?}, project {}",
-                target.name,
-                target.cloud,
-                session.project_id()
-            )?,
+        match super::preflight::for_target(&config, target).await {
+            Ok(preflight) => {
+                writeln!(
+                    out,
+                    "target {:?}: authenticated to cloud {:?}, project {}",
+                    target.name, target.cloud, preflight.project_id
+                )?;
+                write!(out, "{}", preflight.render_text())?;
+                for p in preflight.problems() {
+                    problems.push(format!("target {:?}: {p}", target.name));
+                }
+            }
             Err(e) => problems.push(format!("{e:#}")),
         }
     }

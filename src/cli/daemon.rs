@@ -24,6 +24,7 @@ use crate::daemon::{Daemon, DaemonOptions, SweepContext, SweepError, SweepRunner
 use crate::inventory::Inventory;
 use crate::metrics::{KindCounts, SweepRecord};
 use crate::plan;
+use crate::quota::{self, QuotaReport};
 use crate::report::Report;
 use crate::resources::{Kind, ResourceKey};
 use crate::select::{self, Selection};
@@ -276,6 +277,7 @@ impl SweepRunner for EngineRunner {
             .map_err(|e| SweepError::Auth(chain(&e)))?;
         let selector = common::build_selector(&ctx.target.select)
             .map_err(|e| SweepError::Failed(chain(&e)))?;
+        let quota_before = quota::read(&session).await;
         let listed = sweep::inventory(&session, &selector)
             .await
             .map_err(|e| SweepError::Failed(e.to_string()))?;
@@ -309,6 +311,8 @@ impl SweepRunner for EngineRunner {
         .await;
         report.cloud = session.cloud_name().to_owned();
         log_report(name, &report);
+        let quota = QuotaReport::new(quota_before, Some(quota::read(&session).await));
+        ctx.metrics.record_quota(&ctx.labels, &quota);
         let state = ctx.state.snapshot();
         Ok(record(
             &report,

@@ -6,6 +6,7 @@ pub mod check_config;
 pub mod common;
 pub mod daemon;
 pub mod demo;
+pub mod preflight;
 pub mod sim;
 pub mod sweep;
 
@@ -47,8 +48,10 @@ pub enum Command {
     Sweep(sweep::SweepArgs),
     /// Sweep on a cron schedule, serving /metrics, /healthz and /readyz.
     Daemon(daemon::DaemonArgs),
-    /// Validate the config and credentials (auth only, no listing); print every problem.
+    /// Validate the config and credentials and run the preflight per target; print every problem.
     CheckConfig(check_config::CheckConfigArgs),
+    /// Say what stacksweep can do in a project: catalog, API versions, listing per kind (0 ok, 2 something selected cannot work).
+    Preflight(preflight::PreflightArgs),
     /// Serve the built-in OpenStack simulator on loopback, for trying configs and benchmarks.
     Sim(sim::SimArgs),
     /// Start the simulator in-process, seed an aborted CI job, sweep it, show what happened.
@@ -75,6 +78,7 @@ impl Cli {
                 Ok(ExitCode::SUCCESS)
             }
             Command::CheckConfig(args) => check_config::run(args).await,
+            Command::Preflight(args) => preflight::run(args).await,
             Command::Sim(args) => {
                 sim::run(args, shutdown).await?;
                 Ok(ExitCode::SUCCESS)

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
-use crate::sim::{FaultConfig, Scenario, Sim, SimConfig};
+use crate::sim::{FaultConfig, Manifest, Scenario, Sim, SimConfig};
 
 /// Arguments of `stacksweep sim`.
 #[derive(Debug, Clone, clap::Args)]
@@ -48,6 +48,10 @@ pub struct SimArgs {
     /// How long a deleted volume or snapshot stays in `deleting`.
     #[arg(long, value_parser = parse_duration, default_value = "1s")]
     pub volume_delete_delay: Duration,
+    /// Write the seeded scenario's manifest here once serving, as JSON: `tag`, and
+    /// `selected` / `survivors` as `[kind, id]` pairs (for benchmarks and checks).
+    #[arg(long, requires = "scenario")]
+    pub manifest: Option<PathBuf>,
 }
 
 /// Parses `20ms`, `1s`, `2m 30s`, `PT1S`.
@@ -116,6 +120,9 @@ pub async fn run(args: SimArgs, shutdown: CancellationToken) -> anyhow::Result<(
         sim.write_clouds_yaml(path)
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
+    if let (Some(path), Some((_, m))) = (&args.manifest, &manifest) {
+        write_manifest(path, m).with_context(|| format!("cannot write {}", path.display()))?;
+    }
     let mut line = format!(
         "stacksweep sim listening on http://{} (auth {})",
         sim.addr(),
@@ -136,6 +143,17 @@ pub async fn run(args: SimArgs, shutdown: CancellationToken) -> anyhow::Result<(
     Ok(())
 }
 
+/// Writes `{"tag": T, "selected": [[kind, id], ...], "survivors": [...]}`.
+fn write_manifest(path: &std::path::Path, m: &Manifest) -> anyhow::Result<()> {
+    let doc = serde_json::json!({
+        "tag": m.tag,
+        "selected": m.selected,
+        "survivors": m.survivors,
+    });
+    std::fs::write(path, serde_json::to_vec(&doc)?)?;
+    Ok(())
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -150,5 +168,24 @@ mod tests {
         assert_eq!(parse_rate("50/s").unwrap(), 50);
         assert_eq!(parse_rate("600/m").unwrap(), 10);
         assert!(parse_rate("5/h").is_err());
+    }
+
+    /// `--manifest` writes the tag and `[kind, id]` pairs as JSON.
+    #[test]
+    fn manifest_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.json");
+        let m = Manifest {
+            selected: vec![("port".into(), "p1".into())],
+            survivors: vec![("network".into(), "n1".into())],
+            tag: "ci-1".into(),
+        };
+        write_manifest(&path, &m).unwrap();
+        let doc: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(
+            doc,
+            serde_json::json!({"tag": "ci-1", "selected": [["port", "p1"]], "survivors": [["network", "n1"]]})
+        );
     }
 }

@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use super::common::{self, SelectFlags};
 use super::exit;
 use crate::config::{Config, RawConfig};
+use crate::quota::{self, QuotaReport};
 use crate::report::Report;
 use crate::sweep::{self, SweepOptions};
 
@@ -52,6 +53,12 @@ pub struct SweepArgs {
     /// Stop starting new deletes after this long (e.g. 20m).
     #[arg(long, value_name = "DURATION")]
     pub deadline: Option<String>,
+    /// Requests in flight at once, per service (config `retry.concurrency`).
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
+    /// Requests started per second, per service (config `retry.requests_per_second`).
+    #[arg(long, value_name = "N")]
+    pub requests_per_second: Option<u32>,
 }
 
 /// Builds the config this sweep runs with: the file (if any) with the flags over it.
@@ -89,6 +96,12 @@ pub fn effective_config(args: &SweepArgs) -> anyhow::Result<Config> {
     if args.deadline.is_some() {
         raw.schedule.deadline = args.deadline.clone();
     }
+    if args.concurrency.is_some() {
+        raw.retry.concurrency = args.concurrency;
+    }
+    if args.requests_per_second.is_some() {
+        raw.retry.requests_per_second = args.requests_per_second;
+    }
     Ok(common::validate(raw, &origin)?)
 }
 
@@ -99,6 +112,9 @@ struct TargetOutcome {
     cloud: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     report: Option<Report>,
+    /// Quota usage before and after, and what the sweep freed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    quota: Option<QuotaReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
 }
@@ -120,20 +136,28 @@ pub async fn run(args: SweepArgs, shutdown: CancellationToken) -> anyhow::Result
                 let result = async {
                     let selector = common::build_selector(&target.select)?;
                     let session = common::connect(config, target, None).await?;
-                    anyhow::Ok(sweep::run(&session, &selector, options, shutdown).await?)
+                    let before = quota::read(&session).await;
+                    let report = sweep::run(&session, &selector, options, shutdown).await?;
+                    // A dry run frees nothing: no second read.
+                    let after = match options.dry_run {
+                        true => None,
+                        false => Some(quota::read(&session).await),
+                    };
+                    anyhow::Ok((report, QuotaReport::new(before, after)))
                 }
                 .await;
-                let (report, error) = match result {
-                    Ok(report) => (Some(report), None),
+                let (report, quota, error) = match result {
+                    Ok((report, quota)) => (Some(report), Some(quota), None),
                     Err(e) => {
                         tracing::error!(target = %target.name, "sweep failed: {e:#}");
-                        (None, Some(format!("{e:#}")))
+                        (None, None, Some(format!("{e:#}")))
                     }
                 };
                 TargetOutcome {
                     target: target.name.clone(),
                     cloud: target.cloud.clone(),
                     report,
+                    quota,
                     error,
                 }
             }
@@ -170,6 +194,9 @@ fn write_outcomes(
                             write!(out, "{}", report.plan.render_text())?;
                         }
                         write!(out, "{}", report.render_text())?;
+                        if let Some(quota) = &o.quota {
+                            write!(out, "{}", quota.render_text())?;
+                        }
                     }
                     (None, Some(error)) => writeln!(out, "error: {error}")?,
                     (None, None) => {}
@@ -191,5 +218,38 @@ fn exit_code(outcomes: &[TargetOutcome]) -> u8 {
         exit::RESOURCES_LEFT
     } else {
         exit::CLEAN
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: SweepArgs,
+    }
+
+    /// `--concurrency` and `--requests-per-second` reach the validated config.
+    #[test]
+    fn pacing_flags_reach_the_config() {
+        let cli = Cli::try_parse_from([
+            "sweep",
+            "--cloud",
+            "sim",
+            "--any-tag",
+            "t",
+            "--concurrency",
+            "32",
+            "--requests-per-second",
+            "100",
+        ])
+        .unwrap();
+        let config = effective_config(&cli.args).unwrap();
+        assert_eq!(config.retry.concurrency, 32);
+        assert_eq!(config.retry.requests_per_second, Some(100));
     }
 }

@@ -654,6 +654,37 @@ pub async fn list(session: &Session, kind: Kind) -> Result<Vec<Resource>, Resour
     Ok(out)
 }
 
+/// Lists at most one resource of `kind` (one page, `limit=1`): proves listing works with
+/// these credentials without reading the whole project (preflight).
+pub async fn probe(session: &Session, kind: Kind) -> Result<(), ResourceError> {
+    let api = api(kind);
+    let sep = if api.list_path.contains('?') {
+        '&'
+    } else {
+        '?'
+    };
+    let body = session
+        .get(kind.service(), &format!("{}{sep}limit=1", api.list_path))
+        .await
+        .map_err(api_error(kind))?;
+    let items = if api.collection.is_empty() {
+        &body
+    } else {
+        &body[api.collection]
+    };
+    if items.is_array() {
+        Ok(())
+    } else {
+        Err(ResourceError::Api {
+            kind,
+            source: ApiError::Other(format!(
+                "{kind} list answer has no `{}` array",
+                api.collection
+            )),
+        })
+    }
+}
+
 fn item_path(r: &Resource) -> String {
     match r.kind {
         Kind::Stack => stack::path(r),

@@ -14,6 +14,7 @@ pub mod log;
 pub mod neutron;
 pub mod nova;
 pub mod octavia;
+pub mod quota;
 pub mod scenarios;
 pub mod store;
 pub mod swift;
@@ -161,6 +162,12 @@ impl SimHandle {
     /// Replaces the faults of one service (`network`, `neutron`, ..., or `*` for all).
     pub fn set_faults(&self, service: &str, faults: FaultConfig) {
         self.shared.lock().faults.set(service, faults);
+    }
+
+    /// Sets the quota limit `name` (the service's own name: `instances`, `cores`, `ram`,
+    /// `floatingip`, `gigabytes`, ...) for every project; `-1` is unlimited.
+    pub fn set_quota(&self, name: &str, limit: i64) {
+        self.shared.lock().quota.set(name, limit);
     }
 
     /// Expires every issued token; the next request with one answers 401.

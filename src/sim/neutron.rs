@@ -254,9 +254,12 @@ impl NeutronState {
             json!({"name": "public", "router:external": true, "description": "external network"});
         if let Ok(net) = n.create_network(&admin, net.as_object().cloned().unwrap_or_default()) {
             let net_id = str_of(&net, "id").to_string();
-            let sub = json!({"name": "public-subnet", "network_id": net_id, "cidr": "172.24.4.0/22", "ip_version": 4});
+            let sub = json!({"name": "public-subnet", "network_id": net_id, "cidr": "172.24.0.0/16", "ip_version": 4});
             if let Ok(sub) = n.create_subnet(&admin, sub.as_object().cloned().unwrap_or_default()) {
                 n.public_subnet_id = str_of(&sub, "id").to_string();
+                // Addresses start at 172.24.4.2 as devstack's do; the /16 leaves room for
+                // the thousands of floating IPs and gateways of large scale scenarios.
+                n.next_host.insert(n.public_subnet_id.clone(), 4 * 256 + 2);
             }
             n.public_network_id = net_id;
         }
@@ -1369,31 +1372,6 @@ impl NeutronState {
         }
         body
     }
-
-    /// Usage and limits of a project (`/quotas/{id}/details`).
-    fn quota_details(&self, project: &str) -> Value {
-        let mut quota = serde_json::Map::new();
-        for (name, k) in [
-            ("network", NKind::Network),
-            ("subnet", NKind::Subnet),
-            ("port", NKind::Port),
-            ("router", NKind::Router),
-            ("floatingip", NKind::FloatingIp),
-            ("security_group", NKind::SecurityGroup),
-            ("security_group_rule", NKind::SecurityGroupRule),
-        ] {
-            let used = self
-                .table(k)
-                .values()
-                .filter(|o| str_of(o, "project_id") == project)
-                .count();
-            quota.insert(
-                name.into(),
-                json!({"limit": 200, "used": used, "reserved": 0}),
-            );
-        }
-        json!({ "quota": quota })
-    }
 }
 
 fn port_on_subnet(port: &Obj, subnet_id: &str) -> bool {
@@ -1485,6 +1463,10 @@ async fn list(
         let ext: Vec<Value> = EXTENSIONS.iter().map(|a| extension(a)).collect();
         return Ok(reply(StatusCode::OK, json!({ "extensions": ext })));
     }
+    // No VPN/LBaaS provider plugins here (openstacksdk's project cleanup asks).
+    if trim_json(&coll) == "service-providers" {
+        return Ok(reply(StatusCode::OK, json!({ "service_providers": [] })));
+    }
     let k = kind_of(&coll)?;
     let params = Params::parse(q.as_deref());
     let mut st = s.lock();
@@ -1533,10 +1515,7 @@ async fn show(
     }
     let st = s.lock();
     if trim_json(&coll) == "quotas" {
-        return Ok(reply(
-            StatusCode::OK,
-            json!({"quota": {"network": 200, "subnet": 200, "port": 500, "router": 200, "floatingip": 200, "security_group": 200, "security_group_rule": 1000}}),
-        ));
+        return Ok(reply(StatusCode::OK, super::quota::neutron_limits(&st)));
     }
     let k = kind_of(&coll)?;
     let obj = st.neutron.find(k, id, &ctx)?;
@@ -1614,7 +1593,10 @@ async fn sub_get(
         if !ctx.owns(&id) {
             return Err(policy("get_quota"));
         }
-        return Ok(reply(StatusCode::OK, st.neutron.quota_details(&id)));
+        return Ok(reply(
+            StatusCode::OK,
+            super::quota::neutron_details(&st, &id),
+        ));
     }
     let k = kind_of(&coll)?;
     let obj = st.neutron.find(k, &id, &ctx)?;

@@ -1223,40 +1223,6 @@ async fn delete_group(
     Ok(empty(StatusCode::NO_CONTENT))
 }
 
-async fn limits(State(s): St, Extension(ctx): Caller) -> Response {
-    let st = s.lock();
-    let mine: Vec<&Obj> = st
-        .nova
-        .servers
-        .values()
-        .filter(|x| str_of(x, "tenant_id") == ctx.project_id)
-        .collect();
-    let cores: u64 = mine
-        .iter()
-        .map(|x| x["flavor"]["vcpus"].as_u64().unwrap_or(0))
-        .sum();
-    let ram: u64 = mine
-        .iter()
-        .map(|x| x["flavor"]["ram"].as_u64().unwrap_or(0))
-        .sum();
-    let groups = st
-        .nova
-        .server_groups
-        .values()
-        .filter(|g| str_of(g, "project_id") == ctx.project_id)
-        .count();
-    reply(
-        StatusCode::OK,
-        json!({"limits": {"rate": [], "absolute": {
-            "maxTotalCores": 200, "totalCoresUsed": cores, "maxTotalInstances": 100, "totalInstancesUsed": mine.len(),
-            "maxTotalRAMSize": 512000, "totalRAMUsed": ram, "maxServerMeta": 128, "maxTotalKeypairs": 100,
-            "maxServerGroups": 10, "maxServerGroupMembers": 10, "totalServerGroupsUsed": groups,
-            "maxImageMeta": 128, "maxPersonality": 5, "maxPersonalitySize": 10240,
-            "maxSecurityGroups": -1, "maxSecurityGroupRules": -1, "maxTotalFloatingIps": -1,
-            "totalFloatingIpsUsed": 0, "totalSecurityGroupsUsed": 0}}}),
-    )
-}
-
 fn v21(base: &str) -> Value {
     json!({"id": "v2.1", "status": "CURRENT", "version": format!("{}.{}", MAX_MICROVERSION.0, MAX_MICROVERSION.1),
         "min_version": "2.1", "updated": "2013-07-23T11:33:21Z",
@@ -1330,7 +1296,7 @@ pub fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
             "/os-server-groups/{id}",
             get(get_group).delete(delete_group),
         )
-        .route("/limits", get(limits));
+        .route("/limits", get(super::quota::nova_limits));
     Router::new()
         .route("/compute", get(versions))
         .route("/compute/", get(versions))

@@ -371,6 +371,10 @@ pub fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
                 get(show).put(update).delete(delete),
             )
             .route(
+                &format!("/load-balancer/{v}/lbaas/quotas/{{pid}}"),
+                get(super::quota::octavia_quota),
+            )
+            .route(
                 &format!("/load-balancer/{v}/lbaas/{{coll}}"),
                 get(list_children).post(create_child),
             );

@@ -678,10 +678,13 @@ fn capo(s: &mut Seeder, tag: &str, workers: usize) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// About `n` resources in chains of ~12 (network, subnet, router + interface, group,
-/// ports, volume + snapshot), alternating selected and survivor chains.
+/// About `n` resources in chains of 13 (network, subnet, router with gateway and
+/// interface, group, ports, a floating IP on the first port, volume + snapshot),
+/// alternating selected and survivor chains. The floating IP makes each chain's plan 5
+/// steps deep: disassociate it, remove the router interface, wait for the interface
+/// port, delete the subnet, delete the network.
 fn scale(s: &mut Seeder, tag: &str, n: usize) -> Result<(), ApiError> {
-    let chains = n.div_ceil(12).max(1);
+    let chains = n.div_ceil(13).max(1);
     for c in 0..chains {
         let selected = c % 2 == 0;
         let tags: Vec<&str> = if selected { vec![tag] } else { Vec::new() };
@@ -700,7 +703,7 @@ fn scale(s: &mut Seeder, tag: &str, n: usize) -> Result<(), ApiError> {
         let net = s.network(&name("net"), &tags)?;
         let cidr = format!("10.{}.{}.0/24", (c / 256) % 256, c % 256);
         let sub = s.subnet(&net, &name("subnet"), &cidr, &tags)?;
-        let router = s.router(&name("router"), &tags, false)?;
+        let router = s.router(&name("router"), &tags, true)?;
         s.router_interface(&router, &sub)?;
         let sg = s.security_group(&name("sg"), &tags);
         let mut made = vec![
@@ -715,6 +718,8 @@ fn scale(s: &mut Seeder, tag: &str, n: usize) -> Result<(), ApiError> {
                 s.port(&net, &name(&format!("port-{i}")), &tags, &[sg.as_str()])?,
             ));
         }
+        let fip = s.floating_ip(&name("fip"), &tags, Some(made[4].1.as_str()))?;
+        made.push(("floating-ip", fip));
         let vol = s.volume(&name("vol"), 1, meta.clone())?;
         let snap = s.snapshot(&vol, &name("snap"), meta)?;
         made.extend([("volume", vol), ("snapshot", snap)]);

@@ -160,6 +160,8 @@ pub struct SimState {
     pub base_url: String,
     /// Delays of asynchronous operations.
     pub delays: Delays,
+    /// Quota limits (usage follows the state).
+    pub quota: super::quota::QuotaLimits,
 }
 
 /// How long asynchronous operations take.
@@ -194,6 +196,7 @@ impl SimState {
             conflicts: HashMap::new(),
             base_url,
             delays,
+            quota: Default::default(),
         };
         let admin = Ctx {
             project_id: admin_project,

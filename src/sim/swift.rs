@@ -327,6 +327,8 @@ pub fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
             "/swift/v1/{acct}",
             get(account).head(account).post(bulk_delete),
         )
+        // openstacksdk lists containers with a trailing slash.
+        .route("/swift/v1/{acct}/", get(account).head(account))
         .route(
             "/swift/v1/{acct}/{container}",
             get(get_container)

@@ -127,3 +127,22 @@ else
   rc_log "no '$STACKSWEEP_BIN sim': conformance compared on the real cloud only"
 fi
 rc_log "real-cloud stage passed; results in $OUT"
+
+# ---------------------------------------------------------------- preflight and quota (issue 9)
+# Preflight as the member: Octavia, Heat and Swift absent, every other kind usable, exit 0.
+# Quota: what the first sweep reports freed matches what it deleted; the usage a dry run
+# reads equals what Nova, Neutron and Cinder answer (the bed's quotas are unlimited: -1).
+if [[ "${REALCLOUD_SKIP_SWEEP:-0}" != 1 ]]; then
+  rc=0
+  "$STACKSWEEP_BIN" preflight --cloud ci --output json >"$OUT/preflight.json" 2>"$OUT/preflight.log" || rc=$?
+  "$STACKSWEEP_BIN" preflight --cloud ci >"$OUT/preflight.txt" 2>>"$OUT/preflight.log" || true
+  cat "$OUT/preflight.txt" >&2
+  ((rc == 0)) || rc_die "preflight exited $rc (want 0); see $OUT/preflight.json"
+  "$PY" "$RC_HERE/quota_check.py" preflight "$OUT/preflight.json"
+  "$PY" "$RC_HERE/quota_check.py" freed "$OUT/sweep1.json"
+  "$STACKSWEEP_BIN" sweep --cloud ci --dry-run --tag no-such-tag --output json \
+    >"$OUT/quota-dry-run.json" 2>"$OUT/quota-dry-run.log"
+  "$PY" "$RC_HERE/quota_check.py" usage --cloud ci "$OUT/quota-dry-run.json"
+  step preflight-quota
+  rc_log "preflight and quota checks passed"
+fi
