@@ -9,7 +9,8 @@
 //! - a selected resource in use by an unselected one survives, reported skipped with a
 //!   blocker named;
 //! - everything selected and not held by anything that stays is gone;
-//! - the engine selected exactly what the oracle selected.
+//! - the engine selected exactly what the oracle selected;
+//! - a dry run before it sends nothing but GETs and plans the same.
 //!
 //! ~50 cases by default; set `PROPTEST_CASES` for a long run.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -23,13 +24,13 @@ use proptest::prelude::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use regex::Regex;
-use reliability_support::{all_resources, fast_sweep_options, Bed};
+use reliability_support::{all_resources, fast_sweep_options, mutations, Bed};
 use serde_json::{json, Value};
 use stacksweep::report::{Outcome, Report};
 use stacksweep::select::{Filters, Marks, Selector};
 use stacksweep::sim::scenarios::{Seeder, ServerSpec};
 use stacksweep::sim::SimHandle;
-use stacksweep::sweep;
+use stacksweep::sweep::{self, SweepOptions};
 use tokio_util::sync::CancellationToken;
 
 /// `(kind, id)` as the simulator names kinds.
@@ -357,8 +358,19 @@ fn read_holds(sim: &SimHandle) -> Holds {
         for f in n.floatingips.values() {
             let fk = key("floating-ip", s(f, "id"));
             if let Some(port) = f["port_id"].as_str() {
-                // Associated with a port that stays, a floating IP is in use by it.
-                h.hard.push((key("port", port), fk.clone()));
+                // Associated with a port that stays, a floating IP is in use by it. The
+                // engine cannot tell a port passed to Nova (it stays) from one Nova made
+                // (it goes with the server), so behind a server's port it may go ahead.
+                let on_server = n
+                    .ports
+                    .get(port)
+                    .is_some_and(|p| st.nova.servers.contains(s(p, "device_id")));
+                let hold = (key("port", port), fk.clone());
+                if on_server {
+                    h.maybe.push(hold);
+                } else {
+                    h.hard.push(hold);
+                }
                 h.maybe.push((fk.clone(), key("port", port)));
                 for r in &routers {
                     h.maybe.push((fk.clone(), key("router", r)));
@@ -504,6 +516,44 @@ async fn check(seed: u64) {
     assert!(before_seed.is_subset(&all));
 
     let session = bed.session("sim").await;
+    // A dry run first: it changes nothing, and plans what the real sweep must do.
+    let dry = sweep::run(
+        &session,
+        &selector(seeded.protect.clone()),
+        &SweepOptions {
+            dry_run: true,
+            ..fast_sweep_options()
+        },
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("dry run failed: {e}\n{context}"));
+    let sent = mutations(&bed.sim);
+    assert!(sent.is_empty(), "the dry run sent {sent:?}\n{context}");
+    // Ports passed to a selected server: the plan expects them to go with it (the API
+    // does not say which ports Nova made); the run then finds they stay.
+    let awaited: BTreeSet<&Key> = holds
+        .hard
+        .iter()
+        .filter(|(h, p)| h.0 == "server" && seeded.selected.contains(h) && p.0 == "port")
+        .filter(|(_, p)| !seeded.selected.contains(p))
+        .map(|(_, p)| p)
+        .collect();
+    for r in dry.resources.iter().filter(|r| r.selected) {
+        let k = key(r.kind.as_str(), &r.id);
+        let only_awaited = exp
+            .blocked
+            .get(&k)
+            .is_some_and(|roots| roots.iter().all(|r| awaited.contains(r)));
+        if only_awaited {
+            continue;
+        }
+        if exp.blocked.contains_key(&k) {
+            assert_eq!(r.outcome, Outcome::Skipped, "dry run: {k:?}\n{context}");
+        } else if !exp.maybe_blocked.contains_key(&k) {
+            assert_eq!(r.outcome, Outcome::WouldDelete, "dry run: {k:?}\n{context}");
+        }
+    }
     let report: Report = sweep::run(
         &session,
         &selector(seeded.protect.clone()),
@@ -538,16 +588,9 @@ async fn check(seed: u64) {
     }
     // Every mutating request names a selected resource.
     let selected_ids: BTreeSet<&str> = seeded.selected.iter().map(|k| k.1.as_str()).collect();
-    for r in bed.sim.request_log() {
-        if r.method == "GET" || r.path.ends_with("/auth/tokens") {
-            continue;
-        }
-        let names_selected = r.path.split('/').any(|seg| selected_ids.contains(seg));
-        assert!(
-            names_selected,
-            "{} {} touches nothing selected\n{context}",
-            r.method, r.path
-        );
+    for m in mutations(&bed.sim) {
+        let names_selected = m.split('/').any(|seg| selected_ids.contains(seg));
+        assert!(names_selected, "{m} touches nothing selected\n{context}");
     }
     let outcome = |k: &Key| {
         report
@@ -612,7 +655,7 @@ proptest! {
 /// shows up without luck).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fixed_seeds() {
-    for seed in [1, 2, 3, 7, 42, 15016710818168582842] {
+    for seed in [1, 2, 3, 7, 42, 15016710818168582842, 7399150427800394304] {
         check(seed).await;
     }
 }

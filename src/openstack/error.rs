@@ -188,19 +188,27 @@ pub(crate) fn is_retryable_status(status: u16) -> bool {
     status == 429 || (500..=599).contains(&status) && status != 501
 }
 
-/// Parses `Retry-After`: delta seconds or an HTTP date (relative to `now`). A date in the
-/// past is zero; garbage is `None`.
+/// Longest `Retry-After` taken as given; longer ones are cut to it (a server's header
+/// must not overflow our arithmetic, and no retry deadline is that long).
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 3600);
+
+/// Parses `Retry-After`: delta seconds or an HTTP date (relative to `now`), at most a
+/// day. A date in the past is zero; garbage is `None`.
 pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    // Some services send fractional seconds; be tolerant.
-    if let Ok(secs) = value.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
-    }
-    let when = httpdate::parse_http_date(value).ok()?;
-    Some(when.duration_since(now).unwrap_or(Duration::ZERO))
+    let wait = if let Ok(secs) = value.parse::<u64>() {
+        Duration::from_secs(secs)
+    } else if let Ok(secs) = value.parse::<f64>() {
+        // Some services send fractional seconds; be tolerant (but not of NaN or 1e300).
+        if !(secs.is_finite() && secs >= 0.0) {
+            return None;
+        }
+        Duration::try_from_secs_f64(secs).unwrap_or(MAX_RETRY_AFTER)
+    } else {
+        let when = httpdate::parse_http_date(value).ok()?;
+        when.duration_since(now).unwrap_or(Duration::ZERO)
+    };
+    Some(wait.min(MAX_RETRY_AFTER))
 }
 
 /// Pulls `(error_type, message)` out of an error body, whatever the service's shape:
@@ -386,6 +394,20 @@ mod tests {
         );
         assert_eq!(parse_retry_after("soon", now), None);
         assert_eq!(parse_retry_after("-3", now), None);
+    }
+
+    /// Huge `Retry-After` values (found by fuzzing: a fractional one panicked, a huge
+    /// integer overflowed the deadline arithmetic) are cut to a day.
+    #[test]
+    fn retry_after_is_bounded() {
+        let now = SystemTime::UNIX_EPOCH;
+        let day = Duration::from_secs(24 * 3600);
+        let huge = format!("3{}.", "0".repeat(78));
+        assert_eq!(parse_retry_after(&huge, now), Some(day));
+        assert_eq!(parse_retry_after("1e300", now), Some(day));
+        assert_eq!(parse_retry_after(&u64::MAX.to_string(), now), Some(day));
+        assert_eq!(parse_retry_after("NaN", now), None);
+        assert_eq!(parse_retry_after("inf", now), None);
     }
 
     /// Accessors report status, type and the bounded metric label.
