@@ -191,11 +191,38 @@ pub async fn run_with(
     let started_at = Timestamp::now();
     let start = Instant::now();
     let inventory = inventory(session, selector).await?;
+    // One progress line per phase: long sweeps show where they are.
+    tracing::info!(
+        phase = "inventory",
+        resources = inventory.resources().len(),
+        listing_errors = inventory.errors().len(),
+        elapsed_s = start.elapsed().as_secs_f64(),
+        "listed the project"
+    );
     let mut selection = select::evaluate(&inventory, selector, Timestamp::now());
     adjust(&inventory, &mut selection);
+    tracing::info!(
+        phase = "select",
+        selected = selection.selected_count(),
+        "selected"
+    );
     let plan = plan::build(&inventory, &selection);
+    tracing::info!(
+        phase = "plan",
+        steps = plan.steps.len(),
+        deletes = plan.delete_count(),
+        skipped = plan.skipped.len(),
+        dry_run = options.dry_run,
+        "planned"
+    );
     let cloud = SessionCloud::new(session);
     let mut report = execute(&cloud, &inventory, &selection, plan, options, cancel).await;
+    tracing::info!(
+        phase = "sweep",
+        elapsed_s = start.elapsed().as_secs_f64(),
+        clean = report.is_clean(),
+        "swept"
+    );
     report.cloud = session.cloud_name().to_string();
     report.started_at = started_at;
     report.duration_seconds = start.elapsed().as_secs_f64();
