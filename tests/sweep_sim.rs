@@ -6,12 +6,15 @@
 
 use std::time::Duration;
 
+mod quota_support;
+
+use quota_support::sim_config;
 use regex::Regex;
-use stacksweep::openstack::{CloudConfig, RetryPolicy, Session, SessionOptions};
+use stacksweep::openstack::Session;
 use stacksweep::report::{Outcome, Report};
 use stacksweep::resources::Kind;
 use stacksweep::select::{Filters, Marks, Selector};
-use stacksweep::sim::{FaultConfig, Manifest, Scenario, Sim, SimConfig, SimHandle};
+use stacksweep::sim::{FaultConfig, Manifest, SimConfig, SimHandle};
 use stacksweep::sweep::{self, SweepOptions};
 use tokio_util::sync::CancellationToken;
 
@@ -23,39 +26,15 @@ struct Bed {
     _dir: tempfile::TempDir,
 }
 
-fn sim_config() -> SimConfig {
-    let short = Duration::from_millis(40);
-    SimConfig {
-        server_delete_delay: Duration::from_millis(80),
-        volume_delete_delay: short,
-        volume_detach_delay: short,
-        other_delete_delay: short,
-        ..SimConfig::default()
-    }
-}
-
+/// The shared bed, with the client retrying transient failures for up to 20 s (the
+/// fault tests inject high error rates).
 async fn bed(config: SimConfig, scenario: &str) -> Bed {
-    let sim = Sim::start(config).await.unwrap();
-    let manifest = sim.seed(&Scenario::parse(scenario).unwrap());
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("clouds.yaml");
-    sim.write_clouds_yaml(&path).unwrap();
-    let cloud = CloudConfig::from_clouds_yaml(&path, "sim").unwrap();
-    let options = SessionOptions {
-        retry: RetryPolicy {
-            base_delay: Duration::from_millis(5),
-            max_delay: Duration::from_millis(50),
-            deadline: Duration::from_secs(20),
-        },
-        requests_per_second: None,
-        ..SessionOptions::default()
-    };
-    let session = Session::connect(&cloud, options).await.unwrap();
+    let b = quota_support::bed_with(config, scenario, Duration::from_secs(20)).await;
     Bed {
-        sim,
-        manifest,
-        session,
-        _dir: dir,
+        sim: b.sim,
+        manifest: b.manifest,
+        session: b.session,
+        _dir: b.dir,
     }
 }
 

@@ -1,5 +1,5 @@
-//! Shared by the quota and preflight tests: a simulator seeded with a scenario, its
-//! clouds.yaml, and a session to it as the CI member.
+//! Shared by the sweep, quota and preflight tests: a simulator seeded with a scenario,
+//! its clouds.yaml, and a session to it as the CI member.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::PathBuf;
@@ -37,7 +37,13 @@ pub fn sim_config() -> SimConfig {
 
 /// Starts a simulator seeded with `scenario` and connects as the CI member.
 pub async fn bed(scenario: &str) -> Bed {
-    let sim = Sim::start(sim_config()).await.unwrap();
+    bed_with(sim_config(), scenario, Duration::from_secs(5)).await
+}
+
+/// [`bed`] with a simulator config of the caller's (faults, delays) and the deadline the
+/// client retries transient failures up to.
+pub async fn bed_with(config: SimConfig, scenario: &str, retry_deadline: Duration) -> Bed {
+    let sim = Sim::start(config).await.unwrap();
     let manifest = sim.seed(&Scenario::parse(scenario).unwrap());
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("clouds.yaml");
@@ -47,7 +53,7 @@ pub async fn bed(scenario: &str) -> Bed {
         retry: RetryPolicy {
             base_delay: Duration::from_millis(5),
             max_delay: Duration::from_millis(50),
-            deadline: Duration::from_secs(5),
+            deadline: retry_deadline,
         },
         requests_per_second: None,
         ..SessionOptions::default()
