@@ -9,28 +9,12 @@ use std::time::Duration;
 
 mod quota_support;
 
-use quota_support::{bed, stacksweep};
-use regex::Regex;
+use quota_support::{bed, selector, stacksweep};
 use serde_json::Value;
 use stacksweep::quota::{self, QuotaReport, QuotaResource as Q};
-use stacksweep::select::{Filters, Marks, Selector};
 use stacksweep::sim::{FaultConfig, Manifest, SimState};
 use stacksweep::sweep::{self, SweepOptions};
 use tokio_util::sync::CancellationToken;
-
-fn selector(m: &Manifest) -> Selector {
-    let marks = Marks {
-        any_tags: vec![m.tag.clone()],
-        metadata: vec![("ci-job".into(), m.tag.clone())],
-        name_regex: Some(Regex::new(&format!("^{}-", regex::escape(&m.tag))).unwrap()),
-        ..Marks::default()
-    };
-    let filters = Filters {
-        older_than: Some(Duration::from_secs(6 * 3600)),
-        ..Filters::default()
-    };
-    Selector::new(marks, filters).unwrap()
-}
 
 fn options() -> SweepOptions {
     SweepOptions {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 mod quota_support;
 
-use quota_support::sim_config;
+use quota_support::{selector, sim_config};
 use regex::Regex;
 use stacksweep::openstack::Session;
 use stacksweep::report::{Outcome, Report};
@@ -36,22 +36,6 @@ async fn bed(config: SimConfig, scenario: &str) -> Bed {
         session: b.session,
         _dir: b.dir,
     }
-}
-
-/// What the scenario marks as the job's: its tag, its metadata, its name prefix; and
-/// only what is older than 6 hours (the job's resources are 7 hours old).
-fn selector(m: &Manifest) -> Selector {
-    let marks = Marks {
-        any_tags: vec![m.tag.clone()],
-        metadata: vec![("ci-job".into(), m.tag.clone())],
-        name_regex: Some(Regex::new(&format!("^{}-", regex::escape(&m.tag))).unwrap()),
-        ..Marks::default()
-    };
-    let filters = Filters {
-        older_than: Some(Duration::from_secs(6 * 3600)),
-        ..Filters::default()
-    };
-    Selector::new(marks, filters).unwrap()
 }
 
 fn options() -> SweepOptions {

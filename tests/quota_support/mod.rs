@@ -5,7 +5,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use regex::Regex;
 use stacksweep::openstack::{CloudConfig, RetryPolicy, Session, SessionOptions};
+use stacksweep::select::{Filters, Marks, Selector};
 use stacksweep::sim::{Manifest, Scenario, Sim, SimConfig, SimHandle};
 
 /// A seeded simulator and a member session to it.
@@ -65,6 +67,22 @@ pub async fn bed_with(config: SimConfig, scenario: &str, retry_deadline: Duratio
         session,
         dir,
     }
+}
+
+/// What the scenario marks as the job's: its tag, its metadata, its name prefix; and
+/// only what is older than 6 hours (the job's resources are 7 hours old).
+pub fn selector(m: &Manifest) -> Selector {
+    let marks = Marks {
+        any_tags: vec![m.tag.clone()],
+        metadata: vec![("ci-job".into(), m.tag.clone())],
+        name_regex: Some(Regex::new(&format!("^{}-", regex::escape(&m.tag))).unwrap()),
+        ..Marks::default()
+    };
+    let filters = Filters {
+        older_than: Some(Duration::from_secs(6 * 3600)),
+        ..Filters::default()
+    };
+    Selector::new(marks, filters).unwrap()
 }
 
 /// Runs the stacksweep binary with `OS_CLIENT_CONFIG_FILE` pointing at the bed's clouds.yaml.
