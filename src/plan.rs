@@ -17,7 +17,8 @@ use crate::select::Selection;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case", tag = "type")]
 pub enum Action {
-    /// Delete the resource (after re-reading it), then wait until it is gone.
+    /// Delete the resource (after re-reading it), then, for kinds the cloud deletes
+    /// asynchronously, wait until it is gone.
     Delete,
     /// A detach action of the resource's (router interface, gateway, floating IP).
     Detach {
@@ -247,6 +248,16 @@ enum Why {
     RemoteGroup,
     /// The target is attached to the source.
     Attached,
+    /// The target is attached to the source, which the cloud removes with its owner:
+    /// the target waits for it to go (and stays with it if it does not).
+    AttachedUntilGone,
+}
+
+impl Why {
+    /// Whether the edge also orders its ends.
+    fn orders(self) -> bool {
+        matches!(self, Why::Order | Why::AttachedUntilGone)
+    }
 }
 
 struct Graph<'a> {
@@ -256,7 +267,8 @@ struct Graph<'a> {
     /// first node index of each resource's detach nodes
     detach_base: Vec<usize>,
     state: Vec<State>,
-    /// (from, to, why): `to` happens only if `from` happens; `Why::Order` edges also order.
+    /// (from, to, why): `to` happens only if `from` happens; edges whose `why` [`Why::orders`]
+    /// also order.
     edges: Vec<(usize, usize, Why)>,
     /// resource index → reason it is blocked by something not listed
     external: Vec<Option<String>>,
@@ -348,6 +360,9 @@ pub fn build(inventory: &Inventory, selection: &Selection) -> Plan {
             .resolve(r)
             .and_then(|t| index.get(&t.key()).copied())
     };
+    // Attachments are wired once every owner is known: which way depends on whether the
+    // resource attached to goes with its owner.
+    let mut attached: Vec<(usize, usize)> = Vec::new();
     for (i, r) in resources.iter().enumerate() {
         for d in 0..r.detach.len() {
             g.edges.push((g.detach_base[i] + d, i, Why::Order));
@@ -371,15 +386,7 @@ pub fn build(inventory: &Inventory, selection: &Selection) -> Plan {
                         g.edges.push((from, to, Why::Order));
                     }
                 }
-                (Relation::AttachedTo, Some(t)) => {
-                    let from = g.release(i);
-                    for to in g.all_nodes(t) {
-                        g.edges.push((from, to, Why::Order));
-                    }
-                    for to in g.all_nodes(i) {
-                        g.edges.push((t, to, Why::Attached));
-                    }
-                }
+                (Relation::AttachedTo, Some(t)) => attached.push((i, t)),
                 (Relation::HeldBy, Some(t)) => {
                     for to in g.all_nodes(i) {
                         g.edges.push((t, to, Why::Order));
@@ -398,6 +405,9 @@ pub fn build(inventory: &Inventory, selection: &Selection) -> Plan {
                 (Relation::Guards, Some(t)) => g.edges.push((i, t, Why::RemoteGroup)),
             }
         }
+    }
+    for (i, t) in attached {
+        wire_attachment(&mut g, i, t);
     }
     g.edges.retain(|(a, b, _)| a != b);
     g.edges.sort_by_key(|&(a, b, w)| (a, b, w as u8));
@@ -421,6 +431,28 @@ pub fn build(inventory: &Inventory, selection: &Selection) -> Plan {
         }
     };
     assemble(&g, order, cycles, selection)
+}
+
+/// Wires resource `i`, attached to `t` (a floating IP to its port). Normally `i` lets go
+/// of `t` first. But an unselected `t` that is only expected to go with its owner (a
+/// server's port) may stay after all (a port passed to Nova outlives the server):
+/// letting go of it first would detach `i` from a kept resource, so `i` waits until `t`
+/// is gone, and stays with it.
+fn wire_attachment(g: &mut Graph<'_>, i: usize, t: usize) {
+    let rides_owner = !g.selected[t] && g.owner[t].is_some();
+    if rides_owner {
+        for to in g.all_nodes(i) {
+            g.edges.push((t, to, Why::AttachedUntilGone));
+        }
+        return;
+    }
+    let from = g.release(i);
+    for to in g.all_nodes(t) {
+        g.edges.push((from, to, Why::Order));
+    }
+    for to in g.all_nodes(i) {
+        g.edges.push((t, to, Why::Attached));
+    }
 }
 
 /// The node whose completion removes a resource owned by `t` (a router interface port
@@ -524,7 +556,7 @@ fn blocked_state(g: &Graph<'_>, from: usize, why: Why) -> State {
             root: root.clone(),
         },
         (_, Why::RemoteGroup) => direct("a rule of it refers to it:"),
-        (_, Why::Attached) => direct("attached to"),
+        (_, Why::Attached | Why::AttachedUntilGone) => direct("attached to"),
         (_, Why::Order) if g.nodes[from].1 == NodeKind::Delete => direct("in use by"),
         (_, Why::Order) => direct("waits on"),
     }
@@ -537,7 +569,7 @@ fn topo_order(g: &Graph<'_>) -> Result<Vec<usize>, Vec<usize>> {
     let mut indegree = vec![0usize; g.nodes.len()];
     let mut out: Vec<Vec<usize>> = vec![Vec::new(); g.nodes.len()];
     for &(a, b, why) in &g.edges {
-        if why == Why::Order && live[a] && live[b] {
+        if why.orders() && live[a] && live[b] {
             indegree[b] += 1;
             out[a].push(b);
         }
@@ -627,7 +659,7 @@ fn assemble(
             let mut after: Vec<usize> = g
                 .edges
                 .iter()
-                .filter(|&&(a, b, why)| b == node && why == Why::Order && number[a] > 0)
+                .filter(|&&(a, b, why)| b == node && why.orders() && number[a] > 0)
                 .map(|&(a, _, _)| number[a])
                 .collect();
             after.sort_unstable();
@@ -818,7 +850,7 @@ mod tests {
         );
         let g = pos(&plan, SecurityGroup, "g", "delete");
         let v = pos(&plan, Volume, "v", "delete");
-        assert!(s < p && s < v && f_detach < p && f_detach < f);
+        assert!(s < p && s < v && p < f_detach && f_detach < f);
         assert!(f_detach < iface && f_detach < gw && iface < r && gw < r && iface < rp);
         assert!(p < sn && rp < sn && sn < n && p < g);
         assert_eq!(plan.delete_count(), 7);
@@ -896,6 +928,42 @@ mod tests {
             "skipped: attached to port p (unselected)"
         );
         assert!(plan.steps.is_empty());
+    }
+
+    /// A floating IP on an unselected port that should go with a selected server waits
+    /// until the port is gone (were it detached first and the port outlived the server,
+    /// it would have been detached from a kept port); with the server kept, it is kept.
+    #[test]
+    fn attached_to_port_that_goes_with_its_server() {
+        let port =
+            |server: &'static str| mk(Port, "p", false, &[(OwnedBy, Server, server, "server")]);
+        let plan = plan_of(vec![
+            mk(Server, "s", true, &[]),
+            port("s"),
+            fip("f", true, "p", None),
+        ]);
+        let s = pos(&plan, Server, "s", "delete");
+        let p = pos(&plan, Port, "p", "await-gone");
+        let f_detach = pos(&plan, FloatingIp, "f", "detach");
+        let f = pos(&plan, FloatingIp, "f", "delete");
+        assert!(
+            s < p && p < f_detach && f_detach < f,
+            "{}",
+            plan.render_text()
+        );
+        let detach_step = &plan.steps[f_detach - 1];
+        assert!(detach_step.after.contains(&p), "{}", plan.render_text());
+
+        let plan = plan_of(vec![
+            mk(Server, "s", false, &[]),
+            port("s"),
+            fip("f", true, "p", None),
+        ]);
+        assert_eq!(
+            reason(&plan, "f"),
+            "skipped: attached to port p (unselected)"
+        );
+        assert!(plan.steps.is_empty(), "{}", plan.render_text());
     }
 
     /// A volume attached to a server this project cannot see is kept.

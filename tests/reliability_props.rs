@@ -358,19 +358,10 @@ fn read_holds(sim: &SimHandle) -> Holds {
         for f in n.floatingips.values() {
             let fk = key("floating-ip", s(f, "id"));
             if let Some(port) = f["port_id"].as_str() {
-                // Associated with a port that stays, a floating IP is in use by it. The
-                // engine cannot tell a port passed to Nova (it stays) from one Nova made
-                // (it goes with the server), so behind a server's port it may go ahead.
-                let on_server = n
-                    .ports
-                    .get(port)
-                    .is_some_and(|p| st.nova.servers.contains(s(p, "device_id")));
-                let hold = (key("port", port), fk.clone());
-                if on_server {
-                    h.maybe.push(hold);
-                } else {
-                    h.hard.push(hold);
-                }
+                // Associated with a port that stays, a floating IP is in use by it, even
+                // a port passed to a selected server (it outlives the server): the
+                // engine must never detach it from such a port.
+                h.hard.push((key("port", port), fk.clone()));
                 h.maybe.push((fk.clone(), key("port", port)));
                 for r in &routers {
                     h.maybe.push((fk.clone(), key("router", r)));

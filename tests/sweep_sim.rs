@@ -14,6 +14,7 @@ use stacksweep::openstack::Session;
 use stacksweep::report::{Outcome, Report};
 use stacksweep::resources::Kind;
 use stacksweep::select::{Filters, Marks, Selector};
+use stacksweep::sim::scenarios::{Seeder, ServerSpec};
 use stacksweep::sim::{FaultConfig, Manifest, SimConfig, SimHandle};
 use stacksweep::sweep::{self, SweepOptions};
 use tokio_util::sync::CancellationToken;
@@ -127,6 +128,62 @@ async fn swept_clean_then_nothing_to_do(scenario: &str) {
     assert!(again.is_clean());
     assert_eq!(again.totals().selected, 0, "{}", again.render_text());
     assert!(again.plan.steps.is_empty());
+    bed.assert_survivors();
+    bed.sim.shutdown().await;
+}
+
+/// A selected server booted on a port passed in by someone else, with a selected
+/// floating IP on that port: the server goes, the port outlives it, and the floating IP
+/// stays associated with the kept port, reported skipped with the port named. (The plan
+/// cannot tell such a port from one Nova made, so the floating IP waits for the port to
+/// go; a floating IP on the job's own Nova-made port still goes once that port is gone.)
+#[tokio::test]
+async fn floating_ip_on_a_port_outliving_its_server_is_never_detached() {
+    let bed = bed(sim_config(), "kubespray-aborted").await;
+    let tag = bed.manifest.tag.clone();
+    let project = bed.sim.project_id();
+    let (server, port, fip) = bed.sim.with_state(|st| {
+        let mut s = Seeder::new(st, &project);
+        let net = s.network("shared-net", &[]).unwrap();
+        let subnet = s
+            .subnet(&net, "shared-subnet", "10.77.0.0/24", &[])
+            .unwrap();
+        let router = s.router("shared-router", &[], true).unwrap();
+        s.router_interface(&router, &subnet).unwrap();
+        let port = s.port(&net, "byo-port", &[], &[]).unwrap();
+        let spec = ServerSpec {
+            ports: vec![port.clone()],
+            ..ServerSpec::default()
+        };
+        let server = s
+            .server(&format!("{tag}-extra-vm"), &[&tag], &spec)
+            .unwrap();
+        let fip = s.floating_ip("extra", &[&tag], Some(&port)).unwrap();
+        for (kind, id) in [("server", &server), ("port", &port), ("floating-ip", &fip)] {
+            s.age(kind, id, 7);
+        }
+        (server, port, fip)
+    });
+
+    let report = bed.sweep(&options()).await;
+    let outcome = |id: &str| report.resources.iter().find(|r| r.id == id).unwrap();
+    assert_eq!(outcome(&server).outcome, Outcome::Deleted);
+    assert!(!bed.sim.exists("server", &server));
+    assert!(bed.sim.exists("port", &port), "the passed-in port went");
+    assert!(
+        bed.sim.exists("floating-ip", &fip),
+        "{}",
+        report.render_text()
+    );
+    let still_on = bed
+        .sim
+        .with_state(|st| st.neutron.floatingips.get(&fip).cloned());
+    assert_eq!(still_on.unwrap()["port_id"].as_str(), Some(port.as_str()));
+    let o = outcome(&fip);
+    assert_eq!(o.outcome, Outcome::Skipped);
+    assert!(o.reason.contains(&port), "{}", o.reason);
+    // Everything of the job itself went, its floating IP included.
+    assert_eq!(bed.left(), Vec::<(String, String)>::new());
     bed.assert_survivors();
     bed.sim.shutdown().await;
 }
@@ -260,8 +317,9 @@ fn stable(text: &str, tag: &str) -> String {
 }
 
 /// The dry-run plan of the aborted Kubespray job: what goes in which order, derived from
-/// references (servers, then floating IPs and ports, router interface and gateway,
-/// router, subnet, network, groups; snapshots before volumes).
+/// references (servers, then ports, the floating IP once its server's port is gone,
+/// router interface and gateway, router, subnet, network, groups; snapshots before
+/// volumes).
 #[tokio::test]
 async fn snapshot_dry_run_plan() {
     let bed = bed(sim_config(), "kubespray-aborted").await;
