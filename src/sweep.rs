@@ -9,9 +9,9 @@
 //! [`execute`] is generic over [`Cloud`] so property tests can run it on an in-memory
 //! fake; [`SessionCloud`] is the real one.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
@@ -264,23 +264,47 @@ struct StepContext<'a> {
     deadline: Instant,
     cancel: &'a CancellationToken,
     inventory: &'a Inventory,
-    /// Resources known gone (deleted by this sweep or awaited) when the step started.
-    gone: Arc<Gone>,
+    /// Resources known gone (deleted by this sweep or awaited), as of now.
+    gone: &'a Gone,
 }
 
-/// What this sweep has seen go, by key and by ID (references of unknown kind).
-#[derive(Default, Clone)]
+/// What this sweep has seen go, by key and by ID (references of unknown kind). Only
+/// ever grows, so a step may read it at any time; shared by every running step.
+#[derive(Default)]
 struct Gone {
+    seen: Mutex<GoneSets>,
+}
+
+#[derive(Default)]
+struct GoneSets {
     keys: HashSet<ResourceKey>,
     ids: HashSet<String>,
 }
 
+impl Gone {
+    fn sets(&self) -> MutexGuard<'_, GoneSets> {
+        // Plain inserts and lookups: a panic elsewhere cannot leave the sets half-made.
+        self.seen.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn insert(&self, key: ResourceKey) {
+        let mut sets = self.sets();
+        sets.ids.insert(key.id.clone());
+        sets.keys.insert(key);
+    }
+
+    fn contains(&self, kind: Option<Kind>, id: &str) -> bool {
+        let sets = self.sets();
+        match kind {
+            Some(kind) => sets.keys.contains(&ResourceKey::new(kind, id)),
+            None => sets.ids.contains(id),
+        }
+    }
+}
+
 impl StepContext<'_> {
     fn is_gone(&self, kind: Option<Kind>, id: &str) -> bool {
-        match kind {
-            Some(kind) => self.gone.keys.contains(&ResourceKey::new(kind, id)),
-            None => self.gone.ids.contains(id),
-        }
+        self.gone.contains(kind, id)
     }
 
     fn backoff(&self, base: Duration, cap: Duration) -> impl Iterator<Item = Duration> {
@@ -368,6 +392,11 @@ async fn delete_step<C: Cloud>(
         }
         match cloud.delete(&fresh).await {
             Ok(DeleteOutcome::AlreadyGone) => return (StepEnd::Done, retries),
+            // Neutron, Glance, Swift and Nova's keypairs and groups answer once the
+            // resource is gone: confirming it would be a wasted round trip.
+            Ok(DeleteOutcome::Accepted) if !resource.kind.deletes_asynchronously() => {
+                return (StepEnd::Done, retries)
+            }
             Ok(DeleteOutcome::Accepted) => break,
             Err(CloudError::Conflict(why)) => {
                 retries += 1;
@@ -580,40 +609,45 @@ async fn walk<C: Cloud>(
             next[a - 1].push(i);
         }
     }
-    let mut ready: Vec<usize> = (0..n).filter(|&i| waiting[i] == 0).collect();
+    // Ready steps per service, in plan order; a service's queue is only looked at while
+    // it has a free slot, so starting steps costs the same however many wait.
+    let mut ready: HashMap<Service, BTreeSet<usize>> = HashMap::new();
+    for i in (0..n).filter(|&i| waiting[i] == 0) {
+        ready
+            .entry(plan.steps[i].kind.service())
+            .or_default()
+            .insert(i);
+    }
     let mut in_flight: HashMap<Service, usize> = HashMap::new();
-    // Shared by the steps started until the next change, so starting one is cheap.
-    let mut gone: Arc<Gone> = Arc::default();
+    let gone = Gone::default();
     let mut running = FuturesUnordered::new();
     let concurrency = options.concurrency.max(1);
     loop {
         if !cancel.is_cancelled() && Instant::now() < deadline {
-            let mut still_ready = Vec::new();
-            for i in ready.drain(..) {
-                let step = &plan.steps[i];
-                let service = step.kind.service();
-                let busy = in_flight.entry(service).or_insert(0);
-                let Some(resource) = inventory.get(&step.key()) else {
-                    let end = StepEnd::Failed("failed: not in the inventory".into());
-                    skip_downstream(plan, &next, i, &end, ends);
-                    ends[i] = Some(end);
-                    continue;
-                };
-                if *busy >= concurrency {
-                    still_ready.push(i);
-                    continue;
+            for (service, queue) in &mut ready {
+                let busy = in_flight.entry(*service).or_insert(0);
+                while *busy < concurrency {
+                    let Some(i) = queue.pop_first() else {
+                        break;
+                    };
+                    let step = &plan.steps[i];
+                    let Some(resource) = inventory.get(&step.key()) else {
+                        let end = StepEnd::Failed("failed: not in the inventory".into());
+                        skip_downstream(plan, &next, i, &end, ends);
+                        ends[i] = Some(end);
+                        continue;
+                    };
+                    *busy += 1;
+                    let cx = StepContext {
+                        options,
+                        deadline,
+                        cancel,
+                        inventory,
+                        gone: &gone,
+                    };
+                    running.push(async move { (i, run_step(cloud, step, resource, cx).await) });
                 }
-                *busy += 1;
-                let cx = StepContext {
-                    options,
-                    deadline,
-                    cancel,
-                    inventory,
-                    gone: Arc::clone(&gone),
-                };
-                running.push(async move { (i, run_step(cloud, step, resource, cx).await) });
             }
-            ready = still_ready;
         }
         let Some((i, (end, retries))) = running.next().await else {
             break;
@@ -627,10 +661,7 @@ async fn walk<C: Cloud>(
         }
         if matches!(end, StepEnd::Done) {
             if !matches!(step.action, Action::Detach { .. }) {
-                // Copies only while running steps still hold the previous snapshot.
-                let next_gone = Arc::make_mut(&mut gone);
-                next_gone.keys.insert(step.key());
-                next_gone.ids.insert(step.id.clone());
+                gone.insert(step.key());
             }
             if step.action == Action::Delete {
                 log_delete(inventory, selection, step);
@@ -638,10 +669,10 @@ async fn walk<C: Cloud>(
             for &j in &next[i] {
                 waiting[j] -= 1;
                 if waiting[j] == 0 && ends[j].is_none() {
-                    ready.push(j);
+                    let service = plan.steps[j].kind.service();
+                    ready.entry(service).or_default().insert(j);
                 }
             }
-            ready.sort_unstable();
         } else {
             skip_downstream(plan, &next, i, &end, ends);
         }
