@@ -30,6 +30,11 @@ const LEAKS_PER_SWEEP: usize = 3;
 #[global_allocator]
 static ALLOCATOR: Cap<System> = Cap::new(System, usize::MAX);
 
+/// File descriptors open in this process (sockets included).
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count())
+}
+
 /// Bytes live on the heap, in KiB.
 fn heap_kib() -> usize {
     ALLOCATOR.allocated() / 1024
@@ -76,6 +81,7 @@ fn main() {
 async fn run(dir: &std::path::Path, sweeps: u64) {
     let start_rss = rss_kib();
     let start_heap = heap_kib();
+    let start_fds = open_fds();
     let sim = Sim::start(SimConfig::default()).await.unwrap();
     let clouds = dir.join("clouds.yaml");
     sim.write_clouds_yaml(&clouds).unwrap();
@@ -125,7 +131,7 @@ async fn run(dir: &std::path::Path, sweeps: u64) {
         sim.clear_request_log();
         let done = minute + 1;
         if done == sweeps.min(100) || done % 250 == 0 {
-            checkpoints.push((done, rss_kib(), heap_kib()));
+            checkpoints.push((done, rss_kib(), heap_kib(), open_fds()));
         }
     }
     let rendered = metrics.render().unwrap();
@@ -133,6 +139,7 @@ async fn run(dir: &std::path::Path, sweeps: u64) {
     task.await.unwrap().unwrap();
     let end_rss = rss_kib();
     let end_heap = heap_kib();
+    let end_fds = open_fds();
     println!(
         "daemon_memory: {} sweeps ({} clean), {} networks deleted, {:.1} s wall",
         total(&rendered, "stacksweep_sweeps_total", ""),
@@ -144,12 +151,12 @@ async fn run(dir: &std::path::Path, sweeps: u64) {
         ),
         wall.elapsed().as_secs_f64()
     );
-    println!("                         RSS KiB   live heap KiB");
-    println!("at start:             {start_rss:>10}   {start_heap:>13}");
-    for (done, rss, heap) in checkpoints {
-        println!("after {done:>5} sweeps:   {rss:>10}   {heap:>13}");
+    println!("                         RSS KiB   live heap KiB   open fds");
+    println!("at start:             {start_rss:>10}   {start_heap:>13}   {start_fds:>8}");
+    for (done, rss, heap, fds) in checkpoints {
+        println!("after {done:>5} sweeps:   {rss:>10}   {heap:>13}   {fds:>8}");
     }
-    println!("at the end:           {end_rss:>10}   {end_heap:>13}");
+    println!("at the end:           {end_rss:>10}   {end_heap:>13}   {end_fds:>8}");
     println!("simulator requests answered: {answered:>7} (its log cleared after every sweep)");
     sim.shutdown().await;
 }

@@ -162,7 +162,8 @@ impl KeystoneState {
         (Instant::now() < t.expires && !t.ctx.project_id.is_empty()).then(|| t.ctx.clone())
     }
 
-    /// Every token issued so far, expired or not (tests grep outputs for them).
+    /// Every token issued so far, expired or not, except those expired for longer than
+    /// a token lifetime (tests grep outputs for them).
     pub fn issued_tokens(&self) -> Vec<String> {
         self.tokens.keys().cloned().collect()
     }
@@ -176,6 +177,11 @@ impl KeystoneState {
     }
 
     fn issue(&mut self, ctx: Ctx) -> (String, Timestamp) {
+        // Tokens expired for longer than a lifetime are forgotten (they answer 401 like
+        // any unknown token), so a long-running simulator does not keep every one.
+        let now = Instant::now();
+        let ttl = self.token_ttl;
+        self.tokens.retain(|_, t| t.expires + ttl > now);
         let id = format!("gAAAAA{}", new_hex_id());
         let expires_at = Timestamp::now() + self.token_ttl;
         self.tokens.insert(
@@ -523,4 +529,38 @@ pub fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
         .route("/identity/v3/", get(version))
         .nest("/identity/v3", v3())
         .nest("/v3", v3())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn ctx() -> Ctx {
+        Ctx {
+            project_id: "p".into(),
+            user_id: "u".into(),
+            admin: false,
+        }
+    }
+
+    /// A token is valid for its lifetime, answers as unknown after it, and is forgotten
+    /// once expired for a further lifetime: a daemon authenticating every sweep does not
+    /// grow the simulator.
+    #[tokio::test(start_paused = true)]
+    async fn expired_tokens_are_forgotten() {
+        let mut ks = KeystoneState::new();
+        ks.token_ttl = Duration::from_secs(60);
+        let (old, _) = ks.issue(ctx());
+        assert!(ks.validate(&old).is_some());
+        tokio::time::advance(Duration::from_secs(61)).await;
+        assert!(ks.validate(&old).is_none());
+        let (_, _) = ks.issue(ctx());
+        assert!(ks.issued_tokens().contains(&old), "forgotten too soon");
+        tokio::time::advance(Duration::from_secs(60)).await;
+        let (new, _) = ks.issue(ctx());
+        assert!(!ks.issued_tokens().contains(&old));
+        assert!(ks.validate(&new).is_some());
+        assert_eq!(ks.issued_tokens().len(), 2);
+    }
 }
