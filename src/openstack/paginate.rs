@@ -171,12 +171,13 @@ pub fn read_page(body: Value, collection: &str, root: &Url) -> Result<PageParts,
 }
 
 /// Lists every page of `path`.
-pub(crate) async fn list(
+pub(crate) async fn list<T>(
     session: &Session,
     service: Service,
     path: &str,
     collection: &str,
-) -> Result<Vec<Value>, ApiError> {
+    mut convert: impl FnMut(Value) -> T,
+) -> Result<Vec<T>, ApiError> {
     let guard = |message: String| ApiError::Pagination {
         service,
         path: path.to_owned(),
@@ -223,7 +224,8 @@ pub(crate) async fn list(
         }
         let last_marker = items.last().and_then(marker_of);
         let last_has_no_marker = count > 0 && last_marker.is_none();
-        out.extend(items);
+        // Each page is converted as it arrives: only one page's JSON tree is held.
+        out.extend(items.into_iter().map(&mut convert));
 
         let next = if let Some(href) = link {
             let rel = rebase(&href, &root).ok_or_else(|| {

@@ -339,7 +339,19 @@ impl Session {
         path: &str,
         collection: &str,
     ) -> Result<Vec<Value>, ApiError> {
-        paginate::list(self, service, path, collection).await
+        paginate::list(self, service, path, collection, |item| item).await
+    }
+
+    /// [`Session::list`], each item passed through `convert` as its page arrives, so a
+    /// long listing holds one page's JSON at a time, not the whole collection's.
+    pub async fn list_map<T>(
+        &self,
+        service: Service,
+        path: &str,
+        collection: &str,
+        convert: impl FnMut(Value) -> T,
+    ) -> Result<Vec<T>, ApiError> {
+        paginate::list(self, service, path, collection, convert).await
     }
 
     /// POST a JSON body; `Value::Null` when the answer has no body.

@@ -638,14 +638,13 @@ fn api_error(kind: Kind) -> impl FnOnce(ApiError) -> ResourceError {
 /// Lists every resource of `kind` in the project (all pages).
 pub async fn list(session: &Session, kind: Kind) -> Result<Vec<Resource>, ResourceError> {
     let api = api(kind);
-    let items = session
-        .list(kind.service(), api.list_path, api.collection)
+    let parsed = session
+        .list_map(kind.service(), api.list_path, api.collection, |v| {
+            parse(kind, &v)
+        })
         .await
         .map_err(api_error(kind))?;
-    let mut out = items
-        .iter()
-        .map(|v| parse(kind, v))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut out = parsed.into_iter().collect::<Result<Vec<_>, _>>()?;
     if kind == Kind::Stack {
         for r in &mut out {
             stack::add_owned(session, r).await?;
