@@ -1,7 +1,9 @@
 //! The sweep: inventory → select → plan → execute. Execution walks the plan and nothing
 //! else: a step starts when every step before it is done, at most
-//! [`SweepOptions::concurrency`] at a time per service. Before each delete the resource
-//! is read again and checked unattached; after it, the sweep polls until 404. Conflicts
+//! [`SweepOptions::concurrency`] acting at a time per service (a step that only waits for
+//! something to go does not count). Before each delete the resource is read again and
+//! checked unattached; after the delete of a kind the cloud deletes asynchronously, the
+//! sweep polls until 404. Conflicts
 //! are retried with exponential backoff and jitter up to the deadline; terminal bad
 //! states are reported as stuck. Cancellation starts nothing new and lets in-flight
 //! steps finish.
@@ -17,6 +19,7 @@ use std::time::Duration;
 use backon::{BackoffBuilder, ExponentialBuilder};
 use futures::stream::{FuturesUnordered, StreamExt};
 use jiff::Timestamp;
+use tokio::sync::mpsc::{self, UnboundedSender};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -38,7 +41,8 @@ pub struct SweepOptions {
     pub max_deletes: Option<usize>,
     /// The whole sweep's time budget; retries and polls stop at it.
     pub deadline: Duration,
-    /// Steps in flight at once, per service.
+    /// Steps acting (re-reading, deleting, detaching, retrying) at once, per service;
+    /// steps waiting for something to go are not counted.
     pub concurrency: usize,
     /// First delay before retrying a conflict; doubles each time, with jitter.
     pub retry_base: Duration,
@@ -266,6 +270,24 @@ struct StepContext<'a> {
     inventory: &'a Inventory,
     /// Resources known gone (deleted by this sweep or awaited), as of now.
     gone: &'a Gone,
+    /// The step's slot among its service's acting steps.
+    slot: Slot<'a>,
+}
+
+/// A step's place among the steps acting on its service at once. A step that only waits
+/// for something to go gives it up: its polls are bounded by the session's per-service
+/// request limit and rate like every request, and waiting must not hold back deletes.
+struct Slot<'a> {
+    step: usize,
+    releases: &'a UnboundedSender<usize>,
+}
+
+impl Slot<'_> {
+    /// Lets the next ready step of the service start.
+    fn release(&self) {
+        // The walk holds the receiver until every step has ended.
+        let _ = self.releases.send(self.step);
+    }
 }
 
 /// What this sweep has seen go, by key and by ID (references of unknown kind). Only
@@ -410,6 +432,7 @@ async fn delete_step<C: Cloud>(
             }
         }
     }
+    cx.slot.release();
     (poll_gone(cloud, resource, cx).await, retries)
 }
 
@@ -502,6 +525,7 @@ async fn await_step<C: Cloud>(
     owner: &ResourceKey,
     cx: &StepContext<'_>,
 ) -> StepEnd {
+    cx.slot.release();
     let started = Instant::now();
     let mut backoff = cx.backoff(cx.options.poll_base, cx.options.poll_cap);
     let stayed = |why: &str| StepEnd::Stayed(format!("skipped: {} {why}", resource.label()));
@@ -619,6 +643,9 @@ async fn walk<C: Cloud>(
             .insert(i);
     }
     let mut in_flight: HashMap<Service, usize> = HashMap::new();
+    // Steps that gave up their slot to wait (or ended): not counted in `in_flight`.
+    let mut released = vec![false; n];
+    let (releases, mut released_slots) = mpsc::unbounded_channel::<usize>();
     let gone = Gone::default();
     let mut running = FuturesUnordered::new();
     let concurrency = options.concurrency.max(1);
@@ -644,18 +671,28 @@ async fn walk<C: Cloud>(
                         cancel,
                         inventory,
                         gone: &gone,
+                        slot: Slot {
+                            step: i,
+                            releases: &releases,
+                        },
                     };
                     running.push(async move { (i, run_step(cloud, step, resource, cx).await) });
                 }
             }
         }
-        let Some((i, (end, retries))) = running.next().await else {
-            break;
+        let (i, (end, retries)) = tokio::select! {
+            biased;
+            Some(i) = released_slots.recv() => {
+                free_slot(plan, i, &mut released, &mut in_flight);
+                continue;
+            }
+            ended = running.next() => match ended {
+                Some(ended) => ended,
+                None => break,
+            },
         };
+        free_slot(plan, i, &mut released, &mut in_flight);
         let step = &plan.steps[i];
-        if let Some(busy) = in_flight.get_mut(&step.kind.service()) {
-            *busy = busy.saturating_sub(1);
-        }
         if retries > 0 {
             *retries_by_kind.entry(step.kind).or_default() += retries;
         }
@@ -685,6 +722,21 @@ async fn walk<C: Cloud>(
     };
     for end in ends.iter_mut().filter(|e| e.is_none()) {
         *end = Some(StepEnd::NotAttempted(why.into()));
+    }
+}
+
+/// Counts step `i` out of its service's acting steps, once.
+fn free_slot(
+    plan: &Plan,
+    i: usize,
+    released: &mut [bool],
+    in_flight: &mut HashMap<Service, usize>,
+) {
+    if std::mem::replace(&mut released[i], true) {
+        return;
+    }
+    if let Some(busy) = in_flight.get_mut(&plan.steps[i].kind.service()) {
+        *busy = busy.saturating_sub(1);
     }
 }
 

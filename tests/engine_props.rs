@@ -653,6 +653,37 @@ fn runtime_checks() {
     assert_eq!(report.kinds[&Kind::Volume].stuck, 1);
 }
 
+/// A step waiting for its volume to go gives up its slot: with one acting step allowed
+/// per service, the next volume's delete goes out while the first is still being
+/// deleted, not after it is gone.
+#[test]
+fn waiting_for_a_delete_does_not_hold_back_the_next() {
+    let resources = vec![
+        res(Kind::Volume, "v1".into(), true),
+        res(Kind::Volume, "v2".into(), true),
+    ];
+    let options = SweepOptions {
+        concurrency: 1,
+        ..options()
+    };
+    let (cloud, _, _, report) = run(resources, vec![], options, CancellationToken::new(), |_| {});
+    assert!(report.is_clean(), "{}", report.render_text());
+    let calls = cloud.calls();
+    let Some(Call::Delete(second, live_then)) = calls.get(1) else {
+        panic!("two deletes expected: {calls:?}");
+    };
+    let first = match &calls[0] {
+        Call::Delete(first, _) => first,
+        other => panic!("a delete expected first: {other:?}"),
+    };
+    assert_ne!(first, second);
+    assert!(
+        live_then.contains(first),
+        "{second} waited until {first} was gone"
+    );
+    assert!(cloud.live().is_empty());
+}
+
 /// Conflicts are retried with backoff until the blocker goes, and counted per kind.
 #[test]
 fn conflicts_are_retried_and_counted() {

@@ -3,10 +3,10 @@
 //! the admin warning, the JSON document, and a snapshot of the table.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod quota_support;
+mod sim_bed;
 
-use quota_support::{bed, stacksweep};
 use serde_json::Value;
+use sim_bed::{bed, stacksweep};
 use stacksweep::preflight::{self, Status};
 use stacksweep::resources::Kind;
 use stacksweep::sim::FaultConfig;

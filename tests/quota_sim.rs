@@ -7,10 +7,10 @@
 
 use std::time::Duration;
 
-mod quota_support;
+mod sim_bed;
 
-use quota_support::{bed, selector, stacksweep};
 use serde_json::Value;
+use sim_bed::{bed, selector, stacksweep};
 use stacksweep::quota::{self, QuotaReport, QuotaResource as Q};
 use stacksweep::sim::{FaultConfig, Manifest, SimState};
 use stacksweep::sweep::{self, SweepOptions};

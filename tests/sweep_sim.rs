@@ -6,10 +6,10 @@
 
 use std::time::Duration;
 
-mod quota_support;
+mod sim_bed;
 
-use quota_support::{selector, sim_config};
 use regex::Regex;
+use sim_bed::{selector, sim_config};
 use stacksweep::openstack::Session;
 use stacksweep::report::{Outcome, Report};
 use stacksweep::resources::Kind;
@@ -30,7 +30,7 @@ struct Bed {
 /// The shared bed, with the client retrying transient failures for up to 20 s (the
 /// fault tests inject high error rates).
 async fn bed(config: SimConfig, scenario: &str) -> Bed {
-    let b = quota_support::bed_with(config, scenario, Duration::from_secs(20)).await;
+    let b = sim_bed::bed_with(config, scenario, Duration::from_secs(20)).await;
     Bed {
         sim: b.sim,
         manifest: b.manifest,

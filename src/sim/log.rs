@@ -53,6 +53,11 @@ impl RequestLog {
         });
     }
 
+    /// Forgets the records kept so far; the counters keep counting.
+    pub fn clear_records(&mut self) {
+        self.records = Vec::new();
+    }
+
     /// A copy of the log.
     pub fn records(&self) -> Vec<RequestRecord> {
         self.records.clone()

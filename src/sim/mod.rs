@@ -197,6 +197,12 @@ impl SimHandle {
         self.shared.lock().log.records()
     }
 
+    /// Forgets the request records kept so far (counters keep counting), so a long
+    /// benchmark in this process measures its client, not the simulator's log.
+    pub fn clear_request_log(&self) {
+        self.shared.lock().log.clear_records();
+    }
+
     /// Requests with this method whose path starts with `path_prefix`.
     pub fn request_count(&self, method: &str, path_prefix: &str) -> usize {
         self.shared.lock().log.count(method, path_prefix)
