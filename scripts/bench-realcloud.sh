@@ -145,16 +145,32 @@ def per_kind(counts):
     return ", ".join(f"{k} {n}" for k, n in counts.items()) or "-"
 
 
-# What project cleanup could not delete, from its log: (resource class, HTTP status, error type).
-failures = collections.Counter()
+UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+
+
+def short(text):
+    """An SDK exception line, IDs blanked so alike failures group."""
+    text = re.sub(UUID, "<id>", text.strip())
+    text = re.sub(r"^[\w.]*?(\w+): \1: ", r"\1: ", text)
+    return re.sub(r"Client Error for url: https?://[^/\s]+", "", text)
+
+
+# From project cleanup's log: the deletes it gave up on (resource class and the service's
+# answer), and the services whose whole cleanup function raised (the chain of exceptions).
+failures, aborted, service = collections.Counter(), {}, None
 for line in open(f"{out}/A/cleanup.err", errors="replace"):
     m = re.search(r"Cannot delete resource openstack\.[\w.]+\.(\w+)\(", line)
     if m:
-        status = re.search(r"\b([45]\d\d)\b", line[m.end():])
-        # The service's message after the URL, with IDs blanked, groups alike failures.
-        msg = re.search(r"Error for url: \S+?,? (.*)$", line)
-        msg = msg and re.sub(r"[0-9a-f]{8}-[0-9a-f-]{27}", "<id>", msg.group(1)).strip()
-        failures[" ".join(x for x in (m.group(1), status and status.group(1), msg) if x)] += 1
+        err = re.search(r"\): (\w+(?:Exception|Error): .*)$", line)
+        failures[f"{m.group(1)}: {short(err.group(1)) if err else '?'}"] += 1
+        service = None
+        continue
+    m = re.match(r"Error in the (\w+) cleanup function", line)
+    if m:
+        service = m.group(1)
+        aborted[service] = []
+    elif service and re.match(r"[\w.]+(?:Error|Exception): ", line):
+        aborted[service].append(short(line))
 
 rows = []
 for tool, d in (("openstack project cleanup", "A"), ("stacksweep sweep", "B")):
@@ -165,14 +181,17 @@ for tool, d in (("openstack project cleanup", "A"), ("stacksweep sweep", "B")):
                  "survivors_deleted": c["survivors_deleted"], "left": c["left"]})
 ss_report = {}
 try:
-    rep = json.load(open(f"{out}/B/sweep.json"))
-    ss_report = {"duration_seconds": rep.get("duration_seconds"),
-                 "conflict_retries": sum(k.get("conflict_retries", 0)
-                                         for k in rep.get("kinds", {}).values())}
+    doc = json.load(open(f"{out}/B/sweep.json"))
+    reps = [t.get("report", {}) for t in doc.get("targets", [])]
+    kinds = [k for rep in reps for k in rep.get("kinds", {}).values()]
+    ss_report = {"duration_seconds": sum(rep.get("duration_seconds") or 0 for rep in reps),
+                 **{f: sum(k.get(f, 0) for k in kinds)
+                    for f in ("deleted", "stuck", "failed", "conflict_retries")}}
 except (OSError, ValueError):
     pass
 rows[1]["report"] = ss_report
 rows[0]["failed_deletes"] = dict(failures)
+rows[0]["aborted_cleanups"] = aborted
 ratio = round(rows[0]["wall_s"] / rows[1]["wall_s"], 2) if rows[1]["wall_s"] else None
 doc = {"jobs": jobs, "osc": osc_version, "stacksweep": ss_version, "runs": rows,
        "ratio_cleanup_over_stacksweep": ratio}
@@ -186,7 +205,11 @@ for r in rows:
     print(f"{'':<40}deleted {sum(r['survivors_deleted'].values())} of {r['survivors']} "
           f"survivors: {per_kind(r['survivors_deleted'])}")
 print(f"ratio (project cleanup / stacksweep): {ratio}x")
-if failures:
-    print("project cleanup's failed deletes: " + "; ".join(f"{k} x{n}" for k, n in failures.items()))
+if ss_report:
+    print("stacksweep's report: " + ", ".join(f"{k} {v}" for k, v in ss_report.items()))
+for k, n in failures.items():
+    print(f"project cleanup gave up: {n} x {k}")
+for svc, chain in aborted.items():
+    print(f"project cleanup's {svc} cleanup aborted: " + " -> ".join(chain))
 print(f"written: {out}/bench-realcloud.json")
 EOF
