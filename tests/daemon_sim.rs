@@ -73,9 +73,17 @@ fn networks(text: &str, outcome: &str) -> f64 {
     )
 }
 
+/// Half past the current minute: the every-minute schedule then fires 30 s, 90 s, 150 s…
+/// into the test whatever the wall clock says (from `now`, a start in the last seconds
+/// of a minute fitted a third sweep, and so a 120 s gap, before the grace check).
+fn half_past_the_minute() -> Timestamp {
+    let now = Timestamp::now().as_second();
+    Timestamp::from_second(now - now.rem_euclid(60) + 30).unwrap()
+}
+
 fn options() -> DaemonOptions {
     DaemonOptions {
-        clock: Clock::virtual_from(Timestamp::now()),
+        clock: Clock::virtual_from(half_past_the_minute()),
         ..DaemonOptions::default()
     }
 }
