@@ -53,7 +53,8 @@ pub struct SweepArgs {
     /// Stop starting new deletes after this long (e.g. 20m).
     #[arg(long, value_name = "DURATION")]
     pub deadline: Option<String>,
-    /// Requests in flight at once, per service (config `retry.concurrency`).
+    /// Requests in flight at once, per service, and steps acting at once per service
+    /// (config `retry.concurrency`).
     #[arg(long, value_name = "N")]
     pub concurrency: Option<usize>,
     /// Requests started per second, per service (config `retry.requests_per_second`).
