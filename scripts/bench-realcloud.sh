@@ -48,6 +48,19 @@ trap cleanup EXIT
 
 now() { date +%s.%N; }
 
+# timed_round DIR OUT CMD...: runs CMD with stdout in DIR/OUT and stderr in DIR/<OUT
+# without extension>.err, writes "start end exit" to DIR/wall, then counts what is left.
+timed_round() {
+    local dir=$1 stdout=$2 t0 t1 rc=0
+    shift 2
+    rc_log "round $(basename "$dir"): $*"
+    t0=$(now)
+    "$@" >"$dir/$stdout" 2>"$dir/${stdout%.*}.err" || rc=$?
+    t1=$(now)
+    echo "$t0 $t1 $rc" >"$dir/wall"
+    count "$dir"
+}
+
 # fresh_bed: a new, empty test bed.
 fresh_bed() {
     "$RC_HERE/down.sh"
@@ -102,13 +115,8 @@ seed "$out/A"
 sleep 1
 before=$(date -u +%Y-%m-%dT%H:%M:%S)
 sleep 1
-cmd=("$OSC" --os-cloud ci project cleanup --auto-approve --auth-project --created-before "$before")
-rc_log "round A: ${cmd[*]}"
-t0=$(now)
-"${cmd[@]}" >"$out/A/cleanup.out" 2>"$out/A/cleanup.err" && osc_rc=0 || osc_rc=$?
-t1=$(now)
-echo "$t0 $t1 $osc_rc" >"$out/A/wall"
-count "$out/A"
+timed_round "$out/A" cleanup.out \
+    "$OSC" --os-cloud ci project cleanup --auto-approve --auth-project --created-before "$before"
 
 # ---------------------------------------------------------------- round B: stacksweep
 "$RC_HERE/down.sh"
@@ -121,13 +129,7 @@ done
 fresh_bed
 seed "$out/B"
 mapfile -t sweep_args < <("$PY" -c 'import json,sys; print("\n".join(json.load(open(sys.argv[1]))["sweep_args"]))' "$out/B/manifest.json")
-cmd=("$STACKSWEEP" sweep --cloud ci "${sweep_args[@]}" --output json)
-rc_log "round B: ${cmd[*]}"
-t0=$(now)
-"${cmd[@]}" >"$out/B/sweep.json" 2>"$out/B/sweep.err" && ss_rc=0 || ss_rc=$?
-t1=$(now)
-echo "$t0 $t1 $ss_rc" >"$out/B/wall"
-count "$out/B"
+timed_round "$out/B" sweep.json "$STACKSWEEP" sweep --cloud ci "${sweep_args[@]}" --output json
 
 # ---------------------------------------------------------------- table and JSON
 "$PY" - "$out" "$jobs" "$osc_version" "$("$STACKSWEEP" --version 2>&1 || true)" <<'EOF'
