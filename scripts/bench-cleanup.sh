@@ -93,31 +93,34 @@ EOF
 
 now() { date +%s.%N; }
 
+# timed DIR OUT CMD...: runs CMD against DIR's simulator, stdout in DIR/OUT and stderr in
+# DIR/<OUT without extension>.err; prints "wall_seconds exit_code".
+timed() {
+    local dir=$1 stdout=$2 t0 t1 rc=0
+    shift 2
+    t0=$(now)
+    OS_CLIENT_CONFIG_FILE="$dir/clouds.yaml" "$@" >"$dir/$stdout" 2>"$dir/${stdout%.*}.err" || rc=$?
+    t1=$(now)
+    python3 -c "print(f'{$t1 - $t0:.2f} $rc')"
+}
+
 # --- openstack project cleanup ---
 start_sim "$work/osc"
 sleep 1
 before=$(date -u -d '+2 seconds' +%Y-%m-%dT%H:%M:%S)
 sleep 2
-t0=$(now)
-OS_CLIENT_CONFIG_FILE="$work/osc/clouds.yaml" "$venv/bin/openstack" --os-cloud sim \
-    project cleanup --auto-approve --auth-project --created-before "$before" \
-    >"$work/osc/cleanup.out" 2>"$work/osc/cleanup.err" && osc_rc=0 || osc_rc=$?
-t1=$(now)
+read -r osc_wall osc_rc < <(timed "$work/osc" cleanup.out "$venv/bin/openstack" --os-cloud sim \
+    project cleanup --auto-approve --auth-project --created-before "$before")
 read -r osc_left osc_gone n_sel n_surv < <(check "$work/osc")
 stop_sim
-osc_wall=$(python3 -c "print(f'{$t1 - $t0:.2f}')")
 
 # --- stacksweep ---
 start_sim "$work/ss"
-t0=$(now)
 # shellcheck disable=SC2086
-OS_CLIENT_CONFIG_FILE="$work/ss/clouds.yaml" "$STACKSWEEP" sweep --cloud sim \
-    --any-tag "$tag" --metadata "ci-job=$tag" --name-regex "^$tag-" --output json ${SWEEP_ARGS:-} \
-    >"$work/ss/sweep.json" 2>"$work/ss/sweep.err" && ss_rc=0 || ss_rc=$?
-t1=$(now)
+read -r ss_wall ss_rc < <(timed "$work/ss" sweep.json "$STACKSWEEP" sweep --cloud sim \
+    --any-tag "$tag" --metadata "ci-job=$tag" --name-regex "^$tag-" --output json ${SWEEP_ARGS:-})
 read -r ss_left ss_gone _ _ < <(check "$work/ss")
 stop_sim
-ss_wall=$(python3 -c "print(f'{$t1 - $t0:.2f}')")
 
 echo "scenario $scenario, latency $latency: $n_sel selected, $n_surv survivors"
 printf '%-26s %8s %5s %15s %17s\n' tool "wall s" exit "selected left" "survivors deleted"

@@ -339,7 +339,7 @@ impl Session {
         path: &str,
         collection: &str,
     ) -> Result<Vec<Value>, ApiError> {
-        paginate::list(self, service, path, collection, |item| item).await
+        self.list_map(service, path, collection, |item| item).await
     }
 
     /// [`Session::list`], each item passed through `convert` as its page arrives, so a
