@@ -15,10 +15,8 @@ use std::time::Duration;
 use cap::Cap;
 use jiff::Timestamp;
 use serde_json::json;
-use stacksweep::cli::common::session_options;
-use stacksweep::cli::daemon::{known_names, EngineRunner};
 use stacksweep::config::Config;
-use stacksweep::daemon::{Clock, Daemon, DaemonOptions};
+use stacksweep::daemon::{Clock, Daemon, DaemonOptions, EngineRunner};
 use stacksweep::openstack::{CloudConfig, Service, Session};
 use stacksweep::sim::{Sim, SimConfig};
 use tokio_util::sync::CancellationToken;
@@ -91,9 +89,9 @@ async fn run(dir: &std::path::Path, sweeps: u64) {
          [[target]]\nname = \"ci\"\ncloud = \"sim\"\n",
         dir.join("state.json").display().to_string()
     );
-    let config = Config::parse(&text, "bench", known_names()).unwrap();
+    let config = Config::parse(&text, "bench").unwrap();
     let cloud = CloudConfig::from_clouds_yaml(&clouds, "sim").unwrap();
-    let leaker = Session::connect(&cloud, session_options(&config.retry, None))
+    let leaker = Session::connect(&cloud, config.session_options())
         .await
         .unwrap();
     let options = DaemonOptions {

@@ -24,12 +24,12 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use stacksweep::engine::plan::{Action, Plan};
+use stacksweep::engine::select::{Filters, Marks, Selector};
+use stacksweep::engine::{self, Job, SweepOptions};
 use stacksweep::openstack::{CloudConfig, Service, Session, SessionOptions};
-use stacksweep::plan::{Action, Plan};
 use stacksweep::resources::Kind;
-use stacksweep::select::{Filters, Marks, Selector};
 use stacksweep::sim::{Scenario, Sim, SimConfig};
-use stacksweep::sweep::{self, SweepOptions};
 use tokio_util::sync::CancellationToken;
 
 /// What one case runs with.
@@ -373,7 +373,7 @@ fn role_sweep(flag: &dyn Fn(&str) -> Option<String>) {
             ..SweepOptions::default()
         };
         let started = Instant::now();
-        let report = sweep::run(&session, &selector, &sweep_options, CancellationToken::new())
+        let report = async { engine::run(&Job::new(session.clone(), selector.clone(), sweep_options.clone()), CancellationToken::new()).await.map(|s| s.report) }
             .await
             .unwrap();
         let wall = started.elapsed().as_secs_f64();
@@ -411,7 +411,7 @@ struct Bound {
 
 impl Bound {
     fn of(
-        report: &stacksweep::report::Report,
+        report: &stacksweep::engine::report::Report,
         latency: Duration,
         page_size: usize,
         concurrency: usize,

@@ -14,6 +14,11 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::engine::select::{self, Filters, Marks, Selector};
+use crate::engine::{ConnectSpec, JobSpec, SweepOptions};
+use crate::openstack::{RetryPolicy, SessionOptions};
+use crate::resources::Kind;
+
 /// Default listen address of the daemon's `/metrics`, `/healthz`, `/readyz`.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9187";
 
@@ -138,8 +143,9 @@ pub struct RawSelect {
 }
 
 impl RawSelect {
-    /// `self`'s keys where set, else `base`'s: a target overrides the shared selector key by key.
-    fn over(&self, base: &RawSelect) -> RawSelect {
+    /// `self`'s keys where set, else `base`'s: a target overrides the shared selector key
+    /// by key, and command-line flags override a config's selector the same way.
+    pub fn over(&self, base: &RawSelect) -> RawSelect {
         RawSelect {
             presets: self.presets.clone().or_else(|| base.presets.clone()),
             tags: self.tags.clone().or_else(|| base.tags.clone()),
@@ -280,48 +286,10 @@ pub struct Target {
     pub region: Option<String>,
     /// Project override.
     pub project: Option<String>,
-    /// What this target selects.
-    pub select: SelectSpec,
+    /// What this target selects: marks and filters, typed (kinds, presets resolved).
+    pub select: Selector,
     /// This target's cron expressions (the shared ones when it has none).
     pub cron: Vec<CronExpr>,
-}
-
-/// A validated selector, still independent of the engine's types: the CLI turns it into
-/// the engine's `Selector` (presets and kinds are checked here against the names given by
-/// the caller of [`Config::validate`]).
-#[derive(Debug, Clone, Default)]
-pub struct SelectSpec {
-    /// Preset names.
-    pub presets: Vec<String>,
-    /// All-of tags (one mark).
-    pub tags: Vec<String>,
-    /// Any-of tags (one mark each).
-    pub any_tags: Vec<String>,
-    /// Metadata pairs (one mark each).
-    pub metadata: Vec<(String, String)>,
-    /// Name regex (one mark).
-    pub name_regex: Option<regex::Regex>,
-    /// Keep markers.
-    pub not_tags: Vec<String>,
-    /// Minimum age.
-    pub older_than: Option<Duration>,
-    /// Only these kinds (kebab-case names); empty: all.
-    pub kinds: Vec<String>,
-    /// Never these kinds.
-    pub exclude_kinds: Vec<String>,
-    /// IDs or names never touched.
-    pub protect: Vec<String>,
-}
-
-impl SelectSpec {
-    /// Whether any mark at all is given (no mark is a config error: never "everything").
-    pub fn has_marks(&self) -> bool {
-        !self.presets.is_empty()
-            || !self.tags.is_empty()
-            || !self.any_tags.is_empty()
-            || !self.metadata.is_empty()
-            || self.name_regex.is_some()
-    }
 }
 
 /// Blast-radius limits.
@@ -443,37 +411,71 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         .map_err(|_| format!("invalid duration {text:?}: must not be negative"))
 }
 
-/// Names the validation checks presets and kinds against (the engine's, passed in so the
-/// config does not depend on the engine).
-#[derive(Debug, Clone, Copy)]
-pub struct KnownNames<'a> {
-    /// Preset names.
-    pub presets: &'a [&'a str],
-    /// Kind names.
-    pub kinds: &'a [&'a str],
-}
-
 impl Config {
     /// Reads, parses and validates a config file.
-    pub fn load(path: &Path, known: KnownNames<'_>) -> Result<Config, ConfigError> {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_owned(),
             source,
         })?;
-        Config::parse(&text, &path.display().to_string(), known)
+        Config::parse(&text, &path.display().to_string())
     }
 
     /// Parses and validates config text; `origin` names it in errors.
-    pub fn parse(text: &str, origin: &str, known: KnownNames<'_>) -> Result<Config, ConfigError> {
+    pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
         let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: origin.to_owned(),
             message: e.to_string().trim_end().to_owned(),
         })?;
-        raw.validate(known)
-            .map_err(|problems| ConfigError::Invalid {
-                path: origin.to_owned(),
-                problems,
-            })
+        raw.validate().map_err(|problems| ConfigError::Invalid {
+            path: origin.to_owned(),
+            problems,
+        })
+    }
+}
+
+impl Config {
+    /// How a sweep of any target runs under this config: the one place config keys become
+    /// engine options, so every key means the same in `sweep`, `daemon` and `check-config`.
+    pub fn sweep_options(&self) -> SweepOptions {
+        SweepOptions {
+            max_deletes: self.safety.max_deletes_per_sweep,
+            deadline: self.schedule.deadline,
+            concurrency: self.retry.concurrency,
+            retry_base: self.retry.base_delay,
+            retry_cap: self.retry.max_delay,
+            ..SweepOptions::default()
+        }
+    }
+
+    /// The session settings of the retry section (no observer).
+    pub fn session_options(&self) -> SessionOptions {
+        SessionOptions {
+            retry: RetryPolicy {
+                base_delay: self.retry.base_delay,
+                max_delay: self.retry.max_delay,
+                deadline: self.retry.deadline,
+            },
+            concurrency_per_service: self.retry.concurrency,
+            requests_per_second: self.retry.requests_per_second,
+            ..SessionOptions::default()
+        }
+    }
+
+    /// Everything the engine needs to sweep `target` under this config.
+    pub fn job(&self, target: &Target) -> JobSpec {
+        JobSpec {
+            connect: ConnectSpec {
+                target: target.name.clone(),
+                cloud: target.cloud.clone(),
+                region: target.region.clone(),
+                project: target.project.clone(),
+                allowed_projects: self.safety.projects.clone(),
+                session: self.session_options(),
+            },
+            selector: target.select.clone(),
+            options: self.sweep_options(),
+        }
     }
 }
 
@@ -521,7 +523,7 @@ impl Problems {
 
 impl RawConfig {
     /// Turns the file as written into a [`Config`], or every problem found.
-    pub fn validate(self, known: KnownNames<'_>) -> Result<Config, Vec<Problem>> {
+    pub fn validate(self) -> Result<Config, Vec<Problem>> {
         let mut problems = Problems::default();
 
         let safety = Safety {
@@ -652,21 +654,23 @@ impl RawConfig {
                 &raw.select.over(&self.select),
                 &protect,
                 &format!("{path}.select"),
-                known,
                 &mut problems,
             );
             let cron = match &raw.schedule {
                 Some(c) => problems.crons(&format!("{path}.schedule"), &c.to_vec()),
                 None => shared_cron.clone(),
             };
-            targets.push(Target {
-                name,
-                cloud,
-                region: raw.region.clone(),
-                project: raw.project.clone(),
-                select,
-                cron,
-            });
+            // `None` only with a problem recorded: the config is refused anyway.
+            if let Some(select) = select {
+                targets.push(Target {
+                    name,
+                    cloud,
+                    region: raw.region.clone(),
+                    project: raw.project.clone(),
+                    select,
+                    cron,
+                });
+            }
         }
 
         if problems.0.is_empty() {
@@ -683,44 +687,16 @@ impl RawConfig {
     }
 }
 
-/// Validates one (merged) selector; `path` prefixes the problems.
+/// Validates one (merged) selector into the engine's typed [`Selector`]: preset names
+/// resolved to their marks, kind names parsed. `path` prefixes the problems; `None` when
+/// there was one that leaves no selector to build.
 pub fn validate_select(
     raw: &RawSelect,
     protect: &[String],
     path: &str,
-    known: KnownNames<'_>,
     problems_out: &mut impl ProblemSink,
-) -> SelectSpec {
+) -> Option<Selector> {
     let mut problems = Problems::default();
-    let presets = raw.presets.clone().unwrap_or_default();
-    for p in &presets {
-        if !known.presets.contains(&p.as_str()) {
-            problems.push(
-                format!("{path}.presets"),
-                format!(
-                    "unknown preset {p:?}; known presets: {}",
-                    known.presets.join(", ")
-                ),
-            );
-        }
-    }
-    let mut kinds_check = |key: &str, list: &Option<Vec<String>>| -> Vec<String> {
-        let list = list.clone().unwrap_or_default();
-        for k in &list {
-            if !known.kinds.contains(&k.as_str()) {
-                problems.push(
-                    format!("{path}.{key}"),
-                    format!(
-                        "unknown kind {k:?}; known kinds: {}",
-                        known.kinds.join(", ")
-                    ),
-                );
-            }
-        }
-        list
-    };
-    let kinds = kinds_check("kinds", &raw.kinds);
-    let exclude_kinds = kinds_check("exclude_kinds", &raw.exclude_kinds);
     let name_regex = raw
         .name_regex
         .as_ref()
@@ -734,6 +710,47 @@ pub fn validate_select(
                 None
             }
         });
+    // The user's marks first, then each preset's (their name patterns become
+    // alternatives of the user's).
+    let mut marks = Marks {
+        all_tags: raw.tags.clone().unwrap_or_default(),
+        any_tags: raw.any_tags.clone().unwrap_or_default(),
+        metadata: raw
+            .metadata
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
+        name_regex,
+    };
+    let presets = raw.presets.clone().unwrap_or_default();
+    for p in &presets {
+        match select::preset(p) {
+            Some(preset) => marks.merge(preset),
+            None => problems.push(
+                format!("{path}.presets"),
+                format!(
+                    "unknown preset {p:?}; known presets: {}",
+                    select::PRESETS.join(", ")
+                ),
+            ),
+        }
+    }
+    let mut kinds_check = |key: &str, list: &Option<Vec<String>>| -> Vec<Kind> {
+        let mut kinds = Vec::new();
+        for name in list.iter().flatten() {
+            match name.parse::<Kind>() {
+                Ok(kind) => kinds.push(kind),
+                Err(_) => problems.push(
+                    format!("{path}.{key}"),
+                    format!("unknown kind {name:?}; known kinds: {}", kind_names()),
+                ),
+            }
+        }
+        kinds
+    };
+    let include_kinds = kinds_check("kinds", &raw.kinds);
+    let exclude_kinds = kinds_check("exclude_kinds", &raw.exclude_kinds);
     let older_than = raw
         .older_than
         .as_ref()
@@ -758,35 +775,35 @@ pub fn validate_select(
             has_empty = true;
         }
     }
-    let spec = SelectSpec {
-        presets,
-        tags: raw.tags.clone().unwrap_or_default(),
-        any_tags: raw.any_tags.clone().unwrap_or_default(),
-        metadata: raw
-            .metadata
-            .clone()
-            .unwrap_or_default()
-            .into_iter()
-            .collect(),
-        name_regex,
-        not_tags: raw.not_tags.clone().unwrap_or_default(),
+    let filters = Filters {
         older_than,
-        kinds,
+        keep_tags: raw.not_tags.clone().unwrap_or_default(),
+        include_kinds,
         exclude_kinds,
         protect: protect.to_vec(),
     };
-    let regex_given = raw.name_regex.is_some();
-    if !spec.has_marks() && !regex_given && !has_empty {
+    let has_marks = !presets.is_empty() || !marks.is_empty() || raw.name_regex.is_some();
+    if !has_marks && !has_empty {
         problems.push(
             path.to_owned(),
             "no selector: give at least one of tags, any_tags, metadata, name_regex or presets \
              (an empty selector would select everything, so it is refused)",
         );
     }
+    let clean = problems.0.is_empty();
     for p in problems.0 {
         problems_out.problem(p);
     }
-    spec
+    match Selector::new(marks, filters) {
+        Ok(selector) if clean => Some(selector),
+        _ => None,
+    }
+}
+
+/// Every kind's name, comma-separated, for messages.
+fn kind_names() -> String {
+    let names: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+    names.join(", ")
 }
 
 /// Where [`validate_select`] reports problems (a config's list, or the CLI's).
@@ -812,13 +829,8 @@ impl ProblemSink for Vec<Problem> {
 mod tests {
     use super::*;
 
-    const KNOWN: KnownNames<'static> = KnownNames {
-        presets: &["kubespray", "terraform"],
-        kinds: &["server", "port", "network", "volume"],
-    };
-
     fn problems(text: &str) -> Vec<Problem> {
-        match Config::parse(text, "test.toml", KNOWN) {
+        match Config::parse(text, "test.toml") {
             Ok(_) => vec![],
             Err(e) => e.problems(),
         }
@@ -830,12 +842,11 @@ mod tests {
         let c = Config::parse(
             "[[target]]\ncloud = \"ci\"\n[select]\ntags = [\"ci\"]\n",
             "t",
-            KNOWN,
         )
         .unwrap();
         assert_eq!(c.targets.len(), 1);
         assert_eq!(c.targets[0].name, "ci");
-        assert_eq!(c.targets[0].select.tags, vec!["ci".to_owned()]);
+        assert_eq!(c.targets[0].select.marks().all_tags, vec!["ci".to_owned()]);
         assert_eq!(c.schedule.deadline, defaults::SWEEP_DEADLINE);
         assert_eq!(c.retry.concurrency, defaults::CONCURRENCY);
         assert_eq!(c.targets[0].cron[0].text, defaults::CRON);
@@ -901,10 +912,10 @@ cloud = "ci"
     #[test]
     fn target_select_overrides_shared() {
         let text = "[select]\ntags=[\"a\"]\nolder_than=\"6h\"\n[[target]]\ncloud=\"x\"\n[target.select]\ntags=[\"b\"]\n";
-        let c = Config::parse(text, "t", KNOWN).unwrap();
-        assert_eq!(c.targets[0].select.tags, vec!["b".to_owned()]);
+        let c = Config::parse(text, "t").unwrap();
+        assert_eq!(c.targets[0].select.marks().all_tags, vec!["b".to_owned()]);
         assert_eq!(
-            c.targets[0].select.older_than,
+            c.targets[0].select.filters().older_than,
             Some(Duration::from_secs(6 * 3600))
         );
     }

@@ -1,29 +1,24 @@
 //! stacksweep: finds the resources CI jobs leaked into OpenStack projects and deletes them
 //! in dependency order, without ever touching what it was not asked to touch.
 //!
-//! The crate is layered so that each layer knows only the one below it:
+//! The crate is layered so that each layer knows only the ones below it; the arrows run
+//! one way: command line (the binary's `cli`) → [`daemon`] → [`engine`] → [`resources`] →
+//! [`openstack`].
 //! - [`openstack`] talks HTTP to a cloud (auth, catalog, retries, pagination) and knows
 //!   nothing of selection;
 //! - [`resources`] knows, per kind, how to list, read, detach and delete a resource;
-//! - [`select`], [`plan`], [`sweep`] and [`report`] are the engine: which resources are
-//!   ours, in what order they can go, carrying that out, and saying what happened;
-//! - [`config`], [`cli`], [`daemon`], [`metrics`] and [`telemetry`] are the product around it;
-//! - [`sim`] is an in-memory OpenStack for tests, benchmarks and the demo. It uses
-//!   nothing of the rest of the crate.
+//! - [`engine`] sweeps one project: inventory, select, plan, execute, report, with
+//!   [`engine::Job`] and [`engine::run`] as its one entry point;
+//! - [`daemon`] runs the engine on a schedule with the grace period, metrics and health;
+//! - [`config`] validates the TOML file into typed targets and selectors and turns them
+//!   into engine jobs ([`config::Config::job`]); [`metrics`] and [`telemetry`] serve the
+//!   daemon and the binary.
 
-pub mod cli;
 pub mod config;
 pub mod daemon;
-pub mod inventory;
+pub mod engine;
 pub mod metrics;
 pub mod openstack;
-pub mod plan;
-pub mod preflight;
-pub mod quota;
-pub mod report;
 pub mod resources;
-pub mod select;
 pub mod sim;
-pub mod state;
-pub mod sweep;
 pub mod telemetry;

@@ -16,8 +16,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
+use crate::engine::quota::{QuotaReport, QuotaResource};
 use crate::openstack::{RequestObserver, RetryReason, Service};
-use crate::quota::{QuotaReport, QuotaResource};
 
 /// Content type of [`Metrics::render`]'s output (OpenMetrics text, which Prometheus asks for).
 pub const OPENMETRICS_CONTENT_TYPE: &str =
@@ -747,7 +747,7 @@ mod tests {
     /// Quota gauges show the latest usage and limits (-1 unlimited); freed accumulates.
     #[test]
     fn record_quota_sets_gauges_and_counts_freed() {
-        use crate::quota::{QuotaSnapshot, QuotaUsage};
+        use crate::engine::quota::{QuotaSnapshot, QuotaUsage};
         let m = Metrics::new();
         let t = target();
         let snap = |cores: u64| {

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use jiff::Timestamp;
-use stacksweep::config::{Config, KnownNames, Target};
+use stacksweep::config::{Config, Target};
 use stacksweep::daemon::{
     Clock, Daemon, DaemonError, DaemonHandle, DaemonOptions, SweepContext, SweepError, SweepRunner,
 };
@@ -17,11 +17,6 @@ use stacksweep::metrics::{KindCounts, SweepRecord};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-
-const KNOWN: KnownNames<'static> = KnownNames {
-    presets: &[],
-    kinds: &["server"],
-};
 
 /// What the fake saw.
 #[derive(Debug, Default)]
@@ -150,7 +145,7 @@ fn config_text(targets: &[&str], schedule: &str, safety: &str) -> String {
 }
 
 fn config(targets: &[&str], schedule: &str, safety: &str) -> Config {
-    Config::parse(&config_text(targets, schedule, safety), "test", KNOWN).unwrap()
+    Config::parse(&config_text(targets, schedule, safety), "test").unwrap()
 }
 
 struct Running {
@@ -391,7 +386,7 @@ async fn reload_keeps_old_config_when_new_one_is_invalid() {
         config_text(&["a", "b"], "timezone = \"Mars/Olympus\"", ""),
     )
     .unwrap();
-    let err = d.handle.reload_from_file(&path, KNOWN).unwrap_err();
+    let err = d.handle.reload_from_file(&path).unwrap_err();
     assert!(err.to_string().contains("schedule.timezone"), "{err}");
     let names: Vec<String> = d
         .handle
@@ -403,7 +398,7 @@ async fn reload_keeps_old_config_when_new_one_is_invalid() {
     assert_eq!(names, ["a"]);
 
     std::fs::write(&path, config_text(&["a", "b"], "", "")).unwrap();
-    d.handle.reload_from_file(&path, KNOWN).unwrap();
+    d.handle.reload_from_file(&path).unwrap();
     tokio::time::sleep(Duration::from_secs(80)).await;
     d.stop().await;
     assert_eq!(fake.starts("a").len(), 1);
@@ -419,11 +414,10 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// `cli::daemon::run_with` reloads `--config` on a reload message and when the file
+/// `daemon::serve` reloads the config file on a reload message and when the file
 /// changes, and returns once shut down.
 #[tokio::test(start_paused = true)]
 async fn cli_reloads_on_request_and_on_file_change() {
-    use stacksweep::cli::daemon::{run_with, DaemonArgs};
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("stacksweep.toml");
     let port = free_port();
@@ -431,14 +425,14 @@ async fn cli_reloads_on_request_and_on_file_change() {
         config_text(targets, "", "").replace("127.0.0.1:0", &format!("127.0.0.1:{port}"))
     };
     std::fs::write(&path, text(&["a"])).unwrap();
-    let args = DaemonArgs {
-        config: Some(path.clone()),
-        ..DaemonArgs::default()
-    };
+    let config = Config::load(&path).unwrap();
     let shutdown = CancellationToken::new();
     let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(1);
     let fake = Fake::new(1, Duration::from_secs(1));
-    let task = tokio::spawn(run_with(args, fake, KNOWN, shutdown.clone(), reload_rx));
+    let (file, stop) = (path.clone(), shutdown.clone());
+    let task = tokio::spawn(async move {
+        stacksweep::daemon::serve(config, Some(&file), fake, stop, reload_rx).await
+    });
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let authenticated = |text: &str, t: &str| {
         text.contains(&format!(

@@ -13,10 +13,8 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use serde_json::json;
-use stacksweep::cli::common::session_options;
-use stacksweep::cli::daemon::{known_names, EngineRunner};
 use stacksweep::config::Config;
-use stacksweep::daemon::{Clock, Daemon, DaemonOptions};
+use stacksweep::daemon::{Clock, Daemon, DaemonOptions, EngineRunner};
 use stacksweep::openstack::{CloudConfig, Service, Session};
 use stacksweep::sim::{FaultConfig, Sim, SimConfig};
 use tokio_util::sync::CancellationToken;
@@ -47,7 +45,7 @@ fn config(state_file: &Path, grace: &str, extra: &str) -> Config {
          [select]\ntags = [\"ci-leak\"]\n[[target]]\nname = \"ci\"\ncloud = \"sim\"\n",
         state = state_file.display().to_string(),
     );
-    Config::parse(&text, "test", known_names()).unwrap()
+    Config::parse(&text, "test").unwrap()
 }
 
 async fn scrape(addr: SocketAddr) -> String {
@@ -100,10 +98,8 @@ async fn daemon_sweeps_the_simulator() {
     // The only test in this process, so nothing else reads the environment meanwhile.
     std::env::set_var("OS_CLIENT_CONFIG_FILE", &clouds);
     let cloud = CloudConfig::from_clouds_yaml(&clouds, "sim").unwrap();
-    let retry = config(Path::new("unused"), "0s", "").retry;
-    let ci = Session::connect(&cloud, session_options(&retry, None))
-        .await
-        .unwrap();
+    let session_options = config(Path::new("unused"), "0s", "").session_options();
+    let ci = Session::connect(&cloud, session_options).await.unwrap();
 
     // Phase 1: a 90 s grace period, sweeps every minute.
     let keep = network(&ci, "shared", &[]).await;

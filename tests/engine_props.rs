@@ -11,15 +11,15 @@ use std::time::Duration;
 use jiff::Timestamp;
 use proptest::prelude::*;
 use regex::Regex;
-use stacksweep::inventory::Inventory;
+use stacksweep::engine::execute::{self as sweep, Cloud, CloudError, SweepOptions};
+use stacksweep::engine::inventory::Inventory;
+use stacksweep::engine::plan::{self, Action, Plan};
+use stacksweep::engine::report::{Outcome, Report};
+use stacksweep::engine::select::{self, Filters, Marks, Selector};
 use stacksweep::openstack::DeleteOutcome;
-use stacksweep::plan::{self, Action, Plan};
-use stacksweep::report::{Outcome, Report};
 use stacksweep::resources::{
     Detach, DetachOutcome, Kind, Reference, Relation, Resource, ResourceKey,
 };
-use stacksweep::select::{self, Filters, Marks, Selector};
-use stacksweep::sweep::{self, Cloud, CloudError, SweepOptions};
 use tokio_util::sync::CancellationToken;
 
 const PROJECT: &str = "proj";
@@ -521,7 +521,7 @@ fn run_with(resources: Vec<Resource>, tweak: impl FnOnce(&mut State)) -> (FakeCl
 }
 
 /// The outcome of resource `id` in `report`.
-fn outcome_of(report: &Report, id: &str) -> stacksweep::report::ResourceOutcome {
+fn outcome_of(report: &Report, id: &str) -> stacksweep::engine::report::ResourceOutcome {
     report
         .resources
         .iter()

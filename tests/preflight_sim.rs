@@ -7,7 +7,7 @@ mod sim_bed;
 
 use serde_json::Value;
 use sim_bed::{bed, stacksweep};
-use stacksweep::preflight::{self, Status};
+use stacksweep::engine::preflight::{self, Status};
 use stacksweep::resources::Kind;
 use stacksweep::sim::FaultConfig;
 

@@ -11,9 +11,8 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use serde_json::json;
-use stacksweep::cli::daemon::{known_names, EngineRunner};
 use stacksweep::config::Config;
-use stacksweep::daemon::{Clock, Daemon, DaemonOptions};
+use stacksweep::daemon::{Clock, Daemon, DaemonOptions, EngineRunner};
 use stacksweep::openstack::{CloudConfig, Service, Session, SessionOptions};
 use stacksweep::sim::{Sim, SimConfig};
 use tokio_util::sync::CancellationToken;
@@ -60,7 +59,7 @@ async fn daemon_exports_quota() {
          [select]\ntags = [\"ci-leak\"]\n[[target]]\nname = \"ci\"\ncloud = \"sim\"\n",
         state = dir.path().join("state.json").display().to_string(),
     );
-    let config = Config::parse(&text, "test", known_names()).unwrap();
+    let config = Config::parse(&text, "test").unwrap();
     let options = DaemonOptions {
         clock: Clock::virtual_from(Timestamp::now()),
         ..DaemonOptions::default()

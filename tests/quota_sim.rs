@@ -11,9 +11,9 @@ mod sim_bed;
 
 use serde_json::Value;
 use sim_bed::{bed, selector, stacksweep};
-use stacksweep::quota::{self, QuotaReport, QuotaResource as Q};
+use stacksweep::engine::quota::{self, QuotaReport, QuotaResource as Q};
+use stacksweep::engine::{self, Job, SweepOptions};
 use stacksweep::sim::{FaultConfig, Manifest, SimState};
-use stacksweep::sweep::{self, SweepOptions};
 use tokio_util::sync::CancellationToken;
 
 fn options() -> SweepOptions {
@@ -74,12 +74,18 @@ async fn freed_matches_manifest_and_after_matches_sim() {
     });
     let before = quota::read(&b.session).await;
     assert!(before.unavailable.is_empty(), "{:?}", before.unavailable);
-    let report = sweep::run(
-        &b.session,
-        &selector(m),
-        &options(),
-        CancellationToken::new(),
-    )
+    let report = async {
+        engine::run(
+            &Job::new(
+                b.session.clone(),
+                (selector(m)).clone(),
+                (options()).clone(),
+            ),
+            CancellationToken::new(),
+        )
+        .await
+        .map(|s| s.report)
+    }
     .await
     .unwrap();
     assert!(report.is_clean(), "{}", report.render_text());

@@ -12,12 +12,12 @@ use std::time::Duration;
 
 use regex::Regex;
 use reliability_support::{fast_session_options, fast_sweep_options, Bed};
+use stacksweep::engine::report::Report;
+use stacksweep::engine::select::{Filters, Marks, Selector};
+use stacksweep::engine::{self, Job};
 use stacksweep::openstack::{CloudConfig, RetryPolicy, Session};
-use stacksweep::report::Report;
 use stacksweep::resources::Kind;
-use stacksweep::select::{Filters, Marks, Selector};
 use stacksweep::sim::{FaultConfig, Manifest, Scenario};
-use stacksweep::sweep;
 use tokio_util::sync::CancellationToken;
 
 fn selector(m: &Manifest) -> Selector {
@@ -97,7 +97,15 @@ async fn high_fault_rates_never_touch_survivors() {
             }
         };
         let run = async {
-            let r = sweep::run(&session, &selector, &options, CancellationToken::new()).await;
+            let r = async {
+                engine::run(
+                    &Job::new(session.clone(), selector.clone(), options.clone()),
+                    CancellationToken::new(),
+                )
+                .await
+                .map(|s| s.report)
+            }
+            .await;
             done.store(true, Ordering::SeqCst);
             r
         };
@@ -117,9 +125,16 @@ async fn high_fault_rates_never_touch_survivors() {
     assert!(faults > 50, "only {faults} faults were injected");
 
     bed.sim.set_faults("*", FaultConfig::default());
-    let report = sweep::run(&session, &selector, &options, CancellationToken::new())
+    let report = async {
+        engine::run(
+            &Job::new(session.clone(), selector.clone(), options.clone()),
+            CancellationToken::new(),
+        )
         .await
-        .unwrap();
+        .map(|s| s.report)
+    }
+    .await
+    .unwrap();
     assert!(report.is_clean(), "{}", report.render_text());
     assert!(left(&bed, &m).is_empty(), "left: {:?}", left(&bed, &m));
     assert_survivors(&bed, &m, "the clean sweep");
@@ -153,12 +168,18 @@ async fn slow_service_is_a_per_kind_error() {
         deadline: Duration::from_millis(400),
     };
     let session = Session::connect(&cloud, opts).await.unwrap();
-    let report = sweep::run(
-        &session,
-        &selector(&m),
-        &fast_sweep_options(),
-        CancellationToken::new(),
-    )
+    let report = async {
+        engine::run(
+            &Job::new(
+                session.clone(),
+                (selector(&m)).clone(),
+                (fast_sweep_options()).clone(),
+            ),
+            CancellationToken::new(),
+        )
+        .await
+        .map(|s| s.report)
+    }
     .await
     .unwrap();
     let error = report

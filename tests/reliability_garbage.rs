@@ -17,11 +17,11 @@ use std::time::Duration;
 use client_support::{Answer, FakeCloud, Seen};
 use reliability_support::fast_sweep_options;
 use serde_json::{json, Value};
+use stacksweep::engine::report::{Outcome, Report};
+use stacksweep::engine::select::{Filters, Marks, Selector};
+use stacksweep::engine::{self, Job, SweepError};
 use stacksweep::openstack::{RetryPolicy, Session, SessionOptions};
-use stacksweep::report::{Outcome, Report};
 use stacksweep::resources::Kind;
-use stacksweep::select::{Filters, Marks, Selector};
-use stacksweep::sweep::{self, SweepError};
 use tokio_util::sync::CancellationToken;
 
 const OLD: &str = "2020-01-01T00:00:00Z";
@@ -160,7 +160,15 @@ async fn sweep_it(cloud: &FakeCloud) -> (Result<Report, SweepError>, Vec<String>
         .unwrap();
     let mut opts = fast_sweep_options();
     opts.deadline = Duration::from_secs(5);
-    let result = sweep::run(&session, &selector(), &opts, CancellationToken::new()).await;
+    let result = async {
+        engine::run(
+            &Job::new(session.clone(), (selector()).clone(), opts.clone()),
+            CancellationToken::new(),
+        )
+        .await
+        .map(|s| s.report)
+    }
+    .await;
     let deletes = cloud
         .seen()
         .into_iter()

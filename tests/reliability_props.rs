@@ -26,11 +26,11 @@ use rand::{Rng, SeedableRng};
 use regex::Regex;
 use reliability_support::{all_resources, fast_sweep_options, mutations, Bed};
 use serde_json::{json, Value};
-use stacksweep::report::{Outcome, Report};
-use stacksweep::select::{Filters, Marks, Selector};
+use stacksweep::engine::report::{Outcome, Report};
+use stacksweep::engine::select::{Filters, Marks, Selector};
+use stacksweep::engine::{self, Job, SweepOptions};
 use stacksweep::sim::scenarios::{Seeder, ServerSpec};
 use stacksweep::sim::SimHandle;
-use stacksweep::sweep::{self, SweepOptions};
 use tokio_util::sync::CancellationToken;
 
 /// `(kind, id)` as the simulator names kinds.
@@ -508,15 +508,22 @@ async fn check(seed: u64) {
 
     let session = bed.session("sim").await;
     // A dry run first: it changes nothing, and plans what the real sweep must do.
-    let dry = sweep::run(
-        &session,
-        &selector(seeded.protect.clone()),
-        &SweepOptions {
-            dry_run: true,
-            ..fast_sweep_options()
-        },
-        CancellationToken::new(),
-    )
+    let dry = async {
+        engine::run(
+            &Job::new(
+                session.clone(),
+                (selector(seeded.protect.clone())).clone(),
+                (SweepOptions {
+                    dry_run: true,
+                    ..fast_sweep_options()
+                })
+                .clone(),
+            ),
+            CancellationToken::new(),
+        )
+        .await
+        .map(|s| s.report)
+    }
     .await
     .unwrap_or_else(|e| panic!("dry run failed: {e}\n{context}"));
     let sent = mutations(&bed.sim);
@@ -545,12 +552,18 @@ async fn check(seed: u64) {
             assert_eq!(r.outcome, Outcome::WouldDelete, "dry run: {k:?}\n{context}");
         }
     }
-    let report: Report = sweep::run(
-        &session,
-        &selector(seeded.protect.clone()),
-        &fast_sweep_options(),
-        CancellationToken::new(),
-    )
+    let report: Report = async {
+        engine::run(
+            &Job::new(
+                session.clone(),
+                (selector(seeded.protect.clone())).clone(),
+                (fast_sweep_options()).clone(),
+            ),
+            CancellationToken::new(),
+        )
+        .await
+        .map(|s| s.report)
+    }
     .await
     .unwrap_or_else(|e| panic!("sweep failed: {e}\n{context}"));
     let context = format!("{context}\nreport:\n{}", report.render_text());

@@ -10,13 +10,15 @@ mod sim_bed;
 
 use regex::Regex;
 use sim_bed::{selector, sim_config};
+use stacksweep::engine::inventory::Inventory;
+use stacksweep::engine::report::{Outcome, Report};
+use stacksweep::engine::select::Selection;
+use stacksweep::engine::select::{Filters, Marks, Selector};
+use stacksweep::engine::{self, Job, SweepHooks, SweepOptions};
 use stacksweep::openstack::Session;
-use stacksweep::report::{Outcome, Report};
 use stacksweep::resources::Kind;
-use stacksweep::select::{Filters, Marks, Selector};
 use stacksweep::sim::scenarios::{Seeder, ServerSpec};
 use stacksweep::sim::{FaultConfig, Manifest, SimConfig, SimHandle};
-use stacksweep::sweep::{self, SweepOptions};
 use tokio_util::sync::CancellationToken;
 
 /// A simulator seeded with a scenario, and a session to it as the CI member.
@@ -53,12 +55,18 @@ fn options() -> SweepOptions {
 
 impl Bed {
     async fn sweep(&self, options: &SweepOptions) -> Report {
-        sweep::run(
-            &self.session,
-            &selector(&self.manifest),
-            options,
-            CancellationToken::new(),
-        )
+        async {
+            engine::run(
+                &Job::new(
+                    self.session.clone(),
+                    (selector(&self.manifest)).clone(),
+                    options.clone(),
+                ),
+                CancellationToken::new(),
+            )
+            .await
+            .map(|s| s.report)
+        }
         .await
         .unwrap()
     }
@@ -85,7 +93,7 @@ impl Bed {
     /// The ID of the job's `kind` resource named `<tag>-<suffix>`.
     async fn id_of(&self, kind: Kind, suffix: &str) -> String {
         let name = format!("{}-{suffix}", self.manifest.tag);
-        let inventory = sweep::inventory(&self.session, &selector(&self.manifest))
+        let inventory = engine::list(&self.session, &selector(&self.manifest))
             .await
             .unwrap();
         let found = inventory
@@ -374,12 +382,14 @@ async fn scale_scenario_swept_clean() {
         ..Marks::default()
     };
     let selector = Selector::new(marks, Filters::default()).unwrap();
-    let report = sweep::run(
-        &bed.session,
-        &selector,
-        &options(),
-        CancellationToken::new(),
-    )
+    let report = async {
+        engine::run(
+            &Job::new(bed.session.clone(), selector.clone(), (options()).clone()),
+            CancellationToken::new(),
+        )
+        .await
+        .map(|s| s.report)
+    }
     .await
     .unwrap();
     assert!(report.is_clean(), "{}", report.render_text());
@@ -463,7 +473,14 @@ async fn cancelled_sweep_reports_the_rest_and_resumes() {
     };
     let selector = selector(&bed.manifest);
     let options = options();
-    let sweep = sweep::run(&bed.session, &selector, &options, cancel.clone());
+    let sweep = async {
+        engine::run(
+            &Job::new(bed.session.clone(), selector.clone(), options.clone()),
+            cancel.clone(),
+        )
+        .await
+        .map(|s| s.report)
+    };
     let (report, ()) = tokio::join!(sweep, trigger);
     let report = report.unwrap();
     assert!(!report.is_clean());
@@ -486,17 +503,23 @@ async fn demoted_resources_are_kept() {
     let bed = bed(sim_config(), "kubespray-aborted").await;
     let port = bed.id_of(Kind::Port, "node-1-port").await;
     let selector = selector(&bed.manifest);
-    let report = sweep::run_with(
-        &bed.session,
-        &selector,
-        &options(),
+    /// Demotes one port after selection, as the daemon's grace period does.
+    struct Hold(String);
+    impl SweepHooks for Hold {
+        fn selected(&mut self, _: &Inventory, selection: &mut Selection) {
+            selection.demote(Kind::Port, &self.0, "kept: first seen 5m ago (grace 1h)");
+        }
+    }
+    let job = Job::new(bed.session.clone(), selector, options());
+    let report = engine::run_with(
+        &job,
         CancellationToken::new(),
-        |_, selection| {
-            selection.demote(Kind::Port, &port, "kept: first seen 5m ago (grace 1h)");
-        },
+        jiff::Timestamp::now(),
+        &mut Hold(port.clone()),
     )
     .await
-    .unwrap();
+    .unwrap()
+    .report;
     let outcome = report.resources.iter().find(|r| r.id == port).unwrap();
     assert_eq!(outcome.outcome, Outcome::Kept);
     assert_eq!(outcome.reason, "kept: first seen 5m ago (grace 1h)");
@@ -529,12 +552,18 @@ async fn stale_attachments_do_not_block_volumes() {
         },
     )
     .unwrap();
-    let first = sweep::run(
-        &bed.session,
-        &servers_only,
-        &options(),
-        CancellationToken::new(),
-    )
+    let first = async {
+        engine::run(
+            &Job::new(
+                bed.session.clone(),
+                servers_only.clone(),
+                (options()).clone(),
+            ),
+            CancellationToken::new(),
+        )
+        .await
+        .map(|s| s.report)
+    }
     .await
     .unwrap();
     assert_eq!(

@@ -11,11 +11,13 @@ use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
 use super::exit;
-use crate::metrics::{Metrics, SweepOutcome, TargetLabels};
-use crate::openstack::{CloudConfig, Session, SessionOptions};
-use crate::select::{Filters, Marks, Selector};
-use crate::sim::{Manifest, Scenario, Sim, SimConfig};
-use crate::sweep::{self, SweepOptions};
+use stacksweep::daemon;
+use stacksweep::engine::inventory::Inventory;
+use stacksweep::engine::select::{Filters, Marks, Selector};
+use stacksweep::engine::{self, Job, SweepOptions};
+use stacksweep::metrics::{Metrics, SweepOutcome, TargetLabels};
+use stacksweep::openstack::{CloudConfig, Session, SessionOptions};
+use stacksweep::sim::{Manifest, Scenario, Sim, SimConfig};
 
 /// `stacksweep demo` flags.
 #[derive(Debug, clap::Args)]
@@ -149,25 +151,20 @@ async fn demo<W: Write>(scenario: &Scenario, out: &mut Out<W>) -> anyhow::Result
     };
     let session = Session::connect(&cloud, options).await?;
     metrics.set_authenticated(&labels, true);
-    let selector = selector_for(&manifest)?;
-
-    out.heading("Plan (stacksweep sweep --dry-run)")?;
     let dry = SweepOptions {
         dry_run: true,
         ..SweepOptions::default()
     };
-    let plan = sweep::run(&session, &selector, &dry, CancellationToken::new()).await?;
+    let job = Job::new(session, selector_for(&manifest)?, dry);
+
+    out.heading("Plan (stacksweep sweep --dry-run)")?;
+    let plan = engine::run(&job, CancellationToken::new()).await?.report;
     write!(out.w, "{}", plan.plan.render_text())?;
 
     out.heading("Sweep")?;
+    let job = job.with_options(SweepOptions::default());
     let timer = metrics.sweep_timer(&labels);
-    let report = sweep::run(
-        &session,
-        &selector,
-        &SweepOptions::default(),
-        CancellationToken::new(),
-    )
-    .await?;
+    let report = engine::run(&job, CancellationToken::new()).await?.report;
     drop(timer);
     write!(out.w, "{}", report.render_text())?;
     let outcome = if report.is_clean() {
@@ -176,8 +173,8 @@ async fn demo<W: Write>(scenario: &Scenario, out: &mut Out<W>) -> anyhow::Result
         SweepOutcome::Incomplete
     };
     let now = jiff::Timestamp::now();
-    let inventory = crate::inventory::Inventory::new(report.project_id.clone(), vec![]);
-    let record = super::daemon::record(&report, &inventory, &[], |_| None, now);
+    let inventory = Inventory::new(report.project_id.clone(), vec![]);
+    let record = daemon::record(&report, &inventory, &[], |_| None, now);
     metrics.record_sweep(
         &labels,
         outcome,

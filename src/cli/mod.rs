@@ -15,7 +15,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
-use crate::telemetry::LogFormat;
+use stacksweep::telemetry::LogFormat;
 
 /// Process exit codes, as documented in the README.
 pub mod exit {

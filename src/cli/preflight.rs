@@ -1,5 +1,5 @@
 //! `stacksweep preflight`: says, before the first sweep, what stacksweep can do in a
-//! project (see [`crate::preflight`]). Exit 0 when every selected kind is usable or
+//! project (see `stacksweep::engine::preflight`). Exit 0 when every selected kind is usable or
 //! absent, 2 when something configured cannot work or authentication fails.
 
 use std::io::Write;
@@ -11,10 +11,9 @@ use anyhow::Context as _;
 use super::common;
 use super::exit;
 use super::sweep::Output;
-use crate::openstack::{CloudConfig, Session, SessionOptions};
-use crate::preflight::{self, Preflight};
-use crate::resources::Kind;
-use crate::select::Selector;
+use stacksweep::config::{Config, Target};
+use stacksweep::engine::preflight::{self, Preflight};
+use stacksweep::openstack::{CloudConfig, Session, SessionOptions};
 
 /// `stacksweep preflight` flags.
 #[derive(Debug, clap::Args)]
@@ -32,22 +31,12 @@ pub struct PreflightArgs {
     pub output: Output,
 }
 
-/// Whether `selector` sweeps `kind` (its include/exclude kind lists).
-pub fn selects_kind(selector: &Selector, kind: Kind) -> bool {
-    let f = selector.filters();
-    (f.include_kinds.is_empty() || f.include_kinds.contains(&kind))
-        && !f.exclude_kinds.contains(&kind)
-}
-
 /// Runs preflight for a target of a validated config (as `check-config` does).
-pub async fn for_target(
-    config: &crate::config::Config,
-    target: &crate::config::Target,
-) -> anyhow::Result<Preflight> {
-    let selector = common::build_selector(&target.select)?;
-    let insecure = common::cloud_config(target)?.insecure();
-    let session = common::connect(config, target, None).await?;
-    Ok(preflight::run(&session, insecure, |k| selects_kind(&selector, k)).await)
+pub async fn for_target(config: &Config, target: &Target) -> anyhow::Result<Preflight> {
+    let job = config.job(target);
+    let insecure = job.connect.cloud_config()?.insecure();
+    let session = job.connect.connect().await?;
+    Ok(preflight::run(&session, insecure, |k| job.selector.selects_kind(k)).await)
 }
 
 /// Runs preflight for a cloud named on the command line, every kind selected.

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
-use crate::sim::{FaultConfig, Manifest, Scenario, Sim, SimConfig};
+use stacksweep::sim::{FaultConfig, Manifest, Scenario, Sim, SimConfig};
 
 /// Arguments of `stacksweep sim`.
 #[derive(Debug, Clone, clap::Args)]

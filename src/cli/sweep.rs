@@ -10,10 +10,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::common::{self, SelectFlags};
 use super::exit;
-use crate::config::{Config, RawConfig};
-use crate::quota::{self, QuotaReport};
-use crate::report::Report;
-use crate::sweep::{self, SweepOptions};
+use stacksweep::config::{Config, RawConfig};
+use stacksweep::engine::quota::QuotaReport;
+use stacksweep::engine::report::Report;
+use stacksweep::engine::{self, Job};
 
 /// Output format of plans and reports.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -81,9 +81,9 @@ pub fn effective_config(args: &SweepArgs) -> anyhow::Result<Config> {
         }
     }
     let flags = args.select.to_raw();
-    raw.select = common::overlay_select(&flags, &raw.select);
+    raw.select = flags.over(&raw.select);
     for target in &mut raw.targets {
-        target.select = common::overlay_select(&flags, &target.select);
+        target.select = flags.over(&target.select);
     }
     if !args.protect.is_empty() {
         raw.safety
@@ -123,33 +123,21 @@ struct TargetOutcome {
 /// Runs the sweep and returns the exit code (config/auth errors come back as `Err`).
 pub async fn run(args: SweepArgs, shutdown: CancellationToken) -> anyhow::Result<ExitCode> {
     let config = effective_config(&args)?;
-    let options = SweepOptions {
-        dry_run: args.dry_run,
-        max_deletes: config.safety.max_deletes_per_sweep,
-        deadline: config.schedule.deadline,
-        concurrency: config.retry.concurrency,
-        ..SweepOptions::default()
-    };
     let outcomes: Vec<TargetOutcome> = stream::iter(config.targets.iter())
         .map(|target| {
-            let (config, options, shutdown) = (&config, &options, shutdown.clone());
+            let mut spec = config.job(target);
+            spec.options.dry_run = args.dry_run;
+            let shutdown = shutdown.clone();
             async move {
                 let result = async {
-                    let selector = common::build_selector(&target.select)?;
-                    let session = common::connect(config, target, None).await?;
-                    let before = quota::read(&session).await;
-                    let report = sweep::run(&session, &selector, options, shutdown).await?;
-                    // A dry run frees nothing: no second read.
-                    let after = match options.dry_run {
-                        true => None,
-                        false => Some(quota::read(&session).await),
-                    };
-                    anyhow::Ok((report, QuotaReport::new(before, after)))
+                    let job = Job::connect(spec).await?;
+                    engine::run(&job, shutdown).await
                 }
                 .await;
                 let (report, quota, error) = match result {
-                    Ok((report, quota)) => (Some(report), Some(quota), None),
+                    Ok(swept) => (Some(swept.report), swept.quota, None),
                     Err(e) => {
+                        let e = anyhow::Error::from(e);
                         tracing::error!(target = %target.name, "sweep failed: {e:#}");
                         (None, None, Some(format!("{e:#}")))
                     }
@@ -252,5 +240,28 @@ mod tests {
         let config = effective_config(&cli.args).unwrap();
         assert_eq!(config.retry.concurrency, 32);
         assert_eq!(config.retry.requests_per_second, Some(100));
+    }
+
+    /// Every retry key of the config reaches the sweep's options: `retry.base_delay` and
+    /// `retry.max_delay` set the conflict backoff of `sweep` as they do the daemon's (they
+    /// were once ignored by `sweep`).
+    #[test]
+    fn retry_keys_reach_the_sweep() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "[retry]\nbase_delay = \"3s\"\nmax_delay = \"45s\"\n[[target]]\ncloud = \"sim\"\n[select]\ntags = [\"t\"]\n",
+        )
+        .unwrap();
+        let cli = Cli::try_parse_from(["sweep", "--config", path.to_str().unwrap()]).unwrap();
+        let config = effective_config(&cli.args).unwrap();
+        let job = config.job(&config.targets[0]);
+        assert_eq!(job.options.retry_base, std::time::Duration::from_secs(3));
+        assert_eq!(job.options.retry_cap, std::time::Duration::from_secs(45));
+        assert_eq!(
+            job.connect.session.retry.base_delay,
+            std::time::Duration::from_secs(3)
+        );
     }
 }

@@ -11,9 +11,14 @@
 //! state and returns.
 
 pub mod clock;
+mod config_watch;
+mod grace;
 mod health;
 pub mod http;
+mod record;
+mod runner;
 mod scheduler;
+pub mod state;
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -29,11 +34,14 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use self::clock::Clock;
+pub use self::config_watch::serve;
 pub use self::health::AuthStatus;
 use self::health::Health;
-use crate::config::{Config, ConfigError, KnownNames, Target};
+pub use self::record::record;
+pub use self::runner::EngineRunner;
+use crate::config::{Config, ConfigError, Target};
+use crate::daemon::state::StateStore;
 use crate::metrics::{Metrics, SweepRecord, TargetLabels};
-use crate::state::StateStore;
 
 /// Default of [`DaemonOptions::drain_timeout`].
 pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(60);
@@ -320,8 +328,8 @@ impl<R: SweepRunner> DaemonHandle<R> {
 
     /// Re-reads the config file and [`reload`](Self::reload)s it. An unreadable or invalid
     /// file keeps the config in effect; the error (every problem) is logged and returned.
-    pub fn reload_from_file(&self, path: &Path, known: KnownNames<'_>) -> Result<(), ConfigError> {
-        match Config::load(path, known) {
+    pub fn reload_from_file(&self, path: &Path) -> Result<(), ConfigError> {
+        match Config::load(path) {
             Ok(config) => {
                 self.reload(config);
                 Ok(())

@@ -5,9 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use stacksweep::engine::SweepOptions;
 use stacksweep::openstack::{CloudConfig, RetryPolicy, Session, SessionOptions};
 use stacksweep::sim::{Sim, SimConfig, SimHandle};
-use stacksweep::sweep::SweepOptions;
 
 /// A simulator whose asynchronous deletes take milliseconds.
 pub fn fast_sim_config() -> SimConfig {

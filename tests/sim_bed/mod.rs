@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use regex::Regex;
+use stacksweep::engine::select::{Filters, Marks, Selector};
 use stacksweep::openstack::{CloudConfig, RetryPolicy, Session, SessionOptions};
-use stacksweep::select::{Filters, Marks, Selector};
 use stacksweep::sim::{Manifest, Scenario, Sim, SimConfig, SimHandle};
 
 /// A seeded simulator and a member session to it.

@@ -9,7 +9,6 @@ use futures::future::join_all;
 
 use crate::openstack::{ApiError, Session};
 use crate::resources::{self, Detach, Kind, Reference, Relation, Resource, ResourceKey};
-use crate::select::Selector;
 
 /// Everything found in one project.
 #[derive(Debug, Clone, Default)]
@@ -229,9 +228,10 @@ fn link(resources: &mut [Resource]) {
     }
 }
 
-/// Lists every kind the cloud offers, then learns the age of keypairs that only their
-/// age could keep from being selected.
-pub async fn collect(session: &Session, selector: &Selector) -> Inventory {
+/// Lists every kind the cloud offers, then learns the age of the keypairs for which
+/// `needs_age` says only their age could keep them from being selected (a keypair's
+/// `created_at` is only in its details).
+pub async fn collect(session: &Session, needs_age: impl Fn(&Resource) -> bool) -> Inventory {
     let project = session.project_id().to_string();
     let offered: Vec<Kind> = Kind::ALL
         .iter()
@@ -256,7 +256,7 @@ pub async fn collect(session: &Session, selector: &Selector) -> Inventory {
         }
     }
     for r in found.iter_mut().filter(|r| r.kind == Kind::Keypair) {
-        if selector.needs_age(r, &project) {
+        if needs_age(r) {
             match resources::keypair_details(session, &r.id).await {
                 Ok(details) => r.created_at = details.created_at,
                 Err(e) => {

@@ -1,5 +1,4 @@
-//! The sweep: inventory → select → plan → execute. Execution walks the plan and nothing
-//! else: a step starts when every step before it is done, at most
+//! Execution: walks a plan and nothing else. A step starts when every step before it is done, at most
 //! [`SweepOptions::concurrency`] acting at a time per service (a step that only waits for
 //! something to go does not count). Before each delete the resource is read again and
 //! checked unattached; after the delete of a kind the cloud deletes asynchronously, the
@@ -23,14 +22,14 @@ use tokio::sync::mpsc::{self, UnboundedSender};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::inventory::{self, Inventory};
+use crate::engine::inventory::Inventory;
+use crate::engine::plan::{Action, Plan, Step};
+use crate::engine::report::{KindCounts, Outcome, Report, ResourceOutcome};
+use crate::engine::select::Selection;
 use crate::openstack::{ApiError, DeleteOutcome, Service, Session};
-use crate::plan::{self, Action, Plan, Step};
-use crate::report::{KindCounts, Outcome, Report, ResourceOutcome};
 use crate::resources::{
     self, Detach, DetachOutcome, Kind, Reference, Relation, Resource, ResourceError, ResourceKey,
 };
-use crate::select::{self, Selection, Selector};
 
 /// How a sweep runs.
 #[derive(Debug, Clone)]
@@ -71,14 +70,6 @@ impl Default for SweepOptions {
             await_timeout: Duration::from_secs(120),
         }
     }
-}
-
-/// Why a sweep could not run at all.
-#[derive(Debug, thiserror::Error)]
-pub enum SweepError {
-    /// Not one kind could be listed (authorization, network).
-    #[error("could not list anything in the project: {0}")]
-    Inventory(String),
 }
 
 /// Why a cloud operation failed, as the sweep needs to know it.
@@ -155,82 +146,6 @@ impl Cloud for SessionCloud<'_> {
             .await
             .map_err(|e| classify(kind, &e))
     }
-}
-
-/// Lists the project. Fails only when no kind at all could be listed.
-pub async fn inventory(session: &Session, selector: &Selector) -> Result<Inventory, SweepError> {
-    let inventory = inventory::collect(session, selector).await;
-    let offered = Kind::ALL.len() - inventory.absent().len();
-    if offered > 0 && inventory.errors().len() == offered {
-        let first = inventory
-            .errors()
-            .values()
-            .next()
-            .cloned()
-            .unwrap_or_default();
-        return Err(SweepError::Inventory(first));
-    }
-    Ok(inventory)
-}
-
-/// One whole sweep of the session's project: inventory → select → plan → execute.
-pub async fn run(
-    session: &Session,
-    selector: &Selector,
-    options: &SweepOptions,
-    cancel: CancellationToken,
-) -> Result<Report, SweepError> {
-    run_with(session, selector, options, cancel, |_, _| {}).await
-}
-
-/// [`run`], with `adjust` called between selection and planning: the daemon demotes
-/// resources still inside their grace period there ([`Selection::demote`]).
-pub async fn run_with(
-    session: &Session,
-    selector: &Selector,
-    options: &SweepOptions,
-    cancel: CancellationToken,
-    adjust: impl FnOnce(&Inventory, &mut Selection),
-) -> Result<Report, SweepError> {
-    let started_at = Timestamp::now();
-    let start = Instant::now();
-    let inventory = inventory(session, selector).await?;
-    // One progress line per phase: long sweeps show where they are.
-    tracing::info!(
-        phase = "inventory",
-        resources = inventory.resources().len(),
-        listing_errors = inventory.errors().len(),
-        elapsed_s = start.elapsed().as_secs_f64(),
-        "listed the project"
-    );
-    let mut selection = select::evaluate(&inventory, selector, Timestamp::now());
-    adjust(&inventory, &mut selection);
-    tracing::info!(
-        phase = "select",
-        selected = selection.selected_count(),
-        "selected"
-    );
-    let plan = plan::build(&inventory, &selection);
-    tracing::info!(
-        phase = "plan",
-        steps = plan.steps.len(),
-        deletes = plan.delete_count(),
-        skipped = plan.skipped.len(),
-        dry_run = options.dry_run,
-        "planned"
-    );
-    let cloud = SessionCloud::new(session);
-    let mut report = execute(&cloud, &inventory, &selection, plan, options, cancel).await;
-    tracing::info!(
-        phase = "sweep",
-        elapsed_s = start.elapsed().as_secs_f64(),
-        clean = report.is_clean(),
-        "swept"
-    );
-    report.cloud = session.cloud_name().to_string();
-    report.started_at = started_at;
-    report.duration_seconds = start.elapsed().as_secs_f64();
-    Ok(report)
 }
 
 /// How one step ended.

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::plan::{render_table, Plan};
+use crate::engine::plan::{render_table, Plan};
 use crate::resources::Kind;
 
 /// What became of one resource.

@@ -9,9 +9,9 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::inventory::Inventory;
+use crate::engine::inventory::Inventory;
+use crate::engine::select::Selection;
 use crate::resources::{Detach, Kind, Relation, Resource, ResourceKey};
-use crate::select::Selection;
 
 /// What a step does.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -703,8 +703,8 @@ fn assemble(
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+    use crate::engine::select::{Filters, Marks, Selector};
     use crate::resources::Reference;
-    use crate::select::{Filters, Marks, Selector};
     use Kind::*;
     use Relation::*;
 
@@ -754,7 +754,8 @@ mod tests {
             },
             Filters::default(),
         );
-        let selection = crate::select::evaluate(&inv, &selector.unwrap(), jiff::Timestamp::now());
+        let selection =
+            crate::engine::select::evaluate(&inv, &selector.unwrap(), jiff::Timestamp::now());
         build(&inv, &selection)
     }
 

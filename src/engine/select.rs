@@ -10,7 +10,7 @@ use jiff::Timestamp;
 use regex::Regex;
 use serde::Serialize;
 
-use crate::inventory::Inventory;
+use crate::engine::inventory::Inventory;
 use crate::resources::{Kind, Resource, ResourceKey};
 
 /// The marks that say a resource is ours. A resource carries a mark only when the mark
@@ -236,6 +236,13 @@ impl Selector {
     /// The filters.
     pub fn filters(&self) -> &Filters {
         &self.filters
+    }
+
+    /// Whether this selector sweeps `kind` at all (its include/exclude kind lists).
+    pub fn selects_kind(&self, kind: Kind) -> bool {
+        let f = &self.filters;
+        (f.include_kinds.is_empty() || f.include_kinds.contains(&kind))
+            && !f.exclude_kinds.contains(&kind)
     }
 
     /// Judges one resource of `project` at `now`.
