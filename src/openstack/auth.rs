@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::future::BoxFuture;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -17,7 +18,8 @@ use url::Url;
 use super::catalog::{api_root, Catalog, ALL_SERVICES};
 use super::clouds::{AuthMethod, CloudConfig, DomainRef, UserRef};
 use super::error::{parse_error_body, ApiError};
-use super::request::{Call, Requester};
+use super::request::{Call, Credential, Requester};
+use super::token::Token;
 use super::Service;
 
 /// The margin before expiry at which a token is renewed: a tenth of its life, at least
@@ -26,32 +28,6 @@ fn renewal_margin(lifetime: Duration) -> Duration {
     (lifetime / 10)
         .clamp(Duration::from_secs(30), Duration::from_secs(300))
         .min(lifetime / 2)
-}
-
-/// A token and what came with it.
-pub(crate) struct Token {
-    /// `X-Subject-Token`.
-    pub secret: SecretString,
-    /// Bumped on every renewal, so concurrent 401s renew once.
-    pub generation: u64,
-    /// When to renew (tokio time, so tests can pause it).
-    pub renew_at: Instant,
-    /// Versioned API roots of the services in the catalog.
-    pub roots: HashMap<Service, Url>,
-    /// The scoped project.
-    pub project_id: String,
-    /// Role names on the token.
-    pub roles: Vec<String>,
-}
-
-impl std::fmt::Debug for Token {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Token")
-            .field("secret", &"[REDACTED]")
-            .field("generation", &self.generation)
-            .field("project_id", &self.project_id)
-            .finish_non_exhaustive()
-    }
 }
 
 /// The token body, as far as we read it (unknown fields ignored).
@@ -173,6 +149,23 @@ impl Authenticator {
         info!(generation = fresh.generation, "re-authenticated");
         *self.current.write().await = fresh.clone();
         Ok(fresh)
+    }
+}
+
+impl Credential for Authenticator {
+    fn token<'a>(
+        &'a self,
+        requester: &'a Requester,
+    ) -> BoxFuture<'a, Result<Arc<Token>, ApiError>> {
+        Box::pin(self.current(requester))
+    }
+
+    fn refresh<'a>(
+        &'a self,
+        requester: &'a Requester,
+        stale: u64,
+    ) -> BoxFuture<'a, Result<Arc<Token>, ApiError>> {
+        Box::pin(Authenticator::refresh(self, requester, stale))
     }
 }
 

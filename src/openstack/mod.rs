@@ -39,6 +39,7 @@ pub mod error;
 pub mod paginate;
 pub mod request;
 pub mod session;
+mod token;
 
 pub use clouds::{
     AuthMethod, CloudConfig, CloudsError, CloudsSource, DomainRef, ProjectScope, UserRef,

@@ -8,12 +8,12 @@
 //! its internal host, and the token must never go to a host the catalog did not name.
 
 use std::collections::HashSet;
+use std::future::Future;
 
 use serde_json::Value;
 use url::Url;
 
 use super::error::ApiError;
-use super::session::Session;
 use super::Service;
 
 /// How to ask for the next page when the service gave no link.
@@ -170,9 +170,25 @@ pub fn read_page(body: Value, collection: &str, root: &Url) -> Result<PageParts,
     })
 }
 
+/// Where pages come from: a session, as far as paging needs one.
+pub(crate) trait PageSource {
+    /// `limit` to ask for when the path has none.
+    fn page_size(&self) -> usize;
+    /// More pages than this is an error (a service looping on its links).
+    fn max_pages(&self) -> usize;
+    /// The service's versioned API root (next links must stay under it).
+    fn endpoint(&self, service: Service) -> impl Future<Output = Result<Url, ApiError>> + Send;
+    /// One page's JSON.
+    fn get(
+        &self,
+        service: Service,
+        path: &str,
+    ) -> impl Future<Output = Result<Value, ApiError>> + Send;
+}
+
 /// Lists every page of `path`.
 pub(crate) async fn list<T>(
-    session: &Session,
+    session: &impl PageSource,
     service: Service,
     path: &str,
     collection: &str,

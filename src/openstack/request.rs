@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use backon::{BackoffBuilder, ExponentialBuilder};
+use futures::future::BoxFuture;
 use governor::clock::Clock;
 use governor::middleware::NoOpMiddleware;
 use governor::state::{InMemoryState, NotKeyed};
@@ -23,10 +24,25 @@ use tokio::time::Instant;
 use tracing::{debug, field, info, warn, Instrument};
 use url::Url;
 
-use super::auth::{Authenticator, Token};
 use super::catalog::ALL_SERVICES;
 use super::error::{is_retryable_status, parse_retry_after, ApiError};
+use super::token::Token;
 use super::Service;
+
+/// What a request authenticates with: the token in force, and a new one after a 401. The
+/// authenticator implements it; requests to Keystone itself go without one.
+pub(crate) trait Credential: Sync {
+    /// The token to send now (renewed first when it is about to expire).
+    fn token<'a>(&'a self, requester: &'a Requester)
+        -> BoxFuture<'a, Result<Arc<Token>, ApiError>>;
+
+    /// A new token, unless generation `stale` was already replaced.
+    fn refresh<'a>(
+        &'a self,
+        requester: &'a Requester,
+        stale: u64,
+    ) -> BoxFuture<'a, Result<Arc<Token>, ApiError>>;
+}
 
 /// Largest response body we read; a bigger one is an error, not an out-of-memory.
 const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
@@ -243,7 +259,7 @@ impl Requester {
     pub async fn execute(
         &self,
         call: &Call<'_>,
-        auth: Option<&Authenticator>,
+        auth: Option<&dyn Credential>,
     ) -> Result<Reply, ApiError> {
         let span = tracing::debug_span!(
             "openstack_request",
@@ -259,7 +275,7 @@ impl Requester {
     async fn execute_traced(
         &self,
         call: &Call<'_>,
-        auth: Option<&Authenticator>,
+        auth: Option<&dyn Credential>,
     ) -> Result<Reply, ApiError> {
         let started = Instant::now();
         let mut schedule = self.config.retry.schedule();
@@ -270,7 +286,7 @@ impl Requester {
             let span = tracing::Span::current();
             span.record("attempts", attempts);
             let token = match auth {
-                Some(a) => Some(a.current(self).await?),
+                Some(a) => Some(a.token(self).await?),
                 None => None,
             };
             let (reason, retry_after, last) = match self.attempt(call, token.as_deref()).await {

@@ -13,10 +13,11 @@ use url::Url;
 use super::auth::Authenticator;
 use super::clouds::CloudConfig;
 use super::error::{parse_error_body, ApiError};
+use super::paginate::{self, PageSource};
 use super::request::{
     error_chain, Call, Reply, RequestConfig, RequestObserver, Requester, RetryPolicy,
 };
-use super::{paginate, Service};
+use super::Service;
 
 /// Settings for a [`Session`].
 #[derive(Clone)]
@@ -230,14 +231,6 @@ impl Session {
             })
     }
 
-    pub(crate) fn page_size(&self) -> usize {
-        self.inner.page_size
-    }
-
-    pub(crate) fn max_pages(&self) -> usize {
-        self.inner.max_pages
-    }
-
     /// Sends one call through the request path; any status comes back.
     async fn send(
         &self,
@@ -376,6 +369,24 @@ impl Session {
             return Ok(DeleteOutcome::AlreadyGone);
         }
         Self::check(service, "DELETE", path, reply).map(|_| DeleteOutcome::Accepted)
+    }
+}
+
+impl PageSource for Session {
+    fn page_size(&self) -> usize {
+        self.inner.page_size
+    }
+
+    fn max_pages(&self) -> usize {
+        self.inner.max_pages
+    }
+
+    async fn endpoint(&self, service: Service) -> Result<Url, ApiError> {
+        Session::endpoint(self, service).await
+    }
+
+    async fn get(&self, service: Service, path: &str) -> Result<Value, ApiError> {
+        Session::get(self, service, path).await
     }
 }
 

@@ -1,0 +1,36 @@
+//! The Keystone token a session sends, and what came with it. Shared by the
+//! authenticator, which issues it, and the request path, which sends it.
+
+use std::collections::HashMap;
+
+use secrecy::SecretString;
+use tokio::time::Instant;
+use url::Url;
+
+use super::Service;
+
+/// A token and what came with it.
+pub(crate) struct Token {
+    /// `X-Subject-Token`.
+    pub secret: SecretString,
+    /// Bumped on every renewal, so concurrent 401s renew once.
+    pub generation: u64,
+    /// When to renew (tokio time, so tests can pause it).
+    pub renew_at: Instant,
+    /// Versioned API roots of the services in the catalog.
+    pub roots: HashMap<Service, Url>,
+    /// The scoped project.
+    pub project_id: String,
+    /// Role names on the token.
+    pub roles: Vec<String>,
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Token")
+            .field("secret", &"[REDACTED]")
+            .field("generation", &self.generation)
+            .field("project_id", &self.project_id)
+            .finish_non_exhaustive()
+    }
+}
