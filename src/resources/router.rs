@@ -4,13 +4,34 @@
 
 use serde_json::Value;
 
-use super::{neutron_common, Api, Detach, Kind, Obj, ParseError, Reference, Relation, Resource};
+use super::{
+    neutron_common, Api, Detach, Hooks, Kind, KindSpec, Obj, ParseError, Reference, Relation,
+    Resource,
+};
+use crate::openstack::Service;
 
-pub(super) const API: Api = Api {
-    list_path: "/routers",
-    collection: "routers",
-    item_prefix: "/routers/",
-    item_key: Some("router"),
+pub(super) static SPEC: KindSpec = KindSpec {
+    kind: Kind::Router,
+    name: "router",
+    service: Service::Network,
+    api: Api {
+        list_path: "/routers",
+        collection: "routers",
+        item_prefix: "/routers/",
+        item_key: Some("router"),
+    },
+    parse,
+    tags: true,
+    metadata: false,
+    deletes_asynchronously: false,
+    blockers: &[Kind::Port, Kind::FloatingIp, Kind::Stack],
+    rank: 50,
+    stuck: &[],
+    stuck_after_delete: &[],
+    hooks: Hooks {
+        after_read: Some(keep_interfaces),
+        ..Hooks::NONE
+    },
 };
 
 pub(super) fn parse(v: &Value) -> Result<Resource, ParseError> {
@@ -31,6 +52,19 @@ pub(super) fn parse(v: &Value) -> Result<Resource, ParseError> {
         }
     }
     Ok(r)
+}
+
+/// Keeps the interfaces, found from the port list, which a show does not repeat; they
+/// come before what the show says (the gateway).
+fn keep_interfaces(known: &Resource, mut fresh: Resource) -> Option<Resource> {
+    let interfaces = known
+        .detach
+        .iter()
+        .filter(|d| matches!(d, Detach::RouterInterface { .. }));
+    let mut detach: Vec<Detach> = interfaces.cloned().collect();
+    detach.append(&mut fresh.detach);
+    fresh.detach = detach;
+    Some(fresh)
 }
 
 #[cfg(test)]
