@@ -91,4 +91,30 @@ mod tests {
         let bare = parse(&json!({"id": "r2", "external_gateway_info": null})).unwrap();
         assert!(bare.detach.is_empty() && bare.refs.is_empty());
     }
+
+    /// A router read again keeps the interfaces found from ports, ahead of the gateway
+    /// the show answer reports now.
+    #[test]
+    fn read_again_keeps_interfaces() {
+        let mut known =
+            parse(&json!({"id": "r1", "external_gateway_info": {"network_id": "old"}})).unwrap();
+        let interface = Detach::RouterInterface {
+            router_id: "r1".into(),
+            port_id: "p1".into(),
+            subnet_id: None,
+        };
+        known.detach.push(interface.clone());
+        let fresh =
+            parse(&json!({"id": "r1", "external_gateway_info": {"network_id": "ext"}})).unwrap();
+        assert_eq!(
+            keep_interfaces(&known, fresh).unwrap().detach,
+            vec![
+                interface,
+                Detach::RouterGateway {
+                    router_id: "r1".into(),
+                    network_id: "ext".into()
+                }
+            ]
+        );
+    }
 }

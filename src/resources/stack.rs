@@ -109,4 +109,25 @@ mod tests {
         assert!(r.is_stuck());
         assert_eq!(path(&r), "/stacks/ci%20job/st1");
     }
+
+    /// A stack read again keeps the owned resources found when listing; in
+    /// `DELETE_COMPLETE` it is gone.
+    #[test]
+    fn read_again_keeps_owned_resources() {
+        let mut known = parse(&json!({"id": "st1", "stack_name": "ci"})).unwrap();
+        known.refs.push(Reference {
+            relation: Relation::Owns,
+            kind: None,
+            id: "s1".into(),
+            role: "stack",
+        });
+        let fresh =
+            parse(&json!({"id": "st1", "stack_name": "ci", "stack_status": "DELETE_IN_PROGRESS"}))
+                .unwrap();
+        assert_eq!(after_read(&known, fresh).unwrap().refs, known.refs);
+        let done =
+            parse(&json!({"id": "st1", "stack_name": "ci", "stack_status": "DELETE_COMPLETE"}))
+                .unwrap();
+        assert!(after_read(&known, done).is_none());
+    }
 }
