@@ -5,14 +5,34 @@
 
 use serde_json::Value;
 
-use super::{api_error, segment, Api, Kind, Obj, ParseError, Resource, ResourceError};
-use crate::openstack::{DeleteOutcome, Session};
+use super::{
+    api_error, segment, Api, Hooks, Kind, KindSpec, Obj, ParseError, Resource, ResourceError,
+};
+use crate::openstack::{DeleteOutcome, Service, Session};
 
-pub(super) const API: Api = Api {
-    list_path: "?format=json",
-    collection: "",
-    item_prefix: "/",
-    item_key: None,
+pub(super) static SPEC: KindSpec = KindSpec {
+    kind: Kind::Container,
+    name: "container",
+    service: Service::ObjectStore,
+    api: Api {
+        list_path: "?format=json",
+        collection: "",
+        item_prefix: "/",
+        item_key: None,
+    },
+    parse,
+    tags: false,
+    metadata: false,
+    deletes_asynchronously: false,
+    blockers: &[Kind::Stack],
+    rank: 140,
+    stuck: &[],
+    stuck_after_delete: &[],
+    hooks: Hooks {
+        read: Some(|session, r| Box::pin(read(session, r))),
+        delete: Some(|session, r| Box::pin(delete(session, r))),
+        ..Hooks::NONE
+    },
 };
 
 pub(super) fn parse(v: &Value) -> Result<Resource, ParseError> {
@@ -30,10 +50,7 @@ fn object_path(container: &str, object: &str) -> String {
 }
 
 /// Whether the container still exists.
-pub(super) async fn read(
-    session: &Session,
-    r: &Resource,
-) -> Result<Option<Resource>, ResourceError> {
+async fn read(session: &Session, r: &Resource) -> Result<Option<Resource>, ResourceError> {
     let path = format!("/{}?format=json&limit=1", segment(&r.id));
     match session.get(Kind::Container.service(), &path).await {
         Ok(_) => Ok(Some(r.clone())),
@@ -43,10 +60,7 @@ pub(super) async fn read(
 }
 
 /// Deletes every object, then the container.
-pub(super) async fn delete(
-    session: &Session,
-    r: &Resource,
-) -> Result<DeleteOutcome, ResourceError> {
+async fn delete(session: &Session, r: &Resource) -> Result<DeleteOutcome, ResourceError> {
     let service = Kind::Container.service();
     let list_path = format!("/{}?format=json", segment(&r.id));
     let objects = match session.list(service, &list_path, "").await {

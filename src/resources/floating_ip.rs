@@ -4,13 +4,31 @@
 
 use serde_json::Value;
 
-use super::{neutron_common, Api, Detach, Kind, Obj, ParseError, Reference, Relation, Resource};
+use super::{
+    neutron_common, Api, Detach, Hooks, Kind, KindSpec, Obj, ParseError, Reference, Relation,
+    Resource,
+};
+use crate::openstack::Service;
 
-pub(super) const API: Api = Api {
-    list_path: "/floatingips",
-    collection: "floatingips",
-    item_prefix: "/floatingips/",
-    item_key: Some("floatingip"),
+pub(super) static SPEC: KindSpec = KindSpec {
+    kind: Kind::FloatingIp,
+    name: "floating-ip",
+    service: Service::Network,
+    api: Api {
+        list_path: "/floatingips",
+        collection: "floatingips",
+        item_prefix: "/floatingips/",
+        item_key: Some("floatingip"),
+    },
+    parse,
+    tags: true,
+    metadata: false,
+    deletes_asynchronously: false,
+    blockers: &[Kind::Port, Kind::Stack],
+    rank: 30,
+    stuck: &[],
+    stuck_after_delete: &[],
+    hooks: Hooks::NONE,
 };
 
 pub(super) fn parse(v: &Value) -> Result<Resource, ParseError> {

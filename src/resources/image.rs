@@ -4,13 +4,28 @@
 
 use serde_json::Value;
 
-use super::{Api, Kind, Obj, ParseError, Resource};
+use super::{Api, Hooks, Kind, KindSpec, Obj, ParseError, Resource};
+use crate::openstack::Service;
 
-pub(super) const API: Api = Api {
-    list_path: "/images",
-    collection: "images",
-    item_prefix: "/images/",
-    item_key: None,
+pub(super) static SPEC: KindSpec = KindSpec {
+    kind: Kind::Image,
+    name: "image",
+    service: Service::Image,
+    api: Api {
+        list_path: "/images",
+        collection: "images",
+        item_prefix: "/images/",
+        item_key: None,
+    },
+    parse,
+    tags: true,
+    metadata: true,
+    deletes_asynchronously: false,
+    blockers: &[Kind::Stack],
+    rank: 110,
+    stuck: &[],
+    stuck_after_delete: &[],
+    hooks: Hooks::NONE,
 };
 
 /// Glance's own fields; every other scalar is a user property.

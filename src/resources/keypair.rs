@@ -2,13 +2,28 @@
 
 use serde_json::Value;
 
-use super::{Api, Kind, Obj, ParseError, Resource};
+use super::{Api, Hooks, Kind, KindSpec, Obj, ParseError, Resource, ResourceError};
+use crate::openstack::{ApiError, Service, Session};
 
-pub(super) const API: Api = Api {
-    list_path: "/os-keypairs",
-    collection: "keypairs",
-    item_prefix: "/os-keypairs/",
-    item_key: Some("keypair"),
+pub(super) static SPEC: KindSpec = KindSpec {
+    kind: Kind::Keypair,
+    name: "keypair",
+    service: Service::Compute,
+    api: Api {
+        list_path: "/os-keypairs",
+        collection: "keypairs",
+        item_prefix: "/os-keypairs/",
+        item_key: Some("keypair"),
+    },
+    parse,
+    tags: false,
+    metadata: false,
+    deletes_asynchronously: false,
+    blockers: &[Kind::Stack],
+    rank: 130,
+    stuck: &[],
+    stuck_after_delete: &[],
+    hooks: Hooks::NONE,
 };
 
 pub(super) fn parse(v: &Value) -> Result<Resource, ParseError> {
@@ -19,6 +34,17 @@ pub(super) fn parse(v: &Value) -> Result<Resource, ParseError> {
     r.name = r.id.clone();
     r.created_at = o.time("created_at")?;
     Ok(r)
+}
+
+/// Reads one keypair's details (the list has no `created_at`).
+pub async fn keypair_details(session: &Session, name: &str) -> Result<Resource, ResourceError> {
+    let probe = Resource::new(Kind::Keypair, name);
+    super::read(session, &probe)
+        .await?
+        .ok_or_else(|| ResourceError::Api {
+            kind: Kind::Keypair,
+            source: ApiError::Other(format!("keypair {name} vanished")),
+        })
 }
 
 #[cfg(test)]

@@ -3,13 +3,34 @@
 
 use serde_json::Value;
 
-use super::{Api, Kind, Obj, ParseError, Reference, Relation, Resource};
+use super::{
+    api_error, item_path, Api, Hooks, Kind, KindSpec, Obj, ParseError, Reference, Relation,
+    Resource, ResourceError,
+};
+use crate::openstack::{DeleteOutcome, Service, Session};
 
-pub(super) const API: Api = Api {
-    list_path: "/lbaas/loadbalancers",
-    collection: "loadbalancers",
-    item_prefix: "/lbaas/loadbalancers/",
-    item_key: Some("loadbalancer"),
+pub(super) static SPEC: KindSpec = KindSpec {
+    kind: Kind::LoadBalancer,
+    name: "load-balancer",
+    service: Service::LoadBalancer,
+    api: Api {
+        list_path: "/lbaas/loadbalancers",
+        collection: "loadbalancers",
+        item_prefix: "/lbaas/loadbalancers/",
+        item_key: Some("loadbalancer"),
+    },
+    parse,
+    tags: true,
+    metadata: false,
+    deletes_asynchronously: true,
+    blockers: &[Kind::Stack],
+    rank: 10,
+    stuck: &[],
+    stuck_after_delete: &["ERROR"],
+    hooks: Hooks {
+        delete: Some(|session, r| Box::pin(delete(session, r))),
+        ..Hooks::NONE
+    },
 };
 
 pub(super) fn parse(v: &Value) -> Result<Resource, ParseError> {
@@ -34,6 +55,15 @@ pub(super) fn parse(v: &Value) -> Result<Resource, ParseError> {
         ));
     }
     Ok(r)
+}
+
+/// Deletes with `cascade=true`, so listeners, pools, members and the VIP port go too.
+async fn delete(session: &Session, r: &Resource) -> Result<DeleteOutcome, ResourceError> {
+    let path = format!("{}?cascade=true", item_path(r));
+    session
+        .delete(Kind::LoadBalancer.service(), &path)
+        .await
+        .map_err(api_error(Kind::LoadBalancer))
 }
 
 #[cfg(test)]

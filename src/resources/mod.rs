@@ -1,10 +1,28 @@
 //! What the janitor knows about each kind of OpenStack resource: how to list it, read
-//! it again, tell what it references and when it is in use, detach and delete it. One
-//! file per kind; this module holds the shared vocabulary ([`Kind`], [`Resource`],
-//! [`Reference`], [`Detach`]) and dispatches the HTTP side to the kind files.
+//! it again, tell what it references and when it is in use, detach and delete it. Each
+//! kind's file declares all of that in one place, its `SPEC` (a `KindSpec`: name,
+//! service, API paths, parser, tags and metadata, blockers, plan rank, stuck states,
+//! hooks for what the generic code gets wrong). This module holds the shared
+//! vocabulary ([`Kind`], [`Resource`], [`Reference`], [`Detach`]), the kind table
+//! (`spec`) and the generic [`list`], [`read`] and [`delete`] driven by it.
 //!
 //! Nothing here decides *whether* to delete: that is [`crate::select`] and
 //! [`crate::plan`]. Parsing is tolerant of unknown fields and strict on types.
+//!
+//! # How to add a kind
+//! 1. Write `src/resources/<kind>.rs`: a `//!` on the kind's quirks, a `parse` for one
+//!    item as the API sends it, and `pub(super) static SPEC: KindSpec` with the rest.
+//!    Hooks only for what the generic list, read and delete get wrong; `Hooks::NONE`
+//!    otherwise. Pick an unused `rank` between the kinds it goes between.
+//! 2. Add the [`Kind`] variant, `mod <kind>;` and its row in `spec` (the compiler asks
+//!    for the row). If the new kind can hold others in use, name it in their blockers.
+//! 3. Add it to [`Kind::ALL`] (the order kinds are listed in) and bump the count in
+//!    `kind_names_round_trip`.
+//! 4. Serve it in the simulator (`src/sim/<service>.rs`): list, show and delete, with
+//!    the same shapes as the real API.
+//! 5. Test: a parse test in the kind file, the kind's place in
+//!    `ranks_keep_the_plan_order`, and a sweep against the simulator in `tests/`.
+//!    `the_kind_table_is_whole` checks the row.
 
 mod container;
 mod fields;
@@ -27,6 +45,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
+use futures::future::BoxFuture;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -35,6 +54,7 @@ use crate::openstack::{ApiError, DeleteOutcome, Service, Session};
 
 pub(crate) use fields::Obj;
 pub use fields::ParseError;
+pub use keypair::keypair_details;
 
 /// A kind of resource the janitor sweeps. The kebab-case names are CLI and config values
 /// and metric labels.
@@ -95,117 +115,38 @@ impl Kind {
 
     /// The kebab-case name (`floating-ip`).
     pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Server => "server",
-            Kind::ServerGroup => "server-group",
-            Kind::Keypair => "keypair",
-            Kind::Port => "port",
-            Kind::FloatingIp => "floating-ip",
-            Kind::Router => "router",
-            Kind::Subnet => "subnet",
-            Kind::Network => "network",
-            Kind::SecurityGroup => "security-group",
-            Kind::Volume => "volume",
-            Kind::Snapshot => "snapshot",
-            Kind::LoadBalancer => "load-balancer",
-            Kind::Image => "image",
-            Kind::Stack => "stack",
-            Kind::Container => "container",
-        }
+        spec(self).name
     }
 
     /// The service this kind lives in.
     pub fn service(self) -> Service {
-        match self {
-            Kind::Server | Kind::ServerGroup | Kind::Keypair => Service::Compute,
-            Kind::Port
-            | Kind::FloatingIp
-            | Kind::Router
-            | Kind::Subnet
-            | Kind::Network
-            | Kind::SecurityGroup => Service::Network,
-            Kind::Volume | Kind::Snapshot => Service::BlockStorage,
-            Kind::LoadBalancer => Service::LoadBalancer,
-            Kind::Image => Service::Image,
-            Kind::Stack => Service::Orchestration,
-            Kind::Container => Service::ObjectStore,
-        }
+        spec(self).service
     }
 
     /// Whether resources of this kind carry tags.
     pub fn has_tags(self) -> bool {
-        matches!(
-            self,
-            Kind::Port
-                | Kind::FloatingIp
-                | Kind::Router
-                | Kind::Subnet
-                | Kind::Network
-                | Kind::SecurityGroup
-                | Kind::Server
-                | Kind::Image
-                | Kind::LoadBalancer
-                | Kind::Stack
-        )
+        spec(self).tags
     }
 
     /// Whether resources of this kind carry `key=value` metadata (image: properties).
     pub fn has_metadata(self) -> bool {
-        matches!(
-            self,
-            Kind::Volume | Kind::Snapshot | Kind::Server | Kind::Image
-        )
+        spec(self).metadata
     }
 
     /// Whether a delete returns before the resource is gone (the sweep then polls).
     pub fn deletes_asynchronously(self) -> bool {
-        matches!(
-            self,
-            Kind::Server | Kind::Volume | Kind::Snapshot | Kind::LoadBalancer | Kind::Stack
-        )
+        spec(self).deletes_asynchronously
     }
 
     /// Which kinds can hold a resource of this kind in use. When listing one of them
     /// failed, resources of this kind cannot be proven unused.
     pub fn blockers(self) -> &'static [Kind] {
-        use Kind::*;
-        match self {
-            Server | Keypair | Image | Container => &[Stack],
-            ServerGroup => &[Server, Stack],
-            Port => &[Server, FloatingIp, Router, LoadBalancer, Stack],
-            FloatingIp => &[Port, Stack],
-            Router => &[Port, FloatingIp, Stack],
-            Subnet => &[Port, Router, LoadBalancer, Stack],
-            Network => &[Port, Subnet, Router, LoadBalancer, Stack],
-            SecurityGroup => &[Port, SecurityGroup, Stack],
-            Volume => &[Server, Snapshot, Stack],
-            Snapshot => &[Stack],
-            LoadBalancer => &[Stack],
-            Stack => &[],
-        }
+        spec(self).blockers
     }
 
     /// Rank used to break ties in plan order so plans read naturally and stay stable.
     pub(crate) fn rank(self) -> usize {
-        use Kind::*;
-        const ORDER: &[Kind] = &[
-            Stack,
-            LoadBalancer,
-            Server,
-            FloatingIp,
-            Port,
-            Router,
-            Subnet,
-            Network,
-            SecurityGroup,
-            Snapshot,
-            Volume,
-            Image,
-            ServerGroup,
-            Keypair,
-            Container,
-        ];
-        ORDER.iter().position(|k| *k == self).unwrap_or(ORDER.len())
+        spec(self).rank
     }
 }
 
@@ -483,20 +424,12 @@ impl Resource {
 
     /// In a terminal bad state from which a delete will not succeed by retrying.
     pub fn is_stuck(&self) -> bool {
-        match self.kind {
-            Kind::Volume | Kind::Snapshot => self.status_is(&["error_deleting"]),
-            Kind::Stack => self.status_is(&["DELETE_FAILED"]),
-            _ => false,
-        }
+        self.status_is(spec(self.kind).stuck)
     }
 
     /// Stuck once a delete was accepted: the kinds whose failed deletes end in `ERROR`.
     pub fn is_stuck_after_delete(&self) -> bool {
-        self.is_stuck()
-            || match self.kind {
-                Kind::Server | Kind::LoadBalancer => self.status_is(&["ERROR"]),
-                _ => false,
-            }
+        self.is_stuck() || self.status_is(spec(self.kind).stuck_after_delete)
     }
 
     /// Already being deleted (by us in an earlier run, or by the job's own cleanup): a
@@ -549,6 +482,43 @@ pub enum DetachOutcome {
     AlreadyGone,
 }
 
+/// Everything the janitor knows about one kind, declared once as the `SPEC` of the
+/// kind's own file and found through `spec`. [`Kind`]'s methods and the generic
+/// [`list`], [`probe`], [`read`], [`delete`] and [`parse`] read it, so nothing else
+/// matches on kinds.
+pub(crate) struct KindSpec {
+    /// The kind this row describes: `spec` (in debug builds) and the table test check
+    /// that each row is its own kind's.
+    kind: Kind,
+    /// The kebab-case name: CLI and config value, metric label; serde's name too.
+    name: &'static str,
+    /// The service the kind lives in.
+    service: Service,
+    /// Where the kind lives in its API.
+    api: Api,
+    /// Reads one item as a list or show answer sends it.
+    parse: fn(&Value) -> Result<Resource, ParseError>,
+    /// Whether resources carry tags, so tag filters can apply to the kind.
+    tags: bool,
+    /// Whether resources carry `key=value` metadata (image: properties).
+    metadata: bool,
+    /// Whether a delete returns before the resource is gone (the sweep then polls).
+    deletes_asynchronously: bool,
+    /// Kinds that can hold a resource of this kind in use. When listing one of them
+    /// failed, resources of this kind cannot be proven unused.
+    blockers: &'static [Kind],
+    /// Place among kinds when plan order ties, lowest first, so plans read naturally
+    /// and stay stable. Unique; spaced by 10 so a new kind fits between two.
+    rank: usize,
+    /// Statuses (any case) in which a delete will not succeed by retrying.
+    stuck: &'static [&'static str],
+    /// Further statuses that mean stuck once a delete was accepted: a failed
+    /// asynchronous delete that ends in `ERROR` rather than a status of its own.
+    stuck_after_delete: &'static [&'static str],
+    /// What the kind does differently from the generic code.
+    hooks: Hooks,
+}
+
 /// Where a kind lives in its API.
 pub(crate) struct Api {
     /// Collection path (`/ports`).
@@ -561,45 +531,77 @@ pub(crate) struct Api {
     item_key: Option<&'static str>,
 }
 
-fn api(kind: Kind) -> &'static Api {
-    match kind {
-        Kind::Server => &server::API,
-        Kind::ServerGroup => &server_group::API,
-        Kind::Keypair => &keypair::API,
-        Kind::Port => &port::API,
-        Kind::FloatingIp => &floating_ip::API,
-        Kind::Router => &router::API,
-        Kind::Subnet => &subnet::API,
-        Kind::Network => &network::API,
-        Kind::SecurityGroup => &security_group::API,
-        Kind::Volume => &volume::API,
-        Kind::Snapshot => &snapshot::API,
-        Kind::LoadBalancer => &load_balancer::API,
-        Kind::Image => &image::API,
-        Kind::Stack => &stack::API,
-        Kind::Container => &container::API,
-    }
+/// Completes one listed resource with calls of its own (a stack's owned resources).
+type ListHook =
+    for<'a> fn(&'a Session, &'a mut Resource) -> BoxFuture<'a, Result<(), ResourceError>>;
+
+/// Reads a resource again in a kind's own way; `None` when it is gone.
+type ReadHook =
+    for<'a> fn(&'a Session, &'a Resource) -> BoxFuture<'a, Result<Option<Resource>, ResourceError>>;
+
+/// Deletes a resource in a kind's own way.
+type DeleteHook =
+    for<'a> fn(&'a Session, &'a Resource) -> BoxFuture<'a, Result<DeleteOutcome, ResourceError>>;
+
+/// The odd kinds' behaviour; each `None` means the generic way, which is what most
+/// kinds want (`hooks: Hooks::NONE`).
+pub(crate) struct Hooks {
+    /// Runs on every listed resource (a stack reads the resources it owns).
+    after_list: Option<ListHook>,
+    /// Replaces the generic show (a container is probed with a one-object listing).
+    read: Option<ReadHook>,
+    /// Turns a show answer into the fresh resource, given the resource as known
+    /// before: keeps what a show does not repeat (a stack's owned resources, a
+    /// router's interfaces), or says `None` when the answer means gone.
+    after_read: Option<fn(&Resource, Resource) -> Option<Resource>>,
+    /// Replaces the generic DELETE (a container is emptied first, a load balancer
+    /// cascades).
+    delete: Option<DeleteHook>,
+    /// Replaces `item_prefix` + ID as one item's path (a stack: `/stacks/{name}/{id}`).
+    item_path: Option<fn(&Resource) -> String>,
+}
+
+impl Hooks {
+    /// The generic behaviour throughout.
+    pub(crate) const NONE: Hooks = Hooks {
+        after_list: None,
+        read: None,
+        after_read: None,
+        delete: None,
+        item_path: None,
+    };
+}
+
+/// The kind table: one row per kind, each declared in the kind's own file. The one
+/// exhaustive `match` on kinds, so a new variant cannot be forgotten here.
+fn spec(kind: Kind) -> &'static KindSpec {
+    let row = match kind {
+        Kind::Server => &server::SPEC,
+        Kind::ServerGroup => &server_group::SPEC,
+        Kind::Keypair => &keypair::SPEC,
+        Kind::Port => &port::SPEC,
+        Kind::FloatingIp => &floating_ip::SPEC,
+        Kind::Router => &router::SPEC,
+        Kind::Subnet => &subnet::SPEC,
+        Kind::Network => &network::SPEC,
+        Kind::SecurityGroup => &security_group::SPEC,
+        Kind::Volume => &volume::SPEC,
+        Kind::Snapshot => &snapshot::SPEC,
+        Kind::LoadBalancer => &load_balancer::SPEC,
+        Kind::Image => &image::SPEC,
+        Kind::Stack => &stack::SPEC,
+        Kind::Container => &container::SPEC,
+    };
+    debug_assert_eq!(
+        row.kind, kind,
+        "the kind table row of {kind} is another kind's"
+    );
+    row
 }
 
 /// Parses one item of `kind` as the API sends it in a list or show answer.
 pub fn parse(kind: Kind, value: &Value) -> Result<Resource, ParseError> {
-    match kind {
-        Kind::Server => server::parse(value),
-        Kind::ServerGroup => server_group::parse(value),
-        Kind::Keypair => keypair::parse(value),
-        Kind::Port => port::parse(value),
-        Kind::FloatingIp => floating_ip::parse(value),
-        Kind::Router => router::parse(value),
-        Kind::Subnet => subnet::parse(value),
-        Kind::Network => network::parse(value),
-        Kind::SecurityGroup => security_group::parse(value),
-        Kind::Volume => volume::parse(value),
-        Kind::Snapshot => snapshot::parse(value),
-        Kind::LoadBalancer => load_balancer::parse(value),
-        Kind::Image => image::parse(value),
-        Kind::Stack => stack::parse(value),
-        Kind::Container => container::parse(value),
-    }
+    (spec(kind).parse)(value)
 }
 
 /// The fields every Neutron resource has: ID, name, project, tags, times, status,
@@ -637,17 +639,18 @@ fn api_error(kind: Kind) -> impl FnOnce(ApiError) -> ResourceError {
 
 /// Lists every resource of `kind` in the project (all pages).
 pub async fn list(session: &Session, kind: Kind) -> Result<Vec<Resource>, ResourceError> {
-    let api = api(kind);
+    let spec = spec(kind);
+    let api = &spec.api;
     let parsed = session
-        .list_map(kind.service(), api.list_path, api.collection, |v| {
-            parse(kind, &v)
+        .list_map(spec.service, api.list_path, api.collection, |v| {
+            (spec.parse)(&v)
         })
         .await
         .map_err(api_error(kind))?;
     let mut out = parsed.into_iter().collect::<Result<Vec<_>, _>>()?;
-    if kind == Kind::Stack {
+    if let Some(after_list) = spec.hooks.after_list {
         for r in &mut out {
-            stack::add_owned(session, r).await?;
+            after_list(session, r).await?;
         }
     }
     Ok(out)
@@ -656,14 +659,15 @@ pub async fn list(session: &Session, kind: Kind) -> Result<Vec<Resource>, Resour
 /// Lists at most one resource of `kind` (one page, `limit=1`): proves listing works with
 /// these credentials without reading the whole project (preflight).
 pub async fn probe(session: &Session, kind: Kind) -> Result<(), ResourceError> {
-    let api = api(kind);
+    let spec = spec(kind);
+    let api = &spec.api;
     let sep = if api.list_path.contains('?') {
         '&'
     } else {
         '?'
     };
     let body = session
-        .get(kind.service(), &format!("{}{sep}limit=1", api.list_path))
+        .get(spec.service, &format!("{}{sep}limit=1", api.list_path))
         .await
         .map_err(api_error(kind))?;
     let items = if api.collection.is_empty() {
@@ -684,10 +688,12 @@ pub async fn probe(session: &Session, kind: Kind) -> Result<(), ResourceError> {
     }
 }
 
+/// One item's path: the kind's item prefix and the encoded ID, unless the kind says.
 fn item_path(r: &Resource) -> String {
-    match r.kind {
-        Kind::Stack => stack::path(r),
-        kind => format!("{}{}", api(kind).item_prefix, segment(&r.id)),
+    let spec = spec(r.kind);
+    match spec.hooks.item_path {
+        Some(path) => path(r),
+        None => format!("{}{}", spec.api.item_prefix, segment(&r.id)),
     }
 }
 
@@ -697,15 +703,16 @@ pub async fn read(
     resource: &Resource,
 ) -> Result<Option<Resource>, ResourceError> {
     let kind = resource.kind;
-    if kind == Kind::Container {
-        return container::read(session, resource).await;
+    let spec = spec(kind);
+    if let Some(read) = spec.hooks.read {
+        return read(session, resource).await;
     }
-    let body = match session.get(kind.service(), &item_path(resource)).await {
+    let body = match session.get(spec.service, &item_path(resource)).await {
         Ok(body) => body,
         Err(e) if e.is_not_found() => return Ok(None),
         Err(e) => return Err(api_error(kind)(e)),
     };
-    let item = match api(kind).item_key {
+    let item = match spec.api.item_key {
         Some(key) => body.get(key).ok_or_else(|| ParseError {
             kind,
             field: key.into(),
@@ -713,7 +720,7 @@ pub async fn read(
         })?,
         None => &body,
     };
-    let mut fresh = parse(kind, item)?;
+    let fresh = (spec.parse)(item)?;
     // Everything after a read acts on what it returned: an answer about another
     // resource must never become that resource's delete.
     if fresh.id != resource.id {
@@ -724,34 +731,10 @@ pub async fn read(
         }
         .into());
     }
-    if kind == Kind::Stack {
-        if fresh.status.as_deref() == Some("DELETE_COMPLETE") {
-            return Ok(None);
-        }
-        fresh.refs = resource.refs.clone();
-    }
-    if kind == Kind::Router {
-        // Interfaces come from the port list, which a show does not repeat.
-        let interfaces = resource
-            .detach
-            .iter()
-            .filter(|d| matches!(d, Detach::RouterInterface { .. }));
-        let mut detach: Vec<Detach> = interfaces.cloned().collect();
-        detach.append(&mut fresh.detach);
-        fresh.detach = detach;
-    }
-    Ok(Some(fresh))
-}
-
-/// Reads one keypair's details (the list has no `created_at`).
-pub async fn keypair_details(session: &Session, name: &str) -> Result<Resource, ResourceError> {
-    let probe = Resource::new(Kind::Keypair, name);
-    read(session, &probe)
-        .await?
-        .ok_or_else(|| ResourceError::Api {
-            kind: Kind::Keypair,
-            source: ApiError::Other(format!("keypair {name} vanished")),
-        })
+    Ok(match spec.hooks.after_read {
+        Some(after_read) => after_read(resource, fresh),
+        None => Some(fresh),
+    })
 }
 
 /// Deletes `resource` (a load balancer with `cascade`, a container after its objects).
@@ -760,15 +743,14 @@ pub async fn delete(
     resource: &Resource,
 ) -> Result<DeleteOutcome, ResourceError> {
     let kind = resource.kind;
-    let result = match kind {
-        Kind::Container => return container::delete(session, resource).await,
-        Kind::LoadBalancer => {
-            let path = format!("{}?cascade=true", item_path(resource));
-            session.delete(kind.service(), &path).await
-        }
-        _ => session.delete(kind.service(), &item_path(resource)).await,
-    };
-    result.map_err(api_error(kind))
+    let spec = spec(kind);
+    if let Some(delete) = spec.hooks.delete {
+        return delete(session, resource).await;
+    }
+    session
+        .delete(spec.service, &item_path(resource))
+        .await
+        .map_err(api_error(kind))
 }
 
 /// Carries out one detach action; a 404 means it is already done.
@@ -814,6 +796,108 @@ mod tests {
         }
         assert_eq!(Kind::ALL.len(), 15);
         assert!("floating_ip".parse::<Kind>().is_err());
+    }
+
+    /// Every kind has its own row in the table, under a name and rank of its own; `ALL`
+    /// holds every variant once; blockers are listed kinds.
+    #[test]
+    fn the_kind_table_is_whole() {
+        let mut names = std::collections::HashSet::new();
+        let mut ranks = std::collections::HashSet::new();
+        for &kind in Kind::ALL {
+            let row = spec(kind);
+            assert_eq!(row.kind, kind);
+            assert!(names.insert(row.name), "{kind:?}: name used twice");
+            assert!(ranks.insert(row.rank), "{kind:?}: rank used twice");
+            for blocker in row.blockers {
+                assert!(Kind::ALL.contains(blocker), "{kind:?}: blocker {blocker:?}");
+            }
+        }
+        // `ALL` is every variant once: serde's derive knows them all.
+        let mut variants: Vec<&str> = every_variant_name().to_vec();
+        let mut listed: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+        variants.sort_unstable();
+        listed.sort_unstable();
+        assert_eq!(listed, variants);
+    }
+
+    /// Every variant's name, from the derived `Deserialize`: it hands the whole list to
+    /// `deserialize_enum`, which this deserializer keeps and then refuses.
+    fn every_variant_name() -> &'static [&'static str] {
+        use serde::de::{Error, Visitor};
+        struct Grab<'a>(&'a mut &'static [&'static str]);
+        impl<'de> serde::Deserializer<'de> for Grab<'_> {
+            type Error = serde::de::value::Error;
+            fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+                Err(Error::custom("not an enum"))
+            }
+            fn deserialize_enum<V: Visitor<'de>>(
+                self,
+                _: &'static str,
+                variants: &'static [&'static str],
+                _: V,
+            ) -> Result<V::Value, Self::Error> {
+                *self.0 = variants;
+                Err(Error::custom("names taken"))
+            }
+            serde::forward_to_deserialize_any! {
+                bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+                byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map
+                struct identifier ignored_any
+            }
+        }
+        let mut names: &'static [&'static str] = &[];
+        assert!(Kind::deserialize(Grab(&mut names)).is_err());
+        assert!(!names.is_empty());
+        names
+    }
+
+    /// Ranks order the kinds totally, in the plan order plans and their snapshots show.
+    #[test]
+    fn ranks_keep_the_plan_order() {
+        use Kind::*;
+        let mut by_rank = Kind::ALL.to_vec();
+        by_rank.sort_by_key(|k| k.rank());
+        assert!(by_rank.windows(2).all(|w| w[0].rank() < w[1].rank()));
+        assert_eq!(
+            by_rank,
+            [
+                Stack,
+                LoadBalancer,
+                Server,
+                FloatingIp,
+                Port,
+                Router,
+                Subnet,
+                Network,
+                SecurityGroup,
+                Snapshot,
+                Volume,
+                Image,
+                ServerGroup,
+                Keypair,
+                Container,
+            ]
+        );
+    }
+
+    /// Stuck states come from the table: before a delete a failed delete's own status,
+    /// after one also `ERROR` for the kinds that end there; case does not matter.
+    #[test]
+    fn stuck_states() {
+        let with = |kind: Kind, status: &str| {
+            let mut r = Resource::new(kind, "x");
+            r.status = Some(status.into());
+            (r.is_stuck(), r.is_stuck_after_delete())
+        };
+        assert_eq!(with(Kind::Volume, "ERROR_DELETING"), (true, true));
+        assert_eq!(with(Kind::Snapshot, "error_deleting"), (true, true));
+        assert_eq!(with(Kind::Stack, "DELETE_FAILED"), (true, true));
+        assert_eq!(with(Kind::Server, "ERROR"), (false, true));
+        assert_eq!(with(Kind::LoadBalancer, "error"), (false, true));
+        assert_eq!(with(Kind::Volume, "error"), (false, false));
+        assert_eq!(with(Kind::Port, "DELETE_FAILED"), (false, false));
+        assert!(!Resource::new(Kind::Volume, "x").is_stuck());
     }
 
     /// Path segments are percent-encoded so a keypair name cannot change the path.

@@ -3,13 +3,34 @@
 
 use serde_json::Value;
 
-use super::{neutron_common, Api, Kind, Obj, ParseError, Resource};
+use super::{neutron_common, Api, Hooks, Kind, KindSpec, Obj, ParseError, Resource};
+use crate::openstack::Service;
 
-pub(super) const API: Api = Api {
-    list_path: "/networks",
-    collection: "networks",
-    item_prefix: "/networks/",
-    item_key: Some("network"),
+pub(super) static SPEC: KindSpec = KindSpec {
+    kind: Kind::Network,
+    name: "network",
+    service: Service::Network,
+    api: Api {
+        list_path: "/networks",
+        collection: "networks",
+        item_prefix: "/networks/",
+        item_key: Some("network"),
+    },
+    parse,
+    tags: true,
+    metadata: false,
+    deletes_asynchronously: false,
+    blockers: &[
+        Kind::Port,
+        Kind::Subnet,
+        Kind::Router,
+        Kind::LoadBalancer,
+        Kind::Stack,
+    ],
+    rank: 70,
+    stuck: &[],
+    stuck_after_delete: &[],
+    hooks: Hooks::NONE,
 };
 
 pub(super) fn parse(v: &Value) -> Result<Resource, ParseError> {

@@ -5,13 +5,36 @@
 
 use serde_json::Value;
 
-use super::{neutron_common, Api, Kind, Obj, ParseError, Reference, Relation, Resource};
+use super::{
+    neutron_common, Api, Hooks, Kind, KindSpec, Obj, ParseError, Reference, Relation, Resource,
+};
+use crate::openstack::Service;
 
-pub(super) const API: Api = Api {
-    list_path: "/ports",
-    collection: "ports",
-    item_prefix: "/ports/",
-    item_key: Some("port"),
+pub(super) static SPEC: KindSpec = KindSpec {
+    kind: Kind::Port,
+    name: "port",
+    service: Service::Network,
+    api: Api {
+        list_path: "/ports",
+        collection: "ports",
+        item_prefix: "/ports/",
+        item_key: Some("port"),
+    },
+    parse,
+    tags: true,
+    metadata: false,
+    deletes_asynchronously: false,
+    blockers: &[
+        Kind::Server,
+        Kind::FloatingIp,
+        Kind::Router,
+        Kind::LoadBalancer,
+        Kind::Stack,
+    ],
+    rank: 40,
+    stuck: &[],
+    stuck_after_delete: &[],
+    hooks: Hooks::NONE,
 };
 
 /// Whether `device_owner` marks a router interface port.

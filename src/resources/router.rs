@@ -4,13 +4,34 @@
 
 use serde_json::Value;
 
-use super::{neutron_common, Api, Detach, Kind, Obj, ParseError, Reference, Relation, Resource};
+use super::{
+    neutron_common, Api, Detach, Hooks, Kind, KindSpec, Obj, ParseError, Reference, Relation,
+    Resource,
+};
+use crate::openstack::Service;
 
-pub(super) const API: Api = Api {
-    list_path: "/routers",
-    collection: "routers",
-    item_prefix: "/routers/",
-    item_key: Some("router"),
+pub(super) static SPEC: KindSpec = KindSpec {
+    kind: Kind::Router,
+    name: "router",
+    service: Service::Network,
+    api: Api {
+        list_path: "/routers",
+        collection: "routers",
+        item_prefix: "/routers/",
+        item_key: Some("router"),
+    },
+    parse,
+    tags: true,
+    metadata: false,
+    deletes_asynchronously: false,
+    blockers: &[Kind::Port, Kind::FloatingIp, Kind::Stack],
+    rank: 50,
+    stuck: &[],
+    stuck_after_delete: &[],
+    hooks: Hooks {
+        after_read: Some(keep_interfaces),
+        ..Hooks::NONE
+    },
 };
 
 pub(super) fn parse(v: &Value) -> Result<Resource, ParseError> {
@@ -31,6 +52,19 @@ pub(super) fn parse(v: &Value) -> Result<Resource, ParseError> {
         }
     }
     Ok(r)
+}
+
+/// Keeps the interfaces, found from the port list, which a show does not repeat; they
+/// come before what the show says (the gateway).
+fn keep_interfaces(known: &Resource, mut fresh: Resource) -> Option<Resource> {
+    let interfaces = known
+        .detach
+        .iter()
+        .filter(|d| matches!(d, Detach::RouterInterface { .. }));
+    let mut detach: Vec<Detach> = interfaces.cloned().collect();
+    detach.append(&mut fresh.detach);
+    fresh.detach = detach;
+    Some(fresh)
 }
 
 #[cfg(test)]
@@ -56,5 +90,31 @@ mod tests {
         );
         let bare = parse(&json!({"id": "r2", "external_gateway_info": null})).unwrap();
         assert!(bare.detach.is_empty() && bare.refs.is_empty());
+    }
+
+    /// A router read again keeps the interfaces found from ports, ahead of the gateway
+    /// the show answer reports now.
+    #[test]
+    fn read_again_keeps_interfaces() {
+        let mut known =
+            parse(&json!({"id": "r1", "external_gateway_info": {"network_id": "old"}})).unwrap();
+        let interface = Detach::RouterInterface {
+            router_id: "r1".into(),
+            port_id: "p1".into(),
+            subnet_id: None,
+        };
+        known.detach.push(interface.clone());
+        let fresh =
+            parse(&json!({"id": "r1", "external_gateway_info": {"network_id": "ext"}})).unwrap();
+        assert_eq!(
+            keep_interfaces(&known, fresh).unwrap().detach,
+            vec![
+                interface,
+                Detach::RouterGateway {
+                    router_id: "r1".into(),
+                    network_id: "ext".into()
+                }
+            ]
+        );
     }
 }

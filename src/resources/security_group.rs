@@ -5,13 +5,30 @@
 
 use serde_json::Value;
 
-use super::{neutron_common, Api, Kind, Obj, ParseError, Reference, Relation, Resource};
+use super::{
+    neutron_common, Api, Hooks, Kind, KindSpec, Obj, ParseError, Reference, Relation, Resource,
+};
+use crate::openstack::Service;
 
-pub(super) const API: Api = Api {
-    list_path: "/security-groups",
-    collection: "security_groups",
-    item_prefix: "/security-groups/",
-    item_key: Some("security_group"),
+pub(super) static SPEC: KindSpec = KindSpec {
+    kind: Kind::SecurityGroup,
+    name: "security-group",
+    service: Service::Network,
+    api: Api {
+        list_path: "/security-groups",
+        collection: "security_groups",
+        item_prefix: "/security-groups/",
+        item_key: Some("security_group"),
+    },
+    parse,
+    tags: true,
+    metadata: false,
+    deletes_asynchronously: false,
+    blockers: &[Kind::Port, Kind::SecurityGroup, Kind::Stack],
+    rank: 80,
+    stuck: &[],
+    stuck_after_delete: &[],
+    hooks: Hooks::NONE,
 };
 
 pub(super) fn parse(v: &Value) -> Result<Resource, ParseError> {

@@ -4,13 +4,28 @@
 
 use serde_json::Value;
 
-use super::{Api, Kind, Obj, ParseError, Resource};
+use super::{Api, Hooks, Kind, KindSpec, Obj, ParseError, Resource};
+use crate::openstack::Service;
 
-pub(super) const API: Api = Api {
-    list_path: "/servers/detail",
-    collection: "servers",
-    item_prefix: "/servers/",
-    item_key: Some("server"),
+pub(super) static SPEC: KindSpec = KindSpec {
+    kind: Kind::Server,
+    name: "server",
+    service: Service::Compute,
+    api: Api {
+        list_path: "/servers/detail",
+        collection: "servers",
+        item_prefix: "/servers/",
+        item_key: Some("server"),
+    },
+    parse,
+    tags: true,
+    metadata: true,
+    deletes_asynchronously: true,
+    blockers: &[Kind::Stack],
+    rank: 20,
+    stuck: &[],
+    stuck_after_delete: &["ERROR"],
+    hooks: Hooks::NONE,
 };
 
 pub(super) fn parse(v: &Value) -> Result<Resource, ParseError> {

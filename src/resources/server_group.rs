@@ -2,13 +2,28 @@
 
 use serde_json::Value;
 
-use super::{Api, Kind, Obj, ParseError, Reference, Relation, Resource};
+use super::{Api, Hooks, Kind, KindSpec, Obj, ParseError, Reference, Relation, Resource};
+use crate::openstack::Service;
 
-pub(super) const API: Api = Api {
-    list_path: "/os-server-groups",
-    collection: "server_groups",
-    item_prefix: "/os-server-groups/",
-    item_key: Some("server_group"),
+pub(super) static SPEC: KindSpec = KindSpec {
+    kind: Kind::ServerGroup,
+    name: "server-group",
+    service: Service::Compute,
+    api: Api {
+        list_path: "/os-server-groups",
+        collection: "server_groups",
+        item_prefix: "/os-server-groups/",
+        item_key: Some("server_group"),
+    },
+    parse,
+    tags: false,
+    metadata: false,
+    deletes_asynchronously: false,
+    blockers: &[Kind::Server, Kind::Stack],
+    rank: 120,
+    stuck: &[],
+    stuck_after_delete: &[],
+    hooks: Hooks::NONE,
 };
 
 pub(super) fn parse(v: &Value) -> Result<Resource, ParseError> {

@@ -2,13 +2,28 @@
 
 use serde_json::Value;
 
-use super::{Api, Kind, Obj, ParseError, Reference, Relation, Resource};
+use super::{Api, Hooks, Kind, KindSpec, Obj, ParseError, Reference, Relation, Resource};
+use crate::openstack::Service;
 
-pub(super) const API: Api = Api {
-    list_path: "/snapshots/detail",
-    collection: "snapshots",
-    item_prefix: "/snapshots/",
-    item_key: Some("snapshot"),
+pub(super) static SPEC: KindSpec = KindSpec {
+    kind: Kind::Snapshot,
+    name: "snapshot",
+    service: Service::BlockStorage,
+    api: Api {
+        list_path: "/snapshots/detail",
+        collection: "snapshots",
+        item_prefix: "/snapshots/",
+        item_key: Some("snapshot"),
+    },
+    parse,
+    tags: false,
+    metadata: true,
+    deletes_asynchronously: true,
+    blockers: &[Kind::Stack],
+    rank: 90,
+    stuck: &["error_deleting"],
+    stuck_after_delete: &[],
+    hooks: Hooks::NONE,
 };
 
 pub(super) fn parse(v: &Value) -> Result<Resource, ParseError> {

@@ -4,14 +4,36 @@
 
 use serde_json::Value;
 
-use super::{api_error, Api, Kind, Obj, ParseError, Reference, Relation, Resource, ResourceError};
-use crate::openstack::Session;
+use super::{
+    api_error, Api, Hooks, Kind, KindSpec, Obj, ParseError, Reference, Relation, Resource,
+    ResourceError,
+};
+use crate::openstack::{Service, Session};
 
-pub(super) const API: Api = Api {
-    list_path: "/stacks",
-    collection: "stacks",
-    item_prefix: "/stacks/",
-    item_key: Some("stack"),
+pub(super) static SPEC: KindSpec = KindSpec {
+    kind: Kind::Stack,
+    name: "stack",
+    service: Service::Orchestration,
+    api: Api {
+        list_path: "/stacks",
+        collection: "stacks",
+        item_prefix: "/stacks/",
+        item_key: Some("stack"),
+    },
+    parse,
+    tags: true,
+    metadata: false,
+    deletes_asynchronously: true,
+    blockers: &[],
+    rank: 0,
+    stuck: &["DELETE_FAILED"],
+    stuck_after_delete: &[],
+    hooks: Hooks {
+        after_list: Some(|session, r| Box::pin(add_owned(session, r))),
+        after_read: Some(after_read),
+        item_path: Some(path),
+        ..Hooks::NONE
+    },
 };
 
 pub(super) fn parse(v: &Value) -> Result<Resource, ParseError> {
@@ -27,7 +49,7 @@ pub(super) fn parse(v: &Value) -> Result<Resource, ParseError> {
 }
 
 /// `/stacks/{name}/{id}`.
-pub(super) fn path(r: &Resource) -> String {
+fn path(r: &Resource) -> String {
     format!(
         "/stacks/{}/{}",
         super::segment(&r.name),
@@ -36,7 +58,7 @@ pub(super) fn path(r: &Resource) -> String {
 }
 
 /// Adds an `Owns` reference for every physical resource the stack created.
-pub(super) async fn add_owned(session: &Session, r: &mut Resource) -> Result<(), ResourceError> {
+async fn add_owned(session: &Session, r: &mut Resource) -> Result<(), ResourceError> {
     let url = format!("{}/resources?nested_depth=5", path(r));
     let items = session
         .list(Kind::Stack.service(), &url, "resources")
@@ -58,6 +80,16 @@ pub(super) async fn add_owned(session: &Session, r: &mut Resource) -> Result<(),
     Ok(())
 }
 
+/// A stack in `DELETE_COMPLETE` is gone. Otherwise the show answer does not list what
+/// the stack owns, so the references read at listing time are kept.
+fn after_read(known: &Resource, mut fresh: Resource) -> Option<Resource> {
+    if fresh.status.as_deref() == Some("DELETE_COMPLETE") {
+        return None;
+    }
+    fresh.refs = known.refs.clone();
+    Some(fresh)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
@@ -76,5 +108,26 @@ mod tests {
         assert_eq!(r.tags, vec!["ci-1", "ci-2"]);
         assert!(r.is_stuck());
         assert_eq!(path(&r), "/stacks/ci%20job/st1");
+    }
+
+    /// A stack read again keeps the owned resources found when listing; in
+    /// `DELETE_COMPLETE` it is gone.
+    #[test]
+    fn read_again_keeps_owned_resources() {
+        let mut known = parse(&json!({"id": "st1", "stack_name": "ci"})).unwrap();
+        known.refs.push(Reference {
+            relation: Relation::Owns,
+            kind: None,
+            id: "s1".into(),
+            role: "stack",
+        });
+        let fresh =
+            parse(&json!({"id": "st1", "stack_name": "ci", "stack_status": "DELETE_IN_PROGRESS"}))
+                .unwrap();
+        assert_eq!(after_read(&known, fresh).unwrap().refs, known.refs);
+        let done =
+            parse(&json!({"id": "st1", "stack_name": "ci", "stack_status": "DELETE_COMPLETE"}))
+                .unwrap();
+        assert!(after_read(&known, done).is_none());
     }
 }

@@ -2,13 +2,30 @@
 
 use serde_json::Value;
 
-use super::{neutron_common, Api, Kind, Obj, ParseError, Reference, Relation, Resource};
+use super::{
+    neutron_common, Api, Hooks, Kind, KindSpec, Obj, ParseError, Reference, Relation, Resource,
+};
+use crate::openstack::Service;
 
-pub(super) const API: Api = Api {
-    list_path: "/subnets",
-    collection: "subnets",
-    item_prefix: "/subnets/",
-    item_key: Some("subnet"),
+pub(super) static SPEC: KindSpec = KindSpec {
+    kind: Kind::Subnet,
+    name: "subnet",
+    service: Service::Network,
+    api: Api {
+        list_path: "/subnets",
+        collection: "subnets",
+        item_prefix: "/subnets/",
+        item_key: Some("subnet"),
+    },
+    parse,
+    tags: true,
+    metadata: false,
+    deletes_asynchronously: false,
+    blockers: &[Kind::Port, Kind::Router, Kind::LoadBalancer, Kind::Stack],
+    rank: 60,
+    stuck: &[],
+    stuck_after_delete: &[],
+    hooks: Hooks::NONE,
 };
 
 pub(super) fn parse(v: &Value) -> Result<Resource, ParseError> {

@@ -4,13 +4,28 @@
 
 use serde_json::Value;
 
-use super::{Api, Kind, Obj, ParseError, Reference, Relation, Resource};
+use super::{Api, Hooks, Kind, KindSpec, Obj, ParseError, Reference, Relation, Resource};
+use crate::openstack::Service;
 
-pub(super) const API: Api = Api {
-    list_path: "/volumes/detail",
-    collection: "volumes",
-    item_prefix: "/volumes/",
-    item_key: Some("volume"),
+pub(super) static SPEC: KindSpec = KindSpec {
+    kind: Kind::Volume,
+    name: "volume",
+    service: Service::BlockStorage,
+    api: Api {
+        list_path: "/volumes/detail",
+        collection: "volumes",
+        item_prefix: "/volumes/",
+        item_key: Some("volume"),
+    },
+    parse,
+    tags: false,
+    metadata: true,
+    deletes_asynchronously: true,
+    blockers: &[Kind::Server, Kind::Snapshot, Kind::Stack],
+    rank: 100,
+    stuck: &["error_deleting"],
+    stuck_after_delete: &[],
+    hooks: Hooks::NONE,
 };
 
 pub(super) fn parse(v: &Value) -> Result<Resource, ParseError> {
