@@ -119,10 +119,9 @@ impl<'a> SessionCloud<'a> {
 /// Sorts an API failure into retry-later or give-up.
 pub fn classify(kind: Kind, error: &ResourceError) -> CloudError {
     let text = error.to_string();
+    // 409, or what the kind's service says instead (Cinder: 400).
     match error.api().and_then(ApiError::status) {
-        Some(409) => CloudError::Conflict(text),
-        // Cinder refuses a delete in the wrong state with 400, not 409.
-        Some(400) if matches!(kind, Kind::Volume | Kind::Snapshot) => CloudError::Conflict(text),
+        Some(status) if kind.refuses_wrong_state_with(status) => CloudError::Conflict(text),
         _ => CloudError::Failed(text),
     }
 }

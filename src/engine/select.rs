@@ -109,9 +109,10 @@ fn push_unique(list: &mut Vec<String>, item: String) {
 /// The text a name pattern is matched against: floating IPs have no name, their
 /// description stands in.
 fn mark_name(r: &Resource) -> &str {
-    match r.kind {
-        Kind::FloatingIp => &r.description,
-        _ => &r.name,
+    if r.kind.named_by_description() {
+        &r.description
+    } else {
+        &r.name
     }
 }
 

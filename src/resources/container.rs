@@ -28,6 +28,8 @@ pub(super) static SPEC: KindSpec = KindSpec {
     rank: 140,
     stuck: &[],
     stuck_after_delete: &[],
+    wrong_state_statuses: &[],
+    named_by_description: false,
     hooks: Hooks {
         read: Some(|session, r| Box::pin(read(session, r))),
         delete: Some(|session, r| Box::pin(delete(session, r))),

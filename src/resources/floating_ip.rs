@@ -28,6 +28,8 @@ pub(super) static SPEC: KindSpec = KindSpec {
     rank: 30,
     stuck: &[],
     stuck_after_delete: &[],
+    wrong_state_statuses: &[],
+    named_by_description: true,
     hooks: Hooks::NONE,
 };
 

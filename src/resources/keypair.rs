@@ -23,6 +23,8 @@ pub(super) static SPEC: KindSpec = KindSpec {
     rank: 130,
     stuck: &[],
     stuck_after_delete: &[],
+    wrong_state_statuses: &[],
+    named_by_description: false,
     hooks: Hooks::NONE,
 };
 

@@ -27,6 +27,8 @@ pub(super) static SPEC: KindSpec = KindSpec {
     rank: 10,
     stuck: &[],
     stuck_after_delete: &["ERROR"],
+    wrong_state_statuses: &[],
+    named_by_description: false,
     hooks: Hooks {
         delete: Some(|session, r| Box::pin(delete(session, r))),
         ..Hooks::NONE

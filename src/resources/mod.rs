@@ -6,8 +6,8 @@
 //! vocabulary ([`Kind`], [`Resource`], [`Reference`], [`Detach`]), the kind table
 //! (`spec`) and the generic [`list`], [`read`] and [`delete`] driven by it.
 //!
-//! Nothing here decides *whether* to delete: that is [`crate::select`] and
-//! [`crate::plan`]. Parsing is tolerant of unknown fields and strict on types.
+//! Nothing here decides *whether* to delete: that is [`crate::engine::select`] and
+//! [`crate::engine::plan`]. Parsing is tolerant of unknown fields and strict on types.
 //!
 //! # How to add a kind
 //! 1. Write `src/resources/<kind>.rs`: a `//!` on the kind's quirks, a `parse` for one
@@ -136,6 +136,17 @@ impl Kind {
     /// Whether a delete returns before the resource is gone (the sweep then polls).
     pub fn deletes_asynchronously(self) -> bool {
         spec(self).deletes_asynchronously
+    }
+
+    /// Whether the service answers a delete in the wrong state with `status` (besides
+    /// 409): a conflict to retry, not a failure.
+    pub fn refuses_wrong_state_with(self, status: u16) -> bool {
+        status == 409 || spec(self).wrong_state_statuses.contains(&status)
+    }
+
+    /// Whether the description stands in for the name (floating IPs).
+    pub fn named_by_description(self) -> bool {
+        spec(self).named_by_description
     }
 
     /// Which kinds can hold a resource of this kind in use. When listing one of them
@@ -515,6 +526,12 @@ pub(crate) struct KindSpec {
     /// Further statuses that mean stuck once a delete was accepted: a failed
     /// asynchronous delete that ends in `ERROR` rather than a status of its own.
     stuck_after_delete: &'static [&'static str],
+    /// Statuses besides 409 with which the service refuses a delete in the wrong state,
+    /// to be retried like a conflict (Cinder's 400 "Volume status must be ...").
+    pub(crate) wrong_state_statuses: &'static [u16],
+    /// Whether the description stands in for the name (floating IPs have none): name
+    /// patterns and the protect list match it.
+    pub(crate) named_by_description: bool,
     /// What the kind does differently from the generic code.
     hooks: Hooks,
 }

@@ -23,6 +23,8 @@ pub(super) static SPEC: KindSpec = KindSpec {
     rank: 90,
     stuck: &["error_deleting"],
     stuck_after_delete: &[],
+    wrong_state_statuses: &[400],
+    named_by_description: false,
     hooks: Hooks::NONE,
 };
 

@@ -28,6 +28,8 @@ pub(super) static SPEC: KindSpec = KindSpec {
     rank: 0,
     stuck: &["DELETE_FAILED"],
     stuck_after_delete: &[],
+    wrong_state_statuses: &[],
+    named_by_description: false,
     hooks: Hooks {
         after_list: Some(|session, r| Box::pin(add_owned(session, r))),
         after_read: Some(after_read),

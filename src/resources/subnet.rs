@@ -25,6 +25,8 @@ pub(super) static SPEC: KindSpec = KindSpec {
     rank: 60,
     stuck: &[],
     stuck_after_delete: &[],
+    wrong_state_statuses: &[],
+    named_by_description: false,
     hooks: Hooks::NONE,
 };
 

@@ -25,6 +25,8 @@ pub(super) static SPEC: KindSpec = KindSpec {
     rank: 100,
     stuck: &["error_deleting"],
     stuck_after_delete: &[],
+    wrong_state_statuses: &[400],
+    named_by_description: false,
     hooks: Hooks::NONE,
 };
 
