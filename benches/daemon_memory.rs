@@ -20,7 +20,7 @@ use stacksweep::cli::daemon::{known_names, EngineRunner};
 use stacksweep::config::Config;
 use stacksweep::daemon::{Clock, Daemon, DaemonOptions};
 use stacksweep::openstack::{CloudConfig, Service, Session};
-use stacksweep::sim::{Sim, SimConfig};
+use stacksweep_sim::{Sim, SimConfig};
 use tokio_util::sync::CancellationToken;
 
 const LEAKS_PER_SWEEP: usize = 3;

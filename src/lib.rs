@@ -7,9 +7,11 @@
 //! - [`resources`] knows, per kind, how to list, read, detach and delete a resource;
 //! - [`select`], [`plan`], [`sweep`] and [`report`] are the engine: which resources are
 //!   ours, in what order they can go, carrying that out, and saying what happened;
-//! - [`config`], [`cli`], [`daemon`], [`metrics`] and [`telemetry`] are the product around it;
-//! - [`sim`] is an in-memory OpenStack for tests, benchmarks and the demo. It uses
-//!   nothing of the rest of the crate.
+//! - [`config`], [`cli`], [`daemon`], [`metrics`] and [`telemetry`] are the product around it.
+//!
+//! The in-memory OpenStack that tests, benchmarks and the demo run against is a crate of
+//! its own, `stacksweep-sim` (`sim/`): it uses nothing of this one, and only the `sim` and
+//! `demo` subcommands use it here.
 
 pub mod cli;
 pub mod config;
@@ -23,7 +25,6 @@ pub mod quota;
 pub mod report;
 pub mod resources;
 pub mod select;
-pub mod sim;
 pub mod state;
 pub mod sweep;
 pub mod telemetry;

@@ -18,7 +18,7 @@ use stacksweep::cli::daemon::{known_names, EngineRunner};
 use stacksweep::config::Config;
 use stacksweep::daemon::{Clock, Daemon, DaemonOptions};
 use stacksweep::openstack::{CloudConfig, Service, Session};
-use stacksweep::sim::{FaultConfig, Sim, SimConfig};
+use stacksweep_sim::{FaultConfig, Sim, SimConfig};
 use tokio_util::sync::CancellationToken;
 
 /// Creates a network tagged as Neutron tags things (PUT after create); returns its ID.

@@ -12,8 +12,8 @@ mod sim_bed;
 use serde_json::Value;
 use sim_bed::{bed, selector, stacksweep};
 use stacksweep::quota::{self, QuotaReport, QuotaResource as Q};
-use stacksweep::sim::{FaultConfig, Manifest, SimState};
 use stacksweep::sweep::{self, SweepOptions};
+use stacksweep_sim::{FaultConfig, Manifest, SimState};
 use tokio_util::sync::CancellationToken;
 
 fn options() -> SweepOptions {

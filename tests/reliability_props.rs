@@ -28,9 +28,9 @@ use reliability_support::{all_resources, fast_sweep_options, mutations, Bed};
 use serde_json::{json, Value};
 use stacksweep::report::{Outcome, Report};
 use stacksweep::select::{Filters, Marks, Selector};
-use stacksweep::sim::scenarios::{Seeder, ServerSpec};
-use stacksweep::sim::SimHandle;
 use stacksweep::sweep::{self, SweepOptions};
+use stacksweep_sim::scenarios::{Seeder, ServerSpec};
+use stacksweep_sim::SimHandle;
 use tokio_util::sync::CancellationToken;
 
 /// `(kind, id)` as the simulator names kinds.

@@ -14,9 +14,9 @@ use stacksweep::openstack::Session;
 use stacksweep::report::{Outcome, Report};
 use stacksweep::resources::Kind;
 use stacksweep::select::{Filters, Marks, Selector};
-use stacksweep::sim::scenarios::{Seeder, ServerSpec};
-use stacksweep::sim::{FaultConfig, Manifest, SimConfig, SimHandle};
 use stacksweep::sweep::{self, SweepOptions};
+use stacksweep_sim::scenarios::{Seeder, ServerSpec};
+use stacksweep_sim::{FaultConfig, Manifest, SimConfig, SimHandle};
 use tokio_util::sync::CancellationToken;
 
 /// A simulator seeded with a scenario, and a session to it as the CI member.

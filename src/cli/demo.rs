@@ -8,13 +8,13 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
+use stacksweep_sim::{Manifest, Scenario, Sim, SimConfig};
 use tokio_util::sync::CancellationToken;
 
 use super::exit;
 use crate::metrics::{Metrics, SweepOutcome, TargetLabels};
 use crate::openstack::{CloudConfig, Session, SessionOptions};
 use crate::select::{Filters, Marks, Selector};
-use crate::sim::{Manifest, Scenario, Sim, SimConfig};
 use crate::sweep::{self, SweepOptions};
 
 /// `stacksweep demo` flags.

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use stacksweep::openstack::{CloudConfig, RetryPolicy, Session, SessionOptions};
-use stacksweep::sim::{Sim, SimConfig, SimHandle};
 use stacksweep::sweep::SweepOptions;
+use stacksweep_sim::{Sim, SimConfig, SimHandle};
 
 /// A simulator whose asynchronous deletes take milliseconds.
 pub fn fast_sim_config() -> SimConfig {

@@ -2,7 +2,7 @@
 //! Cinder, Octavia, Glance, Heat and Swift on one axum listener, answering with the real
 //! APIs' paths, JSON shapes, status codes and error bodies, with injectable faults.
 //!
-//! It is a house apart: it uses nothing of the rest of the crate and speaks only HTTP.
+//! It is a crate apart: it uses nothing of the janitor (`stacksweep`) and speaks only HTTP.
 
 pub mod cinder;
 pub mod faults;
