@@ -4,7 +4,13 @@
 //!
 //! It is a crate apart: it uses nothing of the janitor (`stacksweep`) and speaks only HTTP.
 
+// From the bottom up: the shared vocabulary (`store`, `error`, `faults`, `log`, `quota`)
+// uses nothing else of the crate; each service's model (`<service>::state`) uses only
+// that; `state` holds every model behind one lock; `http` serves it; the services'
+// handlers use all of these; `scenarios` seeds through the services; this file puts the
+// services' routes together. Nothing uses anything above itself.
 pub mod cinder;
+pub mod error;
 pub mod faults;
 pub mod glance;
 pub mod heat;
@@ -16,6 +22,7 @@ pub mod nova;
 pub mod octavia;
 pub mod quota;
 pub mod scenarios;
+pub mod state;
 pub mod store;
 pub mod swift;
 
@@ -24,12 +31,14 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Router;
 use tokio_util::sync::CancellationToken;
 
 pub use faults::FaultConfig;
 pub use log::RequestRecord;
 pub use scenarios::{Manifest, Scenario};
-pub use store::{Ctx, SimState};
+pub use state::SimState;
+pub use store::Ctx;
 
 use http::Shared;
 
@@ -78,7 +87,7 @@ impl Sim {
     pub async fn start(config: SimConfig) -> std::io::Result<SimHandle> {
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
-        let delays = store::Delays {
+        let delays = state::Delays {
             server_delete: config.server_delete_delay,
             volume_delete: config.volume_delete_delay,
             volume_detach: config.volume_detach_delay,
@@ -88,7 +97,7 @@ impl Sim {
         let mut state = SimState::new(format!("http://{addr}"), delays, faults);
         state.keystone.token_ttl = config.token_ttl;
         let shared = Shared::new(state);
-        let app = http::router(shared.clone());
+        let app = router(shared.clone());
         let cancel = CancellationToken::new();
         let stop = cancel.clone();
         let task = tokio::spawn(async move {
@@ -103,6 +112,20 @@ impl Sim {
             task,
         })
     }
+}
+
+/// The whole simulator: every service under its path prefix, with log, faults, auth.
+fn router(shared: Arc<Shared>) -> Router {
+    let services = Router::new()
+        .merge(keystone::router(shared.clone()))
+        .merge(neutron::router(shared.clone()))
+        .merge(nova::router(shared.clone()))
+        .merge(cinder::router(shared.clone()))
+        .merge(octavia::router(shared.clone()))
+        .merge(glance::router(shared.clone()))
+        .merge(heat::router(shared.clone()))
+        .merge(swift::router(shared.clone()));
+    http::wrap(services, shared)
 }
 
 /// A running simulator: its address, and the hooks tests use to shape and inspect it.

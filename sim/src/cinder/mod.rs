@@ -2,6 +2,9 @@
 //! asynchronous deletes through `deleting`, `error_deleting` when stuck, `cascade=true`,
 //! and the 400 `badRequest` refusals real Cinder answers for volumes in use.
 
+mod quota;
+pub mod state;
+
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -14,12 +17,12 @@ use axum::{Extension, Router};
 use jiff::Timestamp;
 use serde_json::{json, Value};
 
-use super::http::{
-    body_obj, empty, parse_body, protect, reply, ApiError, Caller, Shared, St, Style,
-};
-use super::store::{
-    fmt_micro, new_id, next_link, page, public, str_of, Ctx, Job, Obj, Params, SimState, Table,
-};
+pub use state::CinderState;
+
+use crate::error::{ApiError, Style};
+use crate::http::{body_obj, empty, parse_body, protect, reply, Caller, Shared, St};
+use crate::state::{Job, SimState};
+use crate::store::{fmt_micro, new_id, next_link, page, public, str_of, Ctx, Obj, Params};
 
 /// The refusal real Cinder answers for a volume attached, with snapshots, or in use.
 pub const VOLUME_IN_USE: &str = "Invalid volume: Volume status must be available or error or error_restoring or error_extending or error_managing and must not be migrating, attached, belong to a group, have snapshots, awaiting a transfer, or be disassociated from snapshots after volume transfer.";
@@ -37,39 +40,6 @@ const DELETABLE: [&str; 5] = [
 const MAX_LIMIT: usize = 1000;
 /// Highest volume microversion the simulator claims.
 const MAX_MICROVERSION: &str = "3.71";
-
-/// Cinder's resources.
-#[derive(Debug, Default)]
-pub struct CinderState {
-    /// Volumes.
-    pub volumes: Table,
-    /// Snapshots.
-    pub snapshots: Table,
-}
-
-impl CinderState {
-    /// Removes a volume and its snapshots at once (no checks).
-    pub fn remove_volume(&mut self, id: &str) {
-        self.volumes.remove(id);
-        let snaps: Vec<String> = self
-            .snapshots
-            .values()
-            .filter(|s| str_of(s, "volume_id") == id)
-            .map(|s| str_of(s, "id").to_string())
-            .collect();
-        for s in snaps {
-            self.snapshots.remove(&s);
-        }
-    }
-
-    fn snapshots_of(&self, volume_id: &str) -> Vec<String> {
-        self.snapshots
-            .values()
-            .filter(|s| str_of(s, "volume_id") == volume_id)
-            .map(|s| str_of(s, "id").to_string())
-            .collect()
-    }
-}
 
 fn bad(msg: impl Into<String>) -> ApiError {
     ApiError::nova(StatusCode::BAD_REQUEST, msg)
@@ -321,7 +291,7 @@ fn matches(o: &Obj, p: &Params) -> Result<bool, ApiError> {
                     .all(|(mk, mv)| have.and_then(|m| m.get(mk)) == Some(mv))
             }
             "name" | "status" | "bootable" | "volume_id" | "availability_zone" => {
-                o.get(k).is_some_and(|x| super::store::field_matches(x, v))
+                o.get(k).is_some_and(|x| crate::store::field_matches(x, v))
             }
             _ => true,
         };
@@ -755,7 +725,7 @@ pub fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
         .route("/volume/v3/{pid}/backups/detail", get(backups))
         .route(
             "/volume/v3/{pid}/os-quota-sets/{id}",
-            get(super::quota::cinder_quota_set),
+            get(quota::cinder_quota_set),
         )
         .layer(middleware::from_fn(version_headers));
     Router::new()

@@ -3,6 +3,9 @@
 //! only after the server is gone), volume attachments, keypairs, server groups, flavors,
 //! limits.
 
+mod limits;
+pub mod state;
+
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -15,52 +18,19 @@ use axum::{Extension, Router};
 use jiff::Timestamp;
 use serde_json::{json, Value};
 
-use super::http::{
-    body_obj, empty, parse_body, protect, reply, ApiError, Caller, Shared, St, Style,
-};
-use super::store::{
-    fmt_micro, fmt_z, new_id, next_link, page, public, str_of, strs_of, Ctx, Job, Obj, Params,
-    SimState, Table, TagFilter,
+pub use state::NovaState;
+
+use crate::error::{ApiError, Style};
+use crate::http::{body_obj, empty, parse_body, protect, reply, Caller, Shared, St};
+use crate::state::{Job, SimState};
+use crate::store::{
+    fmt_micro, fmt_z, new_id, next_link, page, public, str_of, strs_of, Ctx, Obj, Params, TagFilter,
 };
 
 /// Highest compute microversion the simulator claims.
 pub const MAX_MICROVERSION: (u32, u32) = (2, 96);
 /// Most items in one list page when no `limit` is given (Nova's `max_limit`).
 const MAX_LIMIT: usize = 1000;
-
-/// Nova's resources.
-#[derive(Debug, Default)]
-pub struct NovaState {
-    /// Servers (including ones in `deleting`).
-    pub servers: Table,
-    /// Server groups.
-    pub server_groups: Table,
-    /// Keypairs, keyed by name.
-    pub keypairs: Table,
-    /// Flavors.
-    pub flavors: Table,
-}
-
-impl NovaState {
-    pub(crate) fn new() -> NovaState {
-        let mut n = NovaState::default();
-        for (id, name, ram, vcpus, disk) in [
-            ("1", "m1.tiny", 512, 1, 1),
-            ("2", "m1.small", 2048, 1, 20),
-            ("3", "m1.medium", 4096, 2, 40),
-            ("4", "m1.large", 8192, 4, 80),
-            ("42", "m1.nano", 128, 1, 1),
-        ] {
-            let f = json!({"id": id, "name": name, "ram": ram, "vcpus": vcpus, "disk": disk,
-                "OS-FLV-EXT-DATA:ephemeral": 0, "OS-FLV-DISABLED:disabled": false, "swap": 0,
-                "rxtx_factor": 1.0, "os-flavor-access:is_public": true, "description": null, "extra_specs": {}});
-            if let Value::Object(o) = f {
-                n.flavors.insert(o);
-            }
-        }
-        n
-    }
-}
 
 /// A compute microversion from the request headers (2.1 when none; `latest` is the max).
 pub fn microversion(headers: &HeaderMap) -> (u32, u32) {
@@ -281,7 +251,7 @@ pub fn create_server(st: &mut SimState, ctx: &Ctx, body: &Obj) -> Result<Obj, Ap
             Some("image") if bdm["destination_type"] == "volume" => {
                 let size = bdm["volume_size"].as_u64().unwrap_or(1);
                 let vb = json!({"size": size, "name": "", "imageRef": bdm["uuid"]});
-                let v = super::cinder::create_volume(
+                let v = crate::cinder::create_volume(
                     st,
                     ctx,
                     vb.as_object().cloned().unwrap_or_default(),
@@ -291,7 +261,7 @@ pub fn create_server(st: &mut SimState, ctx: &Ctx, body: &Obj) -> Result<Obj, Ap
             _ => continue,
         };
         let device = format!("/dev/vd{}", (b'a' + volumes.len() as u8) as char);
-        super::cinder::attach(st, &vid, &id, &device);
+        crate::cinder::attach(st, &vid, &id, &device);
         volumes.push(json!({"id": vid, "delete_on_termination": dot}));
     }
     if let Some(g) = &group {
@@ -405,7 +375,7 @@ pub fn finish_server_delete(st: &mut SimState, id: &str) -> Vec<Job> {
     let server_id = id.to_string();
     vec![Job::after(st.delays.volume_detach, move |st| {
         for (vid, dot) in volumes {
-            super::cinder::detach(st, &vid, &server_id);
+            crate::cinder::detach(st, &vid, &server_id);
             if dot {
                 st.cinder.remove_volume(&vid);
             }
@@ -840,7 +810,7 @@ async fn attach_volume(
         )));
     }
     let device = format!("/dev/vd{}", (b'a' + n as u8) as char);
-    super::cinder::attach(&mut st, &vid, &id, &device);
+    crate::cinder::attach(&mut st, &vid, &id, &device);
     let entry = json!({"id": vid, "delete_on_termination": false});
     if let Some(Value::Array(v)) = st
         .nova
@@ -886,7 +856,7 @@ async fn detach_volume(
     let delay = st.delays.volume_detach;
     drop(st);
     s.run_jobs(vec![Job::after(delay, move |st| {
-        super::cinder::detach(st, &vid, &id);
+        crate::cinder::detach(st, &vid, &id);
         Vec::new()
     })]);
     Ok(empty(StatusCode::ACCEPTED))
@@ -1296,7 +1266,7 @@ pub fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
             "/os-server-groups/{id}",
             get(get_group).delete(delete_group),
         )
-        .route("/limits", get(super::quota::nova_limits));
+        .route("/limits", get(limits::nova_limits));
     Router::new()
         .route("/compute", get(versions))
         .route("/compute/", get(versions))
