@@ -4,11 +4,18 @@
 //!
 //! It is a crate apart: it uses nothing of the janitor (`stacksweep`) and speaks only HTTP.
 
-// From the bottom up: the shared vocabulary (`store`, `error`, `faults`, `log`, `quota`)
-// uses nothing else of the crate; each service's model (`<service>::state`) uses only
-// that; `state` holds every model behind one lock; `http` serves it; the services'
-// handlers use all of these; `scenarios` seeds through the services; this file puts the
-// services' routes together. Nothing uses anything above itself.
+// Dependencies run one way, from the bottom up (no file uses one above it):
+// 1. the shared vocabulary: `store` (resources, tables, caller, ids, times, pages),
+//    `error` (error answers), `faults`, `log`, `quota` (limits);
+// 2. each service's model, `<service>/state.rs` (Neutron's also spans `kind`, `networks`,
+//    `ports`, `routers`, `floating_ips`, `security_groups` and `ops`), which knows nothing
+//    of the other services nor of requests;
+// 3. `state`: every model behind the one lock, and the delayed jobs that change it;
+// 4. `http`: the shared handle and the middleware (log, faults, token check);
+// 5. the services' handlers and cross-service operations (Nova boots on Neutron ports
+//    and Cinder volumes; Heat creates through Nova, Cinder and Neutron's model);
+// 6. `scenarios`, which seed through the services; and this file, which routes them.
+
 pub mod cinder;
 pub mod error;
 pub mod faults;

@@ -196,7 +196,7 @@ impl NeutronState {
                 format!("Unable to complete operation on network {id}. There are one or more ports still in use on the network, id for these ports is: {}.", users.join(",")),
             ));
         }
-        for sub in strs_of(&obj, "subnets") {
+        for sub in strs_of(obj, "subnets") {
             self.subnets.remove(&sub);
             self.next_host.remove(&sub);
         }
@@ -218,7 +218,7 @@ impl NeutronState {
         }
         self.subnets.remove(id);
         self.next_host.remove(id);
-        if let Some(net) = self.networks.get_mut(str_of(&obj, "network_id")) {
+        if let Some(net) = self.networks.get_mut(str_of(obj, "network_id")) {
             if let Some(Value::Array(subs)) = net.get_mut("subnets") {
                 subs.retain(|s| s.as_str() != Some(id));
             }

@@ -122,7 +122,7 @@ impl NeutronState {
 
     /// Deletes a port; refused for Nova's ports (unless admin) and for the L3 plugin's.
     pub(super) fn delete_port(&mut self, ctx: &Ctx, id: &str, obj: &Obj) -> Result<(), ApiError> {
-        let owner = str_of(&obj, "device_owner");
+        let owner = str_of(obj, "device_owner");
         if owner.starts_with("compute:") && !ctx.admin {
             return Err(policy("delete_port"));
         }

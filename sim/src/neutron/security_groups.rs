@@ -180,7 +180,7 @@ impl NeutronState {
         id: &str,
         obj: &Obj,
     ) -> Result<(), ApiError> {
-        if str_of(&obj, "name") == "default" && !ctx.admin {
+        if str_of(obj, "name") == "default" && !ctx.admin {
             return Err(conflict(
                 "SecurityGroupCannotRemoveDefault",
                 "Insufficient rights for removing default security group.",
