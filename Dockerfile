@@ -1,5 +1,5 @@
 # stacksweep container image: a locked release build on the same toolchain CI uses
-# (tests/deploy.rs checks this file against .ci/run), run as a non-root user on a
+# (tests/cli/deploy.rs checks this file against .ci/run), run as a non-root user on a
 # distroless base that carries CA certificates.
 FROM rust:1.95-bookworm AS build
 WORKDIR /src

@@ -39,7 +39,7 @@ if [ "${1:-}" = "--scrape" ]; then
     scrape="$(mktemp)"
     trap 'rm -f "$scrape"' EXIT
     # The test scrapes a daemon after two sweeps and writes the text where this says.
-    STACKSWEEP_METRICS_OUT="$scrape" cargo test -q --test daemon_fake metrics_move_with_sweeps >/dev/null
+    STACKSWEEP_METRICS_OUT="$scrape" cargo test -q --test daemon fake::metrics_move_with_sweeps >/dev/null
     set -- "$scrape"
 fi
 
