@@ -11,35 +11,23 @@
 //!
 //! # How to add a kind
 //! 1. Write `src/resources/<kind>.rs`: a `//!` on the kind's quirks, a `parse` for one
-//!    item as the API sends it, and `pub(super) static SPEC: KindSpec` with the rest.
-//!    Hooks only for what the generic list, read and delete get wrong; `Hooks::NONE`
-//!    otherwise. Pick an unused `rank` between the kinds it goes between.
-//! 2. Add the [`Kind`] variant, `mod <kind>;` and its row in `spec` (the compiler asks
-//!    for the row). If the new kind can hold others in use, name it in their blockers.
-//! 3. Add it to [`Kind::ALL`] (the order kinds are listed in) and bump the count in
-//!    `kind_names_round_trip`.
-//! 4. Serve it in the simulator (`src/sim/<service>.rs`): list, show and delete, with
-//!    the same shapes as the real API.
-//! 5. Test: a parse test in the kind file, the kind's place in
-//!    `ranks_keep_the_plan_order`, and a sweep against the simulator in `tests/`.
+//!    item as the API sends it, and `pub(super) static SPEC: KindSpec` with the rest
+//!    (name, service, API paths, tags and metadata, async delete, blockers, rank, stuck
+//!    and wrong-state statuses). Hooks only for what the generic list, read and delete
+//!    get wrong; `Hooks::NONE` otherwise. Pick an unused `rank` between the kinds it goes
+//!    between.
+//! 2. Add its row to `kind_table!` below (`/// doc` then `Variant => file,`): that makes
+//!    the [`Kind`] variant, the module, its place in [`Kind::ALL`] and its arm in `spec`.
+//!    If the new kind can hold others in use, name it in their `blockers`.
+//! 3. Emit the kind's references in `parse` (the planner orders and skips from them).
+//! 4. Serve it in the simulator (`sim/src/<service>/`): list, show and delete, with the
+//!    same paths, shapes, status codes and error bodies as the real API.
+//! 5. Test: a parse test in the kind file, and a sweep against the simulator in
+//!    `tests/engine/`. The table's own tests then ask for the rest: the kind count in
+//!    `kind_names_round_trip`, its place in `ranks_keep_the_plan_order`, and
 //!    `the_kind_table_is_whole` checks the row.
 
-mod container;
 mod fields;
-mod floating_ip;
-mod image;
-mod keypair;
-mod load_balancer;
-mod network;
-mod port;
-mod router;
-mod security_group;
-mod server;
-mod server_group;
-mod snapshot;
-mod stack;
-mod subnet;
-mod volume;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -56,63 +44,73 @@ pub(crate) use fields::Obj;
 pub use fields::ParseError;
 pub use keypair::keypair_details;
 
-/// A kind of resource the janitor sweeps. The kebab-case names are CLI and config values
-/// and metric labels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Kind {
+/// Declares the kinds from the table's rows (`Variant => file`, with the variant's doc):
+/// each row makes the [`Kind`] variant, the `mod` of its file, its place in [`Kind::ALL`]
+/// and its arm in `spec`, which returns the `SPEC` the file declares. One row, one file:
+/// nothing about a kind is declared anywhere else.
+macro_rules! kind_table {
+    ($( $(#[$doc:meta])* $variant:ident => $file:ident, )+) => {
+        $( mod $file; )+
+
+        /// A kind of resource the janitor sweeps. The kebab-case names are CLI and config
+        /// values and metric labels.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(rename_all = "kebab-case")]
+        pub enum Kind {
+            $( $(#[$doc])* $variant, )+
+        }
+
+        impl Kind {
+            /// Every kind, in table order: network, compute and block-storage kinds first.
+            pub const ALL: &'static [Kind] = &[ $( Kind::$variant, )+ ];
+        }
+
+        /// The kind table: the row of `kind`, declared in the kind's own file.
+        fn spec(kind: Kind) -> &'static KindSpec {
+            let row = match kind {
+                $( Kind::$variant => &$file::SPEC, )+
+            };
+            debug_assert_eq!(row.kind, kind, "the kind table row of {kind} is another kind's");
+            row
+        }
+    };
+}
+
+// The kind table: one row per kind, in the order kinds are listed and shown.
+kind_table! {
     /// Nova server.
-    Server,
+    Server => server,
     /// Nova server group.
-    ServerGroup,
+    ServerGroup => server_group,
     /// Nova keypair (named, user-scoped).
-    Keypair,
+    Keypair => keypair,
     /// Neutron port.
-    Port,
+    Port => port,
     /// Neutron floating IP.
-    FloatingIp,
+    FloatingIp => floating_ip,
     /// Neutron router.
-    Router,
+    Router => router,
     /// Neutron subnet.
-    Subnet,
+    Subnet => subnet,
     /// Neutron network.
-    Network,
+    Network => network,
     /// Neutron security group.
-    SecurityGroup,
+    SecurityGroup => security_group,
     /// Cinder volume.
-    Volume,
+    Volume => volume,
     /// Cinder snapshot.
-    Snapshot,
+    Snapshot => snapshot,
     /// Octavia load balancer (deleted with `cascade`).
-    LoadBalancer,
+    LoadBalancer => load_balancer,
     /// Glance image.
-    Image,
+    Image => image,
     /// Heat stack.
-    Stack,
+    Stack => stack,
     /// Swift container (emptied, then deleted).
-    Container,
+    Container => container,
 }
 
 impl Kind {
-    /// Every kind, network, compute and block-storage kinds first.
-    pub const ALL: &'static [Kind] = &[
-        Kind::Server,
-        Kind::ServerGroup,
-        Kind::Keypair,
-        Kind::Port,
-        Kind::FloatingIp,
-        Kind::Router,
-        Kind::Subnet,
-        Kind::Network,
-        Kind::SecurityGroup,
-        Kind::Volume,
-        Kind::Snapshot,
-        Kind::LoadBalancer,
-        Kind::Image,
-        Kind::Stack,
-        Kind::Container,
-    ];
-
     /// The kebab-case name (`floating-ip`).
     pub fn as_str(self) -> &'static str {
         spec(self).name
@@ -587,33 +585,6 @@ impl Hooks {
         delete: None,
         item_path: None,
     };
-}
-
-/// The kind table: one row per kind, each declared in the kind's own file. The one
-/// exhaustive `match` on kinds, so a new variant cannot be forgotten here.
-fn spec(kind: Kind) -> &'static KindSpec {
-    let row = match kind {
-        Kind::Server => &server::SPEC,
-        Kind::ServerGroup => &server_group::SPEC,
-        Kind::Keypair => &keypair::SPEC,
-        Kind::Port => &port::SPEC,
-        Kind::FloatingIp => &floating_ip::SPEC,
-        Kind::Router => &router::SPEC,
-        Kind::Subnet => &subnet::SPEC,
-        Kind::Network => &network::SPEC,
-        Kind::SecurityGroup => &security_group::SPEC,
-        Kind::Volume => &volume::SPEC,
-        Kind::Snapshot => &snapshot::SPEC,
-        Kind::LoadBalancer => &load_balancer::SPEC,
-        Kind::Image => &image::SPEC,
-        Kind::Stack => &stack::SPEC,
-        Kind::Container => &container::SPEC,
-    };
-    debug_assert_eq!(
-        row.kind, kind,
-        "the kind table row of {kind} is another kind's"
-    );
-    row
 }
 
 /// Parses one item of `kind` as the API sends it in a list or show answer.
