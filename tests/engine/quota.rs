@@ -5,10 +5,9 @@
 //! (short) time: the simulator's asynchronous deletes run on timers.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use crate::support::{fast_sweep_options, selector, Bed};
+use crate::support::{fast_sweep_options, selector, sweep, Bed};
 use serde_json::Value;
 use stacksweep::engine::quota::{self, QuotaReport, QuotaResource as Q};
-use stacksweep::engine::{self, Job};
 use stacksweep_sim::{FaultConfig, Manifest, SimState};
 use tokio_util::sync::CancellationToken;
 
@@ -59,18 +58,12 @@ async fn freed_matches_manifest_and_after_matches_sim() {
     });
     let before = quota::read(&b.session).await;
     assert!(before.unavailable.is_empty(), "{:?}", before.unavailable);
-    let report = async {
-        engine::run(
-            &Job::new(
-                b.session.clone(),
-                (selector(m)).clone(),
-                (fast_sweep_options()).clone(),
-            ),
-            CancellationToken::new(),
-        )
-        .await
-        .map(|s| s.report)
-    }
+    let report = sweep(
+        &b.session,
+        &selector(m),
+        &fast_sweep_options(),
+        CancellationToken::new(),
+    )
     .await
     .unwrap();
     assert!(report.is_clean(), "{}", report.render_text());

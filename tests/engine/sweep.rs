@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use crate::support::{fast_sim_config, fast_sweep_options, selector, Bed};
+use crate::support::{fast_sim_config, fast_sweep_options, selector, sweep, Bed};
 use regex::Regex;
 use stacksweep::engine::inventory::Inventory;
 use stacksweep::engine::report::{Outcome, Report};
@@ -338,18 +338,12 @@ async fn scale_scenario_swept_clean() {
         ..Marks::default()
     };
     let selector = Selector::new(marks, Filters::default()).unwrap();
-    let report = async {
-        engine::run(
-            &Job::new(
-                bed.session.clone(),
-                selector.clone(),
-                (fast_sweep_options()).clone(),
-            ),
-            CancellationToken::new(),
-        )
-        .await
-        .map(|s| s.report)
-    }
+    let report = sweep(
+        &bed.session,
+        &selector,
+        &fast_sweep_options(),
+        CancellationToken::new(),
+    )
     .await
     .unwrap();
     assert!(report.is_clean(), "{}", report.render_text());
@@ -439,14 +433,7 @@ async fn cancelled_sweep_reports_the_rest_and_resumes() {
     };
     let selector = selector(&bed.manifest);
     let options = fast_sweep_options();
-    let sweep = async {
-        engine::run(
-            &Job::new(bed.session.clone(), selector.clone(), options.clone()),
-            cancel.clone(),
-        )
-        .await
-        .map(|s| s.report)
-    };
+    let sweep = sweep(&bed.session, &selector, &options, cancel.clone());
     let (report, ()) = tokio::join!(sweep, trigger);
     let report = report.unwrap();
     assert!(!report.is_clean());
@@ -518,18 +505,12 @@ async fn stale_attachments_do_not_block_volumes() {
         },
     )
     .unwrap();
-    let first = async {
-        engine::run(
-            &Job::new(
-                bed.session.clone(),
-                servers_only.clone(),
-                (fast_sweep_options()).clone(),
-            ),
-            CancellationToken::new(),
-        )
-        .await
-        .map(|s| s.report)
-    }
+    let first = sweep(
+        &bed.session,
+        &servers_only,
+        &fast_sweep_options(),
+        CancellationToken::new(),
+    )
     .await
     .unwrap();
     assert_eq!(

@@ -8,11 +8,10 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use crate::support::{fast_session_options, fast_sweep_options, Bed};
+use crate::support::{fast_session_options, fast_sweep_options, sweep, Bed};
 use regex::Regex;
 use stacksweep::engine::report::Report;
 use stacksweep::engine::select::{Filters, Marks, Selector};
-use stacksweep::engine::{self, Job};
 use stacksweep::openstack::{CloudConfig, RetryPolicy, Session};
 use stacksweep::resources::Kind;
 use stacksweep_sim::{FaultConfig, Manifest, Scenario};
@@ -95,15 +94,7 @@ async fn high_fault_rates_never_touch_survivors() {
             }
         };
         let run = async {
-            let r = async {
-                engine::run(
-                    &Job::new(session.clone(), selector.clone(), options.clone()),
-                    CancellationToken::new(),
-                )
-                .await
-                .map(|s| s.report)
-            }
-            .await;
+            let r = sweep(&session, &selector, &options, CancellationToken::new()).await;
             done.store(true, Ordering::SeqCst);
             r
         };
@@ -123,16 +114,9 @@ async fn high_fault_rates_never_touch_survivors() {
     assert!(faults > 50, "only {faults} faults were injected");
 
     bed.sim.set_faults("*", FaultConfig::default());
-    let report = async {
-        engine::run(
-            &Job::new(session.clone(), selector.clone(), options.clone()),
-            CancellationToken::new(),
-        )
+    let report = sweep(&session, &selector, &options, CancellationToken::new())
         .await
-        .map(|s| s.report)
-    }
-    .await
-    .unwrap();
+        .unwrap();
     assert!(report.is_clean(), "{}", report.render_text());
     assert!(left(&bed, &m).is_empty(), "left: {:?}", left(&bed, &m));
     assert_survivors(&bed, &m, "the clean sweep");
@@ -166,18 +150,12 @@ async fn slow_service_is_a_per_kind_error() {
         deadline: Duration::from_millis(400),
     };
     let session = Session::connect(&cloud, opts).await.unwrap();
-    let report = async {
-        engine::run(
-            &Job::new(
-                session.clone(),
-                (selector(&m)).clone(),
-                (fast_sweep_options()).clone(),
-            ),
-            CancellationToken::new(),
-        )
-        .await
-        .map(|s| s.report)
-    }
+    let report = sweep(
+        &session,
+        &selector(&m),
+        &fast_sweep_options(),
+        CancellationToken::new(),
+    )
     .await
     .unwrap();
     let error = report

@@ -12,11 +12,11 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crate::support::fake_cloud::{Answer, FakeCloud, Seen};
-use crate::support::fast_sweep_options;
+use crate::support::{fast_sweep_options, sweep};
 use serde_json::{json, Value};
 use stacksweep::engine::report::{Outcome, Report};
 use stacksweep::engine::select::{Filters, Marks, Selector};
-use stacksweep::engine::{self, Job, SweepError};
+use stacksweep::engine::SweepError;
 use stacksweep::openstack::{RetryPolicy, Session, SessionOptions};
 use stacksweep::resources::Kind;
 use tokio_util::sync::CancellationToken;
@@ -157,15 +157,7 @@ async fn sweep_it(cloud: &FakeCloud) -> (Result<Report, SweepError>, Vec<String>
         .unwrap();
     let mut opts = fast_sweep_options();
     opts.deadline = Duration::from_secs(5);
-    let result = async {
-        engine::run(
-            &Job::new(session.clone(), (selector()).clone(), opts.clone()),
-            CancellationToken::new(),
-        )
-        .await
-        .map(|s| s.report)
-    }
-    .await;
+    let result = sweep(&session, &selector(), &opts, CancellationToken::new()).await;
     let deletes = cloud
         .seen()
         .into_iter()

@@ -18,7 +18,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use crate::support::{all_resources, fast_sweep_options, mutations, Bed};
+use crate::support::{all_resources, fast_sweep_options, mutations, sweep, Bed};
 use proptest::prelude::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -26,7 +26,7 @@ use regex::Regex;
 use serde_json::{json, Value};
 use stacksweep::engine::report::{Outcome, Report};
 use stacksweep::engine::select::{Filters, Marks, Selector};
-use stacksweep::engine::{self, Job, SweepOptions};
+use stacksweep::engine::SweepOptions;
 use stacksweep_sim::scenarios::{Seeder, ServerSpec};
 use stacksweep_sim::SimHandle;
 use tokio_util::sync::CancellationToken;
@@ -506,22 +506,15 @@ async fn check(seed: u64) {
 
     let session = bed.connect("sim").await;
     // A dry run first: it changes nothing, and plans what the real sweep must do.
-    let dry = async {
-        engine::run(
-            &Job::new(
-                session.clone(),
-                (selector(seeded.protect.clone())).clone(),
-                (SweepOptions {
-                    dry_run: true,
-                    ..fast_sweep_options()
-                })
-                .clone(),
-            ),
-            CancellationToken::new(),
-        )
-        .await
-        .map(|s| s.report)
-    }
+    let dry = sweep(
+        &session,
+        &selector(seeded.protect.clone()),
+        &(SweepOptions {
+            dry_run: true,
+            ..fast_sweep_options()
+        }),
+        CancellationToken::new(),
+    )
     .await
     .unwrap_or_else(|e| panic!("dry run failed: {e}\n{context}"));
     let sent = mutations(&bed.sim);
@@ -550,18 +543,12 @@ async fn check(seed: u64) {
             assert_eq!(r.outcome, Outcome::WouldDelete, "dry run: {k:?}\n{context}");
         }
     }
-    let report: Report = async {
-        engine::run(
-            &Job::new(
-                session.clone(),
-                (selector(seeded.protect.clone())).clone(),
-                (fast_sweep_options()).clone(),
-            ),
-            CancellationToken::new(),
-        )
-        .await
-        .map(|s| s.report)
-    }
+    let report: Report = sweep(
+        &session,
+        &selector(seeded.protect.clone()),
+        &fast_sweep_options(),
+        CancellationToken::new(),
+    )
     .await
     .unwrap_or_else(|e| panic!("sweep failed: {e}\n{context}"));
     let context = format!("{context}\nreport:\n{}", report.render_text());

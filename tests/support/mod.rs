@@ -18,7 +18,7 @@ use std::time::Duration;
 use regex::Regex;
 use stacksweep::engine::report::Report;
 use stacksweep::engine::select::{Filters, Marks, Selector};
-use stacksweep::engine::{self, Job, SweepOptions};
+use stacksweep::engine::{self, Job, SweepError, SweepOptions};
 use stacksweep::openstack::{CloudConfig, RetryPolicy, Session, SessionOptions};
 use stacksweep::resources::Kind;
 use stacksweep_sim::{Manifest, Scenario, Sim, SimConfig, SimHandle};
@@ -70,6 +70,17 @@ pub fn fast_sweep_options() -> SweepOptions {
         await_timeout: Duration::from_secs(5),
         ..SweepOptions::default()
     }
+}
+
+/// One sweep of `session`'s project through the engine's one entry point.
+pub async fn sweep(
+    session: &Session,
+    selector: &Selector,
+    options: &SweepOptions,
+    cancel: CancellationToken,
+) -> Result<Report, SweepError> {
+    let job = Job::new(session.clone(), selector.clone(), options.clone());
+    Ok(engine::run(&job, cancel).await?.report)
 }
 
 /// What the scenario marks as the job's: its tag, its metadata, its name prefix; and
@@ -180,11 +191,9 @@ impl Bed {
 
     /// One sweep of the member's project through the engine's entry point.
     pub async fn sweep(&self, selector: &Selector, options: &SweepOptions) -> Report {
-        let job = Job::new(self.session.clone(), selector.clone(), options.clone());
-        engine::run(&job, CancellationToken::new())
+        sweep(&self.session, selector, options, CancellationToken::new())
             .await
             .unwrap()
-            .report
     }
 
     /// Every survivor of the manifest still exists.
