@@ -62,6 +62,7 @@ pub fn fast_session_options() -> SessionOptions {
             base_delay: Duration::from_millis(5),
             max_delay: Duration::from_millis(50),
             deadline: Duration::from_secs(10),
+            ..RetryPolicy::default()
         },
         requests_per_second: None,
         request_timeout: Duration::from_secs(10),

@@ -56,6 +56,7 @@ pub async fn bed_with(config: SimConfig, scenario: &str, retry_deadline: Duratio
             base_delay: Duration::from_millis(5),
             max_delay: Duration::from_millis(50),
             deadline: retry_deadline,
+            ..RetryPolicy::default()
         },
         requests_per_second: None,
         ..SessionOptions::default()
