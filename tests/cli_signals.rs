@@ -30,6 +30,8 @@ struct Running {
     child: Child,
     stdout: Arc<Mutex<String>>,
     stderr: Arc<Mutex<String>>,
+    /// The threads collecting them; they end at EOF.
+    readers: Vec<std::thread::JoinHandle<()>>,
 }
 
 /// How a run ended.
@@ -41,10 +43,12 @@ struct Ended {
 }
 
 /// Collects everything `pipe` writes into a shared string, on a thread of its own.
-fn collect(mut pipe: impl Read + Send + 'static) -> Arc<Mutex<String>> {
+fn collect(
+    mut pipe: impl Read + Send + 'static,
+) -> (Arc<Mutex<String>>, std::thread::JoinHandle<()>) {
     let text = Arc::new(Mutex::new(String::new()));
     let sink = text.clone();
-    std::thread::spawn(move || {
+    let reader = std::thread::spawn(move || {
         let mut buf = [0u8; 4096];
         while let Ok(n) = pipe.read(&mut buf) {
             if n == 0 {
@@ -55,7 +59,7 @@ fn collect(mut pipe: impl Read + Send + 'static) -> Arc<Mutex<String>> {
                 .push_str(&String::from_utf8_lossy(&buf[..n]));
         }
     });
-    text
+    (text, reader)
 }
 
 impl Running {
@@ -75,12 +79,13 @@ impl Running {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let stdout = collect(child.stdout.take().unwrap());
-        let stderr = collect(child.stderr.take().unwrap());
+        let (stdout, out_reader) = collect(child.stdout.take().unwrap());
+        let (stderr, err_reader) = collect(child.stderr.take().unwrap());
         Running {
             child,
             stdout,
             stderr,
+            readers: vec![out_reader, err_reader],
         }
     }
 
@@ -138,8 +143,10 @@ impl Running {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         };
-        // The reader threads end at EOF, right after the exit.
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        // The pipes close with the process: the readers have everything.
+        for reader in std::mem::take(&mut self.readers) {
+            reader.join().unwrap();
+        }
         Ended {
             code: status.code(),
             stdout: self.stdout.lock().unwrap().clone(),

@@ -100,11 +100,11 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Sweep every configured target once, then exit (0 clean, 1 resources left, 2 config/auth error).
+    /// Sweep every configured target once, then exit (0 clean, 1 resources left, 2 config/auth error, 130/143 stopped by SIGINT/SIGTERM).
     Sweep(sweep::SweepArgs),
     /// Sweep on a cron schedule, serving /metrics, /healthz and /readyz.
     Daemon(daemon::DaemonArgs),
-    /// Validate the config and credentials and run the preflight per target; print every problem.
+    /// Validate the config and credentials and run the preflight per target; print every problem (130/143 when stopped by a signal).
     CheckConfig(check_config::CheckConfigArgs),
     /// Say what stacksweep can do in a project: catalog, API versions, listing per kind (0 ok, 2 something selected cannot work).
     Preflight(preflight::PreflightArgs),

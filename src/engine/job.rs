@@ -245,7 +245,9 @@ pub async fn run_with(
     // A dry run frees nothing, and a cancelled sweep starts no new request: no second read.
     let quota = match quota_before {
         None => None,
-        Some(before) if options.dry_run || report.cancelled => Some(QuotaReport::new(before, None)),
+        Some(before) if options.dry_run || cancel.is_cancelled() => {
+            Some(QuotaReport::new(before, None))
+        }
         Some(before) => Some(QuotaReport::new(before, Some(quota::read(session).await))),
     };
     Ok(Swept {
