@@ -205,6 +205,9 @@ pub struct RawRetry {
     pub max_delay: Option<String>,
     /// Stop retrying one operation after this long.
     pub deadline: Option<String>,
+    /// Stop retrying a service that refuses connections or whose host does not resolve
+    /// after this long (a wrong URL fails fast).
+    pub connect_deadline: Option<String>,
     /// Requests in flight at once, per service.
     pub concurrency: Option<usize>,
     /// Requests started per second, per service.
@@ -329,6 +332,9 @@ pub struct Retry {
     pub max_delay: Duration,
     /// Give up retrying one operation after this long.
     pub deadline: Duration,
+    /// Give up on a service that refuses connections or whose host does not resolve
+    /// after this long: a wrong URL is a configuration error, not a busy cloud.
+    pub connect_deadline: Duration,
     /// Requests in flight at once, per service.
     pub concurrency: usize,
     /// Requests started per second, per service.
@@ -387,6 +393,9 @@ pub mod defaults {
     pub const MAX_DELAY: Duration = Duration::from_secs(30);
     /// Retry: give up one operation after this long.
     pub const RETRY_DEADLINE: Duration = Duration::from_secs(10 * 60);
+    /// Retry: give up on an address that refuses connections (or a host that does not
+    /// resolve) after this long.
+    pub const CONNECT_DEADLINE: Duration = Duration::from_secs(10);
     /// Requests in flight at once, per service.
     pub const CONCURRENCY: usize = 8;
     /// Requests started per second, per service.
@@ -455,6 +464,7 @@ impl Config {
                 base_delay: self.retry.base_delay,
                 max_delay: self.retry.max_delay,
                 deadline: self.retry.deadline,
+                connect_deadline: self.retry.connect_deadline,
             },
             concurrency_per_service: self.retry.concurrency,
             requests_per_second: self.retry.requests_per_second,
@@ -588,6 +598,11 @@ impl RawConfig {
                 &self.retry.deadline,
                 defaults::RETRY_DEADLINE,
             ),
+            connect_deadline: problems.duration(
+                "retry.connect_deadline",
+                &self.retry.connect_deadline,
+                defaults::CONNECT_DEADLINE,
+            ),
             concurrency: self.retry.concurrency.unwrap_or(defaults::CONCURRENCY),
             requests_per_second: Some(
                 self.retry
@@ -605,6 +620,12 @@ impl RawConfig {
             problems.push(
                 "retry.base_delay",
                 "must not be larger than retry.max_delay",
+            );
+        }
+        if retry.connect_deadline > retry.deadline {
+            problems.push(
+                "retry.connect_deadline",
+                "must not be larger than retry.deadline",
             );
         }
 
@@ -906,6 +927,32 @@ cloud = "ci"
         ] {
             assert!(paths.contains(&expected), "missing {expected} in {paths:?}");
         }
+    }
+
+    /// `retry.connect_deadline` defaults to seconds, reaches the session, and is checked:
+    /// a bad duration or one longer than `retry.deadline` is named.
+    #[test]
+    fn connect_deadline_key() {
+        let base = "[[target]]\ncloud = \"ci\"\n[select]\ntags = [\"ci\"]\n";
+        let c = Config::parse(base, "t").unwrap();
+        assert_eq!(c.retry.connect_deadline, defaults::CONNECT_DEADLINE);
+        assert!(defaults::CONNECT_DEADLINE <= Duration::from_secs(30));
+        let c = Config::parse(&format!("{base}[retry]\nconnect_deadline = \"3s\"\n"), "t").unwrap();
+        assert_eq!(
+            c.session_options().retry.connect_deadline,
+            Duration::from_secs(3)
+        );
+        let p = problems(&format!("{base}[retry]\nconnect_deadline = \"soon\"\n"));
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].path, "retry.connect_deadline");
+        let p = problems(&format!(
+            "{base}[retry]\ndeadline = \"1m\"\nconnect_deadline = \"2m\"\n"
+        ));
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].path, "retry.connect_deadline");
+        assert!(p[0].message.contains("retry.deadline"), "{p:?}");
+        let p = problems(&format!("{base}[retry]\nconnect_timeout = \"2s\"\n"));
+        assert!(p[0].message.contains("connect_timeout"), "{p:?}");
     }
 
     /// A target's select keys override the shared ones key by key.

@@ -6,13 +6,12 @@ use std::process::ExitCode;
 mod cli;
 
 use clap::Parser;
-use cli::{exit, Cli};
+use cli::{exit, Cli, Shutdown};
 use tokio::signal::unix::{signal, SignalKind};
-use tokio_util::sync::CancellationToken;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Err(e) = stacksweep::telemetry::init(cli.log_format) {
+    if let Err(e) = stacksweep::telemetry::init(cli.log_format, cli.verbose) {
         eprintln!("stacksweep: {e}");
         return ExitCode::from(exit::CONFIG_ERROR);
     }
@@ -27,7 +26,7 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(async move {
-        let shutdown = CancellationToken::new();
+        let shutdown = Shutdown::new();
         let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(1);
         if let Err(e) = watch_signals(shutdown.clone(), reload_tx) {
             eprintln!("stacksweep: cannot install signal handlers: {e}");
@@ -44,31 +43,31 @@ fn main() -> ExitCode {
     })
 }
 
-/// SIGTERM/SIGINT cancel `shutdown` (a second one exits at once); SIGHUP asks for a reload.
-fn watch_signals(
-    shutdown: CancellationToken,
-    reload: tokio::sync::mpsc::Sender<()>,
-) -> std::io::Result<()> {
+/// SIGTERM/SIGINT trigger `shutdown` (a second one exits at once, 128 + its number);
+/// SIGHUP asks for a reload.
+fn watch_signals(shutdown: Shutdown, reload: tokio::sync::mpsc::Sender<()>) -> std::io::Result<()> {
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
     let mut hup = signal(SignalKind::hangup())?;
     tokio::spawn(async move {
         loop {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
+            let (name, code) = tokio::select! {
+                _ = term.recv() => ("SIGTERM", exit::SIGTERM),
+                _ = int.recv() => ("SIGINT", exit::SIGINT),
                 _ = hup.recv() => {
                     // A full channel means a reload is already pending.
                     let _ = reload.try_send(());
                     continue;
                 }
+            };
+            if !shutdown.trigger(code) {
+                eprintln!("stacksweep: second signal ({name}), exiting now");
+                std::process::exit(i32::from(code));
             }
-            if shutdown.is_cancelled() {
-                eprintln!("stacksweep: second signal, exiting now");
-                std::process::exit(130);
-            }
-            tracing::info!("signal received: finishing in-flight work, then exiting");
-            shutdown.cancel();
+            tracing::info!(
+                signal = name,
+                "signal received: starting nothing new, finishing in-flight work, then exiting (a second signal exits at once)"
+            );
         }
     });
     Ok(())

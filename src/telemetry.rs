@@ -28,19 +28,22 @@ pub enum TelemetryError {
     Init(#[from] tracing_subscriber::util::TryInitError),
 }
 
-/// The filter from `RUST_LOG`, defaulting to `info` (noisy HTTP internals held at `warn`).
-fn filter() -> Result<EnvFilter, TelemetryError> {
+/// The filter from `RUST_LOG`, defaulting to `info` (`debug` when `verbose`; noisy HTTP
+/// internals held at `warn`).
+fn filter(verbose: bool) -> Result<EnvFilter, TelemetryError> {
+    let level = if verbose { "debug" } else { "info" };
     match std::env::var("RUST_LOG") {
         Ok(spec) if !spec.trim().is_empty() => Ok(EnvFilter::try_new(spec)?),
-        _ => Ok(EnvFilter::try_new(
-            "info,hyper=warn,reqwest=warn,h2=warn,rustls=warn",
-        )?),
+        _ => Ok(EnvFilter::try_new(format!(
+            "{level},hyper=warn,hyper_util=warn,reqwest=warn,h2=warn,rustls=warn"
+        ))?),
     }
 }
 
 /// Installs the global subscriber writing to stderr (stdout is for plans and reports).
-pub fn init(format: LogFormat) -> Result<(), TelemetryError> {
-    let filter = filter()?;
+/// `verbose` (`-v`) makes the default level `debug`; `RUST_LOG` still wins.
+pub fn init(format: LogFormat, verbose: bool) -> Result<(), TelemetryError> {
+    let filter = filter(verbose)?;
     let layer = match format {
         LogFormat::Text => tracing_subscriber::fmt::layer()
             .with_ansi(std::io::stderr().is_terminal())

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::common;
-use super::exit;
+use super::{exit, Shutdown};
 
 /// `stacksweep check-config` flags.
 #[derive(Debug, clap::Args)]
@@ -20,8 +20,9 @@ pub struct CheckConfigArgs {
     pub offline: bool,
 }
 
-/// Prints `ok` or every problem; exit 2 when there is any.
-pub async fn run(args: CheckConfigArgs) -> anyhow::Result<ExitCode> {
+/// Prints `ok` or every problem; exit 2 when there is any. A signal stops it between or
+/// during the targets' checks (exit code the signal's), after printing what was found.
+pub async fn run(args: CheckConfigArgs, shutdown: &Shutdown) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     let origin = args.config.display().to_string();
     let raw = match common::read_raw_config(Some(&args.config)) {
@@ -41,11 +42,22 @@ pub async fn run(args: CheckConfigArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let mut problems = Vec::new();
+    let cancel = shutdown.token();
+    let mut unchecked = 0;
     for target in &config.targets {
         if args.offline {
             continue;
         }
-        match super::preflight::for_target(&config, target).await {
+        let checked = tokio::select! {
+            biased;
+            () = cancel.cancelled() => None,
+            checked = super::preflight::for_target(&config, target) => Some(checked),
+        };
+        let Some(checked) = checked else {
+            unchecked += 1;
+            continue;
+        };
+        match checked {
             Ok(preflight) => {
                 writeln!(
                     out,
@@ -62,6 +74,14 @@ pub async fn run(args: CheckConfigArgs) -> anyhow::Result<ExitCode> {
     }
     for p in &problems {
         writeln!(out, "{p}")?;
+    }
+    if unchecked > 0 {
+        writeln!(
+            out,
+            "{origin}: CANCELLED: {unchecked} of {} target(s) not checked",
+            config.targets.len()
+        )?;
+        return Ok(ExitCode::from(shutdown.exit_code()));
     }
     if problems.is_empty() {
         writeln!(out, "{origin}: ok ({} target(s))", config.targets.len())?;

@@ -11,6 +11,8 @@ pub mod sim;
 pub mod sweep;
 
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
@@ -25,6 +27,55 @@ pub mod exit {
     pub const RESOURCES_LEFT: u8 = 1;
     /// Configuration, credentials or authentication are wrong; nothing was deleted.
     pub const CONFIG_ERROR: u8 = 2;
+    /// Stopped by SIGINT (128 + 2, the shell's convention): the report says what was done.
+    pub const SIGINT: u8 = 130;
+    /// Stopped by SIGTERM (128 + 15, the shell's convention): the report says what was done.
+    pub const SIGTERM: u8 = 143;
+}
+
+/// How the process is asked to stop: the token long-running work watches, and the exit
+/// code of the signal that cancelled it. `main` triggers it; nothing else listens to
+/// signals.
+#[derive(Debug, Clone, Default)]
+pub struct Shutdown {
+    token: CancellationToken,
+    /// [`exit::SIGINT`] or [`exit::SIGTERM`] once triggered; 0 before.
+    code: Arc<AtomicU8>,
+}
+
+impl Shutdown {
+    /// Not triggered yet.
+    pub fn new() -> Shutdown {
+        Shutdown::default()
+    }
+
+    /// The token cancelled by [`Shutdown::trigger`].
+    pub fn token(&self) -> CancellationToken {
+        self.token.clone()
+    }
+
+    /// Records the exit code of the signal that arrived and cancels the token. Returns
+    /// `false` when it was triggered already (a second signal).
+    pub fn trigger(&self, code: u8) -> bool {
+        if self.token.is_cancelled() {
+            return false;
+        }
+        // Only the first signal's code counts.
+        let _ = self
+            .code
+            .compare_exchange(0, code, Ordering::SeqCst, Ordering::SeqCst);
+        self.token.cancel();
+        true
+    }
+
+    /// The exit code of a process stopped early: the first signal's
+    /// ([`exit::SIGTERM`] when triggered without one).
+    pub fn exit_code(&self) -> u8 {
+        match self.code.load(Ordering::SeqCst) {
+            0 => exit::SIGTERM,
+            code => code,
+        }
+    }
 }
 
 /// stacksweep keeps OpenStack CI projects clean: it finds the resources CI jobs leaked,
@@ -36,6 +87,11 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "STACKSWEEP_LOG_FORMAT")]
     pub log_format: LogFormat,
 
+    /// Log at debug level (every request, every path searched for clouds.yaml), unless
+    /// RUST_LOG says otherwise.
+    #[arg(long, short = 'v', global = true)]
+    pub verbose: bool,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -44,11 +100,11 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Sweep every configured target once, then exit (0 clean, 1 resources left, 2 config/auth error).
+    /// Sweep every configured target once, then exit (0 clean, 1 resources left, 2 config/auth error, 130/143 stopped by SIGINT/SIGTERM).
     Sweep(sweep::SweepArgs),
     /// Sweep on a cron schedule, serving /metrics, /healthz and /readyz.
     Daemon(daemon::DaemonArgs),
-    /// Validate the config and credentials and run the preflight per target; print every problem.
+    /// Validate the config and credentials and run the preflight per target; print every problem (130/143 when stopped by a signal).
     CheckConfig(check_config::CheckConfigArgs),
     /// Say what stacksweep can do in a project: catalog, API versions, listing per kind (0 ok, 2 something selected cannot work).
     Preflight(preflight::PreflightArgs),
@@ -64,23 +120,32 @@ pub enum Command {
 }
 
 impl Cli {
-    /// Runs the chosen subcommand. `shutdown` is cancelled on SIGTERM/SIGINT; `reload`
+    /// Runs the chosen subcommand. `shutdown` is triggered on SIGTERM/SIGINT; `reload`
     /// receives one message per SIGHUP (the daemon reloads its config).
     pub async fn run(
         self,
-        shutdown: CancellationToken,
+        shutdown: Shutdown,
         reload: tokio::sync::mpsc::Receiver<()>,
     ) -> anyhow::Result<ExitCode> {
         match self.command {
-            Command::Sweep(args) => sweep::run(args, shutdown).await,
+            Command::Sweep(args) => sweep::run(args, &shutdown).await,
             Command::Daemon(args) => {
-                daemon::run(args, shutdown, reload).await?;
+                daemon::run(args, shutdown.token(), reload).await?;
                 Ok(ExitCode::SUCCESS)
             }
-            Command::CheckConfig(args) => check_config::run(args).await,
-            Command::Preflight(args) => preflight::run(args).await,
+            Command::CheckConfig(args) => check_config::run(args, &shutdown).await,
+            Command::Preflight(args) => {
+                let token = shutdown.token();
+                tokio::select! {
+                    code = preflight::run(args) => code,
+                    () = token.cancelled() => {
+                        eprintln!("stacksweep: preflight cancelled");
+                        Ok(ExitCode::from(shutdown.exit_code()))
+                    }
+                }
+            }
             Command::Sim(args) => {
-                sim::run(args, shutdown).await?;
+                sim::run(args, shutdown.token()).await?;
                 Ok(ExitCode::SUCCESS)
             }
             Command::Demo(args) => demo::run(args).await,
@@ -90,5 +155,25 @@ impl Cli {
                 Ok(ExitCode::SUCCESS)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The first signal decides the exit code and cancels; a second one is reported as
+    /// such (main then exits at once).
+    #[test]
+    fn first_signal_sets_the_exit_code() {
+        let shutdown = Shutdown::new();
+        assert!(!shutdown.token().is_cancelled());
+        assert!(shutdown.trigger(exit::SIGINT));
+        assert!(shutdown.token().is_cancelled());
+        assert!(!shutdown.trigger(exit::SIGTERM));
+        assert_eq!(shutdown.exit_code(), exit::SIGINT);
+        let term = Shutdown::new();
+        term.trigger(exit::SIGTERM);
+        assert_eq!(term.exit_code(), 143);
     }
 }

@@ -6,14 +6,13 @@ use std::process::ExitCode;
 
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
-use tokio_util::sync::CancellationToken;
 
 use super::common::{self, SelectFlags};
-use super::exit;
+use super::{exit, Shutdown};
 use stacksweep::config::{Config, RawConfig};
 use stacksweep::engine::quota::QuotaReport;
 use stacksweep::engine::report::Report;
-use stacksweep::engine::{self, Job};
+use stacksweep::engine::{self, Job, SweepError};
 
 /// Output format of plans and reports.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -106,11 +105,26 @@ pub fn effective_config(args: &SweepArgs) -> anyhow::Result<Config> {
     Ok(common::validate(raw, &origin)?)
 }
 
+/// Where a cancelled sweep stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+enum Stopped {
+    /// While authenticating: nothing listed or deleted.
+    Connect,
+    /// While listing: nothing deleted.
+    Inventory,
+    /// While deleting: the report says what was done.
+    Sweep,
+}
+
 /// One target's outcome, for the JSON document.
 #[derive(Debug, Serialize)]
 struct TargetOutcome {
     target: String,
     cloud: String,
+    /// Set when a signal stopped this target's sweep: the phase it stopped in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cancelled: Option<Stopped>,
     #[serde(skip_serializing_if = "Option::is_none")]
     report: Option<Report>,
     /// Quota usage before and after, and what the sweep freed.
@@ -121,42 +135,61 @@ struct TargetOutcome {
 }
 
 /// Runs the sweep and returns the exit code (config/auth errors come back as `Err`).
-pub async fn run(args: SweepArgs, shutdown: CancellationToken) -> anyhow::Result<ExitCode> {
+/// A signal stops every target's sweep in whatever phase it is; the report still comes
+/// out, and the exit code is the signal's.
+pub async fn run(args: SweepArgs, shutdown: &Shutdown) -> anyhow::Result<ExitCode> {
     let config = effective_config(&args)?;
     let outcomes: Vec<TargetOutcome> = stream::iter(config.targets.iter())
         .map(|target| {
             let mut spec = config.job(target);
             spec.options.dry_run = args.dry_run;
-            let shutdown = shutdown.clone();
+            let cancel = shutdown.token();
             async move {
                 let result = async {
-                    let job = Job::connect(spec).await?;
-                    engine::run(&job, shutdown).await
+                    let job = Job::connect(spec, &cancel).await?;
+                    engine::run(&job, cancel).await
                 }
                 .await;
-                let (report, quota, error) = match result {
-                    Ok(swept) => (Some(swept.report), swept.quota, None),
-                    Err(e) => {
-                        let e = anyhow::Error::from(e);
-                        tracing::error!(target = %target.name, "sweep failed: {e:#}");
-                        (None, None, Some(format!("{e:#}")))
-                    }
-                };
-                TargetOutcome {
+                let mut outcome = TargetOutcome {
                     target: target.name.clone(),
                     cloud: target.cloud.clone(),
-                    report,
-                    quota,
-                    error,
+                    cancelled: None,
+                    report: None,
+                    quota: None,
+                    error: None,
+                };
+                match result {
+                    Ok(swept) => {
+                        outcome.cancelled = swept.report.cancelled.then_some(Stopped::Sweep);
+                        outcome.report = Some(swept.report);
+                        outcome.quota = swept.quota;
+                    }
+                    Err(e) if e.is_cancelled() => {
+                        outcome.cancelled = Some(match e {
+                            SweepError::Connect(_) => Stopped::Connect,
+                            _ => Stopped::Inventory,
+                        });
+                    }
+                    Err(e) => {
+                        // The one line this error gets on stderr (stdout's report points here).
+                        let e = anyhow::Error::from(e);
+                        eprintln!("stacksweep: {e:#}");
+                        outcome.error = Some(format!("{e:#}"));
+                    }
                 }
+                outcome
             }
         })
         .buffer_unordered(config.schedule.max_concurrent_targets)
         .collect()
         .await;
 
+    let cancelled = outcomes.iter().any(|o| o.cancelled.is_some());
     let mut stdout = std::io::stdout().lock();
     write_outcomes(&mut stdout, &outcomes, args.output, args.dry_run)?;
+    if cancelled {
+        return Ok(ExitCode::from(shutdown.exit_code()));
+    }
     Ok(ExitCode::from(exit_code(&outcomes)))
 }
 
@@ -168,15 +201,30 @@ fn write_outcomes(
 ) -> anyhow::Result<()> {
     match output {
         Output::Json => {
+            let cancelled = outcomes.iter().any(|o| o.cancelled.is_some());
             serde_json::to_writer_pretty(
                 &mut *out,
-                &serde_json::json!({ "dry_run": dry_run, "targets": outcomes }),
+                &serde_json::json!({
+                    "dry_run": dry_run,
+                    "cancelled": cancelled,
+                    "targets": outcomes,
+                }),
             )?;
             writeln!(out)?;
         }
         Output::Text => {
             for o in outcomes {
                 writeln!(out, "== target {} (cloud {})", o.target, o.cloud)?;
+                match o.cancelled {
+                    Some(Stopped::Connect) => writeln!(
+                        out,
+                        "CANCELLED while connecting: nothing was listed or deleted"
+                    )?,
+                    Some(Stopped::Inventory) => {
+                        writeln!(out, "CANCELLED while listing: nothing was deleted")?
+                    }
+                    Some(Stopped::Sweep) | None => {}
+                }
                 match (&o.report, &o.error) {
                     (Some(report), _) => {
                         if dry_run {
@@ -187,7 +235,8 @@ fn write_outcomes(
                             write!(out, "{}", quota.render_text())?;
                         }
                     }
-                    (None, Some(error)) => writeln!(out, "error: {error}")?,
+                    // The error itself went to stderr, once.
+                    (None, Some(_)) => writeln!(out, "not swept: see the error on stderr")?,
                     (None, None) => {}
                 }
             }

@@ -6,7 +6,7 @@ use super::grace::Grace;
 use super::record::{log_report, record};
 use super::{SweepContext, SweepError, SweepRunner};
 use crate::config::{Config, Target};
-use crate::engine::{self, Job};
+use crate::engine::{self, ConnectError, Job};
 use crate::metrics::SweepRecord;
 
 /// The engine as the daemon's [`SweepRunner`]. The grace filter sits between selection
@@ -41,9 +41,11 @@ impl SweepRunner for EngineRunner {
     async fn sweep(&self, ctx: SweepContext) -> Result<SweepRecord, SweepError> {
         let mut spec = ctx.config.job(&ctx.target);
         spec.connect.session.observer = Some(ctx.metrics.request_observer(&ctx.labels));
-        let job = Job::connect(spec)
-            .await
-            .map_err(|e| SweepError::Auth(chain(&e)))?;
+        let job = Job::connect(spec, &ctx.cancel).await.map_err(|e| match e {
+            // Shutdown or the deadline, not a credential problem.
+            ConnectError::Cancelled { .. } => SweepError::Failed(chain(&e)),
+            e => SweepError::Auth(chain(&e)),
+        })?;
         let name = ctx.target.name.as_str();
         let mut grace = Grace {
             state: &ctx.state,

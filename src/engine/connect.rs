@@ -55,6 +55,13 @@ pub enum ConnectError {
         #[source]
         source: Box<ApiError>,
     },
+    /// The sweep was cancelled (SIGTERM, the daemon's deadline) before the connection
+    /// was made.
+    #[error("target {target:?}: cancelled while connecting; nothing was listed or deleted")]
+    Cancelled {
+        /// The target's label.
+        target: String,
+    },
     /// The credentials are scoped to a project the allow-list does not name.
     #[error(
         "target {target:?}: project {project} is not in safety.projects ({allowed}); refusing to sweep it"

@@ -4,8 +4,9 @@
 //! checked unattached; after the delete of a kind the cloud deletes asynchronously, the
 //! sweep polls until 404. Conflicts
 //! are retried with exponential backoff and jitter up to the deadline; terminal bad
-//! states are reported as stuck. Cancellation starts nothing new and lets in-flight
-//! steps finish.
+//! states are reported as stuck. Cancellation starts nothing new and gives in-flight
+//! steps [`SweepOptions::drain`] to finish; a step still running then is abandoned and
+//! reported (its delete unconfirmed when it was sent).
 //!
 //! [`execute`] is generic over [`Cloud`] so property tests can run it on an in-memory
 //! fake; [`SessionCloud`] is the real one.
@@ -54,6 +55,10 @@ pub struct SweepOptions {
     /// How long to wait for an unselected resource to go with its owner (a server's
     /// port) before treating it as staying.
     pub await_timeout: Duration,
+    /// After cancellation, how long in-flight steps may take to finish (a delete to be
+    /// answered, an asynchronous delete to be confirmed) before they are abandoned: a
+    /// stopped job must exit within its orchestrator's grace period (Kubernetes: 30 s).
+    pub drain: Duration,
 }
 
 impl Default for SweepOptions {
@@ -68,6 +73,7 @@ impl Default for SweepOptions {
             poll_base: Duration::from_millis(500),
             poll_cap: Duration::from_secs(10),
             await_timeout: Duration::from_secs(120),
+            drain: Duration::from_secs(15),
         }
     }
 }
@@ -186,6 +192,28 @@ struct StepContext<'a> {
     gone: &'a Gone,
     /// The step's slot among its service's acting steps.
     slot: Slot<'a>,
+    /// Steps whose delete or detach request was sent (or found under way).
+    sent: &'a Sent,
+}
+
+/// Which steps have sent their delete or detach: a step abandoned after cancellation is
+/// reported as unconfirmed, not as not attempted.
+struct Sent(Mutex<HashSet<usize>>);
+
+impl Sent {
+    fn insert(&self, step: usize) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(step);
+    }
+
+    fn contains(&self, step: usize) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(&step)
+    }
 }
 
 /// A step's place among the steps acting on its service at once. A step that only waits
@@ -241,6 +269,11 @@ impl Gone {
 impl StepContext<'_> {
     fn is_gone(&self, kind: Option<Kind>, id: &str) -> bool {
         self.gone.contains(kind, id)
+    }
+
+    /// Records that this step's delete or detach is under way.
+    fn mark_sent(&self) {
+        self.sent.insert(self.slot.step);
     }
 
     fn backoff(&self, base: Duration, cap: Duration) -> impl Iterator<Item = Duration> {
@@ -324,8 +357,10 @@ async fn delete_step<C: Cloud>(
             return (StepEnd::Skipped(why), retries);
         }
         if fresh.is_deleting() {
+            cx.mark_sent();
             break;
         }
+        cx.mark_sent();
         match cloud.delete(&fresh).await {
             Ok(DeleteOutcome::AlreadyGone) => return (StepEnd::Done, retries),
             // Neutron, Glance, Swift and Nova's keypairs and groups answer once the
@@ -415,6 +450,7 @@ async fn detach_step<C: Cloud>(
                 )
             }
         }
+        cx.mark_sent();
         match cloud.detach(action).await {
             Ok(_) => return (StepEnd::Done, retries),
             Err(CloudError::Conflict(why)) => {
@@ -483,6 +519,7 @@ pub async fn execute<C: Cloud>(
     let mut ends: Vec<Option<StepEnd>> = vec![None; n];
     let mut retries_by_kind: BTreeMap<Kind, u64> = BTreeMap::new();
     let mut aborted = None;
+    let mut cancelled = false;
 
     if options.dry_run {
         // Nothing runs; outcomes are filled in as "would delete" below.
@@ -496,7 +533,7 @@ pub async fn execute<C: Cloud>(
         }
         aborted = Some(why);
     } else {
-        walk(
+        cancelled = walk(
             cloud,
             inventory,
             selection,
@@ -519,6 +556,7 @@ pub async fn execute<C: Cloud>(
         retries_by_kind,
     );
     report.aborted = aborted;
+    report.cancelled = cancelled;
     report.started_at = started_at;
     report.duration_seconds = start.elapsed().as_secs_f64();
     report.plan = plan;
@@ -526,7 +564,9 @@ pub async fn execute<C: Cloud>(
 }
 
 /// Walks the graph: starts ready steps (bounded per service), records how each ends,
-/// and marks what waits on a step that did not succeed.
+/// and marks what waits on a step that did not succeed. Once `cancel` is cancelled no
+/// step starts, and steps still running [`SweepOptions::drain`] later are abandoned.
+/// Returns whether cancellation left any step undone.
 #[allow(clippy::too_many_arguments)]
 async fn walk<C: Cloud>(
     cloud: &C,
@@ -538,7 +578,7 @@ async fn walk<C: Cloud>(
     cancel: &CancellationToken,
     ends: &mut [Option<StepEnd>],
     retries_by_kind: &mut BTreeMap<Kind, u64>,
-) {
+) -> bool {
     let n = plan.steps.len();
     let mut waiting: Vec<usize> = plan.steps.iter().map(|s| s.after.len()).collect();
     let mut next: Vec<Vec<usize>> = vec![Vec::new(); n];
@@ -561,8 +601,21 @@ async fn walk<C: Cloud>(
     let mut released = vec![false; n];
     let (releases, mut released_slots) = mpsc::unbounded_channel::<usize>();
     let gone = Gone::default();
+    let sent = Sent(Mutex::new(HashSet::new()));
+    let mut started = vec![false; n];
     let mut running = FuturesUnordered::new();
     let concurrency = options.concurrency.max(1);
+    // Resolves `drain` after cancellation: then what still runs is abandoned.
+    let drained = async {
+        cancel.cancelled().await;
+        tracing::info!(
+            drain_s = options.drain.as_secs_f64(),
+            "sweep cancelled: starting no new step; waiting for in-flight ones"
+        );
+        tokio::time::sleep(options.drain).await;
+    };
+    tokio::pin!(drained);
+    let mut abandoned = false;
     loop {
         if !cancel.is_cancelled() && Instant::now() < deadline {
             for (service, queue) in &mut ready {
@@ -579,6 +632,7 @@ async fn walk<C: Cloud>(
                         continue;
                     };
                     *busy += 1;
+                    started[i] = true;
                     let cx = StepContext {
                         options,
                         deadline,
@@ -589,6 +643,7 @@ async fn walk<C: Cloud>(
                             step: i,
                             releases: &releases,
                         },
+                        sent: &sent,
                     };
                     running.push(async move { (i, run_step(cloud, step, resource, cx).await) });
                 }
@@ -604,6 +659,10 @@ async fn walk<C: Cloud>(
                 Some(ended) => ended,
                 None => break,
             },
+            () = &mut drained => {
+                abandoned = true;
+                break;
+            }
         };
         free_slot(plan, i, &mut released, &mut in_flight);
         let step = &plan.steps[i];
@@ -624,10 +683,36 @@ async fn walk<C: Cloud>(
                     ready.entry(service).or_default().insert(j);
                 }
             }
-        } else {
+        } else if !(cancel.is_cancelled() && matches!(end, StepEnd::NotAttempted(_))) {
+            // (What waits on a step cancellation stopped is not attempted either: below.)
             skip_downstream(plan, &next, i, &end, ends);
         }
         ends[i] = Some(end);
+    }
+    // Dropping the steps still running ends their requests; say what each had done.
+    drop(running);
+    if abandoned {
+        let drain = options.drain.as_secs();
+        let in_flight: Vec<usize> = (0..n)
+            .filter(|&i| started[i] && ends[i].is_none())
+            .collect();
+        for i in in_flight {
+            let end = if sent.contains(i) {
+                StepEnd::Failed(format!(
+                    "unconfirmed: sweep cancelled; the delete was sent but not confirmed \
+                     within {drain}s (the cloud may still carry it out)"
+                ))
+            } else {
+                StepEnd::NotAttempted(
+                    "not attempted: sweep cancelled before its delete was sent".into(),
+                )
+            };
+            let (_, reason) = end.outcome();
+            let step = &plan.steps[i];
+            tracing::warn!(kind = step.kind.as_str(), id = %step.id, %reason, "abandoned at cancellation");
+            // What waits on it is "not attempted: sweep cancelled" (below), not skipped.
+            ends[i] = Some(end);
+        }
     }
     let why = if cancel.is_cancelled() {
         "not attempted: sweep cancelled"
@@ -637,6 +722,11 @@ async fn walk<C: Cloud>(
     for end in ends.iter_mut().filter(|e| e.is_none()) {
         *end = Some(StepEnd::NotAttempted(why.into()));
     }
+    // Under cancellation, a step is left undone only because of it.
+    let undone = ends
+        .iter()
+        .any(|e| matches!(e, Some(StepEnd::NotAttempted(_))));
+    cancel.is_cancelled() && (abandoned || undone)
 }
 
 /// Counts step `i` out of its service's acting steps, once.
@@ -809,8 +899,148 @@ fn assemble(
         duration_seconds: 0.0,
         kinds,
         aborted: None,
+        cancelled: false,
         errors: inventory.errors().clone(),
         resources: outcomes,
         plan: Plan::default(),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::engine::plan;
+    use crate::engine::select::{self, Filters, Marks, Selector};
+    use crate::resources::Reference;
+
+    /// A cloud whose asynchronous deletes never finish, and which cancels the sweep as
+    /// soon as it is sent its first delete (a SIGTERM mid-sweep).
+    struct NeverGone {
+        deleted: Mutex<Vec<ResourceKey>>,
+        cancel: CancellationToken,
+    }
+
+    impl Cloud for NeverGone {
+        async fn read(&self, resource: &Resource) -> Result<Option<Resource>, CloudError> {
+            let mut fresh = resource.clone();
+            if self.deleted.lock().unwrap().contains(&resource.key()) {
+                fresh.status = Some("deleting".into());
+            }
+            Ok(Some(fresh))
+        }
+
+        async fn delete(&self, resource: &Resource) -> Result<DeleteOutcome, CloudError> {
+            self.deleted.lock().unwrap().push(resource.key());
+            self.cancel.cancel();
+            Ok(DeleteOutcome::Accepted)
+        }
+
+        async fn detach(&self, _: &Detach) -> Result<DetachOutcome, CloudError> {
+            Ok(DetachOutcome::Done)
+        }
+    }
+
+    fn ours(kind: Kind, id: &str) -> Resource {
+        let mut r = Resource::new(kind, id);
+        r.name = format!("ci-{id}");
+        r.project_id = Some("proj".into());
+        r
+    }
+
+    /// Cancelled mid-sweep: nothing new starts, the in-flight delete gets the drain time
+    /// and is then reported unconfirmed (not left silently half-done), what waits on it
+    /// is not attempted, and the report is marked cancelled.
+    #[tokio::test(start_paused = true)]
+    async fn cancellation_drains_then_reports_the_unconfirmed_delete() {
+        let server = ours(Kind::Server, "s");
+        let mut volume = ours(Kind::Volume, "v");
+        volume.refs.push(Reference::new(
+            Relation::HeldBy,
+            Kind::Server,
+            "s",
+            "attached server",
+        ));
+        let inventory = Inventory::new("proj", vec![server, volume]);
+        let marks = Marks {
+            name_regex: Some(regex::Regex::new("^ci-").unwrap()),
+            ..Marks::default()
+        };
+        let selector = Selector::new(marks, Filters::default()).unwrap();
+        let selection = select::evaluate(&inventory, &selector, Timestamp::now());
+        let plan = plan::build(&inventory, &selection);
+        let cancel = CancellationToken::new();
+        let cloud = NeverGone {
+            deleted: Mutex::new(Vec::new()),
+            cancel: cancel.clone(),
+        };
+        let options = SweepOptions {
+            drain: Duration::from_secs(5),
+            ..SweepOptions::default()
+        };
+        let start = Instant::now();
+        let report = execute(&cloud, &inventory, &selection, plan, &options, cancel).await;
+
+        // Virtual time: the drain was waited for, the 30-minute deadline was not.
+        assert!(start.elapsed() >= options.drain, "{:?}", start.elapsed());
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{:?}",
+            start.elapsed()
+        );
+        assert_eq!(
+            *cloud.deleted.lock().unwrap(),
+            [ResourceKey::new(Kind::Server, "s")]
+        );
+        assert!(report.cancelled);
+        assert!(!report.is_clean());
+        let outcome = |id: &str| report.resources.iter().find(|r| r.id == id).unwrap();
+        assert_eq!(outcome("s").outcome, Outcome::Failed);
+        assert!(
+            outcome("s").reason.starts_with("unconfirmed:"),
+            "{:?}",
+            outcome("s")
+        );
+        assert_eq!(outcome("v").outcome, Outcome::NotAttempted);
+        assert_eq!(outcome("v").reason, "not attempted: sweep cancelled");
+        assert!(
+            report.render_text().contains("CANCELLED"),
+            "{}",
+            report.render_text()
+        );
+    }
+
+    /// Without cancellation the report is not marked cancelled, and a cancelled token
+    /// that left nothing undone (a sweep with nothing to do) does not mark it either.
+    #[tokio::test(start_paused = true)]
+    async fn only_undone_work_marks_a_report_cancelled() {
+        let inventory = Inventory::new("proj", vec![]);
+        let selector = Selector::new(
+            Marks {
+                all_tags: vec!["ci".into()],
+                ..Marks::default()
+            },
+            Filters::default(),
+        )
+        .unwrap();
+        let selection = select::evaluate(&inventory, &selector, Timestamp::now());
+        let cancel = CancellationToken::new();
+        let cloud = NeverGone {
+            deleted: Mutex::new(Vec::new()),
+            cancel: cancel.clone(),
+        };
+        cancel.cancel();
+        let plan = plan::build(&inventory, &selection);
+        let report = execute(
+            &cloud,
+            &inventory,
+            &selection,
+            plan,
+            &SweepOptions::default(),
+            cancel,
+        )
+        .await;
+        assert!(!report.cancelled);
+        assert!(report.is_clean());
     }
 }

@@ -37,9 +37,16 @@ pub struct Job {
 
 impl Job {
     /// Connects a spec's target (credentials resolved now, so rotated ones are picked up).
-    /// Its sweeps read the quota before and after.
-    pub async fn connect(spec: JobSpec) -> Result<Job, ConnectError> {
-        let session = spec.connect.connect().await?;
+    /// Its sweeps read the quota before and after. Gives up at once when `cancel` is
+    /// cancelled, even while retrying.
+    pub async fn connect(spec: JobSpec, cancel: &CancellationToken) -> Result<Job, ConnectError> {
+        let session = tokio::select! {
+            biased;
+            () = cancel.cancelled() => {
+                return Err(ConnectError::Cancelled { target: spec.connect.target.clone() })
+            }
+            session = spec.connect.connect() => session?,
+        };
         Ok(Job {
             session,
             selector: spec.selector,
@@ -94,6 +101,20 @@ pub enum SweepError {
         /// Its error.
         first: String,
     },
+    /// The sweep was cancelled before its listing was complete: nothing was deleted.
+    #[error("cancelled while listing the project; nothing was deleted")]
+    Cancelled,
+}
+
+impl SweepError {
+    /// Whether the sweep stopped because it was cancelled (while connecting or listing),
+    /// not because something is wrong.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(
+            self,
+            SweepError::Cancelled | SweepError::Connect(ConnectError::Cancelled { .. })
+        )
+    }
 }
 
 /// What a sweep leaves for its caller.
@@ -145,6 +166,11 @@ pub async fn run(job: &Job, cancel: CancellationToken) -> Result<Swept, SweepErr
 }
 
 /// [`run`] with the time selection judges ages at and the caller's hooks between phases.
+///
+/// Cancelling `cancel` stops the sweep in any phase: while listing (in-flight reads are
+/// dropped; [`SweepError::Cancelled`]) or while deleting (no new step starts, in-flight
+/// ones get [`SweepOptions::drain`] to finish; the report is marked cancelled and says
+/// what was and was not done). No quota is read after a cancelled sweep.
 pub async fn run_with(
     job: &Job,
     cancel: CancellationToken,
@@ -155,11 +181,23 @@ pub async fn run_with(
     let options = &job.options;
     let started_at = Timestamp::now();
     let start = Instant::now();
-    let quota_before = match job.measure_quota {
-        true => Some(quota::read(session).await),
-        false => None,
+    let listed = async {
+        let quota_before = match job.measure_quota {
+            true => Some(quota::read(session).await),
+            false => None,
+        };
+        list(session, &job.selector)
+            .await
+            .map(|listed| (quota_before, listed))
     };
-    let listed = list(session, &job.selector).await?;
+    let (quota_before, listed) = tokio::select! {
+        biased;
+        () = cancel.cancelled() => {
+            tracing::info!(phase = "inventory", "cancelled while listing; nothing deleted");
+            return Err(SweepError::Cancelled);
+        }
+        listed = listed => listed?,
+    };
     // One progress line per phase: long sweeps show where they are.
     tracing::info!(
         phase = "inventory",
@@ -186,7 +224,15 @@ pub async fn run_with(
         "planned"
     );
     let cloud = SessionCloud::new(session);
-    let mut report = execute(&cloud, &inventory, &selection, plan, options, cancel).await;
+    let mut report = execute(
+        &cloud,
+        &inventory,
+        &selection,
+        plan,
+        options,
+        cancel.clone(),
+    )
+    .await;
     tracing::info!(
         phase = "sweep",
         elapsed_s = start.elapsed().as_secs_f64(),
@@ -196,10 +242,12 @@ pub async fn run_with(
     report.cloud = session.cloud_name().to_string();
     report.started_at = started_at;
     report.duration_seconds = start.elapsed().as_secs_f64();
-    // A dry run frees nothing: no second read.
+    // A dry run frees nothing, and a cancelled sweep starts no new request: no second read.
     let quota = match quota_before {
         None => None,
-        Some(before) if options.dry_run => Some(QuotaReport::new(before, None)),
+        Some(before) if options.dry_run || cancel.is_cancelled() => {
+            Some(QuotaReport::new(before, None))
+        }
         Some(before) => Some(QuotaReport::new(before, Some(quota::read(session).await))),
     };
     Ok(Swept {

@@ -115,6 +115,10 @@ pub struct Report {
     pub kinds: BTreeMap<Kind, KindCounts>,
     /// Why nothing was deleted, when the sweep refused to start (`max_deletes`).
     pub aborted: Option<String>,
+    /// The sweep was cancelled (SIGTERM/SIGINT, the daemon's deadline) before it had
+    /// carried out its plan: steps not started are `not-attempted`, deletes sent but not
+    /// confirmed are `failed` with an `unconfirmed:` reason.
+    pub cancelled: bool,
     /// Kinds whose listing failed, with the error.
     pub errors: BTreeMap<Kind, String>,
     /// Every resource found and what became of it.
@@ -184,6 +188,14 @@ impl Report {
         );
         if let Some(why) = &self.aborted {
             let _ = writeln!(out, "Nothing deleted: {why}");
+        }
+        if self.cancelled {
+            let _ = writeln!(
+                out,
+                "CANCELLED: stopped before the end of the plan; {} deleted before stopping, {} left (see below)",
+                t.deleted,
+                t.selected.saturating_sub(t.deleted)
+            );
         }
         let rows: Vec<[String; 8]> = self
             .kinds

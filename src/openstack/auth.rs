@@ -270,6 +270,8 @@ async fn issue(
     };
     let reply = match requester.execute(&call, None).await {
         Ok(reply) => reply,
+        // A wrong URL or CA: said as such, with the URL and the cause.
+        Err(e @ ApiError::Unreachable { .. }) => return Err(e),
         Err(ApiError::Transport { message, .. }) => return Err(fail(message)),
         Err(other) => return Err(fail(other.to_string())),
     };

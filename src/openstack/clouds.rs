@@ -20,17 +20,20 @@ pub const ENVVARS_CLOUD: &str = "envvars";
 #[derive(Debug, thiserror::Error)]
 pub enum CloudsError {
     /// No cloud was named and no `OS_AUTH_URL` is set.
-    #[error("no cloud given: pass a cloud name or set OS_CLOUD (or the OS_AUTH_URL family of variables); clouds.yaml searched in: {}", list_paths(.searched))]
+    #[error("no cloud given: pass a cloud name or set OS_CLOUD (or the OS_AUTH_URL family of variables)")]
     NoCloud {
-        /// The files looked for.
+        /// The files looked for (logged at debug level, not shown: there are many).
         searched: Vec<PathBuf>,
     },
-    /// The named cloud is in no `clouds.yaml`.
-    #[error("cloud \"{name}\" not found; searched: {}; clouds defined: {}", list_paths(.searched), list_or_none(.available))]
+    /// The named cloud is in no `clouds.yaml`. Names the files that were read; where
+    /// else it looked is logged at debug level (`-v`).
+    #[error("cloud \"{name}\" not found {}", where_not_found(.read, .available))]
     UnknownCloud {
         /// The cloud asked for.
         name: String,
-        /// The files looked for (the ones that exist were read).
+        /// The files that exist and were read.
+        read: Vec<PathBuf>,
+        /// Every file looked for.
         searched: Vec<PathBuf>,
         /// The clouds that do exist.
         available: Vec<String>,
@@ -109,6 +112,31 @@ fn list_or_none(names: &[String]) -> String {
     } else {
         names.join(", ")
     }
+}
+
+/// The end of the unknown-cloud message: the files read and the clouds they define, or
+/// that none was found (and where, in short).
+fn where_not_found(read: &[PathBuf], available: &[String]) -> String {
+    if read.is_empty() {
+        "(no clouds.yaml found: set OS_CLIENT_CONFIG_FILE, or put one in ./, \
+         ~/.config/openstack/ or /etc/openstack/; -v lists every path searched)"
+            .to_owned()
+    } else {
+        format!(
+            "in {}; clouds defined: {}",
+            list_paths(read),
+            list_or_none(available)
+        )
+    }
+}
+
+/// Logs every path a failed resolution looked at: too many for the error message.
+fn log_searched(cloud: Option<&str>, searched: &[PathBuf]) {
+    tracing::debug!(
+        cloud = cloud.unwrap_or("-"),
+        searched = %list_paths(searched),
+        "clouds.yaml / secure.yaml paths searched"
+    );
 }
 
 /// Where credentials come from: environment variables and the directories searched.
@@ -289,6 +317,7 @@ impl CloudConfig {
                 .and_then(|a| a.get("auth_url"))
                 .is_none()
             {
+                log_searched(None, &clouds_candidates);
                 return Err(CloudsError::NoCloud {
                     searched: clouds_candidates,
                 });
@@ -322,7 +351,12 @@ impl CloudConfig {
             }
             other => other,
         };
-        let mut entry = lookup_cloud(&doc, &name, searched).map_err(in_files)?;
+        let mut entry = lookup_cloud(&doc, &name, searched, read.clone()).map_err(|e| {
+            if let CloudsError::UnknownCloud { searched, .. } = &e {
+                log_searched(Some(&name), searched);
+            }
+            in_files(e)
+        })?;
         deep_merge(&mut entry, Value::Object(env_overlay));
         build(&name, &entry).map_err(in_files)
     }
@@ -331,7 +365,12 @@ impl CloudConfig {
     /// with no `secure.yaml` and no `OS_*` overlay.
     pub fn from_clouds_yaml(path: &Path, name: &str) -> Result<CloudConfig, CloudsError> {
         let doc = read_file(path)?;
-        let entry = lookup_cloud(&doc, name, vec![path.to_path_buf()])?;
+        let entry = lookup_cloud(
+            &doc,
+            name,
+            vec![path.to_path_buf()],
+            vec![path.to_path_buf()],
+        )?;
         build(name, &entry)
     }
 
@@ -470,7 +509,14 @@ impl ClassifyKind for serde_json::Error {
     }
 }
 
-fn lookup_cloud(doc: &Value, name: &str, searched: Vec<PathBuf>) -> Result<Value, CloudsError> {
+/// Cloud `name` of the merged document; `searched` and `read` name the files in the
+/// error when it is not there.
+fn lookup_cloud(
+    doc: &Value,
+    name: &str,
+    searched: Vec<PathBuf>,
+    read: Vec<PathBuf>,
+) -> Result<Value, CloudsError> {
     let clouds = match doc.get("clouds") {
         None => None,
         Some(Value::Object(map)) => Some(map),
@@ -496,6 +542,7 @@ fn lookup_cloud(doc: &Value, name: &str, searched: Vec<PathBuf>) -> Result<Value
             available.sort();
             Err(CloudsError::UnknownCloud {
                 name: name.into(),
+                read,
                 searched,
                 available,
             })
@@ -984,6 +1031,19 @@ clouds:
             "{err}"
         );
         assert!(err.contains("appcred, bad, mycloud"), "{err}");
+        // Only the files read are named, not the dozen paths looked at.
+        assert!(!err.contains("/etc/openstack"), "{err}");
+        assert!(!err.contains("clouds.json"), "{err}");
+        let none = CloudsSource::new(HashMap::new(), vec![dir.path().join("empty")]);
+        let err = CloudConfig::resolve_from(Some("nope"), &none).unwrap_err();
+        let CloudsError::UnknownCloud { read, searched, .. } = &err else {
+            panic!("{err:?}")
+        };
+        assert!(read.is_empty() && !searched.is_empty());
+        let text = err.to_string();
+        assert!(text.contains("no clouds.yaml found"), "{text}");
+        assert!(text.contains("-v"), "{text}");
+        assert!(!text.contains(&dir.path().display().to_string()), "{text}");
     }
 
     /// A wrong type names the key and the file; a missing password says where it may

@@ -31,7 +31,8 @@ pub enum ApiError {
         /// `Retry-After`, when sent.
         retry_after: Option<Duration>,
     },
-    /// No answer came: connection refused or reset, timeout, TLS failure.
+    /// No answer came from a reachable service: connection reset or dropped, timeout.
+    /// Retried up to the retry deadline.
     #[error("{service} {method} {path}: {message}")]
     Transport {
         /// Which service was called.
@@ -41,6 +42,20 @@ pub enum ApiError {
         /// Path of the request.
         path: String,
         /// What went wrong (reqwest's description, no headers).
+        message: String,
+    },
+    /// The service cannot be reached as configured: connection refused, host name not
+    /// found, TLS certificate refused. A wrong URL or CA, not a busy cloud: retried only
+    /// briefly ([`crate::openstack::RetryPolicy::connect_deadline`]).
+    #[error("cannot reach the {service} service at {url}: {message}")]
+    Unreachable {
+        /// Which service was called.
+        service: Service,
+        /// The URL called (without any user or password part).
+        url: String,
+        /// What kind of failure it was.
+        cause: UnreachableCause,
+        /// The cause in words, with how long it was retried.
         message: String,
     },
     /// The service answered 2xx with a body that is not the JSON we expect.
@@ -95,6 +110,29 @@ pub enum ApiError {
     Other(String),
 }
 
+/// Why a service could not be reached ([`ApiError::Unreachable`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnreachableCause {
+    /// Nothing listens at the address (`connection refused`), or no route to it.
+    Refused,
+    /// The host name does not resolve.
+    Dns,
+    /// The TLS handshake failed: untrusted CA, wrong host name, expired certificate, or
+    /// TLS spoken to a plain HTTP port.
+    Tls,
+}
+
+impl UnreachableCause {
+    /// A bounded label for metrics and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UnreachableCause::Refused => "refused",
+            UnreachableCause::Dns => "dns",
+            UnreachableCause::Tls => "tls",
+        }
+    }
+}
+
 impl ApiError {
     /// The HTTP status, when the service answered.
     pub fn status(&self) -> Option<u16> {
@@ -143,6 +181,7 @@ impl ApiError {
         match self {
             ApiError::Status { service, .. }
             | ApiError::Transport { service, .. }
+            | ApiError::Unreachable { service, .. }
             | ApiError::Decode { service, .. }
             | ApiError::Pagination { service, .. }
             | ApiError::NoEndpoint { service, .. } => Some(*service),
@@ -172,6 +211,7 @@ impl ApiError {
                 _ => "server_error",
             },
             ApiError::Transport { .. } => "transport",
+            ApiError::Unreachable { .. } => "unreachable",
             ApiError::Decode { .. } => "decode",
             ApiError::Pagination { .. } => "pagination",
             ApiError::Auth { .. } => "auth",

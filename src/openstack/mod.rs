@@ -45,7 +45,7 @@ pub use clouds::{
     AuthMethod, CloudConfig, CloudsError, CloudsSource, DomainRef, ProjectScope, UserRef,
     ENVVARS_CLOUD,
 };
-pub use error::{parse_error_body, parse_retry_after, ApiError};
+pub use error::{parse_error_body, parse_retry_after, ApiError, UnreachableCause};
 pub use request::{microversion_headers, RequestObserver, RetryPolicy, RetryReason};
 pub use session::{DeleteOutcome, Session, SessionOptions};
 

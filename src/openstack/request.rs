@@ -3,6 +3,11 @@
 //! exponential backoff and full jitter up to a deadline, one re-authentication on 401,
 //! a tracing span per request and the [`RequestObserver`] calls.
 //!
+//! A service that cannot be reached as configured (connection refused, a host name that
+//! does not resolve, a refused TLS certificate) is a wrong URL or CA, not a busy cloud:
+//! it is retried only for [`RetryPolicy::connect_deadline`] (a certificate not at all),
+//! then reported as [`ApiError::Unreachable`].
+//!
 //! 409 and 400 are answers, not failures of the path: the engine decides what they mean.
 
 use std::collections::HashMap;
@@ -25,7 +30,7 @@ use tracing::{debug, field, info, warn, Instrument};
 use url::Url;
 
 use super::catalog::ALL_SERVICES;
-use super::error::{is_retryable_status, parse_retry_after, ApiError};
+use super::error::{is_retryable_status, parse_retry_after, ApiError, UnreachableCause};
 use super::token::Token;
 use super::Service;
 
@@ -56,16 +61,22 @@ pub struct RetryPolicy {
     pub max_delay: Duration,
     /// Give up retrying one request after this long in total.
     pub deadline: Duration,
+    /// Give up on a service that cannot be reached as configured (connection refused, a
+    /// host name that does not resolve) after this long: a typo'd URL fails in seconds,
+    /// not after [`RetryPolicy::deadline`]. Counted from the first such failure in a row;
+    /// never more than `deadline`. A refused TLS certificate is not retried at all.
+    pub connect_deadline: Duration,
 }
 
 impl Default for RetryPolicy {
     /// 0.5 s doubling to at most 30 s, for up to 5 minutes: patient with a busy cloud,
-    /// without hammering it.
+    /// without hammering it; 10 s for an address that refuses connections.
     fn default() -> Self {
         RetryPolicy {
             base_delay: Duration::from_millis(500),
             max_delay: Duration::from_secs(30),
             deadline: Duration::from_secs(300),
+            connect_deadline: Duration::from_secs(10),
         }
     }
 }
@@ -219,7 +230,23 @@ pub(crate) struct Requester {
 /// What one attempt came to, before the retry decision.
 enum Attempt {
     Answered(Reply),
-    NoAnswer { error: ApiError, retryable: bool },
+    NoAnswer {
+        error: ApiError,
+        retry: Retry,
+        /// Set when the service is unreachable as configured.
+        unreachable: Option<UnreachableCause>,
+    },
+}
+
+/// Whether and how long a request that got no answer is retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Retry {
+    /// Not at all (a refused certificate, a POST that may have arrived).
+    Never,
+    /// Up to [`RetryPolicy::connect_deadline`]: the service is unreachable as configured.
+    Briefly,
+    /// Up to [`RetryPolicy::deadline`]: resets, timeouts.
+    UpToDeadline,
 }
 
 impl Requester {
@@ -281,6 +308,8 @@ impl Requester {
         let mut schedule = self.config.retry.schedule();
         let mut reauthenticated = false;
         let mut attempts: u32 = 0;
+        // Since when the service has been unreachable, attempt after attempt.
+        let mut unreachable_since: Option<Instant> = None;
         loop {
             attempts += 1;
             let span = tracing::Span::current();
@@ -289,7 +318,13 @@ impl Requester {
                 Some(a) => Some(a.token(self).await?),
                 None => None,
             };
-            let (reason, retry_after, last) = match self.attempt(call, token.as_deref()).await {
+            let attempt = self.attempt(call, token.as_deref()).await;
+            if matches!(attempt, Attempt::Answered(_)) {
+                unreachable_since = None;
+            }
+            let mut budget = self.config.retry.deadline;
+            let mut budget_start = started;
+            let (reason, retry_after, last) = match attempt {
                 Attempt::Answered(reply) if reply.status == 401 && !reauthenticated => {
                     let (Some(auth), Some(token)) = (auth, &token) else {
                         span.record("status", reply.status);
@@ -316,24 +351,44 @@ impl Requester {
                 }
                 Attempt::NoAnswer {
                     error,
-                    retryable: true,
-                } => (RetryReason::Transport, None, Err(error)),
-                Attempt::NoAnswer {
-                    error,
-                    retryable: false,
-                } => return Err(error),
+                    retry,
+                    unreachable,
+                } => {
+                    let error = match unreachable {
+                        Some(cause) => {
+                            let note = match retry {
+                                Retry::Never => "not retried".to_owned(),
+                                _ => format!(
+                                    "gave up after {attempts} attempt(s) in {:.1}s, the connect deadline",
+                                    started.elapsed().as_secs_f64()
+                                ),
+                            };
+                            unreachable_error(call, cause, error, &note)
+                        }
+                        None => error,
+                    };
+                    match retry {
+                        Retry::Never => return Err(error),
+                        Retry::Briefly => {
+                            budget_start = *unreachable_since.get_or_insert_with(Instant::now);
+                            budget = budget.min(self.config.retry.connect_deadline);
+                        }
+                        Retry::UpToDeadline => unreachable_since = None,
+                    }
+                    (RetryReason::Transport, None, Err(error))
+                }
             };
             let step = schedule.next().unwrap_or(self.config.retry.max_delay);
             let mut delay = full_jitter(step);
             if let Some(wait) = retry_after {
                 delay = delay.max(wait);
             }
-            if started.elapsed() + delay > self.config.retry.deadline {
-                warn!(
-                    attempts,
-                    reason = reason.as_str(),
-                    "giving up: retry deadline reached"
-                );
+            if budget_start.elapsed() + delay > budget {
+                let which = match unreachable_since {
+                    Some(_) => "giving up: connect deadline reached",
+                    None => "giving up: retry deadline reached",
+                };
+                warn!(attempts, reason = reason.as_str(), "{which}");
                 return last;
             }
             info!(
@@ -355,20 +410,22 @@ impl Requester {
 
     /// One HTTP exchange, inside the service's gates.
     async fn attempt(&self, call: &Call<'_>, token: Option<&Token>) -> Attempt {
-        let no_answer = |message: String, retryable: bool| Attempt::NoAnswer {
+        let failed = |message: String, retry: Retry, unreachable| Attempt::NoAnswer {
             error: ApiError::Transport {
                 service: call.service,
                 method: call.method,
                 path: call.path.to_owned(),
                 message,
             },
-            retryable,
+            retry,
+            unreachable,
         };
+        let no_answer = |message: String, retry: Retry| failed(message, retry, None);
         let Some(gate) = self.gates.get(&call.service) else {
-            return no_answer("no request gate for this service".into(), false);
+            return no_answer("no request gate for this service".into(), Retry::Never);
         };
         let Ok(_permit) = gate.permits.acquire().await else {
-            return no_answer("request gate closed".into(), false);
+            return no_answer("request gate closed".into(), Retry::Never);
         };
         gate.pace().await;
 
@@ -388,7 +445,9 @@ impl Requester {
                     value.set_sensitive(true);
                     request = request.header(HeaderName::from_static("x-auth-token"), value);
                 }
-                Err(_) => return no_answer("the token is not a valid header value".into(), false),
+                Err(_) => {
+                    return no_answer("the token is not a valid header value".into(), Retry::Never)
+                }
             }
         }
         if let Some(body) = &call.body {
@@ -427,13 +486,28 @@ impl Requester {
                 Attempt::Answered(reply)
             }
             Err(e) => {
-                // A refused certificate will be refused again: no retry.
-                let retryable = !is_tls_failure(&e)
-                    && (e.is_connect()
+                let unreachable = classify(&e);
+                let retry = match unreachable {
+                    // A refused certificate will be refused again: no retry.
+                    Some(UnreachableCause::Tls) => Retry::Never,
+                    Some(_) => Retry::Briefly,
+                    None if e.is_connect()
                         || (idempotent
-                            && (e.is_timeout() || e.is_request() || e.is_body() || e.is_decode())));
-                debug!(error = %error_chain(&e), retryable, "no answer");
-                no_answer(error_chain(&e), retryable)
+                            && (e.is_timeout()
+                                || e.is_request()
+                                || e.is_body()
+                                || e.is_decode())) =>
+                    {
+                        Retry::UpToDeadline
+                    }
+                    None => Retry::Never,
+                };
+                debug!(error = %error_chain(&e), ?retry, "no answer");
+                let message = match unreachable {
+                    Some(cause) => unreachable_text(cause, &e),
+                    None => describe(&e),
+                };
+                failed(message, retry, unreachable)
             }
         }
     }
@@ -460,11 +534,107 @@ async fn read_reply(mut response: reqwest::Response) -> Result<Reply, reqwest::E
     })
 }
 
-/// Whether a TLS handshake failed on the certificate (untrusted, expired, wrong name).
-/// rustls's error is not reachable by type through reqwest's and hyper's wrappers, so
-/// this reads the message chain ("invalid peer certificate: UnknownIssuer").
-fn is_tls_failure(error: &(dyn std::error::Error + 'static)) -> bool {
-    error_chain(error).contains("certificate")
+/// Whether a failed exchange says the service is unreachable as configured, and why;
+/// `None` for the failures of a reachable service (timeouts, resets).
+///
+/// rustls's and hyper-util's errors are not reachable by type through reqwest's
+/// wrappers, so this reads the `io::Error` kinds in the chain (rustls's handshake errors
+/// come out of tokio-rustls as `InvalidData`) and, for DNS and certificates, the
+/// messages ("dns error", "invalid peer certificate: UnknownIssuer").
+fn classify(error: &reqwest::Error) -> Option<UnreachableCause> {
+    if error.is_timeout() {
+        return None;
+    }
+    let connect = error.is_connect();
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            match io.kind() {
+                std::io::ErrorKind::ConnectionRefused
+                | std::io::ErrorKind::HostUnreachable
+                | std::io::ErrorKind::NetworkUnreachable => return Some(UnreachableCause::Refused),
+                // rustls's handshake errors come out of tokio-rustls as InvalidData:
+                // an untrusted or misnamed certificate, or TLS spoken to a plain port.
+                std::io::ErrorKind::InvalidData if connect => return Some(UnreachableCause::Tls),
+                _ => {}
+            }
+        }
+        let text = e.to_string();
+        if connect && text == "dns error" {
+            return Some(UnreachableCause::Dns);
+        }
+        if text.contains("certificate") {
+            return Some(UnreachableCause::Tls);
+        }
+        source = cause_of(e);
+    }
+    None
+}
+
+/// The next error in a chain. An `io::Error` wrapping another error reports that one's
+/// source as its own, skipping it; this goes into it instead (tokio-rustls's handshake
+/// errors are an `io::Error` in an `io::Error`).
+fn cause_of<'a>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a (dyn std::error::Error + 'static)> {
+    if let Some(inner) = error
+        .downcast_ref::<std::io::Error>()
+        .and_then(std::io::Error::get_ref)
+    {
+        return Some(inner);
+    }
+    error.source()
+}
+
+/// The [`ApiError::Unreachable`] for a call that got no answer because of `cause`;
+/// `note` says how long it was retried.
+fn unreachable_error(
+    call: &Call<'_>,
+    cause: UnreachableCause,
+    error: ApiError,
+    note: &str,
+) -> ApiError {
+    let detail = match error {
+        ApiError::Transport { message, .. } => message,
+        other => other.to_string(),
+    };
+    let mut url = call.url.clone();
+    // A URL may carry a user and password; never show them.
+    let _ = url.set_password(None);
+    let _ = url.set_username("");
+    ApiError::Unreachable {
+        service: call.service,
+        url: url.to_string(),
+        cause,
+        message: format!("{detail} ({note})"),
+    }
+}
+
+/// An unreachable service's failure in words: the kind of failure and the innermost
+/// cause (`TLS handshake failed: invalid peer certificate: UnknownIssuer`).
+fn unreachable_text(cause: UnreachableCause, error: &reqwest::Error) -> String {
+    let mut innermost: &(dyn std::error::Error + 'static) = error;
+    while let Some(source) = cause_of(innermost) {
+        innermost = source;
+    }
+    let innermost = innermost.to_string();
+    match cause {
+        UnreachableCause::Refused => innermost,
+        UnreachableCause::Dns => format!("host name does not resolve: {innermost}"),
+        UnreachableCause::Tls => format!("TLS handshake failed: {innermost}"),
+    }
+}
+
+/// A failed exchange in words: the cause chain without reqwest's "error sending request
+/// for url (...)" preamble (the URL is shown once, by the caller).
+fn describe(error: &reqwest::Error) -> String {
+    let chain = error_chain(error);
+    match chain.split_once("): ") {
+        Some((head, rest)) if head.starts_with("error sending request for url (") => {
+            rest.to_owned()
+        }
+        _ => chain,
+    }
 }
 
 /// An error and its causes on one line ("error sending request: connection refused").
@@ -494,6 +664,7 @@ mod tests {
             base_delay: Duration::from_millis(500),
             max_delay: Duration::from_secs(3),
             deadline: Duration::from_secs(60),
+            ..RetryPolicy::default()
         };
         let steps: Vec<Duration> = policy.schedule().take(5).collect();
         assert_eq!(
@@ -504,6 +675,183 @@ mod tests {
             assert!(full_jitter(Duration::from_secs(2)) <= Duration::from_secs(2));
         }
         assert_eq!(full_jitter(Duration::ZERO), Duration::ZERO);
+    }
+
+    /// A requester without rate limit or observer, with `retry`.
+    fn requester(retry: RetryPolicy) -> Requester {
+        Requester::new(
+            reqwest::Client::builder().use_rustls_tls().build().unwrap(),
+            RequestConfig {
+                retry,
+                concurrency_per_service: 4,
+                requests_per_second: None,
+                request_timeout: Duration::from_secs(3600),
+                observer: None,
+            },
+        )
+    }
+
+    /// The error of a call expected to fail.
+    fn failure(result: Result<Reply, ApiError>) -> ApiError {
+        match result {
+            Ok(reply) => panic!("answered HTTP {}", reply.status),
+            Err(e) => e,
+        }
+    }
+
+    /// A loopback address where nothing listens.
+    async fn closed_port() -> u16 {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        listener.local_addr().unwrap().port()
+    }
+
+    fn get(url: &str) -> Call<'static> {
+        Call {
+            service: Service::Identity,
+            method: "POST",
+            url: Url::parse(url).unwrap(),
+            path: "/auth/tokens",
+            body: Some(b"{}".to_vec()),
+        }
+    }
+
+    /// A refused connection (a typo'd port) is retried only for the connect deadline,
+    /// not the retry deadline, and comes back as unreachable with the URL and cause.
+    #[tokio::test(start_paused = true)]
+    async fn refused_connection_fails_within_the_connect_deadline() {
+        let port = closed_port().await;
+        let requester = requester(RetryPolicy {
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(2),
+            deadline: Duration::from_secs(600),
+            connect_deadline: Duration::from_secs(3),
+        });
+        let url = format!("http://user:pw@127.0.0.1:{port}/identity/v3/auth/tokens");
+        let started = Instant::now();
+        let err = failure(requester.execute(&get(&url), None).await);
+        // Virtual time: the retries stopped at the connect deadline.
+        assert!(
+            started.elapsed() <= Duration::from_secs(3),
+            "{:?}",
+            started.elapsed()
+        );
+        let ApiError::Unreachable {
+            cause,
+            url: shown,
+            message,
+            ..
+        } = &err
+        else {
+            panic!("{err:?}")
+        };
+        assert_eq!(*cause, UnreachableCause::Refused);
+        assert_eq!(
+            shown,
+            &format!("http://127.0.0.1:{port}/identity/v3/auth/tokens"),
+            "no user or password in the URL shown"
+        );
+        assert!(
+            message.to_lowercase().contains("connection refused"),
+            "{message}"
+        );
+        assert!(message.contains("connect deadline"), "{message}");
+        assert!(!err.to_string().contains("pw"), "{err}");
+    }
+
+    /// A host name that does not resolve (`.invalid` is reserved never to) is a DNS
+    /// failure: unreachable, retried only for the connect deadline.
+    #[tokio::test]
+    async fn unresolvable_host_is_a_dns_failure() {
+        let requester = requester(RetryPolicy {
+            base_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(20),
+            deadline: Duration::from_secs(600),
+            connect_deadline: Duration::from_millis(200),
+        });
+        let url = "http://keystone.stacksweep-test.invalid:5000/v3/auth/tokens";
+        let err = failure(requester.execute(&get(url), None).await);
+        let ApiError::Unreachable { cause, message, .. } = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(*cause, UnreachableCause::Dns, "{err}");
+        assert!(message.starts_with("host name does not resolve"), "{err}");
+    }
+
+    /// TLS spoken to a plain-HTTP port fails the handshake: unreachable (TLS), not
+    /// retried.
+    #[tokio::test]
+    async fn tls_to_a_plain_port_is_not_retried() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = accepted.clone();
+        tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            while let Ok((mut socket, _)) = listener.accept().await {
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let mut buf = [0u8; 1024];
+                let _ = socket.read(&mut buf).await;
+                let _ = socket
+                    .write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+                    .await;
+            }
+        });
+        let requester = requester(RetryPolicy {
+            base_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(20),
+            deadline: Duration::from_secs(5),
+            connect_deadline: Duration::from_secs(2),
+        });
+        let url = format!("https://127.0.0.1:{port}/identity/v3/auth/tokens");
+        let err = failure(requester.execute(&get(&url), None).await);
+        assert!(
+            matches!(
+                err,
+                ApiError::Unreachable {
+                    cause: UnreachableCause::Tls,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("not retried"), "{err}");
+        assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    /// A timeout from a reachable service is not a configuration error: it stays a
+    /// transport error, retried up to the retry deadline.
+    #[tokio::test]
+    async fn timeouts_stay_transport_errors() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = accepted.clone();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            // Accepts and never answers.
+            while let Ok((socket, _)) = listener.accept().await {
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                held.push(socket);
+            }
+        });
+        let mut requester = requester(RetryPolicy {
+            base_delay: Duration::from_millis(10),
+            max_delay: Duration::from_millis(20),
+            deadline: Duration::from_millis(600),
+            connect_deadline: Duration::ZERO,
+        });
+        requester.config.request_timeout = Duration::from_millis(100);
+        let call = Call {
+            method: "GET",
+            body: None,
+            ..get(&format!("http://127.0.0.1:{port}/identity/v3"))
+        };
+        let err = failure(requester.execute(&call, None).await);
+        assert!(matches!(err, ApiError::Transport { .. }), "{err:?}");
+        assert!(
+            accepted.load(std::sync::atomic::Ordering::SeqCst) > 1,
+            "not retried"
+        );
     }
 
     /// Compute and volume requests carry their microversion headers; others none.

@@ -144,7 +144,7 @@ async fn all_problems_at_once() {
     insta::assert_snapshot!(err);
 }
 
-/// A cloud name missing from clouds.yaml is named, with the files searched.
+/// A cloud name missing from clouds.yaml is named, with the files read.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_cloud() {
     let err = bad_config(
@@ -153,6 +153,8 @@ async fn unknown_cloud() {
     )
     .await;
     assert!(err.contains("clouds defined: sim, sim-appcred"), "{err}");
+    // The files read are named; the dozen other paths looked at only with -v.
+    assert!(!err.contains("/etc/openstack"), "{err}");
 }
 
 /// A clouds.yaml with wrong types names the file; nothing is swept.

@@ -7,4 +7,5 @@ mod support;
 mod bad_input;
 mod demo;
 mod deploy;
+mod signals;
 mod tls;

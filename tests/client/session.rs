@@ -11,6 +11,7 @@ use crate::support::fake_cloud::{options, sequence, Answer, FakeCloud, PROJECT_I
 use serde_json::json;
 use stacksweep::openstack::{
     ApiError, DeleteOutcome, RequestObserver, RetryPolicy, RetryReason, Service, Session,
+    UnreachableCause,
 };
 
 /// Records observer calls.
@@ -318,9 +319,10 @@ async fn dropped_connection_is_retried() {
     );
 }
 
-/// A refused connection is retried until the deadline, then a transport error.
+/// A refused connection is retried only for the connect deadline, then an unreachable
+/// error naming the URL.
 #[tokio::test(start_paused = true)]
-async fn refused_connection_gives_transport_error() {
+async fn refused_connection_gives_unreachable_error() {
     let cloud = FakeCloud::start(ok_port).await;
     // The catalog's internal endpoints point at port 1, where nothing listens.
     let yaml = std::fs::read_to_string(cloud.clouds_yaml())
@@ -339,13 +341,34 @@ async fn refused_connection_gives_transport_error() {
     opts.retry = RetryPolicy {
         base_delay: Duration::from_millis(100),
         max_delay: Duration::from_secs(1),
-        deadline: Duration::from_secs(5),
+        deadline: Duration::from_secs(300),
+        connect_deadline: Duration::from_secs(5),
     };
     let session = Session::connect(&config, opts).await.unwrap();
+    let started = tokio::time::Instant::now();
     let err = session.get(Service::Network, "/ports").await.unwrap_err();
-    assert!(matches!(err, ApiError::Transport { .. }), "{err:?}");
-    assert!(err.is_transient());
-    assert!(err.to_string().starts_with("network GET /ports: "), "{err}");
+    assert!(
+        started.elapsed() <= Duration::from_secs(6),
+        "retried past the connect deadline: {:?}",
+        started.elapsed()
+    );
+    assert!(
+        matches!(
+            err,
+            ApiError::Unreachable {
+                cause: UnreachableCause::Refused,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(!err.is_transient());
+    let text = err.to_string();
+    assert!(
+        text.starts_with("cannot reach the network service at http://127.0.0.1:1/"),
+        "{text}"
+    );
+    assert!(text.to_lowercase().contains("connection refused"), "{text}");
     assert!(!recorder.retries().is_empty());
     assert!(recorder
         .retries()

@@ -17,6 +17,7 @@ fn options() -> SessionOptions {
             base_delay: Duration::from_millis(100),
             max_delay: Duration::from_secs(2),
             deadline: Duration::from_secs(60),
+            ..RetryPolicy::default()
         },
         requests_per_second: None,
         page_size: 3,

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use stacksweep::openstack::{
-    ApiError, CloudConfig, RequestObserver, RetryReason, Service, Session,
+    ApiError, CloudConfig, RequestObserver, RetryReason, Service, Session, UnreachableCause,
 };
 
 fn ok(_: &fake_cloud::Seen) -> Answer {
@@ -38,7 +38,16 @@ async fn unknown_ca_is_refused() {
     let err = Session::connect(&cloud.cloud("fake"), opts)
         .await
         .unwrap_err();
-    assert!(matches!(err, ApiError::Auth { .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            ApiError::Unreachable {
+                cause: UnreachableCause::Tls,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     assert!(
         err.to_string().to_lowercase().contains("certificate"),
         "{err}"

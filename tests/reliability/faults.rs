@@ -148,6 +148,7 @@ async fn slow_service_is_a_per_kind_error() {
         base_delay: Duration::from_millis(5),
         max_delay: Duration::from_millis(20),
         deadline: Duration::from_millis(400),
+        ..RetryPolicy::default()
     };
     let session = Session::connect(&cloud, opts).await.unwrap();
     let report = sweep(

@@ -129,6 +129,7 @@ fn options() -> SessionOptions {
             base_delay: Duration::from_millis(5),
             max_delay: Duration::from_millis(20),
             deadline: Duration::from_millis(300),
+            ..RetryPolicy::default()
         },
         requests_per_second: None,
         request_timeout: Duration::from_secs(30),

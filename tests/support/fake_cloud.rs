@@ -218,6 +218,7 @@ pub fn options() -> SessionOptions {
             base_delay: Duration::from_secs(1),
             max_delay: Duration::from_secs(8),
             deadline: Duration::from_secs(60),
+            ..RetryPolicy::default()
         },
         concurrency_per_service: 8,
         requests_per_second: None,

@@ -47,6 +47,7 @@ pub fn session_options(retry_deadline: Duration) -> SessionOptions {
             base_delay: Duration::from_millis(5),
             max_delay: Duration::from_millis(50),
             deadline: retry_deadline,
+            ..RetryPolicy::default()
         },
         requests_per_second: None,
         request_timeout: Duration::from_secs(10),
