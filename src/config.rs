@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 use crate::engine::select::{self, Filters, Marks, Selector};
 use crate::engine::{ConnectSpec, JobSpec, SweepOptions};
-use crate::openstack::{RetryPolicy, SessionOptions};
+use crate::openstack::{PacingMode, RetryPolicy, SessionOptions};
 use crate::resources::Kind;
 
 /// Default listen address of the daemon's `/metrics`, `/healthz`, `/readyz`.
@@ -205,9 +205,11 @@ pub struct RawRetry {
     pub max_delay: Option<String>,
     /// Stop retrying one operation after this long.
     pub deadline: Option<String>,
-    /// Requests in flight at once, per service.
+    /// `adaptive` (default) or `fixed`.
+    pub pacing: Option<String>,
+    /// Requests in flight at once, per service: the ceiling (fixed: the cap).
     pub concurrency: Option<usize>,
-    /// Requests started per second, per service.
+    /// Requests started per second, per service: the ceiling (fixed: the cap).
     pub requests_per_second: Option<u32>,
 }
 
@@ -329,9 +331,12 @@ pub struct Retry {
     pub max_delay: Duration,
     /// Give up retrying one operation after this long.
     pub deadline: Duration,
-    /// Requests in flight at once, per service.
+    /// Adaptive limits under the ceilings below, or the ceilings as fixed caps.
+    pub pacing: PacingMode,
+    /// Requests in flight at once, per service: the ceiling (fixed: the cap). Also the
+    /// steps acting at once per service, so that pacing, not the walk, bounds requests.
     pub concurrency: usize,
-    /// Requests started per second, per service.
+    /// Requests started per second, per service: the ceiling (`None`: none).
     pub requests_per_second: Option<u32>,
 }
 
@@ -387,10 +392,15 @@ pub mod defaults {
     pub const MAX_DELAY: Duration = Duration::from_secs(30);
     /// Retry: give up one operation after this long.
     pub const RETRY_DEADLINE: Duration = Duration::from_secs(10 * 60);
-    /// Requests in flight at once, per service.
-    pub const CONCURRENCY: usize = 8;
-    /// Requests started per second, per service.
-    pub const REQUESTS_PER_SECOND: u32 = 20;
+    /// Ceiling of requests in flight at once, per service. Adaptive pacing starts at
+    /// [`crate::openstack::pacing::START_CONCURRENCY`] (8) and grows towards it only while
+    /// the service answers fast and cleanly: high enough that feedback, not the cap,
+    /// bounds a sweep (64 in flight at 20 ms is ~3,000 requests/s), low enough that a
+    /// cloud whose latency does not show its load still sees a bounded client.
+    pub const CONCURRENCY: usize = 64;
+    /// Ceiling of requests started per second, per service: none. The rate follows from
+    /// the concurrency limit and the service's latency, and is learned from 429s.
+    pub const REQUESTS_PER_SECOND: Option<u32> = None;
     /// Targets swept at once by the daemon.
     pub const MAX_CONCURRENT_TARGETS: usize = 4;
     /// Daemon schedule when none is given.
@@ -456,6 +466,7 @@ impl Config {
                 max_delay: self.retry.max_delay,
                 deadline: self.retry.deadline,
             },
+            pacing: self.retry.pacing,
             concurrency_per_service: self.retry.concurrency,
             requests_per_second: self.retry.requests_per_second,
             ..SessionOptions::default()
@@ -588,12 +599,22 @@ impl RawConfig {
                 &self.retry.deadline,
                 defaults::RETRY_DEADLINE,
             ),
+            pacing: match self.retry.pacing.as_deref() {
+                None | Some("adaptive") => PacingMode::Adaptive,
+                Some("fixed") => PacingMode::Fixed,
+                Some(other) => {
+                    problems.push(
+                        "retry.pacing",
+                        format!("unknown pacing {other:?}; write \"adaptive\" or \"fixed\""),
+                    );
+                    PacingMode::Adaptive
+                }
+            },
             concurrency: self.retry.concurrency.unwrap_or(defaults::CONCURRENCY),
-            requests_per_second: Some(
-                self.retry
-                    .requests_per_second
-                    .unwrap_or(defaults::REQUESTS_PER_SECOND),
-            ),
+            requests_per_second: self
+                .retry
+                .requests_per_second
+                .or(defaults::REQUESTS_PER_SECOND),
         };
         if retry.concurrency == 0 {
             problems.push("retry.concurrency", "must be at least 1");
@@ -849,6 +870,15 @@ mod tests {
         assert_eq!(c.targets[0].select.marks().all_tags, vec!["ci".to_owned()]);
         assert_eq!(c.schedule.deadline, defaults::SWEEP_DEADLINE);
         assert_eq!(c.retry.concurrency, defaults::CONCURRENCY);
+        assert_eq!(c.retry.pacing, PacingMode::Adaptive);
+        assert_eq!(c.retry.requests_per_second, None);
+        let session = c.session_options();
+        assert_eq!(session.concurrency_per_service, 64);
+        assert_eq!(
+            c.sweep_options().concurrency,
+            64,
+            "steps keep up with the ceiling"
+        );
         assert_eq!(c.targets[0].cron[0].text, defaults::CRON);
         assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
     }
@@ -886,6 +916,7 @@ timezone = "Mars/Olympus"
 listen = "nowhere"
 [retry]
 concurrency = 0
+pacing = "slow"
 [[target]]
 cloud = "ci"
 [[target]]
@@ -897,6 +928,7 @@ cloud = "ci"
             "schedule.cron",
             "schedule.timezone",
             "retry.concurrency",
+            "retry.pacing",
             "metrics.listen",
             "target[0].select.presets",
             "target[0].select.kinds",

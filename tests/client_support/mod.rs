@@ -225,6 +225,7 @@ pub fn options() -> SessionOptions {
         page_size: 2,
         max_pages: 10,
         observer: None,
+        ..SessionOptions::default()
     }
 }
 
