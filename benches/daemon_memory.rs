@@ -18,7 +18,7 @@ use serde_json::json;
 use stacksweep::config::Config;
 use stacksweep::daemon::{Clock, Daemon, DaemonOptions, EngineRunner};
 use stacksweep::openstack::{CloudConfig, Service, Session};
-use stacksweep::sim::{Sim, SimConfig};
+use stacksweep_sim::{Sim, SimConfig};
 use tokio_util::sync::CancellationToken;
 
 const LEAKS_PER_SWEEP: usize = 3;

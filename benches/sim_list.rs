@@ -11,7 +11,7 @@
 use std::time::Instant;
 
 use serde_json::json;
-use stacksweep::sim::{Scenario, Sim, SimConfig};
+use stacksweep_sim::{Scenario, Sim, SimConfig};
 
 /// Resources seeded; `SIM_BENCH_RESOURCES` overrides.
 const RESOURCES: usize = 100_000;

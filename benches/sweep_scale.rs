@@ -29,7 +29,7 @@ use stacksweep::engine::select::{Filters, Marks, Selector};
 use stacksweep::engine::{self, Job, SweepOptions};
 use stacksweep::openstack::{CloudConfig, Service, Session, SessionOptions};
 use stacksweep::resources::Kind;
-use stacksweep::sim::{Scenario, Sim, SimConfig};
+use stacksweep_sim::{Scenario, Sim, SimConfig};
 use tokio_util::sync::CancellationToken;
 
 /// What one case runs with.
@@ -294,7 +294,7 @@ fn role_sim(flag: &dyn Fn(&str) -> Option<String>) {
         let manifest = sim.seed(&Scenario::Scale { resources: size });
         let seed_s = started.elapsed().as_secs_f64();
         sim.write_clouds_yaml(&clouds).unwrap();
-        let total = |sim: &stacksweep::sim::SimHandle| -> u64 {
+        let total = |sim: &stacksweep_sim::SimHandle| -> u64 {
             sim.endpoint_counts().values().sum()
         };
         let before = total(&sim);

@@ -13,6 +13,10 @@
 //! - [`config`] validates the TOML file into typed targets and selectors and turns them
 //!   into engine jobs ([`config::Config::job`]); [`metrics`] and [`telemetry`] serve the
 //!   daemon and the binary.
+//!
+//! The in-memory OpenStack that tests, benchmarks and the demo run against is a crate of
+//! its own, `stacksweep-sim` (`sim/`): it uses nothing of this one, and this library uses
+//! nothing of it; only the binary's `sim` and `demo` subcommands do.
 
 pub mod config;
 pub mod daemon;
@@ -20,5 +24,4 @@ pub mod engine;
 pub mod metrics;
 pub mod openstack;
 pub mod resources;
-pub mod sim;
 pub mod telemetry;

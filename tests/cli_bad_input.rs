@@ -7,7 +7,7 @@
 mod reliability_support;
 
 use reliability_support::{Bed, Run};
-use stacksweep::sim::Scenario;
+use stacksweep_sim::Scenario;
 
 /// A simulator seeded with a leaked Kubespray job; returns it and the job's tag.
 async fn seeded() -> (Bed, String) {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use stacksweep::openstack::{CloudConfig, RetryPolicy, Service, Session, SessionOptions};
-use stacksweep::sim::{FaultConfig, Manifest, Scenario, Sim, SimConfig, SimHandle};
+use stacksweep_sim::{FaultConfig, Manifest, Scenario, Sim, SimConfig, SimHandle};
 
 /// Options with pages of 3, so every list takes several pages.
 fn options() -> SessionOptions {

@@ -16,7 +16,7 @@ use serde_json::json;
 use stacksweep::config::Config;
 use stacksweep::daemon::{Clock, Daemon, DaemonOptions, EngineRunner};
 use stacksweep::openstack::{CloudConfig, Service, Session};
-use stacksweep::sim::{FaultConfig, Sim, SimConfig};
+use stacksweep_sim::{FaultConfig, Sim, SimConfig};
 use tokio_util::sync::CancellationToken;
 
 /// Creates a network tagged as Neutron tags things (PUT after create); returns its ID.

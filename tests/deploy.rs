@@ -108,8 +108,8 @@ fn daemon_probes_and_metrics_port_agree() {
     assert!(config.contains("listen = \"0.0.0.0:9187\""));
 }
 
-/// The Dockerfile builds on the toolchain CI uses, with the locked release build, and runs
-/// stacksweep as a non-root user.
+/// The Dockerfile builds on the toolchain CI uses, with the locked release build of the whole
+/// workspace's sources, and runs stacksweep as a non-root user.
 #[test]
 fn dockerfile_matches_ci() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -134,6 +134,8 @@ fn dockerfile_matches_ci() {
         "Dockerfile must build on rust {minor}, the toolchain CI runs"
     );
     assert!(dockerfile.contains("cargo build --release --locked"));
+    // The build needs every workspace member's sources, the simulator crate included.
+    assert!(dockerfile.contains("COPY sim ./sim"));
     assert!(
         ci.contains("--locked"),
         ".ci/run must build locked, as the image does"

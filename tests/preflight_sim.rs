@@ -9,7 +9,7 @@ use serde_json::Value;
 use sim_bed::{bed, stacksweep};
 use stacksweep::engine::preflight::{self, Status};
 use stacksweep::resources::Kind;
-use stacksweep::sim::FaultConfig;
+use stacksweep_sim::FaultConfig;
 
 fn refuse() -> FaultConfig {
     FaultConfig {
@@ -62,7 +62,7 @@ async fn failing_service_is_reported() {
 #[tokio::test]
 async fn admin_token_warns() {
     let b = bed("kubespray-aborted:1").await;
-    let password = stacksweep::sim::keystone::ADMIN_PASSWORD;
+    let password = stacksweep_sim::keystone::ADMIN_PASSWORD;
     let yaml = format!(
         "clouds:\n  admin:\n    auth:\n      auth_url: {}\n      username: admin\n      password: {password}\n      project_name: admin\n      user_domain_name: Default\n      project_domain_name: Default\n    region_name: RegionOne\n",
         b.sim.auth_url()

@@ -14,7 +14,7 @@ use serde_json::json;
 use stacksweep::config::Config;
 use stacksweep::daemon::{Clock, Daemon, DaemonOptions, EngineRunner};
 use stacksweep::openstack::{CloudConfig, Service, Session, SessionOptions};
-use stacksweep::sim::{Sim, SimConfig};
+use stacksweep_sim::{Sim, SimConfig};
 use tokio_util::sync::CancellationToken;
 
 /// The value of the sample named with exactly these labels (`None` when absent).

@@ -13,7 +13,7 @@ use serde_json::Value;
 use sim_bed::{bed, selector, stacksweep};
 use stacksweep::engine::quota::{self, QuotaReport, QuotaResource as Q};
 use stacksweep::engine::{self, Job, SweepOptions};
-use stacksweep::sim::{FaultConfig, Manifest, SimState};
+use stacksweep_sim::{FaultConfig, Manifest, SimState};
 use tokio_util::sync::CancellationToken;
 
 fn options() -> SweepOptions {

@@ -12,7 +12,7 @@ use std::time::Duration;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use reliability_support::{all_resources, Bed};
-use stacksweep::sim::Scenario;
+use stacksweep_sim::Scenario;
 
 /// When to kill a run.
 #[derive(Debug, Clone, Copy)]

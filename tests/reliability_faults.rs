@@ -17,7 +17,7 @@ use stacksweep::engine::select::{Filters, Marks, Selector};
 use stacksweep::engine::{self, Job};
 use stacksweep::openstack::{CloudConfig, RetryPolicy, Session};
 use stacksweep::resources::Kind;
-use stacksweep::sim::{FaultConfig, Manifest, Scenario};
+use stacksweep_sim::{FaultConfig, Manifest, Scenario};
 use tokio_util::sync::CancellationToken;
 
 fn selector(m: &Manifest) -> Selector {
@@ -149,7 +149,7 @@ async fn slow_service_is_a_per_kind_error() {
     let m = bed.sim.seed(&Scenario::parse("kubespray-aborted").unwrap());
     let image = bed.sim.with_state(|st| {
         let project = st.keystone.ci_project_id.clone();
-        let mut s = stacksweep::sim::scenarios::Seeder::new(st, &project);
+        let mut s = stacksweep_sim::scenarios::Seeder::new(st, &project);
         s.image(&format!("{}-image", m.tag), &[&m.tag], false)
     });
     bed.sim.set_faults(

@@ -29,8 +29,8 @@ use serde_json::{json, Value};
 use stacksweep::engine::report::{Outcome, Report};
 use stacksweep::engine::select::{Filters, Marks, Selector};
 use stacksweep::engine::{self, Job, SweepOptions};
-use stacksweep::sim::scenarios::{Seeder, ServerSpec};
-use stacksweep::sim::SimHandle;
+use stacksweep_sim::scenarios::{Seeder, ServerSpec};
+use stacksweep_sim::SimHandle;
 use tokio_util::sync::CancellationToken;
 
 /// `(kind, id)` as the simulator names kinds.

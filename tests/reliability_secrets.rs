@@ -11,7 +11,7 @@ mod reliability_support;
 use std::time::Duration;
 
 use reliability_support::{fast_sim_config, Bed, Run};
-use stacksweep::sim::{Scenario, SimConfig};
+use stacksweep_sim::{Scenario, SimConfig};
 
 const PASSWORD: &str = "Pw-7f3c9e-Very-Secret";
 const WRONG_PASSWORD: &str = "Nope-4411-Wrong-Secret";

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use sim_support::start;
-use stacksweep::sim::{FaultConfig, SimConfig};
+use stacksweep_sim::{FaultConfig, SimConfig};
 
 /// `fail_next` answers 503 that many times, then the service answers normally again.
 #[tokio::test]

@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use serde_json::{json, Value};
-use stacksweep::sim::{Sim, SimConfig};
+use stacksweep_sim::{Sim, SimConfig};
 
 /// Password auth with a project scope returns a token and a catalog of every service.
 #[tokio::test]

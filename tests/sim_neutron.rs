@@ -6,7 +6,7 @@ mod sim_support;
 
 use serde_json::{json, Value};
 use sim_support::{neutron_type, start, Api};
-use stacksweep::sim::SimConfig;
+use stacksweep_sim::SimConfig;
 
 /// A router with an interface on `sub` and a gateway on `public`, a port on `net` with a
 /// floating IP; returns (router, port, floating ip).

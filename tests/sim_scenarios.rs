@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use sim_support::{start, Api};
-use stacksweep::sim::{Manifest, Scenario, SimConfig, SimHandle};
+use stacksweep_sim::{Manifest, Scenario, SimConfig, SimHandle};
 
 /// Path of a resource's delete, or `None` when it needs a special call.
 fn delete_path(kind: &str, id: &str) -> String {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use sim_support::start;
-use stacksweep::sim::SimConfig;
+use stacksweep_sim::SimConfig;
 
 fn config() -> SimConfig {
     SimConfig {

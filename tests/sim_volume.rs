@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use sim_support::{start, Api};
-use stacksweep::sim::cinder::{SNAPSHOT_BUSY, VOLUME_IN_USE};
-use stacksweep::sim::SimConfig;
+use stacksweep_sim::cinder::{SNAPSHOT_BUSY, VOLUME_IN_USE};
+use stacksweep_sim::SimConfig;
 
 fn config() -> SimConfig {
     SimConfig {

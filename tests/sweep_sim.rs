@@ -17,8 +17,8 @@ use stacksweep::engine::select::{Filters, Marks, Selector};
 use stacksweep::engine::{self, Job, SweepHooks, SweepOptions};
 use stacksweep::openstack::Session;
 use stacksweep::resources::Kind;
-use stacksweep::sim::scenarios::{Seeder, ServerSpec};
-use stacksweep::sim::{FaultConfig, Manifest, SimConfig, SimHandle};
+use stacksweep_sim::scenarios::{Seeder, ServerSpec};
+use stacksweep_sim::{FaultConfig, Manifest, SimConfig, SimHandle};
 use tokio_util::sync::CancellationToken;
 
 /// A simulator seeded with a scenario, and a session to it as the CI member.

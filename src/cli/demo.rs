@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
+use stacksweep_sim::{Manifest, Scenario, Sim, SimConfig};
 use tokio_util::sync::CancellationToken;
 
 use super::exit;
@@ -17,7 +18,6 @@ use stacksweep::engine::select::{Filters, Marks, Selector};
 use stacksweep::engine::{self, Job, SweepOptions};
 use stacksweep::metrics::{Metrics, SweepOutcome, TargetLabels};
 use stacksweep::openstack::{CloudConfig, Session, SessionOptions};
-use stacksweep::sim::{Manifest, Scenario, Sim, SimConfig};
 
 /// `stacksweep demo` flags.
 #[derive(Debug, clap::Args)]

@@ -7,9 +7,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
+use stacksweep_sim::{FaultConfig, Manifest, Scenario, Sim, SimConfig};
 use tokio_util::sync::CancellationToken;
-
-use stacksweep::sim::{FaultConfig, Manifest, Scenario, Sim, SimConfig};
 
 /// Arguments of `stacksweep sim`.
 #[derive(Debug, Clone, clap::Args)]

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use stacksweep::engine::SweepOptions;
 use stacksweep::openstack::{CloudConfig, RetryPolicy, Session, SessionOptions};
-use stacksweep::sim::{Sim, SimConfig, SimHandle};
+use stacksweep_sim::{Sim, SimConfig, SimHandle};
 
 /// A simulator whose asynchronous deletes take milliseconds.
 pub fn fast_sim_config() -> SimConfig {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use regex::Regex;
 use stacksweep::engine::select::{Filters, Marks, Selector};
 use stacksweep::openstack::{CloudConfig, RetryPolicy, Session, SessionOptions};
-use stacksweep::sim::{Manifest, Scenario, Sim, SimConfig, SimHandle};
+use stacksweep_sim::{Manifest, Scenario, Sim, SimConfig, SimHandle};
 
 /// A seeded simulator and a member session to it.
 pub struct Bed {

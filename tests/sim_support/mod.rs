@@ -3,7 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use serde_json::{json, Value};
-use stacksweep::sim::{Sim, SimConfig, SimHandle};
+use stacksweep_sim::{Sim, SimConfig, SimHandle};
 
 /// A JSON client holding a token for the `ci` project.
 pub struct Api {

@@ -2,9 +2,22 @@
 //! Cinder, Octavia, Glance, Heat and Swift on one axum listener, answering with the real
 //! APIs' paths, JSON shapes, status codes and error bodies, with injectable faults.
 //!
-//! It is a house apart: it uses nothing of the rest of the crate and speaks only HTTP.
+//! It is a crate apart: it uses nothing of the janitor (`stacksweep`) and speaks only HTTP.
+
+// Dependencies run one way, from the bottom up (no file uses one above it):
+// 1. the shared vocabulary: `store` (resources, tables, caller, ids, times, pages),
+//    `error` (error answers), `faults`, `log`, `quota` (limits);
+// 2. each service's model, `<service>/state.rs` (Neutron's also spans `kind`, `networks`,
+//    `ports`, `routers`, `floating_ips`, `security_groups` and `ops`), which knows nothing
+//    of the other services nor of requests;
+// 3. `state`: every model behind the one lock, and the delayed jobs that change it;
+// 4. `http`: the shared handle and the middleware (log, faults, token check);
+// 5. the services' handlers and cross-service operations (Nova boots on Neutron ports
+//    and Cinder volumes; Heat creates through Nova, Cinder and Neutron's model);
+// 6. `scenarios`, which seed through the services; and this file, which routes them.
 
 pub mod cinder;
+pub mod error;
 pub mod faults;
 pub mod glance;
 pub mod heat;
@@ -16,6 +29,7 @@ pub mod nova;
 pub mod octavia;
 pub mod quota;
 pub mod scenarios;
+pub mod state;
 pub mod store;
 pub mod swift;
 
@@ -24,12 +38,14 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Router;
 use tokio_util::sync::CancellationToken;
 
 pub use faults::FaultConfig;
 pub use log::RequestRecord;
 pub use scenarios::{Manifest, Scenario};
-pub use store::{Ctx, SimState};
+pub use state::SimState;
+pub use store::Ctx;
 
 use http::Shared;
 
@@ -78,7 +94,7 @@ impl Sim {
     pub async fn start(config: SimConfig) -> std::io::Result<SimHandle> {
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
-        let delays = store::Delays {
+        let delays = state::Delays {
             server_delete: config.server_delete_delay,
             volume_delete: config.volume_delete_delay,
             volume_detach: config.volume_detach_delay,
@@ -88,7 +104,7 @@ impl Sim {
         let mut state = SimState::new(format!("http://{addr}"), delays, faults);
         state.keystone.token_ttl = config.token_ttl;
         let shared = Shared::new(state);
-        let app = http::router(shared.clone());
+        let app = router(shared.clone());
         let cancel = CancellationToken::new();
         let stop = cancel.clone();
         let task = tokio::spawn(async move {
@@ -103,6 +119,20 @@ impl Sim {
             task,
         })
     }
+}
+
+/// The whole simulator: every service under its path prefix, with log, faults, auth.
+fn router(shared: Arc<Shared>) -> Router {
+    let services = Router::new()
+        .merge(keystone::router(shared.clone()))
+        .merge(neutron::router(shared.clone()))
+        .merge(nova::router(shared.clone()))
+        .merge(cinder::router(shared.clone()))
+        .merge(octavia::router(shared.clone()))
+        .merge(glance::router(shared.clone()))
+        .merge(heat::router(shared.clone()))
+        .merge(swift::router(shared.clone()));
+    http::wrap(services, shared)
 }
 
 /// A running simulator: its address, and the hooks tests use to shape and inspect it.

@@ -1,6 +1,8 @@
 //! Swift v1: containers and objects in the project's `AUTH_<project>` account; a
 //! container with objects answers 409 to a delete; bulk delete; `/info`.
 
+pub mod state;
+
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -12,15 +14,12 @@ use axum::{Extension, Router};
 use jiff::Timestamp;
 use serde_json::{json, Value};
 
-use super::http::{empty, protect, reply, ApiError, Caller, Shared, St, Style};
-use super::store::{fmt_micro, str_of, Ctx, Obj, Params, SimState, Table};
+pub use state::SwiftState;
 
-/// Swift's resources: containers (id = name), each holding its objects.
-#[derive(Debug, Default)]
-pub struct SwiftState {
-    /// Containers; objects live under the private `_objects` key.
-    pub containers: Table,
-}
+use crate::error::{ApiError, Style};
+use crate::http::{empty, protect, reply, Caller, Shared, St};
+use crate::state::SimState;
+use crate::store::{fmt_micro, str_of, Ctx, Obj, Params};
 
 fn err(status: StatusCode, msg: &str) -> ApiError {
     ApiError::new(Style::Text, status, "", msg)

@@ -1,6 +1,8 @@
 //! Glance v2: images with visibility, owner, tags and `protected` (a protected image
 //! answers 403 to delete), JSON-patch updates, and Glance's `next` pagination.
 
+pub mod state;
+
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -12,19 +14,12 @@ use axum::{Extension, Router};
 use jiff::Timestamp;
 use serde_json::{json, Value};
 
-use super::http::{empty, parse_body, protect, reply, ApiError, Caller, Shared, St, Style};
-use super::store::{
-    fmt_z, new_id, page, public, str_of, strs_of, Ctx, Obj, Params, SimState, Table,
-};
+pub use state::GlanceState;
 
-/// Glance's resources.
-#[derive(Debug, Default)]
-pub struct GlanceState {
-    /// Images.
-    pub images: Table,
-    /// The public `cirros` image every simulator starts with.
-    pub default_image: String,
-}
+use crate::error::{ApiError, Style};
+use crate::http::{empty, parse_body, protect, reply, Caller, Shared, St};
+use crate::state::SimState;
+use crate::store::{fmt_z, page, public, str_of, strs_of, Ctx, Obj, Params};
 
 fn err(status: StatusCode, msg: impl Into<String>) -> ApiError {
     ApiError::new(Style::Text, status, "", msg)
@@ -35,37 +30,6 @@ fn not_found(id: &str) -> ApiError {
         StatusCode::NOT_FOUND,
         format!("No image found with ID {id}"),
     )
-}
-
-/// Creates an image record (`queued`; `active` when `active` is true, as after upload).
-pub fn create_image(st: &mut SimState, ctx: &Ctx, body: &Obj, active: bool) -> Obj {
-    let id = body
-        .get("id")
-        .and_then(Value::as_str)
-        .map(String::from)
-        .unwrap_or_else(new_id);
-    let now = fmt_z(Timestamp::now());
-    let img = json!({
-        "id": id, "name": body.get("name").cloned().unwrap_or(Value::Null),
-        "status": if active { "active" } else { "queued" },
-        "visibility": body.get("visibility").cloned().unwrap_or(json!("shared")),
-        "protected": body.get("protected").cloned().unwrap_or(json!(false)),
-        "os_hidden": false, "owner": ctx.project_id, "tags": body.get("tags").cloned().unwrap_or(json!([])),
-        "disk_format": body.get("disk_format").cloned().unwrap_or(json!("qcow2")),
-        "container_format": body.get("container_format").cloned().unwrap_or(json!("bare")),
-        "min_disk": body.get("min_disk").cloned().unwrap_or(json!(0)),
-        "min_ram": body.get("min_ram").cloned().unwrap_or(json!(0)),
-        "size": if active { json!(21430272) } else { Value::Null }, "virtual_size": null,
-        "checksum": null, "os_hash_algo": null, "os_hash_value": null,
-        "created_at": now, "updated_at": now,
-        "self": format!("/v2/images/{id}"), "file": format!("/v2/images/{id}/file"), "schema": "/v2/schemas/image",
-    });
-    let img = match img {
-        Value::Object(o) => o,
-        _ => Obj::new(),
-    };
-    st.glance.images.insert(img.clone());
-    img
 }
 
 fn visible(img: &Obj, ctx: &Ctx) -> bool {
@@ -123,7 +87,7 @@ async fn create(State(s): St, Extension(ctx): Caller, body: Bytes) -> Result<Res
             "You are not authorized to complete publicize_image action.",
         ));
     }
-    let img = create_image(&mut s.lock(), &ctx, &obj, false);
+    let img = s.lock().glance.create_image(&ctx, &obj, false);
     Ok(reply(StatusCode::CREATED, public(&img)))
 }
 

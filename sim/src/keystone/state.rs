@@ -1,22 +1,16 @@
-//! Keystone v3: password and application-credential tokens scoped to a project, the
-//! service catalog on the simulator's own address, token expiry, version discovery.
+//! Keystone's model: projects, users, application credentials and issued tokens, and
+//! how a `POST /v3/auth/tokens` body authenticates against them.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::Response;
-use axum::routing::get;
-use axum::Router;
 use jiff::Timestamp;
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
-use super::http::{parse_body, reply, ApiError, Shared, St, Style};
-use super::store::{new_hex_id, Ctx};
+use super::catalog::catalog;
+use crate::error::ApiError;
+use crate::store::{fmt_micro, new_hex_id, Ctx};
 
 /// Name of the project CI jobs run in.
 pub const CI_PROJECT: &str = "ci";
@@ -57,10 +51,10 @@ pub struct AppCred {
 }
 
 #[derive(Debug, Clone)]
-struct Token {
-    ctx: Ctx,
-    expires: Instant,
-    expires_at: Timestamp,
+pub(super) struct Token {
+    pub(super) ctx: Ctx,
+    pub(super) expires: Instant,
+    pub(super) expires_at: Timestamp,
 }
 
 /// Users, projects, credentials and issued tokens.
@@ -72,7 +66,7 @@ pub struct KeystoneState {
     pub users: BTreeMap<String, User>,
     /// Application credentials by id.
     pub app_creds: BTreeMap<String, AppCred>,
-    tokens: HashMap<String, Token>,
+    pub(super) tokens: HashMap<String, Token>,
     /// How long a token lives.
     pub token_ttl: Duration,
     /// The `ci` project's id.
@@ -176,7 +170,7 @@ impl KeystoneState {
         }
     }
 
-    fn issue(&mut self, ctx: Ctx) -> (String, Timestamp) {
+    pub(super) fn issue(&mut self, ctx: Ctx) -> (String, Timestamp) {
         // Tokens expired for longer than a lifetime are forgotten (they answer 401 like
         // any unknown token), so a long-running simulator does not keep every one.
         let now = Instant::now();
@@ -214,7 +208,7 @@ impl KeystoneState {
     }
 
     /// Authenticates a `POST /v3/auth/tokens` body; returns the token's caller.
-    fn authenticate(
+    pub(super) fn authenticate(
         &self,
         body: &Value,
     ) -> Result<(Ctx, Vec<&'static str>, Option<String>), ApiError> {
@@ -302,7 +296,7 @@ impl KeystoneState {
         })
     }
 
-    fn token_body(
+    pub(super) fn token_body(
         &self,
         ctx: &Ctx,
         methods: &[&str],
@@ -320,8 +314,8 @@ impl KeystoneState {
             "methods": methods,
             "user": {"id": ctx.user_id, "name": user_name, "domain": domain, "password_expires_at": null},
             "audit_ids": [new_hex_id()[..22].to_string()],
-            "expires_at": format!("{}Z", super::store::fmt_micro(expires_at)),
-            "issued_at": format!("{}Z", super::store::fmt_micro(Timestamp::now())),
+            "expires_at": format!("{}Z", fmt_micro(expires_at)),
+            "issued_at": format!("{}Z", fmt_micro(Timestamp::now())),
         });
         if !ctx.project_id.is_empty() {
             let name = self
@@ -351,184 +345,6 @@ impl KeystoneState {
         }
         json!({ "token": token })
     }
-}
-
-/// The service catalog, as devstack lays it out, on the simulator's address.
-pub fn catalog(base: &str, project_id: &str) -> Value {
-    let services = [
-        ("identity", "keystone", format!("{base}/identity")),
-        ("compute", "nova", format!("{base}/compute/v2.1")),
-        ("network", "neutron", format!("{base}/network")),
-        (
-            "block-storage",
-            "cinder",
-            format!("{base}/volume/v3/{project_id}"),
-        ),
-        (
-            "volumev3",
-            "cinderv3",
-            format!("{base}/volume/v3/{project_id}"),
-        ),
-        ("load-balancer", "octavia", format!("{base}/load-balancer")),
-        ("image", "glance", format!("{base}/image")),
-        (
-            "orchestration",
-            "heat",
-            format!("{base}/heat-api/v1/{project_id}"),
-        ),
-        (
-            "object-store",
-            "swift",
-            format!("{base}/swift/v1/AUTH_{project_id}"),
-        ),
-    ];
-    Value::Array(
-        services
-            .iter()
-            .map(|(ty, name, url)| {
-                let endpoints: Vec<Value> = ["public", "internal"]
-                    .iter()
-                    .map(|iface| {
-                        json!({"id": new_hex_id(), "interface": iface, "region": "RegionOne",
-                               "region_id": "RegionOne", "url": url})
-                    })
-                    .collect();
-                json!({"id": new_hex_id(), "type": ty, "name": name, "endpoints": endpoints})
-            })
-            .collect(),
-    )
-}
-
-fn version_doc(base: &str) -> Value {
-    json!({
-        "id": "v3.14", "status": "stable", "updated": "2020-04-07T00:00:00Z",
-        "links": [{"rel": "self", "href": format!("{base}/identity/v3/")}],
-        "media-types": [{"base": "application/json", "type": "application/vnd.openstack.identity-v3+json"}]
-    })
-}
-
-async fn versions(State(s): St) -> Response {
-    let base = s.lock().base_url.clone();
-    reply(
-        StatusCode::MULTIPLE_CHOICES,
-        json!({"versions": {"values": [version_doc(&base)]}}),
-    )
-}
-
-async fn version(State(s): St) -> Response {
-    let base = s.lock().base_url.clone();
-    reply(StatusCode::OK, json!({"version": version_doc(&base)}))
-}
-
-async fn create_token(State(s): St, body: Bytes) -> Result<Response, ApiError> {
-    let body = parse_body(Style::Keystone, &body)?;
-    let mut st = s.lock();
-    let (ctx, methods, app_cred) = st.keystone.authenticate(&body)?;
-    let (id, expires_at) = st.keystone.issue(ctx.clone());
-    let base = st.base_url.clone();
-    let out = st
-        .keystone
-        .token_body(&ctx, &methods, app_cred.as_deref(), expires_at, &base);
-    let mut resp = reply(StatusCode::CREATED, out);
-    if let Ok(v) = HeaderValue::from_str(&id) {
-        resp.headers_mut().insert("x-subject-token", v);
-    }
-    Ok(resp)
-}
-
-async fn check_token(State(s): St, headers: HeaderMap) -> Result<Response, ApiError> {
-    let header = |k: &str| {
-        headers
-            .get(k)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string()
-    };
-    let (caller, subject) = (header("x-auth-token"), header("x-subject-token"));
-    let st = s.lock();
-    st.keystone
-        .validate(&caller)
-        .ok_or_else(ApiError::unauthorized)?;
-    let t = st
-        .keystone
-        .tokens
-        .get(&subject)
-        .filter(|t| Instant::now() < t.expires)
-        .ok_or_else(|| {
-            ApiError::new(
-                Style::Keystone,
-                StatusCode::NOT_FOUND,
-                "Not Found",
-                "Could not find token.",
-            )
-        })?;
-    let out = st
-        .keystone
-        .token_body(&t.ctx, &["password"], None, t.expires_at, &st.base_url);
-    let mut resp = reply(StatusCode::OK, out);
-    if let Ok(v) = HeaderValue::from_str(&subject) {
-        resp.headers_mut().insert("x-subject-token", v);
-    }
-    Ok(resp)
-}
-
-/// The caller behind the request's `X-Auth-Token`, or 401.
-fn caller(ks: &KeystoneState, headers: &HeaderMap) -> Result<Ctx, ApiError> {
-    let token = headers
-        .get("x-auth-token")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    ks.validate(token).ok_or_else(ApiError::unauthorized)
-}
-
-async fn auth_projects(State(s): St, headers: HeaderMap) -> Result<Response, ApiError> {
-    let st = s.lock();
-    let ctx = caller(&st.keystone, &headers)?;
-    let projects: Vec<Value> = st
-        .keystone
-        .users
-        .get(&ctx.user_id)
-        .map(|u| {
-            u.roles
-                .iter()
-                .filter_map(|(pid, _)| st.keystone.projects.get(pid).map(|p| (pid, p)))
-                .map(|(pid, p)| json!({"id": pid, "name": p.name, "domain_id": "default", "enabled": true, "is_domain": false}))
-                .collect()
-        })
-        .unwrap_or_default();
-    Ok(reply(StatusCode::OK, json!({ "projects": projects })))
-}
-
-async fn auth_catalog(State(s): St, headers: HeaderMap) -> Result<Response, ApiError> {
-    let st = s.lock();
-    let ctx = caller(&st.keystone, &headers)?;
-    Ok(reply(
-        StatusCode::OK,
-        json!({"catalog": catalog(&st.base_url, &ctx.project_id)}),
-    ))
-}
-
-/// Keystone's routes, under `/identity` and at the root (`/`, `/v3`).
-pub fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
-    let _ = shared;
-    let v3 = || {
-        Router::new()
-            .route("/", get(version))
-            .route(
-                "/auth/tokens",
-                get(check_token).head(check_token).post(create_token),
-            )
-            .route("/auth/projects", get(auth_projects))
-            .route("/auth/catalog", get(auth_catalog))
-    };
-    Router::new()
-        .route("/", get(versions))
-        .route("/identity", get(versions))
-        .route("/identity/", get(versions))
-        .route("/v3/", get(version))
-        .route("/identity/v3/", get(version))
-        .nest("/identity/v3", v3())
-        .nest("/v3", v3())
 }
 
 #[cfg(test)]

@@ -1,19 +1,20 @@
-//! HTTP plumbing shared by the services: the shared state handle, error bodies in each
-//! service's own shape, body parsing, and the per-service middleware (request log,
-//! injected faults, token check).
+//! HTTP plumbing shared by the services: the shared state handle, body parsing, replies,
+//! and the middleware around them (request log, injected faults, token check).
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use serde_json::{json, Value};
 
-use super::faults::Fault;
-use super::store::{Ctx, Job, SimState};
+use crate::error::{ApiError, Style};
+use crate::faults::Fault;
+use crate::state::{Job, SimState};
+use crate::store::{Ctx, Obj};
 
 /// The state every handler shares.
 pub struct Shared {
@@ -54,140 +55,6 @@ impl Shared {
 /// The state handle handlers extract.
 pub type St = State<Arc<Shared>>;
 
-/// Which service's error shape to answer with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Style {
-    /// `{"error": {"code", "title", "message"}}`.
-    Keystone,
-    /// `{"NeutronError": {"type", "message", "detail"}}`.
-    Neutron,
-    /// `{"itemNotFound": {"code", "message"}}` and friends (Nova, Cinder).
-    Nova,
-    /// `{"faultcode", "faultstring", "debuginfo"}`.
-    Octavia,
-    /// Plain text (Glance, Swift).
-    Text,
-    /// `{"code", "title", "explanation", "error": {"type", "message"}}`.
-    Heat,
-}
-
-/// An error answer: status, a type name and a message, shaped per service.
-#[derive(Debug, Clone)]
-pub struct ApiError {
-    /// HTTP status.
-    pub status: StatusCode,
-    /// Error type (`NetworkInUse`, `itemNotFound`, ...).
-    pub kind: String,
-    /// Human message.
-    pub message: String,
-    /// Body shape.
-    pub style: Style,
-    /// Extra headers (`Retry-After`).
-    pub retry_after: Option<u64>,
-}
-
-impl ApiError {
-    /// An error of `style`.
-    pub fn new(
-        style: Style,
-        status: StatusCode,
-        kind: &str,
-        message: impl Into<String>,
-    ) -> ApiError {
-        ApiError {
-            status,
-            kind: kind.to_string(),
-            message: message.into(),
-            style,
-            retry_after: None,
-        }
-    }
-
-    /// A Neutron error (`NeutronError` body).
-    pub fn neutron(status: StatusCode, kind: &str, message: impl Into<String>) -> ApiError {
-        ApiError::new(Style::Neutron, status, kind, message)
-    }
-
-    /// A Nova/Cinder error; the body key follows from the status.
-    pub fn nova(status: StatusCode, message: impl Into<String>) -> ApiError {
-        let kind = match status.as_u16() {
-            400 => "badRequest",
-            401 => "unauthorized",
-            403 => "forbidden",
-            404 => "itemNotFound",
-            409 => "conflictingRequest",
-            413 | 429 => "overLimit",
-            _ => "computeFault",
-        };
-        ApiError::new(Style::Nova, status, kind, message)
-    }
-
-    /// The same error in another service's shape (Nova relaying a Neutron refusal).
-    pub fn restyle(mut self, style: Style) -> ApiError {
-        if style == Style::Nova {
-            let mut e = ApiError::nova(self.status, self.message);
-            e.retry_after = self.retry_after;
-            return e;
-        }
-        self.style = style;
-        self
-    }
-
-    /// 401 as keystonemiddleware answers it.
-    pub fn unauthorized() -> ApiError {
-        ApiError::new(
-            Style::Keystone,
-            StatusCode::UNAUTHORIZED,
-            "Unauthorized",
-            "The request you have made requires authentication.",
-        )
-    }
-
-    /// A malformed request body.
-    pub fn bad_body(style: Style, why: &str) -> ApiError {
-        match style {
-            Style::Neutron => ApiError::neutron(StatusCode::BAD_REQUEST, "HTTPBadRequest", why),
-            _ => ApiError::new(style, StatusCode::BAD_REQUEST, "badRequest", why),
-        }
-        .restyle(style)
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let code = self.status.as_u16();
-        let title = self.status.canonical_reason().unwrap_or("Error");
-        let body = match self.style {
-            Style::Keystone => {
-                json!({"error": {"code": code, "title": title, "message": self.message}})
-            }
-            Style::Neutron => {
-                json!({"NeutronError": {"type": self.kind, "message": self.message, "detail": ""}})
-            }
-            Style::Nova => json!({ self.kind.clone(): {"code": code, "message": self.message} }),
-            Style::Octavia => json!({"faultcode": if code < 500 { "Client" } else { "Server" },
-                "faultstring": self.message, "debuginfo": null}),
-            Style::Heat => json!({"code": code, "title": title, "explanation": self.message,
-                "error": {"type": self.kind, "message": self.message, "traceback": null}}),
-            Style::Text => {
-                let text = format!("{code} {title}\n\n{}\n\n", self.message);
-                let mut resp = (self.status, text).into_response();
-                add_retry_after(resp.headers_mut(), self.retry_after);
-                return resp;
-            }
-        };
-        let mut resp = (self.status, axum::Json(body)).into_response();
-        add_retry_after(resp.headers_mut(), self.retry_after);
-        resp
-    }
-}
-
-fn add_retry_after(headers: &mut HeaderMap, secs: Option<u64>) {
-    if let Some(secs) = secs {
-        headers.insert("retry-after", HeaderValue::from(secs));
-    }
-}
-
 /// Parses a JSON request body; an empty body is `{}`.
 pub fn parse_body(style: Style, body: &Bytes) -> Result<Value, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
@@ -198,7 +65,7 @@ pub fn parse_body(style: Style, body: &Bytes) -> Result<Value, ApiError> {
 }
 
 /// The object at `key` in a request body (`{"network": {...}}`), or a 400.
-pub fn body_obj(style: Style, body: &Value, key: &str) -> Result<super::store::Obj, ApiError> {
+pub fn body_obj(style: Style, body: &Value, key: &str) -> Result<Obj, ApiError> {
     body.get(key)
         .and_then(Value::as_object)
         .cloned()
@@ -326,17 +193,10 @@ fn dropped_connection() -> Response {
     resp
 }
 
-/// The whole simulator: every service under its path prefix, with log, faults, auth.
-pub fn router(shared: Arc<Shared>) -> Router {
-    Router::new()
-        .merge(super::keystone::router(shared.clone()))
-        .merge(super::neutron::router(shared.clone()))
-        .merge(super::nova::router(shared.clone()))
-        .merge(super::cinder::router(shared.clone()))
-        .merge(super::octavia::router(shared.clone()))
-        .merge(super::glance::router(shared.clone()))
-        .merge(super::heat::router(shared.clone()))
-        .merge(super::swift::router(shared.clone()))
+/// Completes the services' routes into the simulator's app: a 404 for unknown paths, and
+/// the request log and injected faults around every request.
+pub fn wrap(services: Router<Arc<Shared>>, shared: Arc<Shared>) -> Router {
+    services
         .fallback(|| async {
             (
                 StatusCode::NOT_FOUND,

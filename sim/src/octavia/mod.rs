@@ -2,6 +2,8 @@
 //! delete), listeners and pools as children (a delete without `cascade=true` answers 400),
 //! a VIP port in Neutron created and removed with the load balancer, tags.
 
+pub mod state;
+
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -13,24 +15,15 @@ use axum::{Extension, Router};
 use jiff::Timestamp;
 use serde_json::{json, Value};
 
-use super::http::{
-    body_obj, empty, parse_body, protect, reply, ApiError, Caller, Shared, St, Style,
-};
-use super::store::{
-    field_matches, fmt_plain, new_id, next_link, page, public, str_of, strs_of, Ctx, Job, Obj,
-    Params, SimState, Table, TagFilter,
-};
+pub use state::OctaviaState;
 
-/// Octavia's resources.
-#[derive(Debug, Default)]
-pub struct OctaviaState {
-    /// Load balancers.
-    pub loadbalancers: Table,
-    /// Listeners (children of a load balancer).
-    pub listeners: Table,
-    /// Pools (children of a load balancer).
-    pub pools: Table,
-}
+use crate::error::{ApiError, Style};
+use crate::http::{body_obj, empty, parse_body, protect, reply, Caller, Shared, St};
+use crate::state::{Job, SimState};
+use crate::store::{
+    field_matches, fmt_plain, new_id, next_link, page, public, str_of, strs_of, Ctx, Obj, Params,
+    TagFilter,
+};
 
 fn err(status: StatusCode, msg: impl Into<String>) -> ApiError {
     ApiError::new(Style::Octavia, status, "", msg)
@@ -355,6 +348,30 @@ async fn versions(State(s): St) -> Response {
     )
 }
 
+/// Octavia `GET /v2/lbaas/quotas/{project_id}`: limits only (Octavia reports no usage).
+pub async fn octavia_quota(
+    State(s): St,
+    Extension(ctx): Caller,
+    Path(pid): Path<String>,
+) -> Result<Response, ApiError> {
+    if !ctx.owns(&pid) {
+        return Err(ApiError::new(
+            Style::Octavia,
+            StatusCode::FORBIDDEN,
+            "",
+            "Policy does not allow this request to be performed.",
+        ));
+    }
+    let st = s.lock();
+    let q = &st.quota;
+    Ok(reply(
+        StatusCode::OK,
+        json!({"quota": {"load_balancer": q.get("load_balancer"), "listener": q.get("listener"),
+            "pool": q.get("pool"), "member": q.get("member"), "health_monitor": q.get("health_monitor"),
+            "l7policy": q.get("l7policy"), "l7rule": q.get("l7rule")}}),
+    ))
+}
+
 /// Octavia's routes under `/load-balancer` (`v2` and `v2.0`).
 pub fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
     let mut r = Router::new()
@@ -372,7 +389,7 @@ pub fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
             )
             .route(
                 &format!("/load-balancer/{v}/lbaas/quotas/{{pid}}"),
-                get(super::quota::octavia_quota),
+                get(octavia_quota),
             )
             .route(
                 &format!("/load-balancer/{v}/lbaas/{{coll}}"),

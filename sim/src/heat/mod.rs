@@ -2,6 +2,8 @@
 //! ports, security groups, volumes, servers), `DELETE_IN_PROGRESS` then gone (or
 //! `DELETE_FAILED` when stuck), the stack's resource list, tag filters.
 
+pub mod state;
+
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -13,18 +15,13 @@ use axum::{Extension, Router};
 use jiff::Timestamp;
 use serde_json::{json, Value};
 
-use super::http::{empty, parse_body, protect, reply, ApiError, Caller, Shared, St, Style};
-use super::neutron::NKind;
-use super::store::{
-    fmt_z, new_id, next_link, page, public, str_of, Ctx, Job, Obj, Params, SimState, Table,
-};
+pub use state::HeatState;
 
-/// Heat's resources.
-#[derive(Debug, Default)]
-pub struct HeatState {
-    /// Stacks.
-    pub stacks: Table,
-}
+use crate::error::{ApiError, Style};
+use crate::http::{empty, parse_body, protect, reply, Caller, Shared, St};
+use crate::neutron::kind::NKind;
+use crate::state::{Job, SimState};
+use crate::store::{fmt_z, new_id, next_link, page, public, str_of, Ctx, Obj, Params};
 
 fn err(status: StatusCode, kind: &str, msg: impl Into<String>) -> ApiError {
     ApiError::new(Style::Heat, status, kind, msg)
@@ -142,7 +139,7 @@ fn build(
             "OS::Cinder::Volume" => {
                 let body =
                     json!({"name": pname, "size": props.get("size").cloned().unwrap_or(json!(1))});
-                ("volume", super::cinder::create_volume(st, ctx, obj(body))?)
+                ("volume", crate::cinder::create_volume(st, ctx, obj(body))?)
             }
             "OS::Nova::Server" => {
                 let nets: Vec<Value> = props["networks"]
@@ -156,7 +153,7 @@ fn build(
                     })
                     .collect();
                 let body = json!({"name": pname, "flavorRef": "1", "imageRef": st.glance.default_image, "networks": if nets.is_empty() { json!("none") } else { json!(nets) }});
-                ("server", super::nova::create_server(st, ctx, &obj(body))?)
+                ("server", crate::nova::create_server(st, ctx, &obj(body))?)
             }
             _ => continue,
         };

@@ -16,8 +16,9 @@ use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::http::ApiError;
-use super::store::{str_of, Ctx, Obj, SimState};
+use crate::error::ApiError;
+use crate::state::SimState;
+use crate::store::{str_of, Ctx, Obj};
 
 /// Why a scenario could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -327,13 +328,13 @@ impl<'a> Seeder<'a> {
         if spec.key_name.is_none() {
             o.remove("key_name");
         }
-        Ok(id_of(&super::nova::create_server(self.st, &self.ctx, &o)?))
+        Ok(id_of(&crate::nova::create_server(self.st, &self.ctx, &o)?))
     }
 
     /// Creates a volume with metadata.
     pub fn volume(&mut self, name: &str, size: u64, metadata: Value) -> Result<String, ApiError> {
         let body = json!({"name": name, "size": size, "metadata": metadata});
-        Ok(id_of(&super::cinder::create_volume(
+        Ok(id_of(&crate::cinder::create_volume(
             self.st,
             &self.ctx,
             obj(body),
@@ -348,7 +349,7 @@ impl<'a> Seeder<'a> {
         metadata: Value,
     ) -> Result<String, ApiError> {
         let body = json!({"volume_id": volume, "name": name, "force": true, "metadata": metadata});
-        Ok(id_of(&super::cinder::create_snapshot(
+        Ok(id_of(&crate::cinder::create_snapshot(
             self.st,
             &self.ctx,
             obj(body),
@@ -363,7 +364,7 @@ impl<'a> Seeder<'a> {
             .servers
             .get(server)
             .map_or(0, |s| s["_volumes"].as_array().map_or(0, Vec::len));
-        super::cinder::attach(
+        crate::cinder::attach(
             self.st,
             volume,
             server,
@@ -382,7 +383,7 @@ impl<'a> Seeder<'a> {
 
     /// Creates a keypair (its id is its name).
     pub fn keypair(&mut self, name: &str) -> Result<String, ApiError> {
-        let kp = super::nova::create_keypair(self.st, &self.ctx, &obj(json!({ "name": name })))?;
+        let kp = crate::nova::create_keypair(self.st, &self.ctx, &obj(json!({ "name": name })))?;
         Ok(id_of(&kp))
     }
 
@@ -395,7 +396,7 @@ impl<'a> Seeder<'a> {
         listeners: usize,
     ) -> Result<String, ApiError> {
         let body = obj(json!({"name": name, "vip_subnet_id": subnet, "tags": tags}));
-        let (lb, _) = super::octavia::create_lb(self.st, &self.ctx, &body)?;
+        let (lb, _) = crate::octavia::create_lb(self.st, &self.ctx, &body)?;
         let id = id_of(&lb);
         if let Some(l) = self.st.octavia.loadbalancers.get_mut(&id) {
             l.insert("provisioning_status".into(), json!("ACTIVE"));
@@ -413,9 +414,7 @@ impl<'a> Seeder<'a> {
         let body = obj(
             json!({"name": name, "tags": tags, "protected": protected, "visibility": "private"}),
         );
-        id_of(&super::glance::create_image(
-            self.st, &self.ctx, &body, true,
-        ))
+        id_of(&self.st.glance.create_image(&self.ctx, &body, true))
     }
 
     /// Creates a stack from a template (its resources are created too).
@@ -426,23 +425,23 @@ impl<'a> Seeder<'a> {
         template: Value,
     ) -> Result<String, ApiError> {
         let body = json!({"stack_name": name, "tags": tags.join(","), "template": template});
-        Ok(id_of(&super::heat::create_stack(
+        Ok(id_of(&crate::heat::create_stack(
             self.st, &self.ctx, &body,
         )?))
     }
 
     /// Creates a container holding `objects` small objects (its id is its name).
     pub fn container(&mut self, name: &str, objects: usize) -> String {
-        super::swift::create_container(self.st, &self.ctx, name);
+        crate::swift::create_container(self.st, &self.ctx, name);
         for i in 0..objects {
-            super::swift::put_object(self.st, name, &format!("obj-{i}"), 16);
+            crate::swift::put_object(self.st, name, &format!("obj-{i}"), 16);
         }
         name.to_string()
     }
 
     /// Creates a server group.
     pub fn server_group(&mut self, name: &str) -> Result<String, ApiError> {
-        let g = super::nova::create_server_group(
+        let g = crate::nova::create_server_group(
             self.st,
             &self.ctx,
             &obj(json!({"name": name, "policy": "anti-affinity"})),
