@@ -128,23 +128,24 @@ async fn rate_limited_service_converges_with_few_429s() {
     sim.shutdown().await;
 }
 
-/// Against a service with 2 workers (latency grows with load past 2 in flight), the
-/// limit shrinks from its start of 8 towards the knee, never grows past its start, and
-/// the sweep converges.
+/// Against a service with 2 workers (latency grows with load past 2 in flight, and
+/// already at the start concurrency of 8), slow start stops on the throughput plateau,
+/// the probe of the floors shows the queue, the limit shrinks below its start, and the
+/// sweep converges.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn latency_growing_with_load_shrinks_the_limit() {
     let faults = FaultConfig {
         workers: Some(2),
         ..FaultConfig::default()
     };
-    let (sim, m, session) = start("scale:130", Duration::from_millis(10), faults).await;
+    let (sim, m, session) = start("scale:390", Duration::from_millis(10), faults).await;
     let report = sweep(&session, &m).await;
     assert!(report.is_clean(), "{}", report.render_text());
     assert_eq!(check(&sim, &m), (0, 0));
     let network = &report.api.services["network"];
     assert_eq!(report.api.pushback, 0, "latency alone, no errors");
     assert!(
-        network.lowest_concurrency_limit <= 4,
+        network.lowest_concurrency_limit < 8,
         "never shrank towards 2 workers: {network:?}"
     );
     assert!(
@@ -154,12 +155,14 @@ async fn latency_growing_with_load_shrinks_the_limit() {
     sim.shutdown().await;
 }
 
-/// Against a fast clean service the limit grows past its start of 8 (slow start).
+/// Against a clean service the limit grows past its start of 8 (slow start). Its
+/// latency is 40 ms so that the simulator's own CPU time (a debug build, sharing the
+/// machine) stays well under the latency: that is load too, and would count as such.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fast_clean_service_grows_the_limit() {
     let (sim, m, session) = start(
         "scale:520",
-        Duration::from_millis(10),
+        Duration::from_millis(40),
         FaultConfig::default(),
     )
     .await;

@@ -9,14 +9,23 @@
 //!   window (as many answers as the limit: about one round trip), as TCP and Netflix's
 //!   concurrency-limits `AIMDLimit` do. It starts at [`START_CONCURRENCY`] and doubles per
 //!   clean window (slow start) until the first decrease, then grows by one per clean
-//!   window; it grows only while it is used up (an idle limit proves nothing). A 429,
+//!   window; it grows only while it is used up (an idle limit proves nothing). Slow
+//!   start also ends, back at the limit before, when doubling the limit did not raise
+//!   the answers per second by a quarter (a throughput plateau, as TCP HyStart and BBR's
+//!   startup exit): more in flight only queued. A 429,
 //!   502/503/504 or a dropped connection halves it; a window whose mean latency is more
 //!   than [`LATENCY_HIGH`]× its floor shrinks it towards [`LATENCY_LOW`]× (at most by
 //!   half, at least by a tenth); between the two it holds. At most one decrease per
 //!   window: answers to requests sent before the last decrease do not count again.
 //! - **Latency floor** per request shape (method, first path segment, depth, query or
 //!   not): a page of 200 ports is not "slow" next to a single keypair, so each shape is
-//!   compared with its own best.
+//!   compared with its own best. A shape first seen while the service is slow gets its
+//!   first latency divided by how slow the known shapes run now (the sweep's later steps
+//!   bring new shapes, under the load of the earlier ones). Floors measured at the very
+//!   start can still be inflated (a service queueing already at the start), so after [`FIRST_PROBE`] windows and then every [`PROBE_EVERY`] the limit drops to
+//!   a quarter for one window (as
+//!   Envoy's adaptive concurrency re-measures its minimum RTT): a service that was
+//!   queueing answers faster then, its floors fall, and the next windows shrink it.
 //! - **Rate**: unpaced until the first 429 (the concurrency limit is the safe bound).
 //!   A 429 says a rate was exceeded, so the rate the cloud accepted in the last second
 //!   (`w`) becomes the reference: the rate drops to `BETA`·`w` and climbs back along a
@@ -61,10 +70,18 @@ const FORGET_AFTER: f64 = 4.0;
 /// Bounds of the cubic's flat time `K`.
 const K_MIN: Duration = Duration::from_secs(1);
 const K_MAX: Duration = Duration::from_secs(60);
+/// Windows between two probes of the floors at a quarter of the limit (a probe costs
+/// about one window at a quarter of the throughput: ~1.5% of the time).
+pub const PROBE_EVERY: u32 = 64;
+/// Windows before the first probe: floors measured at the start are the likeliest to be
+/// inflated (a service already queueing at the start concurrency).
+pub const FIRST_PROBE: u32 = 8;
 /// Smallest learned rate, per second.
 const MIN_RATE: f64 = 1.0;
 /// One latency sample counts at most this many floors, so one slow answer cannot decide.
 const RATIO_CAP: f64 = 4.0;
+/// How much a floor rises per answer of its shape that was not faster.
+const FLOOR_CREEP: f64 = 1.0 / 4096.0;
 /// Request shapes remembered per service; later ones give no latency signal (Swift's
 /// container names are unbounded).
 const MAX_SHAPES: usize = 32;
@@ -261,8 +278,18 @@ struct Window {
     answers: u32,
     ratio_sum: f64,
     samples: u32,
-    /// The whole limit was in use at some point.
-    used_up: bool,
+    /// Requests started in the window.
+    starts: u32,
+    /// Of which started with the whole limit then in flight.
+    full_starts: u32,
+}
+
+impl Window {
+    /// Whether the limit bound the window: at least half its requests started with the
+    /// whole limit in flight. Growing a limit the sweep does not use proves nothing.
+    fn used_up(&self) -> bool {
+        self.starts > 0 && 2 * self.full_starts >= self.starts
+    }
 }
 
 impl Window {
@@ -272,7 +299,8 @@ impl Window {
             answers: 0,
             ratio_sum: 0.0,
             samples: 0,
-            used_up: false,
+            starts: 0,
+            full_starts: 0,
         }
     }
 }
@@ -284,9 +312,19 @@ pub struct Controller {
     origin: Instant,
     limit: f64,
     slow_start: bool,
+    /// The limit to go back to while a window probes the floors at a quarter of it.
+    probing: Option<f64>,
+    /// Windows judged since the last probe.
+    since_probe: u32,
+    /// Whether a probe ran yet.
+    probed: bool,
+    /// Limit and answers per second of the last used-up window of slow start.
+    slow_start_throughput: Option<(f64, f64)>,
     last_decrease: Option<Instant>,
     window: Window,
     floors: Vec<(u64, Duration)>,
+    /// Recent latency over floor of the shapes already known (moving average).
+    recent_ratio: f64,
     learned: Option<Learned>,
     hold_until: Option<Instant>,
     accepted: LastSecond,
@@ -307,9 +345,14 @@ impl Controller {
             origin: now,
             limit: start as f64,
             slow_start: true,
+            probing: None,
+            since_probe: 0,
+            probed: false,
+            slow_start_throughput: None,
             last_decrease: None,
             window: Window::new(now),
             floors: Vec::new(),
+            recent_ratio: 1.0,
             learned: None,
             hold_until: None,
             accepted: LastSecond::default(),
@@ -355,8 +398,9 @@ impl Controller {
     pub fn started(&mut self, now: Instant) {
         self.in_flight += 1;
         self.stats.requests += 1;
+        self.window.starts += 1;
         if self.in_flight >= self.concurrency() {
-            self.window.used_up = true;
+            self.window.full_starts += 1;
         }
         self.forget_stale_rate(now);
     }
@@ -427,19 +471,24 @@ impl Controller {
     /// too many shapes were seen.
     fn sample(&mut self, shape: u64, rtt: Duration) -> Option<f64> {
         let rtt = rtt.max(Duration::from_micros(100));
-        let floor = match self.floors.iter().position(|(s, _)| *s == shape) {
+        match self.floors.iter().position(|(s, _)| *s == shape) {
             Some(i) => {
+                // A floor creeps up by 1/4096 per answer unless an answer is faster: one
+                // set too low (under a passing slowdown) does not shrink the limit forever.
                 let floor = &mut self.floors[i].1;
-                *floor = (*floor).min(rtt);
-                *floor
+                *floor = floor.mul_f64(1.0 + FLOOR_CREEP).min(rtt);
+                let ratio = rtt.as_secs_f64() / floor.as_secs_f64();
+                self.recent_ratio += (ratio.min(RATIO_CAP) - self.recent_ratio) / 8.0;
+                Some(ratio)
             }
             None if self.floors.len() < MAX_SHAPES => {
-                self.floors.push((shape, rtt));
-                rtt
+                // As slow as the known shapes run now: its floor is that much lower.
+                let slowdown = self.recent_ratio.max(1.0);
+                self.floors.push((shape, rtt.div_f64(slowdown)));
+                Some(slowdown)
             }
-            None => return None,
-        };
-        Some(rtt.as_secs_f64() / floor.as_secs_f64())
+            None => None,
+        }
     }
 
     fn hold(&mut self, now: Instant, retry_after: Option<Duration>) {
@@ -479,6 +528,9 @@ impl Controller {
         if self.config.mode == PacingMode::Fixed {
             return;
         }
+        if let Some(saved) = self.probing.take() {
+            self.limit = saved;
+        }
         self.limit = (self.limit * factor).max(1.0);
         self.slow_start = false;
         self.last_decrease = Some(now);
@@ -490,14 +542,50 @@ impl Controller {
     /// A window is complete: grow, hold or shrink on its mean latency.
     fn judge_window(&mut self, now: Instant) {
         let window = std::mem::replace(&mut self.window, Window::new(now));
-        if self.config.mode == PacingMode::Fixed || window.samples == 0 {
+        if self.config.mode == PacingMode::Fixed {
+            return;
+        }
+        if let Some(saved) = self.probing.take() {
+            // The probe only refreshed the floors; its own latency is low by design.
+            self.limit = saved;
+            self.since_probe = 0;
+            self.probed = true;
+            return;
+        }
+        if window.samples == 0 {
             return;
         }
         let ratio = window.ratio_sum / f64::from(window.samples);
         let max = self.config.max_concurrency.max(1) as f64;
+        self.since_probe += 1;
+        let every = if self.probed {
+            PROBE_EVERY
+        } else {
+            FIRST_PROBE
+        };
+        if self.since_probe >= every && self.limit >= 4.0 {
+            self.probing = Some(self.limit);
+            self.limit = (self.limit / 4.0).floor().max(1.0);
+            return;
+        }
+        if self.slow_start && window.used_up() {
+            let elapsed = now.saturating_duration_since(window.started).as_secs_f64();
+            let throughput = f64::from(window.answers) / elapsed.max(1e-3);
+            let doubled = |(limit, _): (f64, f64)| self.limit >= 1.9 * limit;
+            if self
+                .slow_start_throughput
+                .is_some_and(|before| doubled(before) && throughput < 1.25 * before.1)
+            {
+                // Twice the requests in flight, not a quarter more answers: a plateau.
+                self.limit = (self.limit / 2.0).max(1.0);
+                self.slow_start = false;
+                return;
+            }
+            self.slow_start_throughput = Some((self.limit, throughput));
+        }
         if ratio > LATENCY_HIGH {
             self.decrease(now, (LATENCY_LOW / ratio).clamp(HARD_DECREASE, 0.9));
-        } else if ratio <= LATENCY_LOW && window.used_up {
+        } else if ratio <= LATENCY_LOW && window.used_up() {
             self.limit = if self.slow_start {
                 self.limit * 2.0
             } else {
@@ -708,11 +796,13 @@ mod tests {
 
     const MS: Duration = Duration::from_millis(1);
 
-    /// Runs one full window of `n` answers at `rtt`, all in flight together.
+    /// Runs one full window of `n` answers at `rtt`, all in flight together, each
+    /// started as a saturated pipeline starts them: when one place frees up.
     fn window(c: &mut Controller, now: &mut Instant, rtt: Duration, signal: Signal) {
         let n = c.concurrency();
         let sent = *now;
         for _ in 0..n {
+            c.in_flight = n - 1;
             c.started(sent);
         }
         *now += rtt;
@@ -813,10 +903,48 @@ mod tests {
         assert_eq!(c.concurrency(), 16, "4x the floor: halved");
         window(&mut c, &mut now, 35 * MS, Signal::Clean);
         assert_eq!(c.concurrency(), 16, "1.75x: held");
-        window(&mut c, &mut now, 44 * MS, Signal::Clean);
-        assert_eq!(c.concurrency(), 10, "2.2x: shrunk to 1.5/2.2 of itself");
+        window(&mut c, &mut now, 46 * MS, Signal::Clean);
+        assert_eq!(c.concurrency(), 10, "2.3x: shrunk to 1.5/2.3 of itself");
         window(&mut c, &mut now, 21 * MS, Signal::Clean);
         assert_eq!(c.concurrency(), 11, "fast again: +1");
+    }
+
+    /// A floor first measured under load (the service was already queueing at the
+    /// start) is corrected by the periodic probes at a quarter of the limit, and the
+    /// limit then shrinks towards the knee, a step per probe.
+    #[test]
+    fn probe_corrects_floors_measured_under_load() {
+        let mut now = Instant::now();
+        let mut c = Controller::new(adaptive(64, None), now);
+        // 2 workers at 10 ms: latency is 10 ms x in flight / 2.
+        let rtt = |n: usize| MS * (10 * n.max(2) as u32 / 2);
+        let mut seen = vec![];
+        for _ in 0..(FIRST_PROBE + PROBE_EVERY + 8) {
+            let n = c.concurrency();
+            window(&mut c, &mut now, rtt(n), Signal::Clean);
+            seen.push(c.concurrency());
+        }
+        assert_eq!(seen[..2], [16, 8], "no more answers at 16: back to 8");
+        assert!(seen.contains(&4), "the probe ran at a quarter: {seen:?}");
+        assert!(c.concurrency() <= 4, "settled near the knee of 2: {seen:?}");
+        assert!(c.stats(now).lowest_concurrency_limit <= 4);
+    }
+
+    /// A shape first seen while the known ones run at twice their floor gets half its
+    /// first latency as floor: the load it met is not taken for its speed.
+    #[test]
+    fn new_shapes_are_judged_under_the_current_load() {
+        let now = Instant::now();
+        let mut c = Controller::new(adaptive(64, None), now);
+        c.sample(1, 10 * MS);
+        for _ in 0..40 {
+            c.sample(1, 20 * MS);
+        }
+        assert!(c.recent_ratio > 1.9, "{}", c.recent_ratio);
+        let first = c.sample(2, 60 * MS).unwrap();
+        assert!(first > 1.9, "the new shape is as slow as the rest: {first}");
+        let floor = c.floors.iter().find(|(s, _)| *s == 2).unwrap().1;
+        assert!(floor < 32 * MS && floor > 28 * MS, "{floor:?}");
     }
 
     /// Each request shape has its own floor: slow list pages next to fast single reads
@@ -830,7 +958,9 @@ mod tests {
         let mut c = Controller::new(adaptive(64, None), now);
         for _ in 0..4 {
             let sent = now;
-            for _ in 0..c.concurrency() {
+            let n = c.concurrency();
+            for _ in 0..n {
+                c.in_flight = n - 1;
                 c.started(sent);
             }
             now += 100 * MS;
