@@ -691,8 +691,10 @@ impl Pacer {
                 tokio::time::sleep_until(until).await;
                 continue;
             }
-            // Our own count of places: forgotten here, given back in `update`.
+            // Our own count of places: forgotten here, given back by the place's guard
+            // (cancelled while waiting) or by the ticket.
             self.permits.acquire().await.ok()?.forget();
+            let place = Place { pacer: self };
             let slot = {
                 let mut s = self.lock();
                 let now = Instant::now();
@@ -713,11 +715,13 @@ impl Pacer {
             let now = Instant::now();
             if s.controller.hold_until().is_some_and(|u| u > now) {
                 // A Retry-After came in while we waited: wait it out like the others.
-                s.give_back(&self.permits);
+                drop(s);
+                drop(place);
                 continue;
             }
             s.controller.started(now);
             drop(s);
+            std::mem::forget(place);
             return Some(Ticket {
                 pacer: self,
                 sent: now,
@@ -753,6 +757,18 @@ impl Pacer {
     /// Counts and limits so far.
     pub fn stats(&self) -> PacingStats {
         self.lock().controller.stats(Instant::now())
+    }
+}
+
+/// A place in flight taken from the semaphore but not yet a started request: given
+/// back if the request is cancelled while it waits for its rate slot.
+struct Place<'a> {
+    pacer: &'a Pacer,
+}
+
+impl Drop for Place<'_> {
+    fn drop(&mut self) {
+        self.pacer.lock().give_back(&self.pacer.permits);
     }
 }
 
@@ -1091,6 +1107,20 @@ mod tests {
         );
         drop(next);
         drop(tickets);
+        assert_eq!(pacer.lock().controller.in_flight, 0);
+    }
+
+    /// A request cancelled while it waits for its rate slot gives its place back.
+    #[tokio::test(start_paused = true)]
+    async fn cancelled_waits_give_their_place_back() {
+        let pacer = Pacer::new(Service::Network, adaptive(2, Some(1)), None);
+        for _ in 0..6 {
+            let _ = tokio::time::timeout(Duration::from_millis(100), pacer.acquire(1)).await;
+        }
+        assert_eq!(pacer.permits.available_permits(), 2);
+        let t = pacer.acquire(1).await.unwrap();
+        drop(t);
+        assert_eq!(pacer.permits.available_permits(), 2);
         assert_eq!(pacer.lock().controller.in_flight, 0);
     }
 
