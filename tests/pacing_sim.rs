@@ -129,9 +129,8 @@ async fn rate_limited_service_converges_with_few_429s() {
 }
 
 /// Against a service with 2 workers (latency grows with load past 2 in flight, and
-/// already at the start concurrency of 8), slow start stops on the throughput plateau,
-/// the probe of the floors shows the queue, the limit shrinks below its start, and the
-/// sweep converges.
+/// already at the start concurrency of 8), the probe of the floors shows the queue, the
+/// limit shrinks below its start and ends no higher, and the sweep converges.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn latency_growing_with_load_shrinks_the_limit() {
     let faults = FaultConfig {

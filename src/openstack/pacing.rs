@@ -9,10 +9,7 @@
 //!   window (as many answers as the limit: about one round trip), as TCP and Netflix's
 //!   concurrency-limits `AIMDLimit` do. It starts at [`START_CONCURRENCY`] and doubles per
 //!   clean window (slow start) until the first decrease, then grows by one per clean
-//!   window; it grows only while it is used up (an idle limit proves nothing). Slow
-//!   start also ends, back at the limit before, when doubling the limit did not raise
-//!   the answers per second by a quarter (a throughput plateau, as TCP HyStart and BBR's
-//!   startup exit): more in flight only queued. A 429,
+//!   window; it grows only while it is used up (an idle limit proves nothing). A 429,
 //!   502/503/504 or a dropped connection halves it; a window whose mean latency is more
 //!   than [`LATENCY_HIGH`]× its floor shrinks it towards [`LATENCY_LOW`]× (at most by
 //!   half, at least by a tenth); between the two it holds. At most one decrease per
@@ -280,15 +277,15 @@ struct Window {
     samples: u32,
     /// Requests started in the window.
     starts: u32,
-    /// Of which started with the whole limit then in flight.
-    full_starts: u32,
+    /// Of which had to wait for a place: the limit, not the demand, held them.
+    waited: u32,
 }
 
 impl Window {
-    /// Whether the limit bound the window: at least half its requests started with the
-    /// whole limit in flight. Growing a limit the sweep does not use proves nothing.
+    /// Whether the limit bound the window: at least a quarter of its requests had to
+    /// wait for a place. Growing a limit the sweep does not use proves nothing.
     fn used_up(&self) -> bool {
-        self.starts > 0 && 2 * self.full_starts >= self.starts
+        self.starts > 0 && 4 * self.waited >= self.starts
     }
 }
 
@@ -300,7 +297,7 @@ impl Window {
             ratio_sum: 0.0,
             samples: 0,
             starts: 0,
-            full_starts: 0,
+            waited: 0,
         }
     }
 }
@@ -318,8 +315,6 @@ pub struct Controller {
     since_probe: u32,
     /// Whether a probe ran yet.
     probed: bool,
-    /// Limit and answers per second of the last used-up window of slow start.
-    slow_start_throughput: Option<(f64, f64)>,
     last_decrease: Option<Instant>,
     window: Window,
     floors: Vec<(u64, Duration)>,
@@ -348,7 +343,6 @@ impl Controller {
             probing: None,
             since_probe: 0,
             probed: false,
-            slow_start_throughput: None,
             last_decrease: None,
             window: Window::new(now),
             floors: Vec::new(),
@@ -394,14 +388,12 @@ impl Controller {
         }
     }
 
-    /// A request starts at `now`.
-    pub fn started(&mut self, now: Instant) {
+    /// A request starts at `now`; `waited`: it found no place free and had to wait.
+    pub fn started(&mut self, now: Instant, waited: bool) {
         self.in_flight += 1;
         self.stats.requests += 1;
         self.window.starts += 1;
-        if self.in_flight >= self.concurrency() {
-            self.window.full_starts += 1;
-        }
+        self.window.waited += u32::from(waited);
         self.forget_stale_rate(now);
     }
 
@@ -557,6 +549,17 @@ impl Controller {
         }
         let ratio = window.ratio_sum / f64::from(window.samples);
         let max = self.config.max_concurrency.max(1) as f64;
+        tracing::trace!(
+            max = self.config.max_concurrency,
+            limit = self.limit,
+            ratio,
+            used_up = window.used_up(),
+            starts = window.starts,
+            waited = window.waited,
+            answers = window.answers,
+            slow_start = self.slow_start,
+            "pacing window"
+        );
         self.since_probe += 1;
         let every = if self.probed {
             PROBE_EVERY
@@ -567,21 +570,6 @@ impl Controller {
             self.probing = Some(self.limit);
             self.limit = (self.limit / 4.0).floor().max(1.0);
             return;
-        }
-        if self.slow_start && window.used_up() {
-            let elapsed = now.saturating_duration_since(window.started).as_secs_f64();
-            let throughput = f64::from(window.answers) / elapsed.max(1e-3);
-            let doubled = |(limit, _): (f64, f64)| self.limit >= 1.9 * limit;
-            if self
-                .slow_start_throughput
-                .is_some_and(|before| doubled(before) && throughput < 1.25 * before.1)
-            {
-                // Twice the requests in flight, not a quarter more answers: a plateau.
-                self.limit = (self.limit / 2.0).max(1.0);
-                self.slow_start = false;
-                return;
-            }
-            self.slow_start_throughput = Some((self.limit, throughput));
         }
         if ratio > LATENCY_HIGH {
             self.decrease(now, (LATENCY_LOW / ratio).clamp(HARD_DECREASE, 0.9));
@@ -693,7 +681,16 @@ impl Pacer {
             }
             // Our own count of places: forgotten here, given back by the place's guard
             // (cancelled while waiting) or by the ticket.
-            self.permits.acquire().await.ok()?.forget();
+            let waited = match self.permits.try_acquire() {
+                Ok(permit) => {
+                    permit.forget();
+                    false
+                }
+                Err(_) => {
+                    self.permits.acquire().await.ok()?.forget();
+                    true
+                }
+            };
             let place = Place { pacer: self };
             let slot = {
                 let mut s = self.lock();
@@ -719,7 +716,7 @@ impl Pacer {
                 drop(place);
                 continue;
             }
-            s.controller.started(now);
+            s.controller.started(now, waited);
             drop(s);
             std::mem::forget(place);
             return Some(Ticket {
@@ -813,13 +810,12 @@ mod tests {
     const MS: Duration = Duration::from_millis(1);
 
     /// Runs one full window of `n` answers at `rtt`, all in flight together, each
-    /// started as a saturated pipeline starts them: when one place frees up.
+    /// having waited for its place (more demand than the limit).
     fn window(c: &mut Controller, now: &mut Instant, rtt: Duration, signal: Signal) {
         let n = c.concurrency();
         let sent = *now;
         for _ in 0..n {
-            c.in_flight = n - 1;
-            c.started(sent);
+            c.started(sent, true);
         }
         *now += rtt;
         for _ in 0..n {
@@ -847,7 +843,7 @@ mod tests {
         let mut now = Instant::now();
         let mut c = Controller::new(adaptive(64, None), now);
         for _ in 0..20 {
-            c.started(now);
+            c.started(now, false);
             now += 20 * MS;
             c.answered(now - 20 * MS, now, 1, 20 * MS, Signal::Clean);
         }
@@ -864,7 +860,7 @@ mod tests {
         assert_eq!(c.concurrency(), 16);
         let sent = now;
         for _ in 0..16 {
-            c.started(sent);
+            c.started(sent, true);
         }
         now += 20 * MS;
         let throttled = Signal::Throttled {
@@ -889,7 +885,7 @@ mod tests {
         let mut c = Controller::new(adaptive(64, None), now);
         window(&mut c, &mut now, 20 * MS, Signal::Neutral);
         assert_eq!(c.concurrency(), 8);
-        c.started(now);
+        c.started(now, false);
         c.answered(
             now,
             now + MS,
@@ -899,7 +895,7 @@ mod tests {
         );
         assert_eq!(c.concurrency(), 4);
         now += 10 * MS;
-        c.started(now);
+        c.started(now, false);
         c.answered(now, now + MS, 1, MS, Signal::NoAnswer);
         assert_eq!(c.concurrency(), 2);
         assert_eq!(c.hold_until(), None, "no Retry-After, no hold");
@@ -940,7 +936,7 @@ mod tests {
             window(&mut c, &mut now, rtt(n), Signal::Clean);
             seen.push(c.concurrency());
         }
-        assert_eq!(seen[..2], [16, 8], "no more answers at 16: back to 8");
+        assert_eq!(seen[0], 16, "the inflated floor hides the queue at first");
         assert!(seen.contains(&4), "the probe ran at a quarter: {seen:?}");
         assert!(c.concurrency() <= 4, "settled near the knee of 2: {seen:?}");
         assert!(c.stats(now).lowest_concurrency_limit <= 4);
@@ -976,8 +972,7 @@ mod tests {
             let sent = now;
             let n = c.concurrency();
             for _ in 0..n {
-                c.in_flight = n - 1;
-                c.started(sent);
+                c.started(sent, true);
             }
             now += 100 * MS;
             for i in 0..c.concurrency() {
@@ -1025,11 +1020,11 @@ mod tests {
         let mut c = Controller::new(adaptive(64, None), now);
         assert_eq!(c.rate(now), None, "unpaced until the cloud pushes back");
         for _ in 0..50 {
-            c.started(now);
+            c.started(now, false);
             now += 10 * MS;
             c.answered(now - 10 * MS, now, 1, 10 * MS, Signal::Clean);
         }
-        c.started(now);
+        c.started(now, false);
         c.answered(
             now,
             now,
@@ -1046,7 +1041,7 @@ mod tests {
         assert!((at(10) - 50.0).abs() < 0.01);
         assert!(at(20) > 54.0, "past it: {}", at(20));
         now += Duration::from_secs(60);
-        c.started(now);
+        c.started(now, false);
         assert_eq!(c.rate(now), None, "forgotten far past it");
     }
 
