@@ -240,8 +240,8 @@ fn workers(size: usize) -> bool {
 
 fn header() {
     println!(
-        "   {:<34} {:>8} {:>9} {:>7} {:>7} {:>9}  check",
-        "pacing", "wall s", "requests", "429", "limit", "rate"
+        "   {:<34} {:>8} {:>9} {:>7} {:>7} {:>8} {:>7} {:>9}  check",
+        "pacing", "wall s", "requests", "429", "limit", "mean lim", "p50 ms", "rate"
     );
 }
 
@@ -268,7 +268,7 @@ fn check(r: &Value) -> String {
 fn row(r: &Value) -> bool {
     let net = &r["api"]["services"]["network"];
     println!(
-        "   {:<34} {:>8.2} {:>9} {:>7} {:>7} {:>9}  {}",
+        "   {:<34} {:>8.2} {:>9} {:>7} {:>7} {:>8.1} {:>7.1} {:>9}  {}",
         r["pacing"].as_str().unwrap_or(""),
         wall(r),
         r["api"]["requests"],
@@ -280,6 +280,8 @@ fn row(r: &Value) -> bool {
                 .sum::<u64>())
             .unwrap_or(0),
         net["concurrency_limit"],
+        r["network_mean_limit"].as_f64().unwrap_or(f64::NAN),
+        r["network_p50_ms"].as_f64().unwrap_or(f64::NAN),
         net["rate_limit"]
             .as_f64()
             .map_or("-".into(), |r| format!("{r:.1}/s")),
@@ -500,6 +502,14 @@ impl Watch {
 
 /// The sweeper process: connects with the case's pacing, sweeps, reports.
 fn role_sweep(flag: &dyn Fn(&str) -> Option<String>) {
+    // `RUST_LOG=stacksweep::openstack::pacing=trace` shows every pacing window on stderr.
+    if let Ok(filter) = std::env::var("RUST_LOG") {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_ansi(false)
+            .init();
+    }
     let clouds = PathBuf::from(flag("--clouds").unwrap());
     let tag = flag("--tag").unwrap();
     let fixed = flag("--pacing").as_deref() == Some("fixed");

@@ -10,9 +10,9 @@
 //!   concurrency-limits `AIMDLimit` do. It starts at [`START_CONCURRENCY`] and doubles per
 //!   clean window (slow start) until the first decrease, then grows by one per clean
 //!   window; it grows only while it is used up (an idle limit proves nothing). A 429,
-//!   502/503/504 or a dropped connection halves it; a window whose mean latency is more
-//!   than [`LATENCY_HIGH`]× its floor shrinks it towards [`LATENCY_LOW`]× (at most by
-//!   half, at least by a tenth); between the two it holds. At most one decrease per
+//!   502/503/504 or a dropped connection halves it; a window whose median latency is
+//!   more than [`LATENCY_HIGH`]× its floor shrinks it towards [`LATENCY_LOW`]× (by a
+//!   tenth to 30%); between the two it holds. A window is at least 16 answers. At most one decrease per
 //!   window: answers to requests sent before the last decrease do not count again.
 //! - **Latency floor** per request shape (method, first path segment, depth, query or
 //!   not): a page of 200 ports is not "slow" next to a single keypair, so each shape is
@@ -75,8 +75,13 @@ pub const PROBE_EVERY: u32 = 64;
 pub const FIRST_PROBE: u32 = 8;
 /// Smallest learned rate, per second.
 const MIN_RATE: f64 = 1.0;
-/// One latency sample counts at most this many floors, so one slow answer cannot decide.
+/// Cap of the moving average of latency over floor (new shapes are divided by it).
 const RATIO_CAP: f64 = 4.0;
+/// Fewest answers a window is judged on: a median of fewer is noise.
+const MIN_WINDOW: u32 = 16;
+/// Most a latency window shrinks the limit by (to 70%): latency is a softer signal
+/// than a 429, and a noisy one at small limits.
+const LATENCY_DECREASE_MAX: f64 = 0.7;
 /// How much a floor rises per answer of its shape that was not faster.
 const FLOOR_CREEP: f64 = 1.0 / 4096.0;
 /// Request shapes remembered per service; later ones give no latency signal (Swift's
@@ -269,12 +274,12 @@ impl Learned {
 }
 
 /// The statistics of the current window.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Window {
     started: Instant,
     answers: u32,
-    ratio_sum: f64,
-    samples: u32,
+    /// Latency over floor of the window's clean answers.
+    ratios: Vec<f64>,
     /// Requests started in the window.
     starts: u32,
     /// Of which had to wait for a place: the limit, not the demand, held them.
@@ -294,8 +299,7 @@ impl Window {
         Window {
             started: now,
             answers: 0,
-            ratio_sum: 0.0,
-            samples: 0,
+            ratios: Vec::new(),
             starts: 0,
             waited: 0,
         }
@@ -422,8 +426,7 @@ impl Controller {
                 if sent >= self.window.started {
                     self.window.answers += 1;
                     if let Some(ratio) = ratio {
-                        self.window.ratio_sum += ratio.min(RATIO_CAP);
-                        self.window.samples += 1;
+                        self.window.ratios.push(ratio);
                     }
                 }
             }
@@ -454,7 +457,7 @@ impl Controller {
                 }
             }
         }
-        if self.window.answers >= self.concurrency() as u32 {
+        if self.window.answers >= (self.concurrency() as u32).max(MIN_WINDOW) {
             self.judge_window(now);
         }
     }
@@ -544,10 +547,13 @@ impl Controller {
             self.probed = true;
             return;
         }
-        if window.samples == 0 {
+        let mut ratios = window.ratios.clone();
+        if ratios.is_empty() {
             return;
         }
-        let ratio = window.ratio_sum / f64::from(window.samples);
+        // The median: one slow answer (a big page, a slow delete) does not decide.
+        ratios.sort_unstable_by(f64::total_cmp);
+        let ratio = ratios[ratios.len() / 2];
         let max = self.config.max_concurrency.max(1) as f64;
         tracing::trace!(
             max = self.config.max_concurrency,
@@ -572,7 +578,7 @@ impl Controller {
             return;
         }
         if ratio > LATENCY_HIGH {
-            self.decrease(now, (LATENCY_LOW / ratio).clamp(HARD_DECREASE, 0.9));
+            self.decrease(now, (LATENCY_LOW / ratio).clamp(LATENCY_DECREASE_MAX, 0.9));
         } else if ratio <= LATENCY_LOW && window.used_up() {
             self.limit = if self.slow_start {
                 self.limit * 2.0
@@ -809,17 +815,24 @@ mod tests {
 
     const MS: Duration = Duration::from_millis(1);
 
-    /// Runs one full window of `n` answers at `rtt`, all in flight together, each
-    /// having waited for its place (more demand than the limit).
+    /// Runs one full window at `rtt`: rounds of `n` (the limit) requests in flight
+    /// together, each having waited for its place (more demand than the limit), until
+    /// the window has its answers.
     fn window(c: &mut Controller, now: &mut Instant, rtt: Duration, signal: Signal) {
         let n = c.concurrency();
-        let sent = *now;
-        for _ in 0..n {
-            c.started(sent, true);
-        }
-        *now += rtt;
-        for _ in 0..n {
-            c.answered(sent, *now, 1, rtt, signal);
+        let total = n.max(MIN_WINDOW as usize);
+        let mut done = 0;
+        while done < total {
+            let sent = *now;
+            let k = n.min(total - done);
+            for _ in 0..k {
+                c.started(sent, true);
+            }
+            *now += rtt;
+            for _ in 0..k {
+                c.answered(sent, *now, 1, rtt, signal);
+            }
+            done += k;
         }
     }
 
@@ -902,8 +915,8 @@ mod tests {
         assert_eq!(c.stats(now).pushback(), 2);
     }
 
-    /// Latency well above its floor shrinks the limit towards 1.5x; between 1.5x and 2x
-    /// it holds; back at the floor it grows again.
+    /// Latency well above its floor (the window's median) shrinks the limit, by 30% at
+    /// most; between 1.5x and 2x it holds; back near the floor it grows again.
     #[test]
     fn latency_shrinks_holds_and_grows() {
         let mut now = Instant::now();
@@ -912,13 +925,17 @@ mod tests {
         window(&mut c, &mut now, 20 * MS, Signal::Clean);
         assert_eq!(c.concurrency(), 32);
         window(&mut c, &mut now, 80 * MS, Signal::Clean);
-        assert_eq!(c.concurrency(), 16, "4x the floor: halved");
+        assert_eq!(
+            c.concurrency(),
+            22,
+            "4x the floor: down 30%, the most latency takes"
+        );
         window(&mut c, &mut now, 35 * MS, Signal::Clean);
-        assert_eq!(c.concurrency(), 16, "1.75x: held");
+        assert_eq!(c.concurrency(), 22, "1.75x: held");
         window(&mut c, &mut now, 46 * MS, Signal::Clean);
-        assert_eq!(c.concurrency(), 10, "2.3x: shrunk to 1.5/2.3 of itself");
+        assert_eq!(c.concurrency(), 15, "2.3x: down 30% again");
         window(&mut c, &mut now, 21 * MS, Signal::Clean);
-        assert_eq!(c.concurrency(), 11, "fast again: +1");
+        assert_eq!(c.concurrency(), 16, "fast again: +1");
     }
 
     /// A floor first measured under load (the service was already queueing at the
