@@ -12,7 +12,9 @@
 //!   window; it grows only while it is used up (an idle limit proves nothing). A 429,
 //!   502/503/504 or a dropped connection halves it; a window whose median latency is
 //!   more than [`LATENCY_HIGH`]× its floor shrinks it towards [`LATENCY_LOW`]× (by a
-//!   tenth to 30%); between the two it holds. A window is at least 16 answers. At most one decrease per
+//!   tenth to 30%); between the two it holds. A window is at least 16 answers. If the
+//!   next window is no faster for it, the slowness is the service's own, not our load:
+//!   the floors are measured again from there instead of shrinking further. At most one decrease per
 //!   window: answers to requests sent before the last decrease do not count again.
 //! - **Latency floor** per request shape (method, first path segment, depth, query or
 //!   not): a page of 200 ports is not "slow" next to a single keypair, so each shape is
@@ -324,6 +326,10 @@ pub struct Controller {
     floors: Vec<(u64, Duration)>,
     /// Recent latency over floor of the shapes already known (moving average).
     recent_ratio: f64,
+    /// The median latency over floor of the window that last shrank the limit, while
+    /// latency keeps it shrinking: if shrinking does not bring latency down, the
+    /// slowness is not our load.
+    shrunk_at_ratio: Option<f64>,
     learned: Option<Learned>,
     hold_until: Option<Instant>,
     accepted: LastSecond,
@@ -351,6 +357,7 @@ impl Controller {
             window: Window::new(now),
             floors: Vec::new(),
             recent_ratio: 1.0,
+            shrunk_at_ratio: None,
             learned: None,
             hold_until: None,
             accepted: LastSecond::default(),
@@ -556,6 +563,8 @@ impl Controller {
         let ratio = ratios[ratios.len() / 2];
         let max = self.config.max_concurrency.max(1) as f64;
         tracing::trace!(
+            p10 = ratios[ratios.len() / 10],
+            p90 = ratios[ratios.len() * 9 / 10],
             max = self.config.max_concurrency,
             limit = self.limit,
             ratio,
@@ -578,7 +587,23 @@ impl Controller {
             return;
         }
         if ratio > LATENCY_HIGH {
+            if self
+                .shrunk_at_ratio
+                .is_some_and(|before| ratio >= 0.9 * before)
+            {
+                // Fewer requests in flight did not make the answers faster: the service
+                // is slower for reasons of its own. Take its current speed as the floor.
+                self.floors.clear();
+                self.recent_ratio = 1.0;
+                self.shrunk_at_ratio = None;
+                return;
+            }
+            self.shrunk_at_ratio = Some(ratio);
             self.decrease(now, (LATENCY_LOW / ratio).clamp(LATENCY_DECREASE_MAX, 0.9));
+            return;
+        }
+        self.shrunk_at_ratio = None;
+        if ratio > LATENCY_HIGH {
         } else if ratio <= LATENCY_LOW && window.used_up() {
             self.limit = if self.slow_start {
                 self.limit * 2.0
@@ -936,6 +961,34 @@ mod tests {
         assert_eq!(c.concurrency(), 15, "2.3x: down 30% again");
         window(&mut c, &mut now, 21 * MS, Signal::Clean);
         assert_eq!(c.concurrency(), 16, "fast again: +1");
+    }
+
+    /// When shrinking the limit does not make answers faster, the slowness is the
+    /// service's own: the floors are taken again from its current speed, and the limit
+    /// stops shrinking.
+    #[test]
+    fn slowness_that_shrinking_does_not_cure_is_not_ours() {
+        let mut now = Instant::now();
+        let mut c = Controller::new(adaptive(64, None), now);
+        window(&mut c, &mut now, 20 * MS, Signal::Clean);
+        window(&mut c, &mut now, 20 * MS, Signal::Clean);
+        assert_eq!(c.concurrency(), 32);
+        // The service becomes 3x slower whatever we send.
+        window(&mut c, &mut now, 60 * MS, Signal::Clean);
+        assert_eq!(c.concurrency(), 22, "first: assumed ours");
+        window(&mut c, &mut now, 60 * MS, Signal::Clean);
+        assert_eq!(
+            c.concurrency(),
+            22,
+            "no faster at 22: not ours, floors renewed"
+        );
+        window(&mut c, &mut now, 60 * MS, Signal::Clean);
+        window(&mut c, &mut now, 60 * MS, Signal::Clean);
+        assert_eq!(
+            c.concurrency(),
+            24,
+            "at its new floor: grows again, +1 per window"
+        );
     }
 
     /// A floor first measured under load (the service was already queueing at the
