@@ -14,7 +14,9 @@
 //! ```
 //! Environment: `BENCH_SIZES`, `BENCH_LATENCIES`, `BENCH_CONCURRENCY`, `BENCH_RPS` (flags
 //! win). Defaults: one small case (1000 at 20 ms) with the product's defaults, so CI can
-//! run it quickly.
+//! run it quickly. Pacing is the product's adaptive pacing: `--concurrency` and `--rps`
+//! are its ceilings, and the bound is computed at the ceilings (the most any client could
+//! use); `--fixed` makes them fixed caps.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
 use std::collections::BTreeMap;
@@ -39,6 +41,7 @@ struct Case {
     latency: Duration,
     concurrency: usize,
     rps: Option<u32>,
+    fixed: bool,
 }
 
 fn main() {
@@ -82,9 +85,11 @@ fn main() {
         n => Some(n.parse().expect("--rps: a number or none")),
     };
     let as_json = args.iter().any(|a| a == "--json");
+    let fixed = args.iter().any(|a| a == "--fixed");
 
     println!(
-        "stacksweep sweep benchmark: scale:N, concurrency {concurrency}/service, rate {}",
+        "stacksweep sweep benchmark: scale:N, {} pacing, concurrency {concurrency}/service, rate {}",
+        if fixed { "fixed" } else { "adaptive (ceilings)" },
         rps.map_or("unlimited".into(), |r| format!("{r}/s/service"))
     );
     println!(
@@ -99,6 +104,7 @@ fn main() {
                 latency,
                 concurrency,
                 rps,
+                fixed,
             };
             let row = run_case(&case);
             failed |= !row["ok"].as_bool().unwrap_or(false);
@@ -231,6 +237,8 @@ fn run_case(case: &Case) -> Value {
         case.concurrency.to_string(),
         "--rps".into(),
         case.rps.map_or("none".into(), |r| r.to_string()),
+        "--pacing".into(),
+        if case.fixed { "fixed" } else { "adaptive" }.into(),
     ]);
     let swept = sweeper.read();
     sweeper.finish();
@@ -354,7 +362,12 @@ fn role_sweep(flag: &dyn Fn(&str) -> Option<String>) {
     };
     runtime().block_on(async move {
         let cloud = CloudConfig::from_clouds_yaml(&clouds, "sim").unwrap();
+        let pacing = match flag("--pacing").as_deref() {
+            Some("fixed") => stacksweep::openstack::PacingMode::Fixed,
+            _ => stacksweep::openstack::PacingMode::Adaptive,
+        };
         let options = SessionOptions {
+            pacing,
             concurrency_per_service: concurrency,
             requests_per_second: rps,
             ..SessionOptions::default()

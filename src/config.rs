@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 use crate::engine::select::{self, Filters, Marks, Selector};
 use crate::engine::{ConnectSpec, JobSpec, SweepOptions};
-use crate::openstack::{RetryPolicy, SessionOptions};
+use crate::openstack::{PacingMode, RetryPolicy, SessionOptions};
 use crate::resources::Kind;
 
 /// Default listen address of the daemon's `/metrics`, `/healthz`, `/readyz`.
@@ -208,9 +208,11 @@ pub struct RawRetry {
     /// Stop retrying a service that refuses connections or whose host does not resolve
     /// after this long (a wrong URL fails fast).
     pub connect_deadline: Option<String>,
-    /// Requests in flight at once, per service.
+    /// `adaptive` (default) or `fixed`.
+    pub pacing: Option<String>,
+    /// Requests in flight at once, per service: the ceiling (fixed: the cap).
     pub concurrency: Option<usize>,
-    /// Requests started per second, per service.
+    /// Requests started per second, per service: the ceiling (fixed: the cap).
     pub requests_per_second: Option<u32>,
 }
 
@@ -335,9 +337,12 @@ pub struct Retry {
     /// Give up on a service that refuses connections or whose host does not resolve
     /// after this long: a wrong URL is a configuration error, not a busy cloud.
     pub connect_deadline: Duration,
-    /// Requests in flight at once, per service.
+    /// Adaptive limits under the ceilings below, or the ceilings as fixed caps.
+    pub pacing: PacingMode,
+    /// Requests in flight at once, per service: the ceiling (fixed: the cap). Also the
+    /// steps acting at once per service, so that pacing, not the walk, bounds requests.
     pub concurrency: usize,
-    /// Requests started per second, per service.
+    /// Requests started per second, per service: the ceiling (`None`: none).
     pub requests_per_second: Option<u32>,
 }
 
@@ -396,10 +401,15 @@ pub mod defaults {
     /// Retry: give up on an address that refuses connections (or a host that does not
     /// resolve) after this long.
     pub const CONNECT_DEADLINE: Duration = Duration::from_secs(10);
-    /// Requests in flight at once, per service.
-    pub const CONCURRENCY: usize = 8;
-    /// Requests started per second, per service.
-    pub const REQUESTS_PER_SECOND: u32 = 20;
+    /// Ceiling of requests in flight at once, per service. Adaptive pacing starts at
+    /// [`crate::openstack::pacing::START_CONCURRENCY`] (8) and grows towards it only while
+    /// the service answers fast and cleanly: high enough that feedback, not the cap,
+    /// bounds a sweep (64 in flight at 20 ms is ~3,000 requests/s), low enough that a
+    /// cloud whose latency does not show its load still sees a bounded client.
+    pub const CONCURRENCY: usize = 64;
+    /// Ceiling of requests started per second, per service: none. The rate follows from
+    /// the concurrency limit and the service's latency, and is learned from 429s.
+    pub const REQUESTS_PER_SECOND: Option<u32> = None;
     /// Targets swept at once by the daemon.
     pub const MAX_CONCURRENT_TARGETS: usize = 4;
     /// Daemon schedule when none is given.
@@ -466,6 +476,7 @@ impl Config {
                 deadline: self.retry.deadline,
                 connect_deadline: self.retry.connect_deadline,
             },
+            pacing: self.retry.pacing,
             concurrency_per_service: self.retry.concurrency,
             requests_per_second: self.retry.requests_per_second,
             ..SessionOptions::default()
@@ -603,12 +614,22 @@ impl RawConfig {
                 &self.retry.connect_deadline,
                 defaults::CONNECT_DEADLINE,
             ),
+            pacing: match self.retry.pacing.as_deref() {
+                None | Some("adaptive") => PacingMode::Adaptive,
+                Some("fixed") => PacingMode::Fixed,
+                Some(other) => {
+                    problems.push(
+                        "retry.pacing",
+                        format!("unknown pacing {other:?}; write \"adaptive\" or \"fixed\""),
+                    );
+                    PacingMode::Adaptive
+                }
+            },
             concurrency: self.retry.concurrency.unwrap_or(defaults::CONCURRENCY),
-            requests_per_second: Some(
-                self.retry
-                    .requests_per_second
-                    .unwrap_or(defaults::REQUESTS_PER_SECOND),
-            ),
+            requests_per_second: self
+                .retry
+                .requests_per_second
+                .or(defaults::REQUESTS_PER_SECOND),
         };
         if retry.concurrency == 0 {
             problems.push("retry.concurrency", "must be at least 1");
@@ -870,6 +891,15 @@ mod tests {
         assert_eq!(c.targets[0].select.marks().all_tags, vec!["ci".to_owned()]);
         assert_eq!(c.schedule.deadline, defaults::SWEEP_DEADLINE);
         assert_eq!(c.retry.concurrency, defaults::CONCURRENCY);
+        assert_eq!(c.retry.pacing, PacingMode::Adaptive);
+        assert_eq!(c.retry.requests_per_second, None);
+        let session = c.session_options();
+        assert_eq!(session.concurrency_per_service, 64);
+        assert_eq!(
+            c.sweep_options().concurrency,
+            64,
+            "steps keep up with the ceiling"
+        );
         assert_eq!(c.targets[0].cron[0].text, defaults::CRON);
         assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
     }
@@ -907,6 +937,7 @@ timezone = "Mars/Olympus"
 listen = "nowhere"
 [retry]
 concurrency = 0
+pacing = "slow"
 [[target]]
 cloud = "ci"
 [[target]]
@@ -918,6 +949,7 @@ cloud = "ci"
             "schedule.cron",
             "schedule.timezone",
             "retry.concurrency",
+            "retry.pacing",
             "metrics.listen",
             "target[0].select.presets",
             "target[0].select.kinds",

@@ -17,7 +17,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 use crate::engine::quota::{QuotaReport, QuotaResource};
-use crate::openstack::{RequestObserver, RetryReason, Service};
+use crate::openstack::{Pushback, RequestObserver, RetryReason, Service};
 
 /// Content type of [`Metrics::render`]'s output (OpenMetrics text, which Prometheus asks for).
 pub const OPENMETRICS_CONTENT_TYPE: &str =
@@ -276,6 +276,31 @@ struct RequestLabels {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct ServiceLabels {
+    target: String,
+    cloud: String,
+    service: ServiceLabel,
+}
+
+/// A kind of pushback as a bounded label value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct PushbackLabel(Pushback);
+
+impl EncodeLabelValue for PushbackLabel {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        encode_str(self.0.as_str(), encoder)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct PushbackLabels {
+    target: String,
+    cloud: String,
+    service: ServiceLabel,
+    reason: PushbackLabel,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct RetryLabels {
     target: String,
     cloud: String,
@@ -349,6 +374,9 @@ pub struct Metrics {
     conflict_retries: Family<KindLabels, Counter>,
     api_requests: Family<RequestLabels, Counter>,
     api_retries: Family<RetryLabels, Counter>,
+    api_pushback: Family<PushbackLabels, Counter>,
+    api_concurrency_limit: Family<ServiceLabels, Gauge>,
+    api_rate_limit: Family<ServiceLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
     quota_used: Family<QuotaLabels, Gauge>,
     quota_limit: Family<QuotaLabels, Gauge>,
     quota_freed: Family<QuotaLabels, Counter>,
@@ -388,6 +416,9 @@ impl Metrics {
             conflict_retries: Family::default(),
             api_requests: Family::default(),
             api_retries: Family::default(),
+            api_pushback: Family::default(),
+            api_concurrency_limit: Family::default(),
+            api_rate_limit: Family::default(),
             quota_used: Family::default(),
             quota_limit: Family::default(),
             quota_freed: Family::default(),
@@ -443,6 +474,21 @@ impl Metrics {
             "api_retries",
             "OpenStack API requests retried, by service and reason",
             m.api_retries.clone(),
+        );
+        registry.register(
+            "api_pushback",
+            "OpenStack API answers that asked for less load, by service and reason (throttled: 429; overloaded: 502, 503, 504; no_answer: connection refused, reset, timed out)",
+            m.api_pushback.clone(),
+        );
+        registry.register(
+            "api_concurrency_limit",
+            "Requests the adaptive pacing lets in flight at once now, by service",
+            m.api_concurrency_limit.clone(),
+        );
+        registry.register(
+            "api_rate_limit",
+            "Requests per second the pacing lets start now, by service (-1: not rate-paced)",
+            m.api_rate_limit.clone(),
         );
         registry.register(
             "quota_used",
@@ -683,11 +729,21 @@ impl Drop for SweepTimer {
     }
 }
 
-/// Counts one target's API requests and retries.
+/// Counts one target's API requests, retries and pushback, and shows its pacing limits.
 struct ApiObserver {
     metrics: Arc<Metrics>,
     target: String,
     cloud: String,
+}
+
+impl ApiObserver {
+    fn service_labels(&self, service: Service) -> ServiceLabels {
+        ServiceLabels {
+            target: self.target.clone(),
+            cloud: self.cloud.clone(),
+            service: ServiceLabel(service),
+        }
+    }
 }
 
 impl RequestObserver for ApiObserver {
@@ -706,6 +762,30 @@ impl RequestObserver for ApiObserver {
                 service: ServiceLabel(service),
                 method,
                 status: StatusClass::of(status),
+            })
+            .inc();
+    }
+
+    fn on_limits(&self, service: Service, concurrency: usize, rate: Option<f64>) {
+        let labels = self.service_labels(service);
+        self.metrics
+            .api_concurrency_limit
+            .get_or_create(&labels)
+            .set(i64::try_from(concurrency).unwrap_or(i64::MAX));
+        self.metrics
+            .api_rate_limit
+            .get_or_create(&labels)
+            .set(rate.unwrap_or(-1.0));
+    }
+
+    fn on_pushback(&self, service: Service, pushback: Pushback) {
+        self.metrics
+            .api_pushback
+            .get_or_create(&PushbackLabels {
+                target: self.target.clone(),
+                cloud: self.cloud.clone(),
+                service: ServiceLabel(service),
+                reason: PushbackLabel(pushback),
             })
             .inc();
     }
@@ -911,6 +991,43 @@ mod tests {
         ), "{text}");
         assert!(text.contains(r#"service="compute",method="GET",status="error"} 1"#));
         assert!(text.contains(r#"service="compute",reason="rate_limited"} 1"#));
+    }
+
+    /// Pacing limits are gauges by service (-1: not rate-paced); pushback is counted by
+    /// service and reason.
+    #[test]
+    fn observer_shows_limits_and_counts_pushback() {
+        let m = Arc::new(Metrics::new());
+        let obs = m.request_observer(&target());
+        obs.on_limits(Service::Network, 16, None);
+        obs.on_limits(Service::Network, 8, Some(45.0));
+        obs.on_limits(Service::Compute, 8, None);
+        obs.on_pushback(Service::Network, Pushback::Throttled);
+        obs.on_pushback(Service::Network, Pushback::Throttled);
+        obs.on_pushback(Service::Network, Pushback::Overloaded);
+        let text = m.render_text().unwrap();
+        let l = r#"{target="ci",cloud="sim",service="#;
+        let v = |name: &str, rest: &str| sample(&text, &format!("{name}{l}{rest}"));
+        assert_eq!(
+            v("stacksweep_api_concurrency_limit", "\"network\"}"),
+            Some(8.0)
+        );
+        assert_eq!(v("stacksweep_api_rate_limit", "\"network\"}"), Some(45.0));
+        assert_eq!(v("stacksweep_api_rate_limit", "\"compute\"}"), Some(-1.0));
+        assert_eq!(
+            v(
+                "stacksweep_api_pushback_total",
+                "\"network\",reason=\"throttled\"}"
+            ),
+            Some(2.0)
+        );
+        assert_eq!(
+            v(
+                "stacksweep_api_pushback_total",
+                "\"network\",reason=\"overloaded\"}"
+            ),
+            Some(1.0)
+        );
     }
 
     /// The timer records one observation when dropped.

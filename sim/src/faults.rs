@@ -1,11 +1,14 @@
 //! Injected faults, per service: added latency, a rate of 5xx answers, 429 with
-//! `Retry-After` (at random or above a request-rate limit), dropped connections, and
-//! deterministic "the next N requests" variants for tests that must not be random.
+//! `Retry-After` (at random or above a request-rate limit), a fixed number of workers
+//! (latency that grows with load), dropped connections, and deterministic "the next N
+//! requests" variants for tests that must not be random.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rand::Rng;
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 /// What to inject into one service's answers. All zero (the default) injects nothing.
@@ -25,6 +28,10 @@ pub struct FaultConfig {
     pub drop_rate: f64,
     /// Requests per second above which the service answers 429 (`None`: no limit).
     pub rate_limit: Option<u32>,
+    /// The service works on at most this many requests at once, each for the latency;
+    /// the others queue, so latency grows with load past this knee, as a server with N
+    /// workers does (`None`: every request is served at once).
+    pub workers: Option<u32>,
     /// The next N requests answer `error_status`.
     pub fail_next: u32,
     /// The next N requests answer 429.
@@ -47,12 +54,14 @@ pub enum Fault {
 }
 
 /// The decision for one request: latency to add, then an action.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Decision {
-    /// Sleep this long first.
+    /// Sleep this long first (holding one of `workers`, when the service has them).
     pub latency: Duration,
     /// Then do this.
     pub action: Fault,
+    /// The service's workers: a request waits for one, then is served.
+    pub workers: Option<Arc<Semaphore>>,
 }
 
 /// Fault settings per service, with the rate-limit windows.
@@ -64,6 +73,8 @@ pub struct FaultState {
     pub base_latency: Duration,
     per_service: HashMap<String, FaultConfig>,
     windows: HashMap<String, (Instant, u32)>,
+    /// Each service's workers, and how many there are.
+    workers: HashMap<String, (u32, Arc<Semaphore>)>,
 }
 
 /// The catalog type for a service name or alias (`neutron` → `network`).
@@ -109,6 +120,16 @@ impl FaultState {
             None => &mut self.default,
         };
         let latency = self.base_latency + cfg.latency;
+        let workers = cfg.workers.filter(|n| *n > 0).map(|n| {
+            let entry = self
+                .workers
+                .entry(service.to_string())
+                .or_insert_with(|| (n, Arc::new(Semaphore::new(n as usize))));
+            if entry.0 != n {
+                *entry = (n, Arc::new(Semaphore::new(n as usize)));
+            }
+            Arc::clone(&entry.1)
+        });
         let error_status = if cfg.error_status == 0 {
             503
         } else {
@@ -149,6 +170,54 @@ impl FaultState {
                 Fault::Pass
             }
         };
-        Decision { latency, action }
+        Decision {
+            latency,
+            action,
+            workers,
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    /// With `workers`, every request of a service shares the same N workers, so the
+    /// N+1st waits for one; another service and a changed count get their own.
+    #[test]
+    fn workers_are_shared_per_service() {
+        let mut state = FaultState::new(
+            FaultConfig {
+                workers: Some(2),
+                ..FaultConfig::default()
+            },
+            Duration::from_millis(20),
+        );
+        let a = state.decide("network").workers.unwrap();
+        let b = state.decide("network").workers.unwrap();
+        assert!(Arc::ptr_eq(&a, &b));
+        let _one = a.clone().try_acquire_owned().unwrap();
+        let _two = b.clone().try_acquire_owned().unwrap();
+        assert!(
+            a.clone().try_acquire_owned().is_err(),
+            "a third request queues"
+        );
+        let other = state.decide("compute").workers.unwrap();
+        assert!(
+            other.try_acquire_owned().is_ok(),
+            "compute has its own workers"
+        );
+        state.set(
+            "network",
+            FaultConfig {
+                workers: Some(4),
+                ..FaultConfig::default()
+            },
+        );
+        let c = state.decide("network").workers.unwrap();
+        assert_eq!(c.available_permits(), 4);
+        state.set("network", FaultConfig::default());
+        assert!(state.decide("network").workers.is_none());
     }
 }

@@ -125,6 +125,11 @@ async fn faults_and_log(State(shared): St, req: Request, next: Next) -> Response
     let query = req.uri().query().map(str::to_string);
     let service = service_of(&path);
     let fault = shared.lock().faults.decide(service);
+    // With workers, the latency is service time: a request beyond the workers queues.
+    let _worker = match &fault.workers {
+        Some(workers) => Arc::clone(workers).acquire_owned().await.ok(),
+        None => None,
+    };
     if !fault.latency.is_zero() {
         tokio::time::sleep(fault.latency).await;
     }

@@ -80,6 +80,7 @@ fn demo_series(text: &str) -> Vec<&str> {
             !l.starts_with("stacksweep_resources_total") || l.contains("outcome=\"deleted\"")
         })
         .filter(|l| !l.ends_with(" 0"))
+        .filter(|l| !l.starts_with("stacksweep_api_rate_limit") || !l.ends_with(" -1.0"))
         .collect();
     lines.sort_unstable();
     lines

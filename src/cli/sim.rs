@@ -38,6 +38,10 @@ pub struct SimArgs {
     /// Requests per second per service above which it answers 429 (`50/s`, `600/m`).
     #[arg(long, value_parser = parse_rate)]
     pub rate_limit: Option<u32>,
+    /// Each service works on at most N requests at once, each for `--latency`; the rest
+    /// queue, so latency grows with load past N (a server with N workers).
+    #[arg(long, value_name = "N")]
+    pub workers: Option<u32>,
     /// Lifetime of issued tokens.
     #[arg(long, value_parser = parse_duration, default_value = "1h")]
     pub token_ttl: Duration,
@@ -107,6 +111,7 @@ pub async fn run(args: SimArgs, shutdown: CancellationToken) -> anyhow::Result<(
             retry_after_secs: 1,
             drop_rate: args.drop_rate,
             rate_limit: args.rate_limit,
+            workers: args.workers,
             ..FaultConfig::default()
         },
         ..SimConfig::default()

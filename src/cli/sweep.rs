@@ -52,13 +52,18 @@ pub struct SweepArgs {
     /// Stop starting new deletes after this long (e.g. 20m).
     #[arg(long, value_name = "DURATION")]
     pub deadline: Option<String>,
-    /// Requests in flight at once, per service, and steps acting at once per service
-    /// (config `retry.concurrency`).
+    /// Ceiling of requests in flight at once, per service, and steps acting at once per
+    /// service (config `retry.concurrency`; with `--pacing fixed`, the fixed cap).
     #[arg(long, value_name = "N")]
     pub concurrency: Option<usize>,
-    /// Requests started per second, per service (config `retry.requests_per_second`).
+    /// Ceiling of requests started per second, per service (config
+    /// `retry.requests_per_second`; with `--pacing fixed`, the fixed cap).
     #[arg(long, value_name = "N")]
     pub requests_per_second: Option<u32>,
+    /// `adaptive`: limits learned from the cloud's answers, under the ceilings; `fixed`:
+    /// the ceilings as fixed caps (config `retry.pacing`).
+    #[arg(long, value_name = "MODE", value_parser = ["adaptive", "fixed"])]
+    pub pacing: Option<String>,
 }
 
 /// Builds the config this sweep runs with: the file (if any) with the flags over it.
@@ -101,6 +106,9 @@ pub fn effective_config(args: &SweepArgs) -> anyhow::Result<Config> {
     }
     if args.requests_per_second.is_some() {
         raw.retry.requests_per_second = args.requests_per_second;
+    }
+    if args.pacing.is_some() {
+        raw.retry.pacing = args.pacing.clone();
     }
     Ok(common::validate(raw, &origin)?)
 }
@@ -271,7 +279,7 @@ mod tests {
         args: SweepArgs,
     }
 
-    /// `--concurrency` and `--requests-per-second` reach the validated config.
+    /// `--concurrency`, `--requests-per-second` and `--pacing` reach the validated config.
     #[test]
     fn pacing_flags_reach_the_config() {
         let cli = Cli::try_parse_from([
@@ -284,11 +292,17 @@ mod tests {
             "32",
             "--requests-per-second",
             "100",
+            "--pacing",
+            "fixed",
         ])
         .unwrap();
         let config = effective_config(&cli.args).unwrap();
         assert_eq!(config.retry.concurrency, 32);
         assert_eq!(config.retry.requests_per_second, Some(100));
+        assert_eq!(
+            config.retry.pacing,
+            stacksweep::openstack::PacingMode::Fixed
+        );
     }
 
     /// Every retry key of the config reaches the sweep's options: `retry.base_delay` and

@@ -42,7 +42,9 @@ pub struct SweepOptions {
     /// The whole sweep's time budget; retries and polls stop at it.
     pub deadline: Duration,
     /// Steps acting (re-reading, deleting, detaching, retrying) at once, per service;
-    /// steps waiting for something to go are not counted.
+    /// steps waiting for something to go are not counted. As high as the session's
+    /// ceiling of requests in flight: the session's adaptive pacing, which learns what
+    /// the service takes, bounds the requests, not the walk.
     pub concurrency: usize,
     /// First delay before retrying a conflict; doubles each time, with jitter.
     pub retry_base: Duration,
@@ -67,7 +69,7 @@ impl Default for SweepOptions {
             dry_run: false,
             max_deletes: None,
             deadline: Duration::from_secs(30 * 60),
-            concurrency: 4,
+            concurrency: 64,
             retry_base: Duration::from_secs(1),
             retry_cap: Duration::from_secs(30),
             poll_base: Duration::from_millis(500),
@@ -903,6 +905,7 @@ fn assemble(
         errors: inventory.errors().clone(),
         resources: outcomes,
         plan: Plan::default(),
+        api: Default::default(),
     }
 }
 

@@ -10,7 +10,7 @@ use super::execute::{execute, SessionCloud, SweepOptions};
 use super::inventory::{self, Inventory};
 use super::plan;
 use super::quota::{self, QuotaReport};
-use super::report::Report;
+use super::report::{ApiSummary, Report};
 use super::select::{self, Selection, Selector};
 use crate::openstack::Session;
 use crate::resources::Kind;
@@ -181,6 +181,7 @@ pub async fn run_with(
     let options = &job.options;
     let started_at = Timestamp::now();
     let start = Instant::now();
+    let pacing_before = session.pacing();
     let listed = async {
         let quota_before = match job.measure_quota {
             true => Some(quota::read(session).await),
@@ -250,6 +251,15 @@ pub async fn run_with(
         }
         Some(before) => Some(QuotaReport::new(before, Some(quota::read(session).await))),
     };
+    report.api = ApiSummary::between(&pacing_before, &session.pacing());
+    if report.api.pushback > 0 {
+        tracing::warn!(
+            requests = report.api.requests,
+            pushback = report.api.pushback,
+            "{}",
+            report.api.render_line()
+        );
+    }
     Ok(Swept {
         report,
         quota,

@@ -10,6 +10,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::engine::plan::{render_table, Plan};
+use crate::openstack::{PacingStats, Service};
 use crate::resources::Kind;
 
 /// What became of one resource.
@@ -98,6 +99,113 @@ pub struct KindCounts {
     pub conflict_retries: u64,
 }
 
+/// How one service answered a sweep's requests, and the pacing it ended at.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ServiceApi {
+    /// Requests sent (retries included).
+    pub requests: u64,
+    /// Answered 429 (too many requests).
+    pub throttled: u64,
+    /// Answered 502, 503 or 504 (overloaded, unavailable).
+    pub overloaded: u64,
+    /// Not answered (connection refused, reset, timed out).
+    pub no_answer: u64,
+    /// Requests in flight the pacing allowed at the end.
+    pub concurrency_limit: usize,
+    /// Lowest concurrency limit the pacing went down to, over the session.
+    pub lowest_concurrency_limit: usize,
+    /// Requests per second the pacing allowed at the end (`null`: not rate-paced).
+    pub rate_limit: Option<f64>,
+}
+
+/// How the cloud answered a sweep's API requests: how often it pushed back.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ApiSummary {
+    /// Requests sent, all services.
+    pub requests: u64,
+    /// Answers that asked for less load: 429, 502/503/504, no answer.
+    pub pushback: u64,
+    /// Per service (its catalog type).
+    pub services: BTreeMap<&'static str, ServiceApi>,
+}
+
+impl ApiSummary {
+    /// What happened between two readings of a session's pacing (`before` may lack
+    /// services `after` has).
+    pub fn between(
+        before: &[(Service, PacingStats)],
+        after: &[(Service, PacingStats)],
+    ) -> ApiSummary {
+        let mut summary = ApiSummary::default();
+        for (service, end) in after {
+            let start = before
+                .iter()
+                .find(|(s, _)| s == service)
+                .map(|(_, p)| *p)
+                .unwrap_or_default();
+            let api = ServiceApi {
+                requests: end.requests - start.requests.min(end.requests),
+                throttled: end.throttled - start.throttled.min(end.throttled),
+                overloaded: end.overloaded - start.overloaded.min(end.overloaded),
+                no_answer: end.no_answer - start.no_answer.min(end.no_answer),
+                concurrency_limit: end.concurrency_limit,
+                lowest_concurrency_limit: end.lowest_concurrency_limit,
+                rate_limit: end.rate_limit,
+            };
+            if api.requests == 0 {
+                continue;
+            }
+            summary.requests += api.requests;
+            summary.pushback += api.throttled + api.overloaded + api.no_answer;
+            summary.services.insert(service.as_str(), api);
+        }
+        summary
+    }
+
+    /// One line for people: requests, and how often and where the cloud pushed back.
+    pub fn render_line(&self) -> String {
+        if self.pushback == 0 {
+            return format!(
+                "API: {} requests, no pushback from the cloud",
+                self.requests
+            );
+        }
+        let parts: Vec<String> = self
+            .services
+            .iter()
+            .filter(|(_, a)| a.throttled + a.overloaded + a.no_answer > 0)
+            .map(|(name, a)| {
+                let mut what = vec![];
+                for (n, label) in [
+                    (a.throttled, "429"),
+                    (a.overloaded, "502/503/504"),
+                    (a.no_answer, "no answer"),
+                ] {
+                    if n > 0 {
+                        what.push(format!("{n} {label}"));
+                    }
+                }
+                let rate = a
+                    .rate_limit
+                    .map(|r| format!(", {r:.0}/s"))
+                    .unwrap_or_default();
+                format!(
+                    "{name} {} (limit now {} in flight{rate})",
+                    what.join(", "),
+                    a.concurrency_limit
+                )
+            })
+            .collect();
+        format!(
+            "API: {} requests, the cloud pushed back {} times ({:.1}%): {}",
+            self.requests,
+            self.pushback,
+            100.0 * self.pushback as f64 / self.requests.max(1) as f64,
+            parts.join("; ")
+        )
+    }
+}
+
 /// The report of one sweep of one project.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -125,6 +233,9 @@ pub struct Report {
     pub resources: Vec<ResourceOutcome>,
     /// The plan that was carried out.
     pub plan: Plan,
+    /// How the cloud answered the sweep's requests (listing and quota reads included):
+    /// how often it pushed back, and the pacing limits it ended at.
+    pub api: ApiSummary,
 }
 
 impl Report {
@@ -186,6 +297,9 @@ impl Report {
             "Sweep of {} / {}{mode}: {} found, {} selected, {} {verb}, {} skipped, {} stuck, {} failed, {} conflict retries, {:.1}s",
             self.cloud, self.project_id, t.found, t.selected, t.deleted, t.skipped, t.stuck, t.failed, t.conflict_retries, self.duration_seconds
         );
+        if self.api.requests > 0 {
+            let _ = writeln!(out, "{}", self.api.render_line());
+        }
         if let Some(why) = &self.aborted {
             let _ = writeln!(out, "Nothing deleted: {why}");
         }

@@ -1,11 +1,11 @@
 //! Our small OpenStack client: credentials (`clouds.yaml`, `OS_*`), Keystone v3 auth,
-//! the service catalog, and one request path (retries, concurrency, rate limit, metrics
-//! hook) that every API call goes through. It knows nothing of selection or planning.
+//! the service catalog, and one request path (retries, adaptive pacing, metrics hook) that every API call goes through. It knows nothing of selection or planning.
 //!
 //! - [`clouds`]: where credentials come from, resolved as the `openstack` CLI does;
 //! - [`auth`]: Keystone v3 tokens and their renewal;
 //! - [`catalog`]: endpoint choice and versioned API roots;
 //! - [`request`]: the one request path;
+//! - [`pacing`]: per-service adaptive limits of concurrency and rate;
 //! - [`paginate`]: every page of a collection, with guards;
 //! - [`error`]: errors and the tolerant parsing of the services' error bodies;
 //! - [`session`]: [`Session`], the JSON verbs the resource modules use.
@@ -36,6 +36,7 @@ pub mod auth;
 pub mod catalog;
 pub mod clouds;
 pub mod error;
+pub mod pacing;
 pub mod paginate;
 pub mod request;
 pub mod session;
@@ -46,6 +47,7 @@ pub use clouds::{
     ENVVARS_CLOUD,
 };
 pub use error::{parse_error_body, parse_retry_after, ApiError, UnreachableCause};
+pub use pacing::{PacingMode, PacingStats, Pushback};
 pub use request::{microversion_headers, RequestObserver, RetryPolicy, RetryReason};
 pub use session::{DeleteOutcome, Session, SessionOptions};
 

@@ -1,5 +1,6 @@
-//! The one request path every API call takes: per-service concurrency and rate limit,
-//! microversion headers, the token, retries of 429/5xx/dropped connections with
+//! The one request path every API call takes: per-service pacing (an adaptive or fixed
+//! concurrency and rate limit, and `Retry-After` held for the whole service; see
+//! [`super::pacing`]), microversion headers, the token, retries of 429/5xx/dropped connections with
 //! exponential backoff and full jitter up to a deadline, one re-authentication on 401,
 //! a tracing span per request and the [`RequestObserver`] calls.
 //!
@@ -11,26 +12,21 @@
 //! 409 and 400 are answers, not failures of the path: the engine decides what they mean.
 
 use std::collections::HashMap;
-use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use backon::{BackoffBuilder, ExponentialBuilder};
 use futures::future::BoxFuture;
-use governor::clock::Clock;
-use governor::middleware::NoOpMiddleware;
-use governor::state::{InMemoryState, NotKeyed};
-use governor::{Quota, RateLimiter};
 use rand::Rng;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE, RETRY_AFTER};
 use secrecy::ExposeSecret;
-use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tracing::{debug, field, info, warn, Instrument};
 use url::Url;
 
 use super::catalog::ALL_SERVICES;
 use super::error::{is_retryable_status, parse_retry_after, ApiError, UnreachableCause};
+use super::pacing::{self, Pacer, PacingConfig, PacingStats, Pushback, Signal};
 use super::token::Token;
 use super::Service;
 
@@ -137,6 +133,11 @@ pub trait RequestObserver: Send + Sync {
     );
     /// A request is about to be retried.
     fn on_retry(&self, service: Service, reason: RetryReason);
+    /// The pacing limits of `service` changed: requests in flight, and requests per
+    /// second (`None`: not rate-paced).
+    fn on_limits(&self, _service: Service, _concurrency: usize, _rate: Option<f64>) {}
+    /// The service pushed back (429, 502/503/504, no answer).
+    fn on_pushback(&self, _service: Service, _pushback: Pushback) {}
 }
 
 /// Per-service API microversions, in one place. Nova needs >= 2.26 for server tags;
@@ -149,37 +150,6 @@ pub fn microversion_headers(service: Service) -> &'static [(&'static str, &'stat
         ],
         Service::BlockStorage => &[("openstack-api-version", "volume 3.0")],
         _ => &[],
-    }
-}
-
-/// A clock for the rate limiter that follows tokio's (so paused-time tests work).
-#[derive(Debug, Clone)]
-struct TokioClock {
-    origin: Instant,
-}
-
-impl Clock for TokioClock {
-    type Instant = Duration;
-    fn now(&self) -> Duration {
-        self.origin.elapsed()
-    }
-}
-
-type Limiter = RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<Duration>>;
-
-/// The concurrency and rate gates of one service.
-struct Gate {
-    permits: Semaphore,
-    limiter: Option<Limiter>,
-}
-
-impl Gate {
-    /// Waits until the rate limit lets one more request start.
-    async fn pace(&self) {
-        let Some(limiter) = &self.limiter else { return };
-        while let Err(not_until) = limiter.check() {
-            tokio::time::sleep(not_until.wait_time_from(limiter.clock().now())).await;
-        }
     }
 }
 
@@ -214,17 +184,16 @@ impl Reply {
 /// Settings of the request path.
 pub(crate) struct RequestConfig {
     pub retry: RetryPolicy,
-    pub concurrency_per_service: usize,
-    pub requests_per_second: Option<u32>,
+    pub pacing: PacingConfig,
     pub request_timeout: Duration,
     pub observer: Option<Arc<dyn RequestObserver>>,
 }
 
-/// The shared HTTP client and the per-service gates.
+/// The shared HTTP client and the per-service pacers.
 pub(crate) struct Requester {
     http: reqwest::Client,
     config: RequestConfig,
-    gates: HashMap<Service, Gate>,
+    pacers: HashMap<Service, Pacer>,
 }
 
 /// What one attempt came to, before the retry decision.
@@ -251,33 +220,27 @@ enum Retry {
 
 impl Requester {
     pub fn new(http: reqwest::Client, config: RequestConfig) -> Requester {
-        let origin = Instant::now();
-        let gates = ALL_SERVICES
+        let pacers = ALL_SERVICES
             .iter()
-            .map(|s| {
-                let limiter = config
-                    .requests_per_second
-                    .and_then(NonZeroU32::new)
-                    .map(|rps| {
-                        RateLimiter::direct_with_clock(
-                            Quota::per_second(rps),
-                            TokioClock { origin },
-                        )
-                    });
-                (
-                    *s,
-                    Gate {
-                        permits: Semaphore::new(config.concurrency_per_service.max(1)),
-                        limiter,
-                    },
-                )
-            })
+            .map(|s| (*s, Pacer::new(*s, config.pacing, config.observer.clone())))
             .collect();
         Requester {
             http,
             config,
-            gates,
+            pacers,
         }
+    }
+
+    /// Each service's pacing so far (services with at least one request).
+    pub fn pacing(&self) -> Vec<(Service, PacingStats)> {
+        let mut all: Vec<(Service, PacingStats)> = self
+            .pacers
+            .iter()
+            .map(|(s, p)| (*s, p.stats()))
+            .filter(|(_, stats)| stats.requests > 0)
+            .collect();
+        all.sort_by_key(|(s, _)| *s);
+        all
     }
 
     /// Runs `call` to an answer: retried while transient, re-authenticated once on 401
@@ -421,13 +384,12 @@ impl Requester {
             unreachable,
         };
         let no_answer = |message: String, retry: Retry| failed(message, retry, None);
-        let Some(gate) = self.gates.get(&call.service) else {
-            return no_answer("no request gate for this service".into(), Retry::Never);
+        let Some(pacer) = self.pacers.get(&call.service) else {
+            return no_answer("no pacer for this service".into(), Retry::Never);
         };
-        let Ok(_permit) = gate.permits.acquire().await else {
-            return no_answer("request gate closed".into(), Retry::Never);
+        let Some(ticket) = pacer.acquire(pacing::shape(call.method, call.path)).await else {
+            return no_answer("request pacer closed".into(), Retry::Never);
         };
-        gate.pace().await;
 
         let method =
             reqwest::Method::from_bytes(call.method.as_bytes()).unwrap_or(reqwest::Method::GET);
@@ -469,6 +431,11 @@ impl Requester {
         if let Some(observer) = &self.config.observer {
             observer.on_response(call.service, call.method, status, elapsed);
         }
+        let signal = match &outcome {
+            Ok(reply) => Signal::of(Some(reply.status), reply.retry_after(), false),
+            Err(e) => Signal::of(None, None, e.is_connect() || e.is_timeout()),
+        };
+        ticket.finish(elapsed, signal);
         match outcome {
             Ok(reply) => {
                 // The request ID lets an operator find the call in the service's logs.
@@ -656,6 +623,7 @@ pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+    use crate::openstack::pacing::PacingMode;
 
     /// Full jitter stays within the step, and the schedule doubles up to the cap.
     #[test]
@@ -683,8 +651,12 @@ mod tests {
             reqwest::Client::builder().use_rustls_tls().build().unwrap(),
             RequestConfig {
                 retry,
-                concurrency_per_service: 4,
-                requests_per_second: None,
+                pacing: PacingConfig {
+                    mode: PacingMode::Fixed,
+                    max_concurrency: 4,
+                    max_rate: None,
+                    start_concurrency: 4,
+                },
                 request_timeout: Duration::from_secs(3600),
                 observer: None,
             },
@@ -866,29 +838,5 @@ mod tests {
             &[("openstack-api-version", "volume 3.0")]
         );
         assert!(microversion_headers(Service::Network).is_empty());
-    }
-
-    /// The rate limiter paces on tokio's clock, so it works under paused time.
-    #[tokio::test(start_paused = true)]
-    async fn rate_limit_paces_on_tokio_time() {
-        let gate = Gate {
-            permits: Semaphore::new(1),
-            limiter: Some(RateLimiter::direct_with_clock(
-                Quota::per_second(NonZeroU32::new(2).unwrap()),
-                TokioClock {
-                    origin: Instant::now(),
-                },
-            )),
-        };
-        let start = Instant::now();
-        for _ in 0..6 {
-            gate.pace().await;
-        }
-        // Burst of 2, then one every 0.5 s: 4 more need 2 s.
-        assert!(
-            start.elapsed() >= Duration::from_secs(2),
-            "{:?}",
-            start.elapsed()
-        );
     }
 }

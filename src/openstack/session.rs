@@ -13,6 +13,7 @@ use url::Url;
 use super::auth::Authenticator;
 use super::clouds::CloudConfig;
 use super::error::{parse_error_body, ApiError};
+use super::pacing::{PacingConfig, PacingMode, PacingStats, START_CONCURRENCY};
 use super::paginate::{self, PageSource};
 use super::request::{
     error_chain, Call, Reply, RequestConfig, RequestObserver, Requester, RetryPolicy,
@@ -24,9 +25,13 @@ use super::Service;
 pub struct SessionOptions {
     /// Retry policy for transient failures.
     pub retry: RetryPolicy,
-    /// Most requests in flight at once, per service.
+    /// Adaptive (limits learned from the cloud's answers, these below as ceilings) or
+    /// fixed (these below, always).
+    pub pacing: PacingMode,
+    /// Most requests in flight at once, per service: the adaptive limit's ceiling.
     pub concurrency_per_service: usize,
-    /// Most requests started per second, per service (`None`: unlimited).
+    /// Most requests started per second, per service: the adaptive rate's ceiling
+    /// (`None`: no ceiling; the rate follows from concurrency, latency and 429s).
     pub requests_per_second: Option<u32>,
     /// Timeout of one HTTP exchange.
     pub request_timeout: Duration,
@@ -39,13 +44,15 @@ pub struct SessionOptions {
 }
 
 impl Default for SessionOptions {
-    /// Polite to a shared cloud: 8 requests in flight and 20 started per second per
-    /// service, 60 s per exchange, pages of 200, at most 1000 pages.
+    /// Fast by default, polite by feedback: adaptive pacing starting at
+    /// [`START_CONCURRENCY`] requests in flight per service, up to 64 and no rate ceiling;
+    /// 60 s per exchange, pages of 200, at most 1000 pages.
     fn default() -> Self {
         SessionOptions {
             retry: RetryPolicy::default(),
-            concurrency_per_service: 8,
-            requests_per_second: Some(20),
+            pacing: PacingMode::Adaptive,
+            concurrency_per_service: 64,
+            requests_per_second: None,
             request_timeout: Duration::from_secs(60),
             page_size: 200,
             max_pages: 1000,
@@ -58,6 +65,7 @@ impl fmt::Debug for SessionOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SessionOptions")
             .field("retry", &self.retry)
+            .field("pacing", &self.pacing)
             .field("concurrency_per_service", &self.concurrency_per_service)
             .field("requests_per_second", &self.requests_per_second)
             .field("request_timeout", &self.request_timeout)
@@ -162,8 +170,12 @@ impl Session {
             http,
             RequestConfig {
                 retry: options.retry.clone(),
-                concurrency_per_service: options.concurrency_per_service,
-                requests_per_second: options.requests_per_second,
+                pacing: PacingConfig {
+                    mode: options.pacing,
+                    max_concurrency: options.concurrency_per_service.max(1),
+                    max_rate: options.requests_per_second,
+                    start_concurrency: START_CONCURRENCY,
+                },
                 request_timeout: options.request_timeout,
                 observer: options.observer.clone(),
             },
@@ -208,6 +220,12 @@ impl Session {
     /// Roles on the token (to warn when running as admin).
     pub fn roles(&self) -> &[String] {
         &self.inner.roles
+    }
+
+    /// Each service's pacing since the session connected: requests, pushback (429,
+    /// 502/503/504, no answer) and the limits now; services never asked are left out.
+    pub fn pacing(&self) -> Vec<(Service, PacingStats)> {
+        self.inner.requester.pacing()
     }
 
     /// Whether the catalog has an endpoint for `service` (interface and region applied).
@@ -418,11 +436,13 @@ mod tests {
         );
     }
 
-    /// Defaults are the polite ones the brief asks for.
+    /// Defaults: adaptive pacing up to 64 in flight with no rate ceiling, patient retries.
     #[test]
     fn defaults() {
         let o = SessionOptions::default();
-        assert_eq!(o.concurrency_per_service, 8);
+        assert_eq!(o.pacing, PacingMode::Adaptive);
+        assert_eq!(o.concurrency_per_service, 64);
+        assert_eq!(o.requests_per_second, None);
         assert_eq!(o.retry.base_delay, Duration::from_millis(500));
         assert_eq!(o.retry.max_delay, Duration::from_secs(30));
         assert_eq!(o.retry.deadline, Duration::from_secs(300));

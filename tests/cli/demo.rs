@@ -5,7 +5,7 @@
 use std::process::Command;
 
 /// Replaces what changes between runs (IDs, the random tag, the port, timings, request
-/// counts that depend on polling) so the rest can be compared exactly.
+/// counts that depend on polling, pacing limits that depend on timing) so the rest can be compared exactly.
 fn redact(text: &str) -> String {
     let rules: &[(&str, &str)] = &[
         (
@@ -17,6 +17,8 @@ fn redact(text: &str) -> String {
         (r"127\.0\.0\.1:\d+", "127.0.0.1:[port]"),
         (r"\d+\.\d+s\b", "[secs]"),
         (r"(stacksweep_api_requests_total\{[^}]*\}) \d+", "$1 [n]"),
+        (r"(stacksweep_api_concurrency_limit\{[^}]*\}) \d+", "$1 [n]"),
+        (r"API: \d+ requests", "API: [n] requests"),
         (r"(_seconds(_sum)?\{[^}]*\}) [0-9.e+]+", "$1 [value]"),
     ];
     let mut out = text.to_owned();

@@ -302,8 +302,8 @@ async fn snapshot_dry_run_plan() {
     bed.sim.shutdown().await;
 }
 
-/// The JSON report of sweeping the aborted Kubespray job (times and retry counts,
-/// which vary, blanked).
+/// The JSON report of sweeping the aborted Kubespray job (times, retry and request
+/// counts and pacing limits, which vary, blanked).
 #[tokio::test]
 async fn snapshot_json_report() {
     let bed = bed(fast_sim_config(), "kubespray-aborted").await;
@@ -316,6 +316,16 @@ async fn snapshot_json_report() {
     json["duration_seconds"] = "[duration]".into();
     for counts in json["kinds"].as_object_mut().unwrap().values_mut() {
         counts["conflict_retries"] = "[retries]".into();
+    }
+    json["api"]["requests"] = "[n]".into();
+    for api in json["api"]["services"]
+        .as_object_mut()
+        .unwrap()
+        .values_mut()
+    {
+        api["requests"] = "[n]".into();
+        api["concurrency_limit"] = "[limit]".into();
+        api["lowest_concurrency_limit"] = "[limit]".into();
     }
     for r in json["resources"].as_array_mut().unwrap() {
         if !r["created_at"].is_null() {

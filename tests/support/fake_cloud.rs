@@ -226,6 +226,7 @@ pub fn options() -> SessionOptions {
         page_size: 2,
         max_pages: 10,
         observer: None,
+        ..SessionOptions::default()
     }
 }
 
