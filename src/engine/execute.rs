@@ -182,6 +182,8 @@ struct StepContext<'a> {
     deadline: Instant,
     cancel: &'a CancellationToken,
     inventory: &'a Inventory,
+    /// The verdicts, judged again on each re-read.
+    selection: &'a Selection,
     /// Resources known gone (deleted by this sweep or awaited), as of now.
     gone: &'a Gone,
     /// The step's slot among its service's acting steps.
@@ -292,6 +294,7 @@ async fn delete_step<C: Cloud>(
     cx: &StepContext<'_>,
 ) -> (StepEnd, u64) {
     let mut retries = 0u64;
+    let started = Instant::now();
     let mut backoff = cx.backoff(cx.options.retry_base, cx.options.retry_cap);
     loop {
         let fresh = match cloud.read(resource).await {
@@ -304,6 +307,11 @@ async fn delete_step<C: Cloud>(
                 )
             }
         };
+        // The plan was made on the listing: what the cloud says now decides (a keep
+        // tag added since, a mark removed).
+        if let Some(why) = cx.selection.rejudge(resource, &fresh) {
+            return (StepEnd::Skipped(no_longer_selected(&why)), retries);
+        }
         if fresh.is_stuck() {
             let status = fresh.status.as_deref().unwrap_or("?");
             return (StepEnd::Stuck(format!("stuck: status {status}")), retries);
@@ -323,6 +331,20 @@ async fn delete_step<C: Cloud>(
             );
             return (StepEnd::Skipped(why), retries);
         }
+        // A volume attached with `delete_on_termination` since the plan: deleting the
+        // server would now delete it too.
+        let taken = fresh.refs.iter().filter(|x| x.relation == Relation::Takes);
+        if let Some(t) = taken.filter(|t| !cx.is_gone(t.kind, &t.id)).find(|t| {
+            t.kind
+                .is_none_or(|k| !cx.selection.is_selected(&ResourceKey::new(k, t.id.clone())))
+        }) {
+            let what = t.kind.map_or(t.role, Kind::as_str);
+            let why = format!(
+                "skipped: deleting it would now delete {what} {} (unselected)",
+                t.id
+            );
+            return (StepEnd::Skipped(why), retries);
+        }
         if fresh.is_deleting() {
             break;
         }
@@ -336,6 +358,19 @@ async fn delete_step<C: Cloud>(
             Ok(DeleteOutcome::Accepted) => break,
             Err(CloudError::Conflict(why)) => {
                 retries += 1;
+                // An attachment to a server that was already gone when the sweep listed
+                // is Cinder catching up, for seconds; one that outlasts the await
+                // timeout will not go by itself.
+                let lingering = fresh.holders().find(|h| stale(h));
+                if let Some(h) = lingering.filter(|_| started.elapsed() > cx.options.await_timeout)
+                {
+                    let status = fresh.status.as_deref().unwrap_or("?");
+                    let why = format!(
+                        "stuck: status {status}, still attached to server {}, which is gone",
+                        h.id
+                    );
+                    return (StepEnd::Stuck(why), retries);
+                }
                 tracing::debug!(kind = resource.kind.as_str(), id = %resource.id, %why, retries, "conflict; will retry");
                 if !cx.wait(backoff.next(), true).await {
                     return (give_up(retries, &why, cx), retries);
@@ -348,6 +383,12 @@ async fn delete_step<C: Cloud>(
     }
     cx.slot.release();
     (poll_gone(cloud, resource, cx).await, retries)
+}
+
+/// The reason of a resource the re-read found no longer selected.
+fn no_longer_selected(verdict: &str) -> String {
+    let why = verdict.strip_prefix("kept: ").unwrap_or(verdict);
+    format!("skipped: no longer selected since the plan was made ({why})")
 }
 
 fn give_up(retries: u64, why: &str, cx: &StepContext<'_>) -> StepEnd {
@@ -394,6 +435,10 @@ async fn detach_step<C: Cloud>(
     loop {
         match cloud.read(owner).await {
             Ok(None) => return (StepEnd::Done, retries),
+            Ok(Some(fresh)) if cx.selection.rejudge(owner, &fresh).is_some() => {
+                let why = cx.selection.rejudge(owner, &fresh).unwrap_or_default();
+                return (StepEnd::Skipped(no_longer_selected(&why)), retries);
+            }
             Ok(Some(fresh)) if action.releases_owner() && !fresh.detach.contains(action) => {
                 // Already disassociated (or associated elsewhere, which we leave alone).
                 if fresh.detach.is_empty() {
@@ -584,6 +629,7 @@ async fn walk<C: Cloud>(
                         deadline,
                         cancel,
                         inventory,
+                        selection,
                         gone: &gone,
                         slot: Slot {
                             step: i,

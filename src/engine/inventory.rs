@@ -1,7 +1,7 @@
 //! The inventory: every resource of every kind in the project, selected or not (the
 //! unselected ones are what keeps a selected one in use), linked so that each resource
 //! carries the references the API only shows from the other side (router interfaces
-//! from ports, what a stack or load balancer owns).
+//! from ports, the subnets behind a router, what a stack or load balancer owns).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -166,10 +166,48 @@ fn link(resources: &mut [Resource]) {
     for (i, r) in resources.iter().enumerate() {
         by_id.entry(r.id.as_str()).or_default().push(i);
     }
+    let mut by_address: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, r) in resources.iter().enumerate() {
+        for address in &r.addresses {
+            by_address.entry(address.as_str()).or_default().push(i);
+        }
+    }
     let mut additions: Vec<(usize, Option<Reference>, Option<Detach>)> = Vec::new();
-    for r in resources.iter() {
+    for (ri, r) in resources.iter().enumerate() {
         for reference in &r.refs {
+            let holders = || {
+                let found = by_address.get(reference.id.as_str());
+                found
+                    .into_iter()
+                    .flatten()
+                    .copied()
+                    .filter(move |&h| h != ri)
+            };
             match reference.relation {
+                // A port keeps the ports holding its address pairs' addresses.
+                Relation::Guards if reference.role == resources::ALLOWED_ADDRESS_PAIR => {
+                    for h in holders() {
+                        let guard = Reference::new(
+                            Relation::Guards,
+                            Kind::Port,
+                            resources[h].id.clone(),
+                            resources::ALLOWED_ADDRESS_PAIR,
+                        );
+                        additions.push((ri, Some(guard), None));
+                    }
+                }
+                // The port a route goes through keeps the router.
+                Relation::Guards if reference.role == resources::ROUTE_NEXTHOP => {
+                    for h in holders() {
+                        let guard = Reference::new(
+                            Relation::Guards,
+                            r.kind,
+                            r.id.clone(),
+                            resources::ROUTE_NEXTHOP,
+                        );
+                        additions.push((h, Some(guard), None));
+                    }
+                }
                 Relation::OwnedBy if reference.role == "router interface" => {
                     let router = ResourceKey::new(Kind::Router, reference.id.clone());
                     if let Some(&i) = index.get(&router) {
@@ -178,6 +216,20 @@ fn link(resources: &mut [Resource]) {
                             .iter()
                             .find(|x| x.kind == Some(Kind::Subnet))
                             .map(|x| x.id.clone());
+                        // The subnet relies on the router for its way out (SNAT,
+                        // floating IPs): while the subnet stays, the router stays.
+                        let subnet = subnet_id
+                            .as_ref()
+                            .and_then(|s| index.get(&ResourceKey::new(Kind::Subnet, s.clone())));
+                        if let Some(&s) = subnet {
+                            let guard = Reference::new(
+                                Relation::Guards,
+                                Kind::Router,
+                                reference.id.clone(),
+                                resources::ROUTER_OF_SUBNET,
+                            );
+                            additions.push((s, Some(guard), None));
+                        }
                         let detach = Detach::RouterInterface {
                             router_id: reference.id.clone(),
                             port_id: r.id.clone(),
@@ -224,6 +276,16 @@ fn link(resources: &mut [Resource]) {
         }
     }
     for r in resources.iter_mut() {
+        // Address references are resolved above: the addresses themselves name nothing.
+        r.refs.retain(|x| {
+            !(x.relation == Relation::Guards
+                && x.kind == Some(Kind::Port)
+                && matches!(
+                    x.role,
+                    resources::ALLOWED_ADDRESS_PAIR | resources::ROUTE_NEXTHOP
+                )
+                && x.id.parse::<std::net::IpAddr>().is_ok())
+        });
         r.detach.sort();
     }
 }

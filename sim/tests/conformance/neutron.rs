@@ -248,6 +248,32 @@ async fn router_in_use_and_service_port() {
     assert_eq!(ports["ports"].as_array().unwrap().len(), 1);
 }
 
+/// An extra route through a subnet blocks removing that subnet's interface (409
+/// `RouterInterfaceInUseByRoute`); once the routes are cleared, the interface goes.
+#[tokio::test]
+async fn route_blocks_its_interface() {
+    let (_sim, api) = start(SimConfig::default()).await;
+    let (_, sub) = api.net_with_subnet("n", "10.1.0.0/24").await;
+    let router = api.neutron("routers", "router", json!({"name": "r"})).await;
+    let path = format!("/network/v2.0/routers/{router}");
+    api.put(
+        &format!("{path}/add_router_interface"),
+        json!({"subnet_id": sub}),
+    )
+    .await;
+    let routes = json!([{"destination": "192.168.9.0/24", "nexthop": "10.1.0.77"}]);
+    let (status, body) = api.put(&path, json!({"router": {"routes": routes}})).await;
+    assert_eq!((status, &body["router"]["routes"]), (200, &routes));
+    let remove = format!("{path}/remove_router_interface");
+    let (status, body) = api.put(&remove, json!({"subnet_id": sub})).await;
+    assert_eq!(
+        (status, neutron_type(&body)),
+        (409, "RouterInterfaceInUseByRoute")
+    );
+    api.put(&path, json!({"router": {"routes": []}})).await;
+    assert_eq!(api.put(&remove, json!({"subnet_id": sub})).await.0, 200);
+}
+
 /// Floating IPs block removing the interface and clearing the gateway behind them.
 #[tokio::test]
 async fn floating_ip_blocks_interface_and_gateway() {
