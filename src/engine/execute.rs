@@ -764,6 +764,8 @@ fn assemble(
         let key = step.key();
         let entry = match (&step.action, end) {
             (Action::Delete, _) if dry_run => Some((Outcome::WouldDelete, String::new())),
+            // A detach of its that did not happen says more than "waits on it".
+            (Action::Delete, Some(StepEnd::Skipped(_))) if by_key.contains_key(&key) => None,
             (Action::Delete, Some(end)) => Some(end.outcome()),
             (Action::AwaitGone { .. }, _) if dry_run => selection
                 .is_selected(&key)

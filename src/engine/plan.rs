@@ -564,7 +564,14 @@ fn propagate(g: &mut Graph<'_>) {
 }
 
 fn blocked_state(g: &Graph<'_>, from: usize, why: Why) -> State {
-    let label = g.label(from);
+    // A detach of something we keep (a kept floating IP on a selected port) never
+    // happens: the kept resource is the blocker to name.
+    let (owner, node) = g.nodes[from];
+    let kept_detach = matches!(node, NodeKind::Detach(_)) && !g.selected[owner];
+    let label = match kept_detach {
+        true => g.res(from).label(),
+        false => g.label(from),
+    };
     let direct = |what: &str| {
         let root = format!("{label} (unselected)");
         State::Skipped {
@@ -583,7 +590,7 @@ fn blocked_state(g: &Graph<'_>, from: usize, why: Why) -> State {
         },
         (_, Why::Keeps(role)) => direct(keeps_reason(role)),
         (_, Why::Attached | Why::AttachedUntilGone) => direct("attached to"),
-        (_, Why::Order) if g.nodes[from].1 == NodeKind::Delete => direct("in use by"),
+        (_, Why::Order) if node == NodeKind::Delete || kept_detach => direct("in use by"),
         (_, Why::Order) => direct("waits on"),
     }
 }
@@ -950,7 +957,7 @@ mod tests {
         let expected = "skipped: a rule of it refers to it: security-group a (unselected)";
         assert_eq!(reason(&plan, "b"), expected);
         assert!(
-            reason(&plan, "r").contains("floating IP f"),
+            reason(&plan, "r").contains("in use by floating-ip f"),
             "{}",
             plan.render_text()
         );
