@@ -1,10 +1,11 @@
-//! Execution: walks a plan and nothing else. A step starts when every step before it is done, at most
-//! [`SweepOptions::concurrency`] acting at a time per service (a step that only waits for
-//! something to go does not count). Before each delete the resource is read again and
-//! checked unattached; after the delete of a kind the cloud deletes asynchronously, the
-//! sweep polls until 404. Conflicts
-//! are retried with exponential backoff and jitter up to the deadline; terminal bad
-//! states are reported as stuck. Cancellation starts nothing new and lets in-flight
+//! Execution: walks a plan and nothing else. A step starts when every step before it is
+//! done, at most [`SweepOptions::concurrency`] acting at a time per service (a step that
+//! only waits for something to go does not count). Before each delete the resource is
+//! read again, judged again by the selector (a keep tag added or a mark removed since
+//! the plan skips it) and checked unattached; after the delete of a kind the cloud
+//! deletes asynchronously, the sweep polls until 404. Conflicts are retried with
+//! exponential backoff and jitter up to the deadline; terminal bad states are reported
+//! as stuck, and so is an attachment to a gone server that outlasts the await timeout. Cancellation starts nothing new and lets in-flight
 //! steps finish.
 //!
 //! [`execute`] is generic over [`Cloud`] so property tests can run it on an in-memory

@@ -1,7 +1,10 @@
 //! The plan: a dependency graph built from live references, in the order it can be
 //! carried out. An edge A → B means "A must be gone (or detached) before B can go".
-//! A selected resource that an unselected one still needs is skipped with its blocker
-//! named, and so is everything waiting on it; cycles are reported, not looped on.
+//! A selected resource that an unselected one still needs, or whose deletion would
+//! change an unselected one (the router a subnet goes out through, a server whose delete
+//! takes a volume along, a port holding an address another port pairs), is skipped with
+//! its blocker named, and so is everything waiting on it; cycles are reported, not
+//! looped on.
 //! Knows nothing of HTTP.
 
 use std::collections::{BTreeSet, HashMap};
@@ -20,7 +23,8 @@ pub enum Action {
     /// Delete the resource (after re-reading it), then, for kinds the cloud deletes
     /// asynchronously, wait until it is gone.
     Delete,
-    /// A detach action of the resource's (router interface, gateway, floating IP).
+    /// A detach action of the resource's (extra routes, router interface, gateway,
+    /// floating IP).
     Detach {
         /// The action.
         detach: Detach,
@@ -435,6 +439,7 @@ pub fn build(inventory: &Inventory, selection: &Selection) -> Plan {
     for (i, t) in attached {
         wire_attachment(&mut g, i, t);
     }
+    keep_owners_too(&mut g);
     g.edges.retain(|(a, b, _)| a != b);
     g.edges.sort_by_key(|&(a, b, w)| (a, b, w.rank()));
     g.edges.dedup();
@@ -478,6 +483,29 @@ fn wire_attachment(g: &mut Graph<'_>, i: usize, t: usize) {
     }
     for to in g.all_nodes(i) {
         g.edges.push((t, to, Why::Attached));
+    }
+}
+
+/// What the cloud deletes with its owner (a server's port, a stack's router) can only
+/// be kept by keeping the owner: every keeping edge into an owned resource also keeps
+/// its owners, up the chain.
+fn keep_owners_too(g: &mut Graph<'_>) {
+    let mut seen: BTreeSet<(usize, usize)> = BTreeSet::new();
+    let mut todo: Vec<(usize, usize, Why)> = g
+        .edges
+        .iter()
+        .filter(|(_, _, why)| matches!(why, Why::Keeps(_)))
+        .copied()
+        .collect();
+    while let Some((from, to, why)) = todo.pop() {
+        let owned = g.nodes[to];
+        let Some(owner) = g.owner[owned.0].filter(|_| owned.1 == NodeKind::Delete) else {
+            continue;
+        };
+        if owner != from && seen.insert((from, owner)) {
+            g.edges.push((from, owner, why));
+            todo.push((from, owner, why));
+        }
     }
 }
 
@@ -1097,6 +1125,26 @@ mod tests {
             "skipped: its address is an allowed address pair of port vm (unselected)"
         );
         assert!(pos(&plan, Port, "other", "delete") > 0);
+        // The VIP port is a server's (Nova may delete it with the server): the server is
+        // kept too, naming the pairing port.
+        let mut vip = port("vip", false, "10.0.0.5", None);
+        vip.refs
+            .push(Reference::new(OwnedBy, Server, "s", "server"));
+        let plan = plan_of(vec![
+            subnet(),
+            mk(Server, "s", true, &[]),
+            vip,
+            port("vm", false, "10.0.0.6", Some("10.0.0.5")),
+        ]);
+        assert_eq!(
+            reason(&plan, "s"),
+            "skipped: its address is an allowed address pair of port vm (unselected)"
+        );
+        assert!(
+            plan.steps.iter().all(|x| x.id != "s"),
+            "{}",
+            plan.render_text()
+        );
     }
 
     /// A floating IP attached to a port we keep is kept.

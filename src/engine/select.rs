@@ -1,7 +1,10 @@
 //! Selection: which resources are ours to delete. **Marks** say "this is ours" (tags,
 //! metadata, a name pattern); **filters** then narrow, all of them (age, keep-tags,
 //! kinds, the protect list, never the `default` security group, never another
-//! project's resource). Every resource gets a [`Verdict`] with a human reason.
+//! project's resource). Every resource gets a [`Verdict`] with a human reason; the
+//! [`Selection`] judges a resource again on its state as read right before its delete.
+//! [`Selector::unanchored_matches`] finds the names an unanchored `name_regex` matches
+//! past their start, for `check-config`'s warning.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
