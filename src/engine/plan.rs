@@ -251,6 +251,10 @@ enum Why {
     /// No order: the source keeps the target (a rule's group refers to it, a subnet
     /// goes out through it, a volume would be deleted with it); the role says how.
     Keeps(&'static str),
+    /// [`Why::Keeps`] from a resource expected to go with its owner (a port passed to a
+    /// selected server may outlive it instead): the target also waits until it is gone,
+    /// and stays with it.
+    KeepsUntilGone(&'static str),
     /// The target is attached to the source.
     Attached,
     /// The target is attached to the source, which the cloud removes with its owner:
@@ -264,6 +268,7 @@ impl Why {
         match self {
             Why::Order => (0, ""),
             Why::Keeps(role) => (1, role),
+            Why::KeepsUntilGone(role) => (4, role),
             Why::Attached => (2, ""),
             Why::AttachedUntilGone => (3, ""),
         }
@@ -271,7 +276,10 @@ impl Why {
 
     /// Whether the edge also orders its ends.
     fn orders(self) -> bool {
-        matches!(self, Why::Order | Why::AttachedUntilGone)
+        matches!(
+            self,
+            Why::Order | Why::AttachedUntilGone | Why::KeepsUntilGone(_)
+        )
     }
 }
 
@@ -440,6 +448,14 @@ pub fn build(inventory: &Inventory, selection: &Selection) -> Plan {
         wire_attachment(&mut g, i, t);
     }
     keep_owners_too(&mut g);
+    // A keeper expected to go with its owner may stay after all: wait until it is gone.
+    for e in g.edges.iter_mut() {
+        if let (from, _, Why::Keeps(role)) = *e {
+            if matches!(g.state[from], State::Await(_)) {
+                e.2 = Why::KeepsUntilGone(role);
+            }
+        }
+    }
     g.edges.retain(|(a, b, _)| a != b);
     g.edges.sort_by_key(|&(a, b, w)| (a, b, w.rank()));
     g.edges.dedup();
@@ -494,7 +510,7 @@ fn keep_owners_too(g: &mut Graph<'_>) {
     let mut todo: Vec<(usize, usize, Why)> = g
         .edges
         .iter()
-        .filter(|(_, _, why)| matches!(why, Why::Keeps(_)))
+        .filter(|(_, _, why)| matches!(why, Why::Keeps(_) | Why::KeepsUntilGone(_)))
         .copied()
         .collect();
     while let Some((from, to, why)) = todo.pop() {
@@ -616,7 +632,7 @@ fn blocked_state(g: &Graph<'_>, from: usize, why: Why) -> State {
             reason: format!("skipped: {label} stays, blocked by {root}"),
             root: root.clone(),
         },
-        (_, Why::Keeps(role)) => direct(keeps_reason(role)),
+        (_, Why::Keeps(role) | Why::KeepsUntilGone(role)) => direct(keeps_reason(role)),
         (_, Why::Attached | Why::AttachedUntilGone) => direct("attached to"),
         (_, Why::Order) if node == NodeKind::Delete || kept_detach => direct("in use by"),
         (_, Why::Order) => direct("waits on"),
@@ -1142,6 +1158,23 @@ mod tests {
         );
         assert!(
             plan.steps.iter().all(|x| x.id != "s"),
+            "{}",
+            plan.render_text()
+        );
+        // The pairing port is a selected server's (passed in, it may outlive it): the
+        // VIP port waits until it is gone.
+        let mut vm = port("vm", false, "10.0.0.6", Some("10.0.0.5"));
+        vm.refs.push(Reference::new(OwnedBy, Server, "s", "server"));
+        let plan = plan_of(vec![
+            subnet(),
+            mk(Server, "s", true, &[]),
+            port("vip", true, "10.0.0.5", None),
+            vm,
+        ]);
+        let vm = pos(&plan, Port, "vm", "await-gone");
+        let vip = pos(&plan, Port, "vip", "delete");
+        assert!(
+            plan.steps[vip - 1].after.contains(&vm),
             "{}",
             plan.render_text()
         );
