@@ -451,7 +451,7 @@ pub fn build(inventory: &Inventory, selection: &Selection) -> Plan {
     // A keeper expected to go with its owner may stay after all: wait until it is gone.
     for e in g.edges.iter_mut() {
         if let (from, _, Why::Keeps(role)) = *e {
-            if matches!(g.state[from], State::Await(_)) {
+            if matches!(g.state[from], State::Await(o) if o != e.1) {
                 e.2 = Why::KeepsUntilGone(role);
             }
         }
@@ -518,6 +518,22 @@ fn keep_owners_too(g: &mut Graph<'_>) {
         let Some(owner) = g.owner[owned.0].filter(|_| owned.1 == NodeKind::Delete) else {
             continue;
         };
+        let keeper = g.nodes[from].0;
+        if g.owner[keeper] == Some(owner) {
+            // Keeper and kept go with the same owner, or one of them outlives it (a port
+            // passed to Nova): which, the API does not say, so the owner stays.
+            if !g.selected[keeper] && g.state[owner] == State::Active {
+                let (Why::Keeps(role) | Why::KeepsUntilGone(role)) = why else {
+                    continue;
+                };
+                let root = format!("{} (unselected)", g.label(from));
+                g.state[owner] = State::Skipped {
+                    reason: format!("skipped: {} {root}", keeps_reason(role)),
+                    root,
+                };
+            }
+            continue;
+        }
         if owner != from && seen.insert((from, owner)) {
             g.edges.push((from, owner, why));
             todo.push((from, owner, why));

@@ -671,6 +671,67 @@ mod tests {
         assert!(s.needs_age(&res(Kind::Keypair, "ci-key", None), P));
     }
 
+    /// A selected resource judged again on a fresh read: a keep tag or a lost mark
+    /// un-selects it, an age the read does not repeat is kept from the listing.
+    #[test]
+    fn rejudge_on_the_fresh_state() {
+        let s = sel(
+            Marks {
+                any_tags: tags(&["ci"]),
+                ..Marks::default()
+            },
+            Filters {
+                older_than: Some(Duration::from_secs(3600)),
+                keep_tags: tags(&["keep"]),
+                ..Filters::default()
+            },
+        );
+        let mut net = res(Kind::Network, "n", Some(5));
+        net.tags = tags(&["ci"]);
+        let inv = Inventory::new(P, vec![net.clone()]);
+        let selection = evaluate(&inv, &s, now());
+        let mut fresh = net.clone();
+        fresh.created_at = None;
+        assert_eq!(selection.rejudge(&net, &fresh), None);
+        fresh.tags.push("keep".into());
+        assert_eq!(
+            selection.rejudge(&net, &fresh).as_deref(),
+            Some("kept: has keep-tag keep")
+        );
+        fresh.tags = Vec::new();
+        assert_eq!(
+            selection.rejudge(&net, &fresh).as_deref(),
+            Some("kept: not marked")
+        );
+    }
+
+    /// An unanchored own name pattern reports the names it matches past their start;
+    /// an anchored one, or the presets' patterns, none.
+    #[test]
+    fn unanchored_name_patterns() {
+        let names = |re: &str| {
+            let regex = Regex::new(re).unwrap();
+            let marks = Marks {
+                name_regex: Some(regex.clone()),
+                ..Marks::default()
+            };
+            let s = sel(marks, Filters::default()).with_own_name_regex(Some(regex));
+            let inv = Inventory::new(
+                P,
+                vec![
+                    res(Kind::Network, "ci-net", Some(1)),
+                    res(Kind::Network, "prod-ci-db", Some(1)),
+                ],
+            );
+            s.unanchored_matches(&inv)
+        };
+        assert_eq!(names("ci-"), vec!["network \"prod-ci-db\" (prod-ci-db-id)"]);
+        assert!(names("^ci-").is_empty());
+        assert!(names("(?i)^ci-").is_empty());
+        let preset_only = sel(preset("kubespray").unwrap(), Filters::default());
+        assert!(preset_only.unanchored_name_regex().is_none());
+    }
+
     /// Demotion un-selects with the given reason; selected() skips it.
     #[test]
     fn demote() {
