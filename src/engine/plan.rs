@@ -448,14 +448,20 @@ pub fn build(inventory: &Inventory, selection: &Selection) -> Plan {
         wire_attachment(&mut g, i, t);
     }
     keep_owners_too(&mut g);
-    // A keeper expected to go with its owner may stay after all: wait until it is gone.
-    for e in g.edges.iter_mut() {
-        if let (from, _, Why::Keeps(role)) = *e {
-            if matches!(g.state[from], State::Await(o) if o != e.1) {
-                e.2 = Why::KeepsUntilGone(role);
+    // A keeper expected to go with its owner may stay after all: what it keeps waits
+    // until it is gone, detaches included (they change it too).
+    let mut waits = Vec::new();
+    for &(from, to, why) in &g.edges {
+        if let Why::Keeps(role) = why {
+            if matches!(g.state[from], State::Await(o) if o != to) {
+                let kept = g.nodes[to].0;
+                for node in g.all_nodes(kept) {
+                    waits.push((from, node, Why::KeepsUntilGone(role)));
+                }
             }
         }
     }
+    g.edges.extend(waits);
     g.edges.retain(|(a, b, _)| a != b);
     g.edges.sort_by_key(|&(a, b, w)| (a, b, w.rank()));
     g.edges.dedup();
