@@ -173,6 +173,46 @@ fn link(resources: &mut [Resource]) {
         }
     }
     let mut additions: Vec<(usize, Option<Reference>, Option<Detach>)> = Vec::new();
+    // Routers by the subnets they have an interface on: every port on such a subnet
+    // goes out through the router, so while the port stays, the router stays (the
+    // subnet keeps it too, below, even with no port on it).
+    let mut routers_of: HashMap<&str, Vec<&str>> = HashMap::new();
+    for r in resources.iter().filter(|r| r.kind == Kind::Port) {
+        let router = r
+            .refs
+            .iter()
+            .find(|x| x.relation == Relation::OwnedBy && x.role == "router interface");
+        for (router, subnet) in router.into_iter().flat_map(|x| {
+            let subnets = r.refs.iter().filter(|s| s.kind == Some(Kind::Subnet));
+            subnets.map(move |s| (x.id.as_str(), s.id.as_str()))
+        }) {
+            routers_of.entry(subnet).or_default().push(router);
+        }
+    }
+    for (ri, r) in resources
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.kind == Kind::Port)
+    {
+        let own = |router: &str| {
+            r.refs
+                .iter()
+                .any(|x| x.relation == Relation::OwnedBy && x.id == router)
+        };
+        for subnet in r.refs.iter().filter(|x| x.kind == Some(Kind::Subnet)) {
+            for &router in routers_of.get(subnet.id.as_str()).into_iter().flatten() {
+                if !own(router) && index.contains_key(&ResourceKey::new(Kind::Router, router)) {
+                    let guard = Reference::new(
+                        Relation::Guards,
+                        Kind::Router,
+                        router,
+                        resources::ROUTER_OF_SUBNET,
+                    );
+                    additions.push((ri, Some(guard), None));
+                }
+            }
+        }
+    }
     for (ri, r) in resources.iter().enumerate() {
         for reference in &r.refs {
             let holders = || {

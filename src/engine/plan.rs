@@ -1093,7 +1093,7 @@ mod tests {
             mk(Port, "vm", false, &[(Needs, Subnet, "sn", "subnet")]),
         ]);
         assert!(
-            reason(&plan, "r").contains("blocked by port vm (unselected)"),
+            reason(&plan, "r").contains("port vm (unselected)"),
             "{}",
             plan.render_text()
         );

@@ -441,6 +441,32 @@ fn read_holds(sim: &SimHandle) -> Holds {
                 }
             }
         }
+        // Every other port on a subnet a router has an interface on goes out through
+        // the router: it keeps the router.
+        let interfaces: Vec<(String, String, String)> = n
+            .ports
+            .values()
+            .filter(|p| s(p, "device_owner").starts_with("network:router_interface"))
+            .flat_map(|p| {
+                let subnets = p["fixed_ips"].as_array().cloned().unwrap_or_default();
+                subnets.into_iter().filter_map(|ip| {
+                    let sub = ip["subnet_id"].as_str()?.to_string();
+                    Some((s(p, "id").to_string(), s(p, "device_id").to_string(), sub))
+                })
+            })
+            .collect();
+        for p in n.ports.values() {
+            for ip in p["fixed_ips"].as_array().into_iter().flatten() {
+                for (iface, router, sub) in &interfaces {
+                    let other =
+                        s(p, "device_id") != router.as_str() && s(p, "id") != iface.as_str();
+                    if ip["subnet_id"] == json!(sub) && other {
+                        h.hard
+                            .push((key("port", s(p, "id")), key("router", router)));
+                    }
+                }
+            }
+        }
         // The port a route goes through keeps the router.
         for r in n.routers.values() {
             for route in r["routes"].as_array().into_iter().flatten() {
@@ -800,6 +826,8 @@ async fn fixed_seeds() {
         16601380016469066439,
         6357689798170345524,
         6617695803960632885,
+        10122098415412043403,
+        11972140101675240865,
     ] {
         check(seed).await;
     }
