@@ -189,11 +189,9 @@ fn link(resources: &mut [Resource]) {
             routers_of.entry(subnet).or_default().push(router);
         }
     }
-    for (ri, r) in resources
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| r.kind == Kind::Port)
-    {
+    let interface = |r: &Resource| r.refs.iter().any(|x| x.role == "router interface");
+    let ports = resources.iter().enumerate();
+    for (ri, r) in ports.filter(|(_, r)| r.kind == Kind::Port && !interface(r)) {
         let own = |router: &str| {
             r.refs
                 .iter()

@@ -453,7 +453,8 @@ pub fn build(inventory: &Inventory, selection: &Selection) -> Plan {
     let mut waits = Vec::new();
     for &(from, to, why) in &g.edges {
         if let Why::Keeps(role) = why {
-            if matches!(g.state[from], State::Await(o) if o != to) {
+            // Selected or not: a blocked selected one is waited for too, not deleted.
+            if g.owner[g.nodes[from].0].is_some_and(|o| o != to) {
                 let kept = g.nodes[to].0;
                 for node in g.all_nodes(kept) {
                     waits.push((from, node, Why::KeepsUntilGone(role)));

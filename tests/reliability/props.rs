@@ -458,8 +458,9 @@ fn read_holds(sim: &SimHandle) -> Holds {
         for p in n.ports.values() {
             for ip in p["fixed_ips"].as_array().into_iter().flatten() {
                 for (iface, router, sub) in &interfaces {
-                    let other =
-                        s(p, "device_id") != router.as_str() && s(p, "id") != iface.as_str();
+                    let other = s(p, "device_id") != router.as_str()
+                        && s(p, "id") != iface.as_str()
+                        && !s(p, "device_owner").starts_with("network:router_interface");
                     if ip["subnet_id"] == json!(sub) && other {
                         h.hard
                             .push((key("port", s(p, "id")), key("router", router)));
