@@ -148,17 +148,22 @@ fn seed_project(sim: &SimHandle, seed: u64) -> Seeded {
             note(&mut made, "port", &port, &name, m);
             ports.push(port);
         }
-        // A port listing another port's address among its allowed address pairs (a VIP).
+        // A port listing another port's address among its allowed address pairs (a VIP
+        // port, which pairs nothing itself: chains of pairs are not generated).
         let address = |st: &stacksweep_sim::SimState, port: &str| {
             st.neutron
                 .ports
                 .get(port)
                 .and_then(|p| p["fixed_ips"][0]["ip_address"].as_str().map(str::to_string))
         };
+        let (mut pairing, mut paired) = (BTreeSet::new(), BTreeSet::new());
         for p in &ports {
             if ports.len() > 1 && rng.random_bool(0.2) {
                 let other = &ports[rng.random_range(0..ports.len())];
-                if let Some(ip) = address(s.st, other).filter(|_| other != p) {
+                let vip = other != p && !pairing.contains(other) && !paired.contains(p);
+                if let Some(ip) = address(s.st, other).filter(|_| vip) {
+                    pairing.insert(p.clone());
+                    paired.insert(other.clone());
                     let port = s.st.neutron.ports.get_mut(p).unwrap();
                     port.insert(
                         "allowed_address_pairs".into(),
