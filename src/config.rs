@@ -729,6 +729,13 @@ impl RawConfig {
     }
 }
 
+/// The user's own name pattern, compiled (presets' aside); `None` when absent or invalid.
+fn marks_own_regex(raw: &RawSelect) -> Option<regex::Regex> {
+    raw.name_regex
+        .as_ref()
+        .and_then(|re| regex::Regex::new(re).ok())
+}
+
 /// Validates one (merged) selector into the engine's typed [`Selector`]: preset names
 /// resolved to their marks, kind names parsed. `path` prefixes the problems; `None` when
 /// there was one that leaves no selector to build.
@@ -836,8 +843,9 @@ pub fn validate_select(
     for p in problems.0 {
         problems_out.problem(p);
     }
+    let own_name_regex = marks_own_regex(raw);
     match Selector::new(marks, filters) {
-        Ok(selector) if clean => Some(selector),
+        Ok(selector) if clean => Some(selector.with_own_name_regex(own_name_regex)),
         _ => None,
     }
 }

@@ -317,7 +317,7 @@ impl<'a> Seeder<'a> {
         match &spec.boot_volume {
             Some(v) => {
                 body["block_device_mapping_v2"] = json!([{"boot_index": 0, "uuid": v, "source_type": "volume",
-                    "destination_type": "volume", "delete_on_termination": false}]);
+                    "destination_type": "volume", "delete_on_termination": spec.delete_on_termination}]);
             }
             None => body["imageRef"] = json!(self.st.glance.default_image),
         }
@@ -461,6 +461,8 @@ pub struct ServerSpec {
     pub security_groups: Vec<String>,
     /// Boot from this volume.
     pub boot_volume: Option<String>,
+    /// Whether Nova deletes the boot volume with the server.
+    pub delete_on_termination: bool,
     /// Keypair name.
     pub key_name: Option<String>,
     /// Server group id.

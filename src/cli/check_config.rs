@@ -1,6 +1,7 @@
 //! `stacksweep check-config`: validates the config and every target's credentials, runs
 //! the preflight (catalog, API versions, a one-item listing per kind) for each target,
-//! and prints every problem at once.
+//! and prints every problem at once. An unanchored `name_regex` is tried on a dry-run
+//! listing of the project: a name it matches past its start is a warning.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -68,6 +69,9 @@ pub async fn run(args: CheckConfigArgs, shutdown: &Shutdown) -> anyhow::Result<E
                 for p in preflight.problems() {
                     problems.push(format!("target {:?}: {p}", target.name));
                 }
+                for w in unanchored_warnings(&config, target).await {
+                    writeln!(out, "target {:?}: warning: {w}", target.name)?;
+                }
             }
             Err(e) => problems.push(format!("{e:#}")),
         }
@@ -88,5 +92,41 @@ pub async fn run(args: CheckConfigArgs, shutdown: &Shutdown) -> anyhow::Result<E
         Ok(ExitCode::from(exit::CLEAN))
     } else {
         Ok(ExitCode::from(exit::CONFIG_ERROR))
+    }
+}
+
+/// Lists the target's project (a dry run: nothing is planned or deleted) when its own
+/// `name_regex` is not anchored, and warns for every name it matches past its start.
+async fn unanchored_warnings(
+    config: &stacksweep::config::Config,
+    target: &stacksweep::config::Target,
+) -> Vec<String> {
+    let job = config.job(target);
+    let Some(re) = job.selector.unanchored_name_regex() else {
+        return Vec::new();
+    };
+    let listed = match job.connect.connect().await {
+        Ok(session) => stacksweep::engine::list(&session, &job.selector)
+            .await
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    match listed {
+        Ok(inventory) => job
+            .selector
+            .unanchored_matches(&inventory)
+            .into_iter()
+            .map(|r| {
+                format!(
+                    "name_regex {:?} is not anchored and matches {r} past the start of \
+                     its name; anchor it with `^` if that is not meant",
+                    re.as_str()
+                )
+            })
+            .collect(),
+        Err(e) => vec![format!(
+            "could not list the project to try the unanchored name_regex {:?}: {e}",
+            re.as_str()
+        )],
     }
 }

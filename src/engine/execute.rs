@@ -1,12 +1,14 @@
-//! Execution: walks a plan and nothing else. A step starts when every step before it is done, at most
-//! [`SweepOptions::concurrency`] acting at a time per service (a step that only waits for
-//! something to go does not count). Before each delete the resource is read again and
-//! checked unattached; after the delete of a kind the cloud deletes asynchronously, the
-//! sweep polls until 404. Conflicts
-//! are retried with exponential backoff and jitter up to the deadline; terminal bad
-//! states are reported as stuck. Cancellation starts nothing new and gives in-flight
-//! steps [`SweepOptions::drain`] to finish; a step still running then is abandoned and
-//! reported (its delete unconfirmed when it was sent).
+//! Execution: walks a plan and nothing else. A step starts when every step before it is
+//! done, at most [`SweepOptions::concurrency`] acting at a time per service (a step that
+//! only waits for something to go does not count). Before each delete the resource is
+//! read again, judged again by the selector (a keep tag added or a mark removed since
+//! the plan skips it) and checked unattached; after the delete of a kind the cloud
+//! deletes asynchronously, the sweep polls until 404. Conflicts are retried with
+//! exponential backoff and jitter up to the deadline; terminal bad states are reported
+//! as stuck, and so is an attachment to a gone server that outlasts the await timeout.
+//! Cancellation starts nothing new and gives in-flight steps [`SweepOptions::drain`] to
+//! finish; a step still running then is abandoned and reported (its delete unconfirmed
+//! when it was sent).
 //!
 //! [`execute`] is generic over [`Cloud`] so property tests can run it on an in-memory
 //! fake; [`SessionCloud`] is the real one.
@@ -190,6 +192,8 @@ struct StepContext<'a> {
     deadline: Instant,
     cancel: &'a CancellationToken,
     inventory: &'a Inventory,
+    /// The verdicts, judged again on each re-read.
+    selection: &'a Selection,
     /// Resources known gone (deleted by this sweep or awaited), as of now.
     gone: &'a Gone,
     /// The step's slot among its service's acting steps.
@@ -327,6 +331,7 @@ async fn delete_step<C: Cloud>(
     cx: &StepContext<'_>,
 ) -> (StepEnd, u64) {
     let mut retries = 0u64;
+    let started = Instant::now();
     let mut backoff = cx.backoff(cx.options.retry_base, cx.options.retry_cap);
     loop {
         let fresh = match cloud.read(resource).await {
@@ -339,6 +344,11 @@ async fn delete_step<C: Cloud>(
                 )
             }
         };
+        // The plan was made on the listing: what the cloud says now decides (a keep
+        // tag added since, a mark removed).
+        if let Some(why) = cx.selection.rejudge(resource, &fresh) {
+            return (StepEnd::Skipped(no_longer_selected(&why)), retries);
+        }
         if fresh.is_stuck() {
             let status = fresh.status.as_deref().unwrap_or("?");
             return (StepEnd::Stuck(format!("stuck: status {status}")), retries);
@@ -358,6 +368,20 @@ async fn delete_step<C: Cloud>(
             );
             return (StepEnd::Skipped(why), retries);
         }
+        // A volume attached with `delete_on_termination` since the plan: deleting the
+        // server would now delete it too.
+        let taken = fresh.refs.iter().filter(|x| x.relation == Relation::Takes);
+        if let Some(t) = taken.filter(|t| !cx.is_gone(t.kind, &t.id)).find(|t| {
+            t.kind
+                .is_none_or(|k| !cx.selection.is_selected(&ResourceKey::new(k, t.id.clone())))
+        }) {
+            let what = t.kind.map_or(t.role, Kind::as_str);
+            let why = format!(
+                "skipped: deleting it would now delete {what} {} (unselected)",
+                t.id
+            );
+            return (StepEnd::Skipped(why), retries);
+        }
         if fresh.is_deleting() {
             cx.mark_sent();
             break;
@@ -373,6 +397,19 @@ async fn delete_step<C: Cloud>(
             Ok(DeleteOutcome::Accepted) => break,
             Err(CloudError::Conflict(why)) => {
                 retries += 1;
+                // An attachment to a server that was already gone when the sweep listed
+                // is Cinder catching up, for seconds; one that outlasts the await
+                // timeout will not go by itself.
+                let lingering = fresh.holders().find(|h| stale(h));
+                if let Some(h) = lingering.filter(|_| started.elapsed() > cx.options.await_timeout)
+                {
+                    let status = fresh.status.as_deref().unwrap_or("?");
+                    let why = format!(
+                        "stuck: status {status}, still attached to server {}, which is gone",
+                        h.id
+                    );
+                    return (StepEnd::Stuck(why), retries);
+                }
                 tracing::debug!(kind = resource.kind.as_str(), id = %resource.id, %why, retries, "conflict; will retry");
                 if !cx.wait(backoff.next(), true).await {
                     return (give_up(retries, &why, cx), retries);
@@ -385,6 +422,12 @@ async fn delete_step<C: Cloud>(
     }
     cx.slot.release();
     (poll_gone(cloud, resource, cx).await, retries)
+}
+
+/// The reason of a resource the re-read found no longer selected.
+fn no_longer_selected(verdict: &str) -> String {
+    let why = verdict.strip_prefix("kept: ").unwrap_or(verdict);
+    format!("skipped: no longer selected since the plan was made ({why})")
 }
 
 fn give_up(retries: u64, why: &str, cx: &StepContext<'_>) -> StepEnd {
@@ -431,6 +474,10 @@ async fn detach_step<C: Cloud>(
     loop {
         match cloud.read(owner).await {
             Ok(None) => return (StepEnd::Done, retries),
+            Ok(Some(fresh)) if cx.selection.rejudge(owner, &fresh).is_some() => {
+                let why = cx.selection.rejudge(owner, &fresh).unwrap_or_default();
+                return (StepEnd::Skipped(no_longer_selected(&why)), retries);
+            }
             Ok(Some(fresh)) if action.releases_owner() && !fresh.detach.contains(action) => {
                 // Already disassociated (or associated elsewhere, which we leave alone).
                 if fresh.detach.is_empty() {
@@ -640,6 +687,7 @@ async fn walk<C: Cloud>(
                         deadline,
                         cancel,
                         inventory,
+                        selection,
                         gone: &gone,
                         slot: Slot {
                             step: i,
@@ -810,6 +858,8 @@ fn assemble(
         let key = step.key();
         let entry = match (&step.action, end) {
             (Action::Delete, _) if dry_run => Some((Outcome::WouldDelete, String::new())),
+            // A detach of its that did not happen says more than "waits on it".
+            (Action::Delete, Some(StepEnd::Skipped(_))) if by_key.contains_key(&key) => None,
             (Action::Delete, Some(end)) => Some(end.outcome()),
             (Action::AwaitGone { .. }, _) if dry_run => selection
                 .is_selected(&key)

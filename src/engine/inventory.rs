@@ -1,7 +1,7 @@
 //! The inventory: every resource of every kind in the project, selected or not (the
 //! unselected ones are what keeps a selected one in use), linked so that each resource
 //! carries the references the API only shows from the other side (router interfaces
-//! from ports, what a stack or load balancer owns).
+//! from ports, the subnets behind a router, what a stack or load balancer owns).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -166,10 +166,86 @@ fn link(resources: &mut [Resource]) {
     for (i, r) in resources.iter().enumerate() {
         by_id.entry(r.id.as_str()).or_default().push(i);
     }
+    let mut by_address: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, r) in resources.iter().enumerate() {
+        for address in &r.addresses {
+            by_address.entry(address.as_str()).or_default().push(i);
+        }
+    }
     let mut additions: Vec<(usize, Option<Reference>, Option<Detach>)> = Vec::new();
-    for r in resources.iter() {
+    // Routers by the subnets they have an interface on: every port on such a subnet
+    // goes out through the router, so while the port stays, the router stays (the
+    // subnet keeps it too, below, even with no port on it).
+    let mut routers_of: HashMap<&str, Vec<&str>> = HashMap::new();
+    for r in resources.iter().filter(|r| r.kind == Kind::Port) {
+        let router = r
+            .refs
+            .iter()
+            .find(|x| x.relation == Relation::OwnedBy && x.role == "router interface");
+        for (router, subnet) in router.into_iter().flat_map(|x| {
+            let subnets = r.refs.iter().filter(|s| s.kind == Some(Kind::Subnet));
+            subnets.map(move |s| (x.id.as_str(), s.id.as_str()))
+        }) {
+            routers_of.entry(subnet).or_default().push(router);
+        }
+    }
+    let interface = |r: &Resource| r.refs.iter().any(|x| x.role == "router interface");
+    let ports = resources.iter().enumerate();
+    for (ri, r) in ports.filter(|(_, r)| r.kind == Kind::Port && !interface(r)) {
+        let own = |router: &str| {
+            r.refs
+                .iter()
+                .any(|x| x.relation == Relation::OwnedBy && x.id == router)
+        };
+        for subnet in r.refs.iter().filter(|x| x.kind == Some(Kind::Subnet)) {
+            for &router in routers_of.get(subnet.id.as_str()).into_iter().flatten() {
+                if !own(router) && index.contains_key(&ResourceKey::new(Kind::Router, router)) {
+                    let guard = Reference::new(
+                        Relation::Guards,
+                        Kind::Router,
+                        router,
+                        resources::ROUTER_OF_SUBNET,
+                    );
+                    additions.push((ri, Some(guard), None));
+                }
+            }
+        }
+    }
+    for (ri, r) in resources.iter().enumerate() {
         for reference in &r.refs {
+            let holders = || {
+                let found = by_address.get(reference.id.as_str());
+                found
+                    .into_iter()
+                    .flatten()
+                    .copied()
+                    .filter(move |&h| h != ri)
+            };
             match reference.relation {
+                // A port keeps the ports holding its address pairs' addresses.
+                Relation::Guards if reference.role == resources::ALLOWED_ADDRESS_PAIR => {
+                    for h in holders() {
+                        let guard = Reference::new(
+                            Relation::Guards,
+                            Kind::Port,
+                            resources[h].id.clone(),
+                            resources::ALLOWED_ADDRESS_PAIR,
+                        );
+                        additions.push((ri, Some(guard), None));
+                    }
+                }
+                // The port a route goes through keeps the router.
+                Relation::Guards if reference.role == resources::ROUTE_NEXTHOP => {
+                    for h in holders() {
+                        let guard = Reference::new(
+                            Relation::Guards,
+                            r.kind,
+                            r.id.clone(),
+                            resources::ROUTE_NEXTHOP,
+                        );
+                        additions.push((h, Some(guard), None));
+                    }
+                }
                 Relation::OwnedBy if reference.role == "router interface" => {
                     let router = ResourceKey::new(Kind::Router, reference.id.clone());
                     if let Some(&i) = index.get(&router) {
@@ -178,6 +254,20 @@ fn link(resources: &mut [Resource]) {
                             .iter()
                             .find(|x| x.kind == Some(Kind::Subnet))
                             .map(|x| x.id.clone());
+                        // The subnet relies on the router for its way out (SNAT,
+                        // floating IPs): while the subnet stays, the router stays.
+                        let subnet = subnet_id
+                            .as_ref()
+                            .and_then(|s| index.get(&ResourceKey::new(Kind::Subnet, s.clone())));
+                        if let Some(&s) = subnet {
+                            let guard = Reference::new(
+                                Relation::Guards,
+                                Kind::Router,
+                                reference.id.clone(),
+                                resources::ROUTER_OF_SUBNET,
+                            );
+                            additions.push((s, Some(guard), None));
+                        }
                         let detach = Detach::RouterInterface {
                             router_id: reference.id.clone(),
                             port_id: r.id.clone(),
@@ -224,6 +314,16 @@ fn link(resources: &mut [Resource]) {
         }
     }
     for r in resources.iter_mut() {
+        // Address references are resolved above: the addresses themselves name nothing.
+        r.refs.retain(|x| {
+            !(x.relation == Relation::Guards
+                && x.kind == Some(Kind::Port)
+                && matches!(
+                    x.role,
+                    resources::ALLOWED_ADDRESS_PAIR | resources::ROUTE_NEXTHOP
+                )
+                && x.id.parse::<std::net::IpAddr>().is_ok())
+        });
         r.detach.sort();
     }
 }

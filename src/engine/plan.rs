@@ -1,7 +1,10 @@
 //! The plan: a dependency graph built from live references, in the order it can be
 //! carried out. An edge A → B means "A must be gone (or detached) before B can go".
-//! A selected resource that an unselected one still needs is skipped with its blocker
-//! named, and so is everything waiting on it; cycles are reported, not looped on.
+//! A selected resource that an unselected one still needs, or whose deletion would
+//! change an unselected one (the router a subnet goes out through, a server whose delete
+//! takes a volume along, a port holding an address another port pairs), is skipped with
+//! its blocker named, and so is everything waiting on it; cycles are reported, not
+//! looped on.
 //! Knows nothing of HTTP.
 
 use std::collections::{BTreeSet, HashMap};
@@ -11,7 +14,7 @@ use serde::Serialize;
 
 use crate::engine::inventory::Inventory;
 use crate::engine::select::Selection;
-use crate::resources::{Detach, Kind, Relation, Resource, ResourceKey};
+use crate::resources::{self, Detach, Kind, Relation, Resource, ResourceKey};
 
 /// What a step does.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -20,7 +23,8 @@ pub enum Action {
     /// Delete the resource (after re-reading it), then, for kinds the cloud deletes
     /// asynchronously, wait until it is gone.
     Delete,
-    /// A detach action of the resource's (router interface, gateway, floating IP).
+    /// A detach action of the resource's (extra routes, router interface, gateway,
+    /// floating IP).
     Detach {
         /// The action.
         detach: Detach,
@@ -244,8 +248,13 @@ impl State {
 enum Why {
     /// Order: the target waits for the source.
     Order,
-    /// The source is a rule's group that refers to the target.
-    RemoteGroup,
+    /// No order: the source keeps the target (a rule's group refers to it, a subnet
+    /// goes out through it, a volume would be deleted with it); the role says how.
+    Keeps(&'static str),
+    /// [`Why::Keeps`] from a resource expected to go with its owner (a port passed to a
+    /// selected server may outlive it instead): the target also waits until it is gone,
+    /// and stays with it.
+    KeepsUntilGone(&'static str),
     /// The target is attached to the source.
     Attached,
     /// The target is attached to the source, which the cloud removes with its owner:
@@ -254,9 +263,23 @@ enum Why {
 }
 
 impl Why {
+    /// A total order for sorting edges.
+    fn rank(self) -> (u8, &'static str) {
+        match self {
+            Why::Order => (0, ""),
+            Why::Keeps(role) => (1, role),
+            Why::KeepsUntilGone(role) => (4, role),
+            Why::Attached => (2, ""),
+            Why::AttachedUntilGone => (3, ""),
+        }
+    }
+
     /// Whether the edge also orders its ends.
     fn orders(self) -> bool {
-        matches!(self, Why::Order | Why::AttachedUntilGone)
+        matches!(
+            self,
+            Why::Order | Why::AttachedUntilGone | Why::KeepsUntilGone(_)
+        )
     }
 }
 
@@ -367,6 +390,19 @@ pub fn build(inventory: &Inventory, selection: &Selection) -> Plan {
         for d in 0..r.detach.len() {
             g.edges.push((g.detach_base[i] + d, i, Why::Order));
         }
+        // Routes go before the interfaces they go through.
+        let routes = r
+            .detach
+            .iter()
+            .position(|x| matches!(x, Detach::RouterRoutes { .. }));
+        if let Some(routes) = routes {
+            for (d, x) in r.detach.iter().enumerate() {
+                if matches!(x, Detach::RouterInterface { .. }) {
+                    let (from, to) = (g.detach_base[i] + routes, g.detach_base[i] + d);
+                    g.edges.push((from, to, Why::Order));
+                }
+            }
+        }
         for reference in &r.refs {
             let target = resolve(reference);
             match (reference.relation, target) {
@@ -402,15 +438,33 @@ pub fn build(inventory: &Inventory, selection: &Selection) -> Plan {
                         g.state[i] = State::Await(owner);
                     }
                 }
-                (Relation::Guards, Some(t)) => g.edges.push((i, t, Why::RemoteGroup)),
+                (Relation::Guards, Some(t)) => g.edges.push((i, t, Why::Keeps(reference.role))),
+                // The target's deletion comes with ours: we go only if it may.
+                (Relation::Takes, Some(t)) => g.edges.push((t, i, Why::Keeps(reference.role))),
             }
         }
     }
     for (i, t) in attached {
         wire_attachment(&mut g, i, t);
     }
+    keep_owners_too(&mut g);
+    // A keeper expected to go with its owner may stay after all: what it keeps waits
+    // until it is gone, detaches included (they change it too).
+    let mut waits = Vec::new();
+    for &(from, to, why) in &g.edges {
+        if let Why::Keeps(role) = why {
+            // Selected or not: a blocked selected one is waited for too, not deleted.
+            if g.owner[g.nodes[from].0].is_some_and(|o| o != to) {
+                let kept = g.nodes[to].0;
+                for node in g.all_nodes(kept) {
+                    waits.push((from, node, Why::KeepsUntilGone(role)));
+                }
+            }
+        }
+    }
+    g.edges.extend(waits);
     g.edges.retain(|(a, b, _)| a != b);
-    g.edges.sort_by_key(|&(a, b, w)| (a, b, w as u8));
+    g.edges.sort_by_key(|&(a, b, w)| (a, b, w.rank()));
     g.edges.dedup();
     let mut cycles = Vec::new();
     let order = loop {
@@ -452,6 +506,45 @@ fn wire_attachment(g: &mut Graph<'_>, i: usize, t: usize) {
     }
     for to in g.all_nodes(i) {
         g.edges.push((t, to, Why::Attached));
+    }
+}
+
+/// What the cloud deletes with its owner (a server's port, a stack's router) can only
+/// be kept by keeping the owner: every keeping edge into an owned resource also keeps
+/// its owners, up the chain.
+fn keep_owners_too(g: &mut Graph<'_>) {
+    let mut seen: BTreeSet<(usize, usize)> = BTreeSet::new();
+    let mut todo: Vec<(usize, usize, Why)> = g
+        .edges
+        .iter()
+        .filter(|(_, _, why)| matches!(why, Why::Keeps(_) | Why::KeepsUntilGone(_)))
+        .copied()
+        .collect();
+    while let Some((from, to, why)) = todo.pop() {
+        let owned = g.nodes[to];
+        let Some(owner) = g.owner[owned.0].filter(|_| owned.1 == NodeKind::Delete) else {
+            continue;
+        };
+        let keeper = g.nodes[from].0;
+        if g.owner[keeper] == Some(owner) {
+            // Keeper and kept go with the same owner, or one of them outlives it (a port
+            // passed to Nova): which, the API does not say, so the owner stays.
+            if !g.selected[keeper] && g.state[owner] == State::Active {
+                let (Why::Keeps(role) | Why::KeepsUntilGone(role)) = why else {
+                    continue;
+                };
+                let root = format!("{} (unselected)", g.label(from));
+                g.state[owner] = State::Skipped {
+                    reason: format!("skipped: {} {root}", keeps_reason(role)),
+                    root,
+                };
+            }
+            continue;
+        }
+        if owner != from && seen.insert((from, owner)) {
+            g.edges.push((from, owner, why));
+            todo.push((from, owner, why));
+        }
     }
 }
 
@@ -538,7 +631,14 @@ fn propagate(g: &mut Graph<'_>) {
 }
 
 fn blocked_state(g: &Graph<'_>, from: usize, why: Why) -> State {
-    let label = g.label(from);
+    // A detach of something we keep (a kept floating IP on a selected port) never
+    // happens: the kept resource is the blocker to name.
+    let (owner, node) = g.nodes[from];
+    let kept_detach = matches!(node, NodeKind::Detach(_)) && !g.selected[owner];
+    let label = match kept_detach {
+        true => g.res(from).label(),
+        false => g.label(from),
+    };
     let direct = |what: &str| {
         let root = format!("{label} (unselected)");
         State::Skipped {
@@ -555,10 +655,21 @@ fn blocked_state(g: &Graph<'_>, from: usize, why: Why) -> State {
             reason: format!("skipped: {label} stays, blocked by {root}"),
             root: root.clone(),
         },
-        (_, Why::RemoteGroup) => direct("a rule of it refers to it:"),
+        (_, Why::Keeps(role) | Why::KeepsUntilGone(role)) => direct(keeps_reason(role)),
         (_, Why::Attached | Why::AttachedUntilGone) => direct("attached to"),
-        (_, Why::Order) if g.nodes[from].1 == NodeKind::Delete => direct("in use by"),
+        (_, Why::Order) if node == NodeKind::Delete || kept_detach => direct("in use by"),
         (_, Why::Order) => direct("waits on"),
+    }
+}
+
+/// How a resource that keeps another is named in the kept one's reason.
+fn keeps_reason(role: &str) -> &'static str {
+    match role {
+        resources::ROUTER_OF_SUBNET => "its interface is the way out of",
+        resources::DELETED_WITH_SERVER => "deleting it would delete",
+        resources::ALLOWED_ADDRESS_PAIR => "its address is an allowed address pair of",
+        resources::ROUTE_NEXTHOP => "a route of it goes through",
+        _ => "a rule of it refers to it:",
     }
 }
 
@@ -913,11 +1024,183 @@ mod tests {
         let expected = "skipped: a rule of it refers to it: security-group a (unselected)";
         assert_eq!(reason(&plan, "b"), expected);
         assert!(
-            reason(&plan, "r").contains("floating IP f"),
+            reason(&plan, "r").contains("in use by floating-ip f"),
             "{}",
             plan.render_text()
         );
         assert!(plan.steps.is_empty(), "{}", plan.render_text());
+    }
+
+    /// Router `r`'s interface port on subnet `sn`.
+    fn interface_port() -> Resource {
+        mk(
+            Port,
+            "rp",
+            false,
+            &[
+                (Needs, Subnet, "sn", "subnet"),
+                (OwnedBy, Router, "r", "router interface"),
+            ],
+        )
+    }
+
+    /// A server whose deletion would delete an unselected volume (`delete_on_termination`)
+    /// is kept, naming the volume; with the volume selected too, both go, server first.
+    #[test]
+    fn takes_an_unselected_volume() {
+        let server = |id: &str| {
+            mk(
+                Server,
+                id,
+                true,
+                &[(Takes, Volume, "v", resources::DELETED_WITH_SERVER)],
+            )
+        };
+        let attached = (HeldBy, Server, "s", crate::resources::ATTACHED_SERVER);
+        let plan = plan_of(vec![server("s"), mk(Volume, "v", false, &[attached])]);
+        assert_eq!(
+            reason(&plan, "s"),
+            "skipped: deleting it would delete volume v (unselected)"
+        );
+        assert!(plan.steps.is_empty(), "{}", plan.render_text());
+        let plan = plan_of(vec![server("s"), mk(Volume, "v", true, &[attached])]);
+        assert!(plan.skipped.is_empty(), "{}", plan.render_text());
+        assert!(pos(&plan, Server, "s", "delete") < pos(&plan, Volume, "v", "delete"));
+    }
+
+    /// A router with an interface on a subnet we keep is kept (the subnet goes out
+    /// through it), and its detaches too; a subnet kept by a port keeps it the same way.
+    #[test]
+    fn router_of_a_kept_subnet() {
+        let router = || {
+            let mut r = mk(Router, "r", true, &[]);
+            r.detach.push(Detach::RouterGateway {
+                router_id: "r".into(),
+                network_id: "ext".into(),
+            });
+            r
+        };
+        let iface = interface_port();
+        let plan = plan_of(vec![router(), iface.clone(), mk(Subnet, "sn", false, &[])]);
+        assert_eq!(
+            reason(&plan, "r"),
+            "skipped: its interface is the way out of subnet sn (unselected)"
+        );
+        assert!(plan.steps.is_empty(), "{}", plan.render_text());
+        let plan = plan_of(vec![
+            router(),
+            iface.clone(),
+            mk(Subnet, "sn", true, &[]),
+            mk(Port, "vm", false, &[(Needs, Subnet, "sn", "subnet")]),
+        ]);
+        assert!(
+            reason(&plan, "r").contains("port vm (unselected)"),
+            "{}",
+            plan.render_text()
+        );
+        let plan = plan_of(vec![router(), iface, mk(Subnet, "sn", true, &[])]);
+        assert!(plan.skipped.is_empty(), "{}", plan.render_text());
+    }
+
+    /// Extra routes are cleared before any interface is removed; a route through a port
+    /// we keep keeps the router. A port whose address pairs name a kept port's address
+    /// goes; the port holding an address a kept port's pairs name stays.
+    #[test]
+    fn routes_and_address_pairs() {
+        let port = |id: &str, marked: bool, address: &str, pair: Option<&'static str>| {
+            let mut p = mk(Port, id, marked, &[(Needs, Subnet, "sn", "subnet")]);
+            p.addresses.push(address.into());
+            if let Some(pair) = pair {
+                p.refs.push(Reference::new(
+                    Guards,
+                    Port,
+                    pair,
+                    resources::ALLOWED_ADDRESS_PAIR,
+                ));
+            }
+            p
+        };
+        let router = |nexthop: &'static str| {
+            let mut r = mk(
+                Router,
+                "r",
+                true,
+                &[(Guards, Port, nexthop, resources::ROUTE_NEXTHOP)],
+            );
+            r.detach.push(Detach::RouterRoutes {
+                router_id: "r".into(),
+            });
+            r
+        };
+        let iface = interface_port();
+        let subnet = || mk(Subnet, "sn", true, &[]);
+        let plan = plan_of(vec![
+            router("10.0.0.9"),
+            iface.clone(),
+            subnet(),
+            port("hop", true, "10.0.0.9", None),
+        ]);
+        let routes = detach_pos(&plan, |d| matches!(d, Detach::RouterRoutes { .. }));
+        let remove = detach_pos(&plan, |d| matches!(d, Detach::RouterInterface { .. }));
+        assert!(routes < remove, "{}", plan.render_text());
+        let plan = plan_of(vec![
+            router("10.0.0.9"),
+            iface,
+            subnet(),
+            port("hop", false, "10.0.0.9", None),
+        ]);
+        assert_eq!(
+            reason(&plan, "r"),
+            "skipped: a route of it goes through port hop (unselected)"
+        );
+        let plan = plan_of(vec![
+            subnet(),
+            port("vip", true, "10.0.0.5", None),
+            port("vm", false, "10.0.0.6", Some("10.0.0.5")),
+            port("other", true, "10.0.0.7", Some("10.0.0.6")),
+        ]);
+        assert_eq!(
+            reason(&plan, "vip"),
+            "skipped: its address is an allowed address pair of port vm (unselected)"
+        );
+        assert!(pos(&plan, Port, "other", "delete") > 0);
+        // The VIP port is a server's (Nova may delete it with the server): the server is
+        // kept too, naming the pairing port.
+        let mut vip = port("vip", false, "10.0.0.5", None);
+        vip.refs
+            .push(Reference::new(OwnedBy, Server, "s", "server"));
+        let plan = plan_of(vec![
+            subnet(),
+            mk(Server, "s", true, &[]),
+            vip,
+            port("vm", false, "10.0.0.6", Some("10.0.0.5")),
+        ]);
+        assert_eq!(
+            reason(&plan, "s"),
+            "skipped: its address is an allowed address pair of port vm (unselected)"
+        );
+        assert!(
+            plan.steps.iter().all(|x| x.id != "s"),
+            "{}",
+            plan.render_text()
+        );
+        // The pairing port is a selected server's (passed in, it may outlive it): the
+        // VIP port waits until it is gone.
+        let mut vm = port("vm", false, "10.0.0.6", Some("10.0.0.5"));
+        vm.refs.push(Reference::new(OwnedBy, Server, "s", "server"));
+        let plan = plan_of(vec![
+            subnet(),
+            mk(Server, "s", true, &[]),
+            port("vip", true, "10.0.0.5", None),
+            vm,
+        ]);
+        let vm = pos(&plan, Port, "vm", "await-gone");
+        let vip = pos(&plan, Port, "vip", "delete");
+        assert!(
+            plan.steps[vip - 1].after.contains(&vm),
+            "{}",
+            plan.render_text()
+        );
     }
 
     /// A floating IP attached to a port we keep is kept.

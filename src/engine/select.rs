@@ -1,7 +1,10 @@
 //! Selection: which resources are ours to delete. **Marks** say "this is ours" (tags,
 //! metadata, a name pattern); **filters** then narrow, all of them (age, keep-tags,
 //! kinds, the protect list, never the `default` security group, never another
-//! project's resource). Every resource gets a [`Verdict`] with a human reason.
+//! project's resource). Every resource gets a [`Verdict`] with a human reason; the
+//! [`Selection`] judges a resource again on its state as read right before its delete.
+//! [`Selector::unanchored_matches`] finds the names an unanchored `name_regex` matches
+//! past their start, for `check-config`'s warning.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -218,6 +221,9 @@ pub enum SelectError {
 pub struct Selector {
     marks: Marks,
     filters: Filters,
+    /// The user's own name pattern (`select.name_regex`, `--name-regex`), presets'
+    /// aside: what [`Selector::unanchored_matches`] checks.
+    own_name_regex: Option<Regex>,
 }
 
 impl Selector {
@@ -226,7 +232,50 @@ impl Selector {
         if marks.is_empty() {
             return Err(SelectError::NoMarks);
         }
-        Ok(Selector { marks, filters })
+        Ok(Selector {
+            marks,
+            filters,
+            own_name_regex: None,
+        })
+    }
+
+    /// Records the user's own name pattern (the marks hold it merged with presets').
+    pub fn with_own_name_regex(mut self, regex: Option<Regex>) -> Selector {
+        self.own_name_regex = regex;
+        self
+    }
+
+    /// The user's own name pattern when it is not anchored at the start (`^`, `\A`).
+    pub fn unanchored_name_regex(&self) -> Option<&Regex> {
+        let re = self.own_name_regex.as_ref()?;
+        let pattern = re.as_str().trim_start();
+        let pattern = pattern.strip_prefix("(?i)").unwrap_or(pattern).trim_start();
+        let anchored = pattern.starts_with('^') || pattern.starts_with("\\A");
+        (!anchored).then_some(re)
+    }
+
+    /// Resources of `inventory`'s project whose name (a floating IP's description) the
+    /// user's own name pattern matches only past its start: a pattern that is not
+    /// anchored with `^` (`ci-` matching `prod-ci-db`) selects what anchoring would
+    /// keep. Their labels, for a warning; empty when the pattern is anchored.
+    pub fn unanchored_matches(&self, inventory: &Inventory) -> Vec<String> {
+        let Some(re) = self.unanchored_name_regex() else {
+            return Vec::new();
+        };
+        let Ok(anchored) = Regex::new(&format!("^(?:{})", re.as_str())) else {
+            return Vec::new();
+        };
+        let project = inventory.project_id();
+        inventory
+            .resources()
+            .iter()
+            .filter(|r| r.project_id.as_deref().is_none_or(|p| p == project))
+            .filter(|r| {
+                let name = mark_name(r);
+                !name.is_empty() && re.is_match(name) && !anchored.is_match(name)
+            })
+            .map(|r| format!("{} {:?} ({})", r.kind, mark_name(r), r.id))
+            .collect()
     }
 
     /// The marks.
@@ -374,6 +423,10 @@ impl Verdict {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Selection {
     verdicts: BTreeMap<ResourceKey, Verdict>,
+    /// The selector, project and time the verdicts were given with: a resource read
+    /// again before its delete is judged again on what the cloud says now.
+    #[serde(skip)]
+    judged_by: Option<(Selector, String, Timestamp)>,
 }
 
 impl Selection {
@@ -385,6 +438,25 @@ impl Selection {
     /// Whether the resource is selected.
     pub fn is_selected(&self, key: &ResourceKey) -> bool {
         self.verdicts.get(key).is_some_and(|v| v.selected)
+    }
+
+    /// Judges a selected resource again on its state as just read (`fresh`; `known` is
+    /// how it was listed): `Some(reason)` when it is no longer ours (it lost its mark,
+    /// gained a keep tag, was protected by name, moved project). What a read does not
+    /// repeat (a keypair's age from its details) is taken from `known`.
+    pub fn rejudge(&self, known: &Resource, fresh: &Resource) -> Option<String> {
+        let (selector, project, now) = self.judged_by.as_ref()?;
+        if !self.is_selected(&known.key()) {
+            return None;
+        }
+        let verdict = if fresh.created_at.is_none() && known.created_at.is_some() {
+            let mut aged = fresh.clone();
+            aged.created_at = known.created_at;
+            selector.judge(&aged, project, *now)
+        } else {
+            selector.judge(fresh, project, *now)
+        };
+        (!verdict.selected).then_some(verdict.reason)
     }
 
     /// Un-selects a resource with a reason (the daemon's grace period: first seen too
@@ -423,7 +495,10 @@ pub fn evaluate(inventory: &Inventory, selector: &Selector, now: Timestamp) -> S
         .iter()
         .map(|r| (r.key(), selector.judge(r, inventory.project_id(), now)))
         .collect();
-    Selection { verdicts }
+    Selection {
+        verdicts,
+        judged_by: Some((selector.clone(), inventory.project_id().to_string(), now)),
+    }
 }
 
 #[cfg(test)]
@@ -594,6 +669,67 @@ mod tests {
             "selected: name ci-old, age 1d 6h"
         );
         assert!(s.needs_age(&res(Kind::Keypair, "ci-key", None), P));
+    }
+
+    /// A selected resource judged again on a fresh read: a keep tag or a lost mark
+    /// un-selects it, an age the read does not repeat is kept from the listing.
+    #[test]
+    fn rejudge_on_the_fresh_state() {
+        let s = sel(
+            Marks {
+                any_tags: tags(&["ci"]),
+                ..Marks::default()
+            },
+            Filters {
+                older_than: Some(Duration::from_secs(3600)),
+                keep_tags: tags(&["keep"]),
+                ..Filters::default()
+            },
+        );
+        let mut net = res(Kind::Network, "n", Some(5));
+        net.tags = tags(&["ci"]);
+        let inv = Inventory::new(P, vec![net.clone()]);
+        let selection = evaluate(&inv, &s, now());
+        let mut fresh = net.clone();
+        fresh.created_at = None;
+        assert_eq!(selection.rejudge(&net, &fresh), None);
+        fresh.tags.push("keep".into());
+        assert_eq!(
+            selection.rejudge(&net, &fresh).as_deref(),
+            Some("kept: has keep-tag keep")
+        );
+        fresh.tags = Vec::new();
+        assert_eq!(
+            selection.rejudge(&net, &fresh).as_deref(),
+            Some("kept: not marked")
+        );
+    }
+
+    /// An unanchored own name pattern reports the names it matches past their start;
+    /// an anchored one, or the presets' patterns, none.
+    #[test]
+    fn unanchored_name_patterns() {
+        let names = |re: &str| {
+            let regex = Regex::new(re).unwrap();
+            let marks = Marks {
+                name_regex: Some(regex.clone()),
+                ..Marks::default()
+            };
+            let s = sel(marks, Filters::default()).with_own_name_regex(Some(regex));
+            let inv = Inventory::new(
+                P,
+                vec![
+                    res(Kind::Network, "ci-net", Some(1)),
+                    res(Kind::Network, "prod-ci-db", Some(1)),
+                ],
+            );
+            s.unanchored_matches(&inv)
+        };
+        assert_eq!(names("ci-"), vec!["network \"prod-ci-db\" (prod-ci-db-id)"]);
+        assert!(names("^ci-").is_empty());
+        assert!(names("(?i)^ci-").is_empty());
+        let preset_only = sel(preset("kubespray").unwrap(), Filters::default());
+        assert!(preset_only.unanchored_name_regex().is_none());
     }
 
     /// Demotion un-selects with the given reason; selected() skips it.

@@ -227,9 +227,28 @@ pub enum Relation {
     /// stays while the target stays (a floating IP associated with a port).
     AttachedTo,
     /// No order, but while this one stays the target must stay too (a security group
-    /// whose rule names the target as remote group: Neutron would drop that rule).
+    /// whose rule names the target as remote group: Neutron would drop that rule; a
+    /// subnet behind the target router: removing the interface cuts its way out).
     Guards,
+    /// Deleting this one makes the cloud delete the target too (a server's boot volume
+    /// with `delete_on_termination`): this one goes only if the target may go.
+    Takes,
 }
+
+/// The role of a volume a server's deletion takes with it (`delete_on_termination`).
+pub const DELETED_WITH_SERVER: &str = "deleted with the server";
+
+/// The role of a port's guard on the port holding an address of its
+/// `allowed_address_pairs` (a keepalived VIP): freeing that address breaks the holder.
+/// Parsed with the address as ID; the inventory resolves it to the port.
+pub const ALLOWED_ADDRESS_PAIR: &str = "allowed address pair";
+
+/// The role of a port's guard on a router with an extra route through its address.
+/// Parsed on the router with the next hop as ID; the inventory moves it to the port.
+pub const ROUTE_NEXTHOP: &str = "route next hop";
+
+/// The role of a subnet's guard on the router with an interface on it.
+pub const ROUTER_OF_SUBNET: &str = "router of its interface";
 
 /// The role of a volume attachment's server: Cinder keeps showing it for a few seconds
 /// after the server is gone.
@@ -280,6 +299,12 @@ pub enum Detach {
         /// The external network.
         network_id: String,
     },
+    /// Clear the router's extra routes (Neutron refuses to remove an interface a route
+    /// goes through: 409 `RouterInterfaceInUseByRoute`).
+    RouterRoutes {
+        /// The router.
+        router_id: String,
+    },
     /// Disassociate a floating IP from its port.
     FloatingIp {
         /// The floating IP.
@@ -293,7 +318,9 @@ impl Detach {
     /// The resource this action belongs to (its deletion needs the action).
     pub fn owner(&self) -> ResourceKey {
         match self {
-            Detach::RouterInterface { router_id, .. } | Detach::RouterGateway { router_id, .. } => {
+            Detach::RouterInterface { router_id, .. }
+            | Detach::RouterGateway { router_id, .. }
+            | Detach::RouterRoutes { router_id } => {
                 ResourceKey::new(Kind::Router, router_id.clone())
             }
             Detach::FloatingIp { floating_ip_id, .. } => {
@@ -308,7 +335,7 @@ impl Detach {
             Detach::RouterInterface { port_id, .. } | Detach::FloatingIp { port_id, .. } => {
                 Some(port_id)
             }
-            Detach::RouterGateway { .. } => None,
+            Detach::RouterGateway { .. } | Detach::RouterRoutes { .. } => None,
         }
     }
 
@@ -331,6 +358,7 @@ impl Detach {
             Detach::RouterGateway { network_id, .. } => {
                 format!("clear gateway to network {network_id}")
             }
+            Detach::RouterRoutes { .. } => "clear extra routes".into(),
             Detach::FloatingIp { port_id, .. } => format!("disassociate from port {port_id}"),
         }
     }
@@ -351,6 +379,9 @@ impl Detach {
                 network_id,
             } => {
                 format!("clear gateway (network {network_id}) of router {router_id}")
+            }
+            Detach::RouterRoutes { router_id } => {
+                format!("clear extra routes of router {router_id}")
             }
             Detach::FloatingIp {
                 floating_ip_id,
@@ -390,6 +421,8 @@ pub struct Resource {
     /// Why this resource can never be deleted by the janitor (the project's `default`
     /// security group, a protected image).
     pub undeletable: Option<String>,
+    /// IP addresses it holds (a port's fixed IPs): what address pairs and routes name.
+    pub addresses: Vec<String>,
 }
 
 impl Resource {
@@ -408,6 +441,7 @@ impl Resource {
             refs: Vec::new(),
             detach: Vec::new(),
             undeletable: None,
+            addresses: Vec::new(),
         }
     }
 
@@ -755,6 +789,11 @@ pub async fn detach(session: &Session, action: &Detach) -> Result<DetachOutcome,
             Kind::Router,
             format!("/routers/{}", segment(router_id)),
             json!({ "router": { "external_gateway_info": {} } }),
+        ),
+        Detach::RouterRoutes { router_id } => (
+            Kind::Router,
+            format!("/routers/{}", segment(router_id)),
+            json!({ "router": { "routes": [] } }),
         ),
         Detach::FloatingIp { floating_ip_id, .. } => (
             Kind::FloatingIp,

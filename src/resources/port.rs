@@ -1,7 +1,8 @@
 //! Neutron ports. A port needs its network, subnets and security groups; its device
 //! (`device_owner` + `device_id`) holds it: a server or load balancer deletes it, a
 //! router interface is removed by `remove_router_interface`, DHCP ports go with their
-//! network.
+//! network. An address of its `allowed_address_pairs` held by another port (a VIP)
+//! keeps that port: freeing the address would break this one.
 
 use serde_json::Value;
 
@@ -68,7 +69,21 @@ pub(super) fn parse(v: &Value) -> Result<Resource, ParseError> {
         network,
         "network",
     ));
+    for pair in o.objs("allowed_address_pairs")? {
+        if let Some(address) = pair.str("ip_address")? {
+            let address = address.strip_suffix("/32").unwrap_or(&address).to_string();
+            r.refs.push(Reference::new(
+                Relation::Guards,
+                Kind::Port,
+                address,
+                super::ALLOWED_ADDRESS_PAIR,
+            ));
+        }
+    }
     for ip in o.objs("fixed_ips")? {
+        if let Some(address) = ip.str("ip_address")? {
+            r.addresses.push(address);
+        }
         if let Some(subnet) = ip.str("subnet_id")? {
             r.refs.push(Reference::new(
                 Relation::Needs,

@@ -1,6 +1,9 @@
 //! Neutron routers: a gateway on an external network (cleared as a step of its own) and
 //! interfaces (found from ports with a `network:router_interface*` owner, removed one by
-//! one) must go before the router.
+//! one) must go before the router. Extra routes (`routes`) are cleared as a step of
+//! their own before any interface goes (Neutron refuses to remove an interface a route
+//! goes through), unless a route goes through a port we keep: then the router stays
+//! (the inventory turns the next hop into that port's guard on the router).
 
 use serde_json::Value;
 
@@ -51,6 +54,22 @@ pub(super) fn parse(v: &Value) -> Result<Resource, ParseError> {
                 router_id: r.id.clone(),
                 network_id: network,
             });
+        }
+    }
+    let routes = o.objs("routes")?;
+    if !routes.is_empty() {
+        r.detach.push(Detach::RouterRoutes {
+            router_id: r.id.clone(),
+        });
+    }
+    for route in routes {
+        if let Some(nexthop) = route.str("nexthop")? {
+            r.refs.push(Reference::new(
+                Relation::Guards,
+                Kind::Port,
+                nexthop,
+                super::ROUTE_NEXTHOP,
+            ));
         }
     }
     Ok(r)

@@ -1,10 +1,12 @@
 //! Nova servers: tags (microversion ≥ 2.26), metadata, `created`. Deleting one is
 //! asynchronous; the ports Nova created for it and its `delete_on_termination` volumes
-//! go with it.
+//! (`os-extended-volumes:volumes_attached`, the flag from microversion 2.3) go with it,
+//! so a server *takes* those volumes. It needs its keypair (by name): a rebuild or an
+//! evacuation of a server we keep reads the key again.
 
 use serde_json::Value;
 
-use super::{Api, Hooks, Kind, KindSpec, Obj, ParseError, Resource};
+use super::{Api, Hooks, Kind, KindSpec, Obj, ParseError, Reference, Relation, Resource};
 use crate::openstack::Service;
 
 pub(super) static SPEC: KindSpec = KindSpec {
@@ -49,6 +51,24 @@ pub(super) fn parse(v: &Value) -> Result<Resource, ParseError> {
         None => o.str("status")?,
     };
     r.description = o.string("description")?;
+    for volume in o.objs("os-extended-volumes:volumes_attached")? {
+        // Without the flag (microversion < 2.3) the volume may go with the server: when
+        // in doubt, it does.
+        if volume.bool("delete_on_termination")? != Some(false) {
+            if let Some(id) = volume.str("id")? {
+                r.refs.push(Reference::new(
+                    Relation::Takes,
+                    Kind::Volume,
+                    id,
+                    super::DELETED_WITH_SERVER,
+                ));
+            }
+        }
+    }
+    if let Some(key) = o.str("key_name")?.filter(|k| !k.is_empty()) {
+        r.refs
+            .push(Reference::new(Relation::Needs, Kind::Keypair, key, "keypair"));
+    }
     Ok(r)
 }
 
@@ -70,5 +90,27 @@ mod tests {
         assert_eq!(r.metadata["kubespray_groups"], "etcd");
         assert_eq!(r.project_id.as_deref(), Some("p"));
         assert!(r.created_at.is_some());
+    }
+
+    /// A `delete_on_termination` volume (or one whose flag is not shown) is taken with
+    /// the server; a kept one is not; the keypair is needed.
+    #[test]
+    fn takes_its_delete_on_termination_volumes_and_needs_its_key() {
+        let r = parse(&json!({"id": "s1", "key_name": "k", "os-extended-volumes:volumes_attached": [
+            {"id": "v1", "delete_on_termination": true},
+            {"id": "v2", "delete_on_termination": false},
+            {"id": "v3"}]}))
+        .unwrap();
+        let refs: Vec<(Relation, &str)> =
+            r.refs.iter().map(|x| (x.relation, x.id.as_str())).collect();
+        assert_eq!(
+            refs,
+            vec![
+                (Relation::Takes, "v1"),
+                (Relation::Takes, "v3"),
+                (Relation::Needs, "k")
+            ]
+        );
+        assert!(r.holders().next().is_none());
     }
 }

@@ -4,6 +4,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod ownership;
 mod pacing;
 mod preflight;
 mod props;

@@ -102,8 +102,15 @@ impl State {
 
     /// Removes `key` and, as the cloud would, what it owns.
     fn remove(&mut self, key: &ResourceKey) {
-        self.live.remove(key);
+        let gone = self.live.remove(key);
         self.dying.remove(key);
+        // A server's `delete_on_termination` volumes go with it.
+        let taken = gone.iter().flat_map(|r| &r.refs);
+        for t in taken.filter(|x| x.relation == Relation::Takes) {
+            if let Some(t) = target(t) {
+                self.remove(&t);
+            }
+        }
         let owned: Vec<ResourceKey> = self
             .live
             .values()
@@ -205,7 +212,11 @@ struct Shape {
     ports: Vec<(bool, u8, u8, u8)>,
     routers: Vec<(bool, bool)>,
     fips: Vec<(bool, Option<u8>)>,
-    volumes: Vec<(bool, Option<u8>, bool, bool)>,
+    /// (marked, attached to server, snapshot, snapshot marked, boot volume the server's
+    /// delete takes along)
+    volumes: Vec<(bool, Option<u8>, bool, bool, bool)>,
+    /// (marked, used by server)
+    keypairs: Vec<(bool, Option<u8>)>,
     protect: Option<u8>,
 }
 
@@ -223,13 +234,15 @@ fn shape() -> impl Strategy<Value = Shape> {
                 any::<Option<u8>>(),
                 any::<bool>(),
                 any::<bool>(),
+                any::<bool>(),
             ),
             0..4,
         ),
+        prop::collection::vec((any::<bool>(), any::<Option<u8>>()), 0..3),
         any::<Option<u8>>(),
     )
         .prop_map(
-            |(nets, groups, servers, ports, routers, fips, volumes, protect)| Shape {
+            |(nets, groups, servers, ports, routers, fips, volumes, keypairs, protect)| Shape {
                 nets,
                 groups,
                 servers,
@@ -237,6 +250,7 @@ fn shape() -> impl Strategy<Value = Shape> {
                 routers,
                 fips,
                 volumes,
+                keypairs,
                 protect,
             },
         )
@@ -260,8 +274,9 @@ fn needs(r: &mut Resource, relation: Relation, kind: Kind, id: &str, role: &'sta
 
 /// Builds a project from a shape: networks with a subnet each, groups with remote-group
 /// rules, servers, ports (free, on a server, or a router interface), routers with a
-/// gateway on the admin's network, floating IPs, volumes (attached or not, with a
-/// snapshot or not). `ci-` names are ours.
+/// gateway on the admin's network, floating IPs, volumes (attached or not, taken along
+/// by their server's delete or not, with a snapshot or not), keypairs (used by a server
+/// or not). `ci-` names are ours.
 fn project(s: &Shape) -> Vec<Resource> {
     let mut out = Vec::new();
     let mut ext = res(Kind::Network, "public".into(), true);
@@ -296,8 +311,25 @@ fn project(s: &Shape) -> Vec<Resource> {
         }
         out.push(g);
     }
-    for (i, &m) in s.servers.iter().enumerate() {
-        out.push(res(Kind::Server, format!("srv{i}"), m));
+    let mut servers: Vec<Resource> = s
+        .servers
+        .iter()
+        .enumerate()
+        .map(|(i, &m)| res(Kind::Server, format!("srv{i}"), m))
+        .collect();
+    for (i, &(m, user)) in s.keypairs.iter().enumerate() {
+        let key = format!("kp{i}");
+        out.push(res(Kind::Keypair, key.clone(), m));
+        if let (Some(x), false) = (user, servers.is_empty()) {
+            let n = servers.len();
+            needs(
+                &mut servers[usize::from(x) % n],
+                Relation::Needs,
+                Kind::Keypair,
+                &key,
+                "keypair",
+            );
+        }
     }
     let mut routers: Vec<Resource> = s
         .routers
@@ -407,7 +439,7 @@ fn project(s: &Shape) -> Vec<Resource> {
         }
         out.push(f);
     }
-    for (i, &(m, server, snap, snap_marked)) in s.volumes.iter().enumerate() {
+    for (i, &(m, server, snap, snap_marked, taken)) in s.volumes.iter().enumerate() {
         let mut v = res(Kind::Volume, format!("vol{i}"), m);
         if let (Some(x), false) = (server, s.servers.is_empty()) {
             let srv = usize::from(x) % s.servers.len();
@@ -418,6 +450,15 @@ fn project(s: &Shape) -> Vec<Resource> {
                 &format!("srv{srv}"),
                 "attached server",
             );
+            if taken {
+                needs(
+                    &mut servers[srv],
+                    Relation::Takes,
+                    Kind::Volume,
+                    &v.id,
+                    "deleted with the server",
+                );
+            }
         }
         out.push(v);
         if snap {
@@ -433,6 +474,7 @@ fn project(s: &Shape) -> Vec<Resource> {
         }
     }
     out.append(&mut routers);
+    out.append(&mut servers);
     out
 }
 

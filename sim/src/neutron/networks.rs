@@ -9,6 +9,16 @@ use super::state::{bad, conflict, owner_of, policy, std_attrs, touch, NeutronSta
 use crate::error::ApiError;
 use crate::store::{str_of, strs_of, Ctx, Obj};
 
+/// Whether the IPv4 `address` is inside `cidr`.
+pub(super) fn in_cidr(address: &str, cidr: &str) -> bool {
+    let (Some((base, len)), Ok(ip)) = (parse_v4(cidr), address.parse::<std::net::Ipv4Addr>())
+    else {
+        return false;
+    };
+    let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
+    u32::from(ip) & mask == base & mask
+}
+
 fn parse_v4(cidr: &str) -> Option<(u32, u32)> {
     let (addr, len) = cidr.split_once('/')?;
     let ip: std::net::Ipv4Addr = addr.parse().ok()?;

@@ -263,7 +263,24 @@ impl NeutronState {
                     .collect()
             })
             .unwrap_or_default();
+        let routes: Vec<String> = self
+            .routers
+            .get(router_id)
+            .and_then(|r| r["routes"].as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r["nexthop"].as_str().map(String::from))
+            .collect();
         for sub in &subnets {
+            let cidr = self.subnets.get(sub).map(|s| str_of(s, "cidr").to_string());
+            let routed =
+                cidr.is_some_and(|c| routes.iter().any(|h| super::networks::in_cidr(h, &c)));
+            if routed {
+                return Err(conflict(
+                    "RouterInterfaceInUseByRoute",
+                    format!("Router interface for subnet {sub} on router {router_id} cannot be deleted, as it is required by one or more routes."),
+                ));
+            }
             let used = self.floatingips.values().any(|f| {
                 str_of(f, "router_id") == router_id
                     && self

@@ -125,7 +125,8 @@ impl NeutronState {
         })
     }
 
-    /// Whether the caller can see this resource (own project, shared or external nets).
+    /// Whether the caller can see this resource (own project, shared or external nets,
+    /// groups shared with every project by RBAC).
     pub(super) fn visible(&self, k: NKind, obj: &Obj, ctx: &Ctx) -> bool {
         if ctx.owns(str_of(obj, "project_id")) {
             return true;
@@ -133,6 +134,7 @@ impl NeutronState {
         match k {
             NKind::Network => self.net_is_public(str_of(obj, "id")),
             NKind::Subnet => self.net_is_public(str_of(obj, "network_id")),
+            NKind::SecurityGroup => obj.get("shared") == Some(&json!(true)),
             _ => false,
         }
     }

@@ -40,7 +40,18 @@ fn render(st: &SimState, s: &Obj, mv: (u32, u32)) -> Value {
         }
     }
     out["addresses"] = Value::Object(addresses);
-    out["os-extended-volumes:volumes_attached"] = s.get("_volumes").cloned().unwrap_or(json!([]));
+    // `delete_on_termination` is shown from microversion 2.3; before, only the ID.
+    let volumes: Vec<Value> = s
+        .get("_volumes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|v| match mv >= (2, 3) {
+            true => json!({"id": v["id"], "delete_on_termination": v["delete_on_termination"]}),
+            false => json!({"id": v["id"]}),
+        })
+        .collect();
+    out["os-extended-volumes:volumes_attached"] = Value::Array(volumes);
     if let Value::Object(o) = &mut out {
         if mv < (2, 26) {
             o.remove("tags");

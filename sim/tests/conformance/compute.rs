@@ -141,6 +141,38 @@ async fn delete_on_termination_volume_goes_with_server() {
     assert!(!sim.exists("volume", &vol));
 }
 
+/// `os-extended-volumes:volumes_attached` carries `delete_on_termination` from
+/// microversion 2.3 on, only the ID before (what the janitor reads to know that a
+/// server's delete takes its boot volume along).
+#[tokio::test]
+async fn volumes_attached_show_delete_on_termination_from_2_3() {
+    let (_sim, api) = start(config()).await;
+    let kept = volume(&api, "kept").await;
+    let id = server(&api, json!({"name": "vm", "flavorRef": "1", "networks": "none",
+        "block_device_mapping_v2": [{"boot_index": 0, "uuid": kept, "source_type": "volume", "destination_type": "volume", "delete_on_termination": true}]})).await;
+    let (_, s) = api.get(&format!("/compute/v2.1/servers/{id}")).await;
+    assert_eq!(
+        s["server"]["os-extended-volumes:volumes_attached"],
+        json!([{"id": kept, "delete_on_termination": true}])
+    );
+    for version in ["2.1", "2.2"] {
+        let resp = api
+            .http
+            .get(format!("{}/compute/v2.1/servers/{id}", api.base))
+            .header("x-auth-token", &api.token)
+            .header("openstack-api-version", format!("compute {version}"))
+            .send()
+            .await
+            .unwrap();
+        let old: Value = resp.json().await.unwrap();
+        assert_eq!(
+            old["server"]["os-extended-volumes:volumes_attached"],
+            json!([{ "id": kept }]),
+            "microversion {version}"
+        );
+    }
+}
+
 /// Attach and detach through os-volume_attachments move the volume through in-use/detaching.
 #[tokio::test(start_paused = true)]
 async fn volume_attachments() {

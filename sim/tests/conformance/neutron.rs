@@ -248,6 +248,32 @@ async fn router_in_use_and_service_port() {
     assert_eq!(ports["ports"].as_array().unwrap().len(), 1);
 }
 
+/// An extra route through a subnet blocks removing that subnet's interface (409
+/// `RouterInterfaceInUseByRoute`); once the routes are cleared, the interface goes.
+#[tokio::test]
+async fn route_blocks_its_interface() {
+    let (_sim, api) = start(SimConfig::default()).await;
+    let (_, sub) = api.net_with_subnet("n", "10.1.0.0/24").await;
+    let router = api.neutron("routers", "router", json!({"name": "r"})).await;
+    let path = format!("/network/v2.0/routers/{router}");
+    api.put(
+        &format!("{path}/add_router_interface"),
+        json!({"subnet_id": sub}),
+    )
+    .await;
+    let routes = json!([{"destination": "192.168.9.0/24", "nexthop": "10.1.0.77"}]);
+    let (status, body) = api.put(&path, json!({"router": {"routes": routes}})).await;
+    assert_eq!((status, &body["router"]["routes"]), (200, &routes));
+    let remove = format!("{path}/remove_router_interface");
+    let (status, body) = api.put(&remove, json!({"subnet_id": sub})).await;
+    assert_eq!(
+        (status, neutron_type(&body)),
+        (409, "RouterInterfaceInUseByRoute")
+    );
+    api.put(&path, json!({"router": {"routes": []}})).await;
+    assert_eq!(api.put(&remove, json!({"subnet_id": sub})).await.0, 200);
+}
+
 /// Floating IPs block removing the interface and clearing the gateway behind them.
 #[tokio::test]
 async fn floating_ip_blocks_interface_and_gateway() {
@@ -363,16 +389,21 @@ async fn not_found_types() {
     }
 }
 
-/// Another project's resources are invisible (404) to a member.
-#[tokio::test]
-async fn other_projects_are_invisible() {
-    let (sim, api) = start(SimConfig::default()).await;
+/// A member of a second project, `other`.
+async fn other_member(sim: &stacksweep_sim::SimHandle) -> Api {
     sim.with_state(|st| {
         let p = st.keystone.add_project("other");
         let u = st.keystone.add_user("other-user", "pw");
         st.keystone.assign(&u, &p, "member");
     });
-    let other = crate::support::login(&sim, "other-user", "pw", "other").await;
+    crate::support::login(sim, "other-user", "pw", "other").await
+}
+
+/// Another project's resources are invisible (404) to a member.
+#[tokio::test]
+async fn other_projects_are_invisible() {
+    let (sim, api) = start(SimConfig::default()).await;
+    let other = other_member(&sim).await;
     let net = other
         .neutron("networks", "network", json!({"name": "theirs"}))
         .await;
@@ -390,6 +421,41 @@ async fn other_projects_are_invisible() {
         .unwrap()
         .iter()
         .all(|n| n["id"] != json!(net)));
+}
+
+/// A security group another project shares with every project (RBAC
+/// `access_as_shared`, shown as `shared: true`) is listed to a member, with its owner.
+#[tokio::test]
+async fn shared_groups_of_other_projects_are_listed() {
+    let (sim, api) = start(SimConfig::default()).await;
+    let other = other_member(&sim).await;
+    let hidden = other
+        .neutron(
+            "security-groups",
+            "security_group",
+            json!({"name": "theirs"}),
+        )
+        .await;
+    let shared = other
+        .neutron(
+            "security-groups",
+            "security_group",
+            json!({"name": "common"}),
+        )
+        .await;
+    sim.with_state(|st| {
+        let g = st.neutron.security_groups.get_mut(&shared).unwrap();
+        g.insert("shared".into(), json!(true));
+    });
+    let (_, groups) = api.get("/network/v2.0/security-groups").await;
+    let listed: Vec<&Value> = groups["security_groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .collect();
+    let found = listed.iter().find(|g| g["id"] == json!(shared)).unwrap();
+    assert_eq!(found["project_id"], json!(other.project));
+    assert!(listed.iter().all(|g| g["id"] != json!(hidden)));
 }
 
 /// Marker/limit pages with `ports_links` cover every port exactly once.
