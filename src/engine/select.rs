@@ -140,7 +140,8 @@ const UUID: &str = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 /// - `cloud-provider-openstack`: load balancers `kube_service_<cluster>_<ns>_<svc>`, their
 ///   groups `lb-sg-…`, floating IPs described `Floating IP for Kubernetes external service …`.
 /// - `cinder-csi`: volumes carry `cinder.csi.openstack.org/cluster` metadata and are named
-///   `pvc-<uuid>`, snapshots `snapshot-<uuid>`.
+///   `pvc-<uuid>`, snapshots `snapshot-<uuid>`; its backups (snapshots of the `backup`
+///   type) carry the same metadata and the snapshot's name.
 pub fn preset(name: &str) -> Option<Marks> {
     let (any_tags, metadata, pattern): (&[&str], &[(&str, &str)], String) = match name {
         "kubespray" => (
@@ -260,6 +261,18 @@ impl Selector {
         self.filters.older_than.is_some()
             && r.created_at.is_none()
             && self.judge_before_age(r, project).is_ok()
+    }
+
+    /// The filters that apply to a kind without marks of its own: kind lists and the
+    /// protect list (by ID). `Some(kept)` when one of them keeps it.
+    fn judge_follower(&self, r: &Resource) -> Option<Verdict> {
+        if !self.selects_kind(r.kind) {
+            return Some(Verdict::kept("kept: kind not swept".into()));
+        }
+        if self.filters.protect.iter().any(|p| *p == r.id) {
+            return Some(Verdict::kept("kept: protected".into()));
+        }
+        None
     }
 
     /// Every check but age; `Ok(mark)` when only the age is left to judge.
@@ -416,13 +429,35 @@ impl Selection {
     }
 }
 
-/// Judges every resource of `inventory` at `now`.
+/// Judges every resource of `inventory` at `now`. A kind without marks of its own
+/// ([`Kind::follows`]: port forwardings) takes the verdict of what it follows (its
+/// floating IP), after the kind filters and the protect list.
 pub fn evaluate(inventory: &Inventory, selector: &Selector, now: Timestamp) -> Selection {
-    let verdicts = inventory
+    let mut verdicts: BTreeMap<ResourceKey, Verdict> = inventory
         .resources()
         .iter()
+        .filter(|r| r.kind.follows().is_none())
         .map(|r| (r.key(), selector.judge(r, inventory.project_id(), now)))
         .collect();
+    let followers: Vec<(ResourceKey, Verdict)> = inventory
+        .resources()
+        .iter()
+        .filter_map(|r| {
+            let role = r.kind.follows()?;
+            let leader = r.refs.iter().find(|x| x.role == role);
+            let verdict = selector.judge_follower(r).unwrap_or_else(|| {
+                match leader.and_then(|x| inventory.resolve(x)) {
+                    Some(l) if verdicts.get(&l.key()).is_some_and(|v| v.selected) => {
+                        Verdict::selected(format!("selected: its {role} {} is", l.id))
+                    }
+                    Some(l) => Verdict::kept(format!("kept: its {role} {} is kept", l.id)),
+                    None => Verdict::kept(format!("kept: its {role} is not listed")),
+                }
+            });
+            Some((r.key(), verdict))
+        })
+        .collect();
+    verdicts.extend(followers);
     Selection { verdicts }
 }
 
