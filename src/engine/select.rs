@@ -269,7 +269,7 @@ impl Selector {
         if !self.selects_kind(r.kind) {
             return Some(Verdict::kept("kept: kind not swept".into()));
         }
-        if self.filters.protect.iter().any(|p| *p == r.id) {
+        if self.filters.protect.contains(&r.id) {
             return Some(Verdict::kept("kept: protected".into()));
         }
         None
