@@ -4,6 +4,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod kinds;
 mod preflight;
 mod props;
 mod quota;
