@@ -198,24 +198,7 @@ async fn new_kinds_swept_clean_then_nothing_to_do() {
         .collect();
     assert!(b[2] < b[1] && b[1] < b[0], "{}", plan.render_text());
 
-    let report = bed
-        .sweep(&selector(&bed.manifest), &fast_sweep_options())
-        .await;
-    assert!(
-        report.is_clean(),
-        "{}\n{}",
-        report.render_text(),
-        report.plan.render_text()
-    );
-    assert_eq!(bed.left(), Vec::<(String, String)>::new());
-    bed.assert_survivors();
-    assert_eq!(report.totals().deleted, bed.manifest.selected.len());
-    let again = bed
-        .sweep(&selector(&bed.manifest), &fast_sweep_options())
-        .await;
-    assert!(again.is_clean(), "{}", again.render_text());
-    assert_eq!(again.totals().selected, 0, "{}", again.render_text());
-    assert!(again.plan.steps.is_empty());
+    bed.assert_swept_clean_then_idle().await;
 }
 
 /// Each case the cloud (or safety) forbids is skipped with its blocker named, and the

@@ -17,6 +17,29 @@ fn config() -> SimConfig {
     }
 }
 
+/// Deletes `path` (under `/network/v2.0/`) and expects 204.
+async fn deleted(api: &Api, path: &str) {
+    let (status, body) = api.delete(&format!("/network/v2.0/{path}")).await;
+    assert_eq!(status, 204, "{path}: {body}");
+}
+
+/// A port on `net`.
+async fn port(api: &Api, net: &str) -> String {
+    api.neutron("ports", "port", json!({"network_id": net})).await
+}
+
+/// A floating IP on `public`, associated with nothing.
+async fn free_fip(api: &Api) -> String {
+    let (_, nets) = api.get("/network/v2.0/networks?name=public").await;
+    let public = nets["networks"][0]["id"].as_str().unwrap().to_string();
+    api.neutron(
+        "floatingips",
+        "floatingip",
+        json!({"floating_network_id": public}),
+    )
+    .await
+}
+
 fn message(body: &Value) -> &str {
     body["NeutronError"]["message"].as_str().unwrap_or("")
 }
@@ -115,18 +138,12 @@ async fn trunk_conflicts() {
     assert_eq!((status, neutron_type(&body)), (404, "SubPortNotFound"));
     let (_, p) = api.get(&format!("/network/v2.0/ports/{sub}")).await;
     assert_eq!(p["port"]["device_owner"], "");
-    assert_eq!(
-        api.delete(&format!("/network/v2.0/trunks/{t}")).await.0,
-        204
-    );
+    deleted(&api, &format!("trunks/{t}")).await;
     let (status, body) = api.delete(&format!("/network/v2.0/trunks/{t}")).await;
     assert_eq!((status, neutron_type(&body)), (404, "TrunkNotFound"));
     assert_eq!(message(&body), format!("Trunk {t} could not be found."));
     for port in [&parent, &sub] {
-        assert_eq!(
-            api.delete(&format!("/network/v2.0/ports/{port}")).await.0,
-            204
-        );
+        deleted(&api, &format!("ports/{port}")).await;
     }
 }
 
@@ -136,12 +153,8 @@ async fn trunk_conflicts() {
 async fn trunk_delete_frees_sub_ports() {
     let (_sim, api) = start(SimConfig::default()).await;
     let (net, _) = api.net_with_subnet("n", "10.1.0.0/24").await;
-    let parent = api
-        .neutron("ports", "port", json!({"network_id": net}))
-        .await;
-    let sub = api
-        .neutron("ports", "port", json!({"network_id": net}))
-        .await;
+    let parent = port(&api, &net).await;
+    let sub = port(&api, &net).await;
     let t = trunk(&api, &parent, &sub).await;
     let (status, tagged) = api
         .put(&format!("/network/v2.0/trunks/{t}/tags/ci"), json!({}))
@@ -149,18 +162,9 @@ async fn trunk_delete_frees_sub_ports() {
     assert_eq!(status, 201, "{tagged}");
     let (_, list) = api.get("/network/v2.0/trunks?tags=ci").await;
     assert_eq!(list["trunks"][0]["sub_ports"][0]["port_id"], json!(sub));
-    assert_eq!(
-        api.delete(&format!("/network/v2.0/trunks/{t}")).await.0,
-        204
-    );
-    assert_eq!(
-        api.delete(&format!("/network/v2.0/ports/{sub}")).await.0,
-        204
-    );
-    assert_eq!(
-        api.delete(&format!("/network/v2.0/ports/{parent}")).await.0,
-        204
-    );
+    deleted(&api, &format!("trunks/{t}")).await;
+    deleted(&api, &format!("ports/{sub}")).await;
+    deleted(&api, &format!("ports/{parent}")).await;
 }
 
 /// Port forwardings live under their floating IP: created, listed, shown, deleted (then
@@ -170,21 +174,9 @@ async fn trunk_delete_frees_sub_ports() {
 async fn port_forwardings() {
     let (_sim, api) = start(SimConfig::default()).await;
     let (net, _) = api.net_with_subnet("n", "10.1.0.0/24").await;
-    let (_, nets) = api.get("/network/v2.0/networks?name=public").await;
-    let public = nets["networks"][0]["id"].as_str().unwrap().to_string();
-    let fip = api
-        .neutron(
-            "floatingips",
-            "floatingip",
-            json!({"floating_network_id": public}),
-        )
-        .await;
-    let job = api
-        .neutron("ports", "port", json!({"network_id": net}))
-        .await;
-    let kept = api
-        .neutron("ports", "port", json!({"network_id": net}))
-        .await;
+    let fip = free_fip(&api).await;
+    let job = port(&api, &net).await;
+    let kept = port(&api, &net).await;
     let coll = format!("/network/v2.0/floatingips/{fip}/port_forwardings");
     let mut ids = Vec::new();
     for (port, external) in [(&job, 2222), (&kept, 2223)] {
@@ -222,10 +214,7 @@ async fn port_forwardings() {
         format!("Port Forwarding {} could not be found.", ids[0])
     );
     // The forwarding goes with its internal port.
-    assert_eq!(
-        api.delete(&format!("/network/v2.0/ports/{kept}")).await.0,
-        204
-    );
+    deleted(&api, &format!("ports/{kept}")).await;
     let (_, list) = api.get(&coll).await;
     assert_eq!(list["port_forwardings"], json!([]));
     // And with its floating IP.
@@ -237,12 +226,7 @@ async fn port_forwardings() {
         )
         .await;
     assert_eq!(status, 201);
-    assert_eq!(
-        api.delete(&format!("/network/v2.0/floatingips/{fip}"))
-            .await
-            .0,
-        204
-    );
+    deleted(&api, &format!("floatingips/{fip}")).await;
     let (status, body) = api.get(&coll).await;
     assert_eq!((status, neutron_type(&body)), (404, "FloatingIPNotFound"));
 }
@@ -252,15 +236,7 @@ async fn port_forwardings() {
 #[tokio::test]
 async fn extensions_can_be_absent() {
     let (sim, api) = start(SimConfig::default()).await;
-    let (_, nets) = api.get("/network/v2.0/networks?name=public").await;
-    let public = nets["networks"][0]["id"].as_str().unwrap().to_string();
-    let fip = api
-        .neutron(
-            "floatingips",
-            "floatingip",
-            json!({"floating_network_id": public}),
-        )
-        .await;
+    let fip = free_fip(&api).await;
     assert_eq!(api.get("/network/v2.0/extensions/trunk").await.0, 200);
     sim.with_state(|st| {
         st.neutron.disabled_extensions = vec!["trunk".into(), "floating-ip-port-forwarding".into()];
