@@ -25,7 +25,8 @@ async fn deleted(api: &Api, path: &str) {
 
 /// A port on `net`.
 async fn port(api: &Api, net: &str) -> String {
-    api.neutron("ports", "port", json!({"network_id": net})).await
+    api.neutron("ports", "port", json!({"network_id": net}))
+        .await
 }
 
 /// A floating IP on `public`, associated with nothing.
