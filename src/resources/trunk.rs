@@ -4,8 +4,10 @@
 //! `PortInUseAsTrunkParent`) or an attached sub-port (409 `PortInUseAsSubPort`). A
 //! trunk whose parent port is bound to a live server is refused too (409 `TrunkInUse`);
 //! the trunk API does not say which server, the parent port does, so the inventory
-//! gives the trunk its parent port's server as a holder (`link`). A cloud without the
-//! extension answers 404 on `/trunks`: the kind is then absent.
+//! gives the trunk its parent port's server as a holder (`link`). Read again before its
+//! delete, a trunk with a sub-port the plan did not know is skipped (its delete would
+//! free that port). A cloud without the extension answers 404 on `/trunks`: the kind is
+//! then absent.
 
 use std::collections::HashMap;
 
@@ -22,6 +24,13 @@ const PARENT_PORT: &str = "parent port";
 
 /// The role of the holder a trunk takes from its parent port.
 const PARENT_SERVER: &str = "server of its parent port";
+
+/// The role of a trunk's reference to a sub-port.
+const SUB_PORT: &str = "sub-port";
+
+/// The role of a sub-port found on a trunk read again that the plan did not know: the
+/// trunk's delete would free it, so it holds the trunk (skipped, not deleted).
+const NEW_SUB_PORT: &str = "sub-port added since the plan was made";
 
 pub(super) static SPEC: KindSpec = KindSpec {
     kind: Kind::Trunk,
@@ -46,7 +55,7 @@ pub(super) static SPEC: KindSpec = KindSpec {
     follows: None,
     hooks: Hooks {
         link: Some(link),
-        after_read: Some(keep_server),
+        after_read: Some(after_read),
         ..Hooks::NONE
     },
 };
@@ -68,7 +77,7 @@ pub(super) fn parse(v: &Value) -> Result<Resource, ParseError> {
             Relation::Needs,
             Kind::Port,
             port.clone(),
-            "sub-port",
+            SUB_PORT,
         ));
         subports.push(port);
     }
@@ -109,8 +118,22 @@ fn link(resources: &mut [Resource]) {
     }
 }
 
-/// Keeps the server learnt from the parent port, which a show does not repeat.
-fn keep_server(known: &Resource, mut fresh: Resource) -> Option<Resource> {
+/// Keeps the server learnt from the parent port, which a show does not repeat; a
+/// sub-port the plan did not know holds the trunk (its delete would free that port).
+fn after_read(known: &Resource, mut fresh: Resource) -> Option<Resource> {
+    let planned = |id: &str| {
+        known
+            .refs
+            .iter()
+            .any(|x| x.role == SUB_PORT && x.id == id)
+    };
+    let added: Vec<Reference> = fresh
+        .refs
+        .iter()
+        .filter(|x| x.role == SUB_PORT && !planned(&x.id))
+        .map(|x| Reference::new(Relation::HeldBy, Kind::Port, x.id.clone(), NEW_SUB_PORT))
+        .collect();
+    fresh.refs.extend(added);
     let held = known.refs.iter().filter(|x| x.role == PARENT_SERVER);
     fresh.refs.extend(held.cloned());
     Some(fresh)
@@ -146,9 +169,19 @@ mod tests {
         let holders: Vec<_> = all[0].holders().map(|h| h.id.clone()).collect();
         assert_eq!(holders, vec!["s1".to_string()]);
         let fresh = parse(&json!({"id": "t1", "port_id": "parent", "sub_ports": []})).unwrap();
-        let fresh = keep_server(&all[0], fresh).unwrap();
+        let fresh = after_read(&all[0], fresh).unwrap();
         assert_eq!(fresh.holders().count(), 1);
         assert!(fresh.detach.is_empty());
+        // A sub-port added since the plan holds the trunk; a planned one does not.
+        let fresh = parse(&json!({"id": "t1", "port_id": "parent",
+            "sub_ports": [{"port_id": "sp1"}, {"port_id": "new"}]}))
+        .unwrap();
+        let holders: Vec<String> = after_read(&all[0], fresh)
+            .unwrap()
+            .holders()
+            .map(|h| h.id.clone())
+            .collect();
+        assert_eq!(holders, vec!["new".to_string(), "s1".to_string()]);
         assert!(parse(&json!({"id": "t2", "sub_ports": []})).is_err());
     }
 }
