@@ -331,3 +331,70 @@ async fn missing_extensions_are_absent() {
     assert!(report.is_clean(), "{}", report.render_text());
     assert!(!bed.sim.exists("network", &net));
 }
+
+/// A sub-port attached to a selected trunk after the plan was made (a port of someone
+/// else's): the trunk is skipped with that port named, and the port stays attached.
+#[tokio::test]
+async fn sub_port_added_since_the_plan_keeps_the_trunk() {
+    use stacksweep::engine::inventory::Inventory;
+    use stacksweep::engine::{Job, SweepHooks};
+    use tokio_util::sync::CancellationToken;
+
+    /// Attaches `port` to `trunk` once the inventory is taken.
+    struct Attach<'a> {
+        sim: &'a stacksweep_sim::SimHandle,
+        trunk: String,
+        port: String,
+    }
+    impl SweepHooks for Attach<'_> {
+        fn listed(&mut self, inventory: Inventory) -> Inventory {
+            let (trunk, port) = (self.trunk.clone(), self.port.clone());
+            self.sim.with_state(|st| {
+                let sub =
+                    json!([{"port_id": port, "segmentation_type": "vlan", "segmentation_id": 9}]);
+                st.set_field("trunk", &trunk, "sub_ports", sub);
+                st.set_field("port", &port, "device_owner", json!("trunk:subport"));
+                st.set_field("port", &port, "device_id", json!(trunk));
+            });
+            inventory
+        }
+    }
+
+    let mut bed = Bed::start().await;
+    let (trunk, late) = seed(&mut bed, |s| {
+        let net = s.network("shared", &[]).unwrap();
+        s.subnet(&net, "shared", "10.64.0.0/24", &[]).unwrap();
+        let parent = s.port(&net, &format!("{TAG}-vm-0"), &[TAG], &[]).unwrap();
+        let trunk = s
+            .trunk(&format!("{TAG}-vm-0"), &[TAG], &parent, &[])
+            .unwrap();
+        let late = s.port(&net, "someone-elses-vlan", &[], &[]).unwrap();
+        mark(s, true, &[("trunk", &trunk)]);
+        mark(s, false, &[("network", &net), ("port", &parent), ("port", &late)]);
+        (trunk, late)
+    });
+    let job = Job::new(
+        bed.session.clone(),
+        selector(&bed.manifest),
+        fast_sweep_options(),
+    );
+    let mut hooks = Attach {
+        sim: &bed.sim,
+        trunk: trunk.clone(),
+        port: late.clone(),
+    };
+    let report = engine::run_with(&job, CancellationToken::new(), Timestamp::now(), &mut hooks)
+        .await
+        .unwrap()
+        .report;
+    let o = outcome(&report, &trunk);
+    assert_eq!(o.outcome, Outcome::Skipped, "{}", report.render_text());
+    assert!(o.reason.contains(&late), "{}", o.reason);
+    assert!(bed.sim.exists("trunk", &trunk));
+    let still = bed
+        .sim
+        .with_state(|st| st.neutron.ports.get(&late).cloned())
+        .unwrap();
+    assert_eq!(still["device_owner"], "trunk:subport");
+    bed.assert_survivors();
+}
