@@ -370,7 +370,11 @@ async fn sub_port_added_since_the_plan_keeps_the_trunk() {
             .unwrap();
         let late = s.port(&net, "someone-elses-vlan", &[], &[]).unwrap();
         mark(s, true, &[("trunk", &trunk)]);
-        mark(s, false, &[("network", &net), ("port", &parent), ("port", &late)]);
+        mark(
+            s,
+            false,
+            &[("network", &net), ("port", &parent), ("port", &late)],
+        );
         (trunk, late)
     });
     let job = Job::new(
