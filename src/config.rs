@@ -771,6 +771,7 @@ pub fn validate_select(
             .into_iter()
             .collect(),
         name_regex,
+        description_regex: None,
     };
     let presets = raw.presets.clone().unwrap_or_default();
     for p in &presets {

@@ -49,8 +49,8 @@ pub enum Scenario {
         /// Worker servers besides the master.
         nodes: usize,
     },
-    /// A Cluster API (CAPO) cluster: servers, cloud-provider-openstack load balancers and
-    /// cinder-csi volumes.
+    /// A Cluster API (CAPO) cluster: servers (one with a trunk), cloud-provider-openstack
+    /// load balancers, cinder-csi volumes and backups, a floating IP's port forwarding.
     CapoCluster {
         /// Worker servers.
         workers: usize,
@@ -199,6 +199,10 @@ impl<'a> Seeder<'a> {
 
     /// Backdates a resource's creation by `hours`.
     pub fn age(&mut self, kind: &str, id: &str, hours: i64) {
+        if kind == "port-forwarding" {
+            // Forwardings have no creation time.
+            return;
+        }
         let at = Timestamp::now() - SignedDuration::from_hours(hours);
         self.st.set_created_at(kind, id, at);
     }
@@ -439,6 +443,57 @@ impl<'a> Seeder<'a> {
         name.to_string()
     }
 
+    /// Creates a trunk on `parent` with VLAN `sub_ports` (101, 102, ...).
+    pub fn trunk(
+        &mut self,
+        name: &str,
+        tags: &[&str],
+        parent: &str,
+        sub_ports: &[&str],
+    ) -> Result<String, ApiError> {
+        let subs: Vec<Value> = sub_ports
+            .iter()
+            .enumerate()
+            .map(|(i, p)| json!({"port_id": p, "segmentation_type": "vlan", "segmentation_id": 101 + i}))
+            .collect();
+        let body = json!({"name": name, "tags": tags, "port_id": parent, "sub_ports": subs});
+        Ok(id_of(&self.st.neutron.create_trunk(&self.ctx, obj(body))?))
+    }
+
+    /// Forwards TCP `external` of a floating IP to port 22 of `port`.
+    pub fn port_forwarding(
+        &mut self,
+        fip: &str,
+        port: &str,
+        external: u16,
+    ) -> Result<String, ApiError> {
+        let body = json!({"protocol": "tcp", "external_port": external, "internal_port": 22,
+            "internal_port_id": port});
+        Ok(id_of(&self.st.neutron.create_port_forwarding(
+            &self.ctx,
+            fip,
+            &obj(body),
+        )?))
+    }
+
+    /// Creates a backup of a volume (forced, so attached volumes work too), incremental
+    /// on its latest backup if asked.
+    pub fn backup(
+        &mut self,
+        volume: &str,
+        name: &str,
+        incremental: bool,
+        metadata: Value,
+    ) -> Result<String, ApiError> {
+        let body = json!({"volume_id": volume, "name": name, "force": true,
+            "incremental": incremental, "metadata": metadata});
+        Ok(id_of(&crate::cinder::create_backup(
+            self.st,
+            &self.ctx,
+            obj(body),
+        )?))
+    }
+
     /// Creates a server group.
     pub fn server_group(&mut self, name: &str) -> Result<String, ApiError> {
         let g = crate::nova::create_server_group(
@@ -591,8 +646,12 @@ fn kubespray(s: &mut Seeder, tag: &str, nodes: usize) -> Result<(), ApiError> {
 }
 
 /// A Cluster API (CAPO) cluster: network, router, security groups, the API server load
-/// balancer, control plane and workers, cloud-provider-openstack service load balancers
-/// and cinder-csi volumes; a management network and an unrelated load balancer survive.
+/// balancer, control plane and workers (the first worker's port trunked, with a
+/// sub-port), cloud-provider-openstack service load balancers, cinder-csi volumes (one
+/// with a backup chain: full, then two incrementals) and a bastion floating IP
+/// forwarding SSH to the control plane. A management network with an unrelated load
+/// balancer, a trunked VM port with its own SSH forwarding, and a backed-up volume
+/// survive.
 fn capo(s: &mut Seeder, tag: &str, workers: usize) -> Result<(), ApiError> {
     let t = [tag];
     let p = |n: &str| format!("{tag}-{n}");
@@ -602,12 +661,28 @@ fn capo(s: &mut Seeder, tag: &str, workers: usize) -> Result<(), ApiError> {
     let other_lb = s.load_balancer("kube_service_prod_default_web", &mgmt_sub, &[], 1)?;
     let logs = s.container("ci-logs-archive", 3);
     let golden = s.image("golden-ubuntu", &[], true);
+    // The management VM's trunk and its SSH forwarding, and a backup of its data:
+    // not the job's.
+    let mgmt_port = s.port(&mgmt, "management-vm", &[], &[])?;
+    let mgmt_sub_port = s.port(&mgmt, "management-vm-vlan7", &[], &[])?;
+    let mgmt_trunk = s.trunk("management-vm", &[], &mgmt_port, &[mgmt_sub_port.as_str()])?;
+    let mgmt_fip = s.floating_ip("management ssh", &[], None)?;
+    let mgmt_ssh = s.port_forwarding(&mgmt_fip, &mgmt_port, 22)?;
+    let mgmt_data = s.volume("management-data", 1, json!({}))?;
+    let mgmt_backup = s.backup(&mgmt_data, "management-data-nightly", false, json!({}))?;
     for (kind, id) in [
         ("network", &mgmt),
         ("subnet", &mgmt_sub),
         ("load-balancer", &other_lb),
         ("container", &logs),
         ("image", &golden),
+        ("port", &mgmt_port),
+        ("port", &mgmt_sub_port),
+        ("trunk", &mgmt_trunk),
+        ("floating-ip", &mgmt_fip),
+        ("port-forwarding", &mgmt_ssh),
+        ("volume", &mgmt_data),
+        ("volume-backup", &mgmt_backup),
     ] {
         s.age(kind, id, 24 * 90);
         s.record(kind, id, false);
@@ -632,6 +707,7 @@ fn capo(s: &mut Seeder, tag: &str, workers: usize) -> Result<(), ApiError> {
     let api_lb = s.load_balancer(&p("kubeapi"), &sub, &t, 1)?;
     let svc_lb = s.load_balancer(&format!("kube_service_{tag}_default_nginx"), &sub, &t, 2)?;
     let image = s.image(&p("node-image"), &t, false);
+    let mut chain = Vec::new();
     let mut sel = vec![
         ("network", net.clone()),
         ("subnet", sub),
@@ -657,13 +733,36 @@ fn capo(s: &mut Seeder, tag: &str, workers: usize) -> Result<(), ApiError> {
                 ..ServerSpec::default()
             },
         )?;
-        sel.extend([("port", port), ("server", server.clone())]);
+        sel.extend([("port", port.clone()), ("server", server.clone())]);
+        if i == 1 {
+            // CAPO trunks a machine's port when asked: the trunk is named like the
+            // port, the sub-port is the job's too.
+            let sub = s.port(&net, &format!("{name}-0-vlan101"), &t, &[sg.as_str()])?;
+            let trunk = s.trunk(&format!("{name}-0"), &t, &port, &[sub.as_str()])?;
+            sel.extend([("port", sub), ("trunk", trunk)]);
+        }
         if i > 0 {
             let pvc = s.volume(&format!("pvc-{}", uuid::Uuid::new_v4()), 1, meta.clone())?;
             s.attach(&server, &pvc);
-            sel.push(("volume", pvc));
+            sel.push(("volume", pvc.clone()));
+            if i == 1 {
+                // cinder-csi backups of the volume: a full one and two incrementals.
+                for incremental in [false, true, true] {
+                    let name = format!("snapshot-{}", uuid::Uuid::new_v4());
+                    chain.push(s.backup(&pvc, &name, incremental, meta.clone())?);
+                }
+            }
         }
     }
+    // A bastion floating IP forwarding SSH to the control plane's port.
+    let cp_port = sel
+        .iter()
+        .find(|(k, _)| *k == "port")
+        .map(|(_, id)| id.clone())
+        .unwrap_or_default();
+    let bastion = s.floating_ip(&p("bastion-fip"), &t, None)?;
+    let ssh = s.port_forwarding(&bastion, &cp_port, 2222)?;
+    sel.extend([("floating-ip", bastion), ("port-forwarding", ssh)]);
     let bucket = s.container(&p("etcd-backups"), 2);
     sel.push(("container", bucket));
     let stack = s.stack(
@@ -675,6 +774,12 @@ fn capo(s: &mut Seeder, tag: &str, workers: usize) -> Result<(), ApiError> {
     for (kind, id) in &sel {
         s.age(kind, id, 7);
         s.record(kind, id, true);
+    }
+    // About 7 hours old, a minute apart, oldest first, as a real chain is.
+    for (n, b) in chain.iter().enumerate() {
+        let at = Timestamp::now() - SignedDuration::from_mins(7 * 60 + 3 - n as i64);
+        s.st.set_created_at("volume-backup", b, at);
+        s.record("volume-backup", b, true);
     }
     Ok(())
 }

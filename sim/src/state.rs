@@ -169,6 +169,9 @@ impl SimState {
             "floating-ip" => &self.neutron.floatingips,
             "security-group" => &self.neutron.security_groups,
             "security-group-rule" => &self.neutron.security_group_rules,
+            "trunk" => &self.neutron.trunks,
+            "port-forwarding" => &self.neutron.port_forwardings,
+            "volume-backup" => &self.cinder.backups,
             "server" => &self.nova.servers,
             "server-group" => &self.nova.server_groups,
             "keypair" => &self.nova.keypairs,
@@ -192,6 +195,9 @@ impl SimState {
             "floating-ip" => &mut self.neutron.floatingips,
             "security-group" => &mut self.neutron.security_groups,
             "security-group-rule" => &mut self.neutron.security_group_rules,
+            "trunk" => &mut self.neutron.trunks,
+            "port-forwarding" => &mut self.neutron.port_forwardings,
+            "volume-backup" => &mut self.cinder.backups,
             "server" => &mut self.nova.servers,
             "server-group" => &mut self.nova.server_groups,
             "keypair" => &mut self.nova.keypairs,
@@ -209,7 +215,7 @@ impl SimState {
     pub fn set_created_at(&mut self, kind: &str, id: &str, at: Timestamp) {
         let (key, text) = match kind {
             "server" => ("created", fmt_z(at)),
-            "volume" | "snapshot" => ("created_at", fmt_micro(at)),
+            "volume" | "snapshot" | "volume-backup" => ("created_at", fmt_micro(at)),
             "keypair" => ("created_at", fmt_micro(at)),
             "load-balancer" => ("created_at", fmt_plain(at)),
             "stack" => ("creation_time", fmt_z(at)),

@@ -96,6 +96,7 @@ pub fn selector_for(manifest: &Manifest) -> anyhow::Result<Selector> {
         any_tags: vec![tag.clone()],
         metadata: vec![("ci-job".to_owned(), tag.clone())],
         name_regex: Some(regex::Regex::new(&format!("^{}-", regex::escape(tag)))?),
+        description_regex: None,
     };
     Ok(Selector::new(marks, Filters::default())?)
 }

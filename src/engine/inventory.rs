@@ -26,6 +26,7 @@ impl Inventory {
     pub fn new(project_id: impl Into<String>, mut resources: Vec<Resource>) -> Self {
         resources.sort_by(|a, b| (a.kind, &a.id).cmp(&(b.kind, &b.id)));
         resources.dedup_by(|a, b| a.kind == b.kind && a.id == b.id);
+        resources::link_kinds(&mut resources);
         link(&mut resources);
         // Kind, then name: IDs are random, names are what a reader (and a snapshot)
         // follows. Unnamed resources (Nova's ports) go by the names they reference.

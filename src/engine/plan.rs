@@ -1303,6 +1303,172 @@ mod tests {
         assert_eq!(plan.steps.len(), 1);
     }
 
+    /// A trunk: its sub-ports are removed, then it goes, then its parent port and the
+    /// sub-ports; its parent port's server goes first.
+    #[test]
+    fn trunk_order() {
+        let mut trunk = mk(
+            Trunk,
+            "t",
+            true,
+            &[
+                (Needs, Port, "parent", "parent port"),
+                (Needs, Port, "sub", "sub-port"),
+            ],
+        );
+        trunk.detach.push(Detach::TrunkSubports {
+            trunk_id: "t".into(),
+            port_ids: vec!["sub".into()],
+        });
+        let plan = plan_of(vec![
+            mk(Server, "s", true, &[]),
+            mk(Port, "parent", true, &[(OwnedBy, Server, "s", "server")]),
+            mk(Port, "sub", true, &[(HeldBy, Trunk, "t", "trunk")]),
+            trunk.clone(),
+        ]);
+        assert!(plan.skipped.is_empty(), "{}", plan.render_text());
+        let s = pos(&plan, Server, "s", "delete");
+        let remove = detach_pos(&plan, |d| matches!(d, Detach::TrunkSubports { .. }));
+        let t = pos(&plan, Trunk, "t", "delete");
+        let parent = pos(&plan, Port, "parent", "delete");
+        let sub = pos(&plan, Port, "sub", "delete");
+        assert!(
+            s < t && remove < t && t < parent && t < sub,
+            "{}",
+            plan.render_text()
+        );
+
+        // Its parent port's server is kept: the trunk, its ports and its sub-port
+        // removal stay, with the server named.
+        let plan = plan_of(vec![
+            mk(Server, "s", false, &[]),
+            mk(Port, "parent", true, &[(OwnedBy, Server, "s", "server")]),
+            mk(Port, "sub", true, &[(HeldBy, Trunk, "t", "trunk")]),
+            trunk,
+        ]);
+        assert_eq!(
+            reason(&plan, "t"),
+            "skipped: in use by server s (unselected)",
+            "{}",
+            plan.render_text()
+        );
+        assert!(reason(&plan, "sub").contains("blocked by server s (unselected)"));
+        assert!(plan.steps.is_empty(), "{}", plan.render_text());
+    }
+
+    /// A port forwarding follows its floating IP: to a selected port it goes before
+    /// both; to a kept port it stays, and so does its floating IP, with the port named;
+    /// a kept floating IP's forwarding keeps a selected port.
+    #[test]
+    fn port_forwardings() {
+        let pf = |id: &str, fip: &'static str, port: &'static str| {
+            mk(
+                PortForwarding,
+                id,
+                false,
+                &[
+                    (Needs, FloatingIp, fip, "floating IP"),
+                    (AttachedTo, Port, port, "internal port"),
+                ],
+            )
+        };
+        let free_fip = |id: &str, marked: bool| {
+            let mut f = mk(FloatingIp, id, false, &[]);
+            if marked {
+                f.description = format!("ci-{id}");
+            }
+            f
+        };
+        let plan = plan_of(vec![
+            free_fip("f", true),
+            mk(Port, "job", true, &[]),
+            pf("pf-job", "f", "job"),
+        ]);
+        let forwarding = pos(&plan, PortForwarding, "pf-job", "delete");
+        assert!(forwarding < pos(&plan, FloatingIp, "f", "delete"));
+        assert!(forwarding < pos(&plan, Port, "job", "delete"));
+
+        let plan = plan_of(vec![
+            free_fip("f", true),
+            mk(Port, "job", true, &[]),
+            mk(Port, "kept", false, &[]),
+            pf("pf-job", "f", "job"),
+            pf("pf-kept", "f", "kept"),
+        ]);
+        assert_eq!(
+            reason(&plan, "pf-kept"),
+            "skipped: attached to port kept (unselected)"
+        );
+        assert_eq!(
+            reason(&plan, "f"),
+            "skipped: waits on port-forwarding pf-kept, blocked by port kept (unselected)",
+            "{}",
+            plan.render_text()
+        );
+        // The other forwarding and its port still go.
+        assert!(pos(&plan, PortForwarding, "pf-job", "delete") < pos(&plan, Port, "job", "delete"));
+
+        let plan = plan_of(vec![
+            free_fip("f", false),
+            mk(Port, "job", true, &[]),
+            pf("pf", "f", "job"),
+        ]);
+        assert!(plan.skipped.iter().all(|s| s.id != "pf"));
+        assert_eq!(
+            reason(&plan, "job"),
+            "skipped: in use by port-forwarding pf (unselected)"
+        );
+        assert!(plan.steps.is_empty(), "{}", plan.render_text());
+    }
+
+    /// Backups of one volume: incrementals go newest first, before the full backup; an
+    /// unselected incremental keeps what it builds on, named.
+    #[test]
+    fn backup_chains() {
+        let backup = |id: &str, minute: u32, incremental: bool, dependents: bool, marked: bool| {
+            let name = if marked {
+                format!("ci-{id}")
+            } else {
+                id.to_string()
+            };
+            crate::resources::parse(
+                VolumeBackup,
+                &serde_json::json!({"id": id, "name": name, "volume_id": "v",
+                    "status": "available", "is_incremental": incremental,
+                    "has_dependent_backups": dependents,
+                    "os-backup-project-attr:project_id": P,
+                    "created_at": format!("2026-11-22T06:{minute:02}:00.000000")}),
+            )
+            .unwrap()
+        };
+        let plan = plan_of(vec![
+            backup("full", 1, false, true, true),
+            backup("inc1", 2, true, true, true),
+            backup("inc2", 3, true, false, true),
+            mk(Volume, "v", true, &[]),
+        ]);
+        let full = pos(&plan, VolumeBackup, "full", "delete");
+        let inc1 = pos(&plan, VolumeBackup, "inc1", "delete");
+        let inc2 = pos(&plan, VolumeBackup, "inc2", "delete");
+        assert!(inc2 < inc1 && inc1 < full, "{}", plan.render_text());
+        assert_eq!(plan.delete_count(), 4);
+
+        let plan = plan_of(vec![
+            backup("full", 1, false, true, true),
+            backup("inc1", 2, true, true, true),
+            backup("inc2", 3, true, false, false),
+            mk(Volume, "v", true, &[]),
+        ]);
+        assert_eq!(
+            reason(&plan, "inc1"),
+            "skipped: in use by volume-backup inc2 (unselected)"
+        );
+        assert!(reason(&plan, "full").contains("volume-backup inc2 (unselected)"));
+        // The volume does not wait for its backups.
+        assert_eq!(plan.delete_count(), 1);
+        pos(&plan, Volume, "v", "delete");
+    }
+
     /// The same inventory gives the same plan whatever order it was listed in.
     #[test]
     fn deterministic() {

@@ -15,7 +15,7 @@ use serde::Serialize;
 use serde_json::Value;
 use url::Url;
 
-use crate::openstack::{microversion_headers, Service, Session};
+use crate::openstack::{microversion_headers, ApiError, Service, Session};
 use crate::resources::{self, Kind};
 
 /// What became of one kind.
@@ -24,7 +24,8 @@ use crate::resources::{self, Kind};
 pub enum Status {
     /// Listed fine: stacksweep can sweep it.
     Usable,
-    /// Its service is not in the catalog.
+    /// Its service is not in the catalog, or the service does not offer its API (404:
+    /// a Neutron extension that is not loaded).
     Absent,
     /// Its service is there but the version or the listing fails.
     Unusable,
@@ -221,6 +222,12 @@ pub async fn run(session: &Session, insecure: bool, selected: impl Fn(Kind) -> b
                         version.offered.as_deref().unwrap_or("?"),
                         version.needed.as_deref().unwrap_or("?")
                     )),
+                ),
+                // The service is there but not this API (a Neutron extension that is
+                // not loaded): nothing of it can leak, as the sweep's inventory says.
+                (Some(Err(e)), _) if e.api().and_then(ApiError::status) == Some(404) => (
+                    Status::Absent,
+                    Some(format!("not offered by this cloud: {e}")),
                 ),
                 (Some(Err(e)), _) => (Status::Unusable, Some(format!("listing failed: {e}"))),
                 (Some(Ok(())), _) => (Status::Usable, None),

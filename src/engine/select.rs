@@ -29,6 +29,9 @@ pub struct Marks {
     pub metadata: Vec<(String, String)>,
     /// One mark: the name (a floating IP's description) matches.
     pub name_regex: Option<Regex>,
+    /// One mark: the description matches (presets only: Cluster API describes the ports
+    /// and trunks it creates `Created by cluster-api-provider-openstack cluster …`).
+    pub description_regex: Option<Regex>,
 }
 
 impl Marks {
@@ -38,6 +41,7 @@ impl Marks {
             && self.any_tags.is_empty()
             && self.metadata.is_empty()
             && self.name_regex.is_none()
+            && self.description_regex.is_none()
     }
 
     /// Adds `other`'s marks. Name patterns combine as alternatives; `all_tags` sets
@@ -54,16 +58,8 @@ impl Marks {
                 self.metadata.push(pair);
             }
         }
-        self.name_regex = match (self.name_regex.take(), other.name_regex) {
-            (None, b) => b,
-            (a, None) => a,
-            (Some(a), Some(b)) => {
-                let joined = format!("(?:{})|(?:{})", a.as_str(), b.as_str());
-                // Both compiled on their own, so their alternation compiles too; keep
-                // the first should the size limit object.
-                Some(Regex::new(&joined).unwrap_or(a))
-            }
-        };
+        self.name_regex = either(self.name_regex.take(), other.name_regex);
+        self.description_regex = either(self.description_regex.take(), other.description_regex);
     }
 
     /// The first mark `r` carries, described (`tag ci-123`), if any.
@@ -92,6 +88,11 @@ impl Marks {
                 return Some(format!("name {name}"));
             }
         }
+        if let Some(re) = &self.description_regex {
+            if !r.description.is_empty() && re.is_match(&r.description) {
+                return Some(format!("description {}", r.description));
+            }
+        }
         None
     }
 
@@ -100,6 +101,21 @@ impl Marks {
         (kind.has_tags() && (!self.all_tags.is_empty() || !self.any_tags.is_empty()))
             || (kind.has_metadata() && !self.metadata.is_empty())
             || self.name_regex.is_some()
+            || self.description_regex.is_some()
+    }
+}
+
+/// Two patterns as alternatives.
+fn either(a: Option<Regex>, b: Option<Regex>) -> Option<Regex> {
+    match (a, b) {
+        (None, b) => b,
+        (a, None) => a,
+        (Some(a), Some(b)) => {
+            let joined = format!("(?:{})|(?:{})", a.as_str(), b.as_str());
+            // Both compiled on their own, so their alternation compiles too; keep the
+            // first should the size limit object.
+            Some(Regex::new(&joined).unwrap_or(a))
+        }
     }
 }
 
@@ -139,11 +155,14 @@ const UUID: &str = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 ///   `terraform` / `managed-by-terraform` tag or `managed_by=terraform` metadata.
 /// - `cluster-api-openstack`: CAPO names its network, subnet, router and API load
 ///   balancer `k8s-clusterapi-cluster-<namespace>-<cluster>[-kubeapi]` and its groups
-///   `k8s-cluster-<namespace>-<cluster>-secgroup-<role>`.
+///   `k8s-cluster-<namespace>-<cluster>-secgroup-<role>`. Its machines' ports, and the
+///   trunks it makes of them (named like the port), are described `Created by
+///   cluster-api-provider-openstack cluster <namespace>-<cluster>`.
 /// - `cloud-provider-openstack`: load balancers `kube_service_<cluster>_<ns>_<svc>`, their
 ///   groups `lb-sg-…`, floating IPs described `Floating IP for Kubernetes external service …`.
 /// - `cinder-csi`: volumes carry `cinder.csi.openstack.org/cluster` metadata and are named
-///   `pvc-<uuid>`, snapshots `snapshot-<uuid>`.
+///   `pvc-<uuid>`, snapshots `snapshot-<uuid>`; its backups (snapshots of the `backup`
+///   type) carry the same metadata and the snapshot's name.
 pub fn preset(name: &str) -> Option<Marks> {
     let (any_tags, metadata, pattern): (&[&str], &[(&str, &str)], String) = match name {
         "kubespray" => (
@@ -180,6 +199,12 @@ pub fn preset(name: &str) -> Option<Marks> {
     } else {
         Regex::new(&pattern).ok()
     };
+    let description_regex = match name {
+        "cluster-api-openstack" => {
+            Regex::new("^Created by cluster-api-provider-openstack cluster ").ok()
+        }
+        _ => None,
+    };
     Some(Marks {
         all_tags: Vec::new(),
         any_tags: any_tags.iter().map(|s| s.to_string()).collect(),
@@ -188,6 +213,7 @@ pub fn preset(name: &str) -> Option<Marks> {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
         name_regex,
+        description_regex,
     })
 }
 
@@ -309,6 +335,18 @@ impl Selector {
         self.filters.older_than.is_some()
             && r.created_at.is_none()
             && self.judge_before_age(r, project).is_ok()
+    }
+
+    /// The filters that apply to a kind without marks of its own: kind lists and the
+    /// protect list (by ID). `Some(kept)` when one of them keeps it.
+    fn judge_follower(&self, r: &Resource) -> Option<Verdict> {
+        if !self.selects_kind(r.kind) {
+            return Some(Verdict::kept("kept: kind not swept".into()));
+        }
+        if self.filters.protect.contains(&r.id) {
+            return Some(Verdict::kept("kept: protected".into()));
+        }
+        None
     }
 
     /// Every check but age; `Ok(mark)` when only the age is left to judge.
@@ -449,6 +487,14 @@ impl Selection {
         if !self.is_selected(&known.key()) {
             return None;
         }
+        // A follower (a port forwarding) has no marks: it stays ours unless it is now
+        // protected or its kind excluded; its leader is judged on its own.
+        if fresh.kind.follows().is_some() {
+            return selector
+                .judge_follower(fresh)
+                .filter(|v| !v.selected)
+                .map(|v| v.reason);
+        }
         let verdict = if fresh.created_at.is_none() && known.created_at.is_some() {
             let mut aged = fresh.clone();
             aged.created_at = known.created_at;
@@ -488,13 +534,35 @@ impl Selection {
     }
 }
 
-/// Judges every resource of `inventory` at `now`.
+/// Judges every resource of `inventory` at `now`. A kind without marks of its own
+/// ([`Kind::follows`]: port forwardings) takes the verdict of what it follows (its
+/// floating IP), after the kind filters and the protect list.
 pub fn evaluate(inventory: &Inventory, selector: &Selector, now: Timestamp) -> Selection {
-    let verdicts = inventory
+    let mut verdicts: BTreeMap<ResourceKey, Verdict> = inventory
         .resources()
         .iter()
+        .filter(|r| r.kind.follows().is_none())
         .map(|r| (r.key(), selector.judge(r, inventory.project_id(), now)))
         .collect();
+    let followers: Vec<(ResourceKey, Verdict)> = inventory
+        .resources()
+        .iter()
+        .filter_map(|r| {
+            let role = r.kind.follows()?;
+            let leader = r.refs.iter().find(|x| x.role == role);
+            let verdict = selector.judge_follower(r).unwrap_or_else(|| {
+                match leader.and_then(|x| inventory.resolve(x)) {
+                    Some(l) if verdicts.get(&l.key()).is_some_and(|v| v.selected) => {
+                        Verdict::selected(format!("selected: its {role} {} is", l.id))
+                    }
+                    Some(l) => Verdict::kept(format!("kept: its {role} {} is kept", l.id)),
+                    None => Verdict::kept(format!("kept: its {role} is not listed")),
+                }
+            });
+            Some((r.key(), verdict))
+        })
+        .collect();
+    verdicts.extend(followers);
     Selection {
         verdicts,
         judged_by: Some((selector.clone(), inventory.project_id().to_string(), now)),
@@ -767,6 +835,67 @@ mod tests {
         assert!(re.is_match("ci42-k8s-master-1"));
         assert!(re.is_match("pvc-0a1b2c3d-0000-4000-8000-000000000000"));
         assert!(!re.is_match("production-db"));
+    }
+
+    /// The Cluster API preset marks the trunks (and ports) CAPO describes as its own,
+    /// named like any machine port; not another trunk of the same name.
+    #[test]
+    fn capo_marks_its_trunks_by_description() {
+        let capo = sel(preset("cluster-api-openstack").unwrap(), Filters::default());
+        let mut trunk = res(Kind::Trunk, "default-md-0-abcde-0", Some(8));
+        trunk.description = "Created by cluster-api-provider-openstack cluster default-ci".into();
+        let v = capo.judge(&trunk, P, now());
+        assert!(v.selected, "{}", v.reason);
+        assert!(v.reason.contains("description Created by"), "{}", v.reason);
+        trunk.description = "office VM".into();
+        assert!(!capo.judge(&trunk, P, now()).selected);
+        // Backups carry cinder-csi's metadata like its volumes.
+        let mut backup = res(Kind::VolumeBackup, "b", Some(8));
+        backup
+            .metadata
+            .insert("cinder.csi.openstack.org/cluster".into(), "ci".into());
+        let csi = sel(preset("cinder-csi").unwrap(), Filters::default());
+        assert!(csi.judge(&backup, P, now()).selected);
+    }
+
+    /// A port forwarding follows its floating IP's verdict, unless its kind is excluded
+    /// or its ID protected.
+    #[test]
+    fn forwardings_follow_their_floating_ip() {
+        use crate::resources::{Reference, Relation};
+        let mut fip = res(Kind::FloatingIp, "f", Some(8));
+        fip.description = "ci-f".into();
+        let mut pf = Resource::new(Kind::PortForwarding, "pf");
+        pf.refs.push(Reference::new(
+            Relation::Needs,
+            Kind::FloatingIp,
+            "f-id",
+            "floating IP",
+        ));
+        let inv = Inventory::new(P, vec![fip, pf]);
+        let marks = || Marks {
+            name_regex: Some(Regex::new("^ci-").unwrap()),
+            ..Marks::default()
+        };
+        let key = ResourceKey::new(Kind::PortForwarding, "pf");
+        let s = evaluate(&inv, &sel(marks(), Filters::default()), now());
+        assert!(s.is_selected(&key), "{:?}", s.verdict(&key));
+        let protect = Filters {
+            protect: vec!["pf".into()],
+            ..Filters::default()
+        };
+        assert!(!evaluate(&inv, &sel(marks(), protect), now()).is_selected(&key));
+        let excluded = Filters {
+            exclude_kinds: vec![Kind::PortForwarding],
+            ..Filters::default()
+        };
+        assert!(!evaluate(&inv, &sel(marks(), excluded), now()).is_selected(&key));
+        let young = Filters {
+            older_than: Some(Duration::from_secs(24 * 3600)),
+            ..Filters::default()
+        };
+        let verdict = evaluate(&inv, &sel(marks(), young), now());
+        assert!(!verdict.is_selected(&key), "{:?}", verdict.verdict(&key));
     }
 
     /// Ages print with their two largest units.

@@ -141,14 +141,15 @@ pub trait RequestObserver: Send + Sync {
 }
 
 /// Per-service API microversions, in one place. Nova needs >= 2.26 for server tags;
-/// 2.79 is what current clients send. Cinder's base 3.0 keeps list filters plain.
+/// 2.79 is what current clients send. Cinder 3.43 shows backups' metadata (the janitor
+/// lists without server-side filters, so 3.33's resource filters do not matter).
 pub fn microversion_headers(service: Service) -> &'static [(&'static str, &'static str)] {
     match service {
         Service::Compute => &[
             ("openstack-api-version", "compute 2.79"),
             ("x-openstack-nova-api-version", "2.79"),
         ],
-        Service::BlockStorage => &[("openstack-api-version", "volume 3.0")],
+        Service::BlockStorage => &[("openstack-api-version", "volume 3.43")],
         _ => &[],
     }
 }
@@ -835,7 +836,7 @@ mod tests {
             .contains(&("x-openstack-nova-api-version", "2.79")));
         assert_eq!(
             microversion_headers(Service::BlockStorage),
-            &[("openstack-api-version", "volume 3.0")]
+            &[("openstack-api-version", "volume 3.43")]
         );
         assert!(microversion_headers(Service::Network).is_empty());
     }

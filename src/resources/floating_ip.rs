@@ -24,12 +24,13 @@ pub(super) static SPEC: KindSpec = KindSpec {
     tags: true,
     metadata: false,
     deletes_asynchronously: false,
-    blockers: &[Kind::Port, Kind::Stack],
+    blockers: &[Kind::Port, Kind::PortForwarding, Kind::Stack],
     rank: 30,
     stuck: &[],
     stuck_after_delete: &[],
     wrong_state_statuses: &[],
     named_by_description: true,
+    follows: None,
     hooks: Hooks::NONE,
 };
 

@@ -25,6 +25,7 @@ pub(super) static SPEC: KindSpec = KindSpec {
     stuck_after_delete: &[],
     wrong_state_statuses: &[],
     named_by_description: false,
+    follows: None,
     hooks: Hooks::NONE,
 };
 

@@ -29,6 +29,7 @@ pub(super) static SPEC: KindSpec = KindSpec {
     stuck_after_delete: &["ERROR"],
     wrong_state_statuses: &[],
     named_by_description: false,
+    follows: None,
     hooks: Hooks {
         delete: Some(|session, r| Box::pin(delete(session, r))),
         ..Hooks::NONE

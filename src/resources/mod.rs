@@ -108,6 +108,13 @@ kind_table! {
     Stack => stack,
     /// Swift container (emptied, then deleted).
     Container => container,
+    /// Neutron trunk (trunk extension): sub-ports removed, then the trunk, then its
+    /// parent port.
+    Trunk => trunk,
+    /// Neutron floating IP port forwarding (no tags: follows its floating IP).
+    PortForwarding => port_forwarding,
+    /// Cinder volume backup (incrementals before what they build on).
+    VolumeBackup => volume_backup,
 }
 
 impl Kind {
@@ -151,6 +158,12 @@ impl Kind {
     /// failed, resources of this kind cannot be proven unused.
     pub fn blockers(self) -> &'static [Kind] {
         spec(self).blockers
+    }
+
+    /// For a kind without marks of its own, the role of the reference whose target's
+    /// verdict it takes (a port forwarding follows its floating IP).
+    pub fn follows(self) -> Option<&'static str> {
+        spec(self).follows
     }
 
     /// Rank used to break ties in plan order so plans read naturally and stay stable.
@@ -312,6 +325,13 @@ pub enum Detach {
         /// The port it is associated with.
         port_id: String,
     },
+    /// `remove_subports` of a trunk: every sub-port at once.
+    TrunkSubports {
+        /// The trunk.
+        trunk_id: String,
+        /// Its sub-ports.
+        port_ids: Vec<String>,
+    },
 }
 
 impl Detach {
@@ -326,6 +346,9 @@ impl Detach {
             Detach::FloatingIp { floating_ip_id, .. } => {
                 ResourceKey::new(Kind::FloatingIp, floating_ip_id.clone())
             }
+            Detach::TrunkSubports { trunk_id, .. } => {
+                ResourceKey::new(Kind::Trunk, trunk_id.clone())
+            }
         }
     }
 
@@ -335,7 +358,9 @@ impl Detach {
             Detach::RouterInterface { port_id, .. } | Detach::FloatingIp { port_id, .. } => {
                 Some(port_id)
             }
-            Detach::RouterGateway { .. } | Detach::RouterRoutes { .. } => None,
+            Detach::RouterGateway { .. }
+            | Detach::RouterRoutes { .. }
+            | Detach::TrunkSubports { .. } => None,
         }
     }
 
@@ -360,6 +385,9 @@ impl Detach {
             }
             Detach::RouterRoutes { .. } => "clear extra routes".into(),
             Detach::FloatingIp { port_id, .. } => format!("disassociate from port {port_id}"),
+            Detach::TrunkSubports { port_ids, .. } => {
+                format!("remove sub-ports {}", port_ids.join(","))
+            }
         }
     }
 
@@ -388,6 +416,12 @@ impl Detach {
                 port_id,
             } => {
                 format!("disassociate floating IP {floating_ip_id} from port {port_id}")
+            }
+            Detach::TrunkSubports { trunk_id, port_ids } => {
+                format!(
+                    "remove sub-ports {} from trunk {trunk_id}",
+                    port_ids.join(",")
+                )
             }
         }
     }
@@ -423,6 +457,10 @@ pub struct Resource {
     pub undeletable: Option<String>,
     /// IP addresses it holds (a port's fixed IPs): what address pairs and routes name.
     pub addresses: Vec<String>,
+    /// What a kind's parser keeps for its `link` hook and nothing else reads (a
+    /// backup's volume and place in its chain).
+    #[serde(skip)]
+    pub(crate) facts: BTreeMap<&'static str, String>,
 }
 
 impl Resource {
@@ -442,6 +480,7 @@ impl Resource {
             detach: Vec::new(),
             undeletable: None,
             addresses: Vec::new(),
+            facts: BTreeMap::new(),
         }
     }
 
@@ -564,6 +603,10 @@ pub(crate) struct KindSpec {
     /// Whether the description stands in for the name (floating IPs have none): name
     /// patterns and the protect list match it.
     pub(crate) named_by_description: bool,
+    /// For a kind without marks of its own (port forwardings have no tags, name or
+    /// age), the role of the reference whose target's verdict it takes: it is selected
+    /// exactly when that target is (and the filters allow the kind).
+    pub(crate) follows: Option<&'static str>,
     /// What the kind does differently from the generic code.
     hooks: Hooks,
 }
@@ -584,6 +627,10 @@ pub(crate) struct Api {
 type ListHook =
     for<'a> fn(&'a Session, &'a mut Resource) -> BoxFuture<'a, Result<(), ResourceError>>;
 
+/// Lists every resource of a kind in its own way (port forwardings: one sub-collection
+/// per floating IP).
+type ListAllHook = for<'a> fn(&'a Session) -> BoxFuture<'a, Result<Vec<Resource>, ResourceError>>;
+
 /// Reads a resource again in a kind's own way; `None` when it is gone.
 type ReadHook =
     for<'a> fn(&'a Session, &'a Resource) -> BoxFuture<'a, Result<Option<Resource>, ResourceError>>;
@@ -595,6 +642,13 @@ type DeleteHook =
 /// The odd kinds' behaviour; each `None` means the generic way, which is what most
 /// kinds want (`hooks: Hooks::NONE`).
 pub(crate) struct Hooks {
+    /// Replaces the generic listing, and so the preflight probe too (port forwardings
+    /// live under each floating IP).
+    list: Option<ListAllHook>,
+    /// Adds to the kind's resources what only other resources of the inventory show
+    /// (a trunk learns its parent port's server; a backup the incrementals on top of
+    /// it). Runs once the whole inventory is listed, before linking.
+    link: Option<fn(&mut [Resource])>,
     /// Runs on every listed resource (a stack reads the resources it owns).
     after_list: Option<ListHook>,
     /// Replaces the generic show (a container is probed with a one-object listing).
@@ -613,6 +667,8 @@ pub(crate) struct Hooks {
 impl Hooks {
     /// The generic behaviour throughout.
     pub(crate) const NONE: Hooks = Hooks {
+        list: None,
+        link: None,
         after_list: None,
         read: None,
         after_read: None,
@@ -662,6 +718,9 @@ fn api_error(kind: Kind) -> impl FnOnce(ApiError) -> ResourceError {
 /// Lists every resource of `kind` in the project (all pages).
 pub async fn list(session: &Session, kind: Kind) -> Result<Vec<Resource>, ResourceError> {
     let spec = spec(kind);
+    if let Some(list) = spec.hooks.list {
+        return list(session).await;
+    }
     let api = &spec.api;
     let parsed = session
         .list_map(spec.service, api.list_path, api.collection, |v| {
@@ -682,6 +741,9 @@ pub async fn list(session: &Session, kind: Kind) -> Result<Vec<Resource>, Resour
 /// these credentials without reading the whole project (preflight).
 pub async fn probe(session: &Session, kind: Kind) -> Result<(), ResourceError> {
     let spec = spec(kind);
+    if let Some(list) = spec.hooks.list {
+        return list(session).await.map(drop);
+    }
     let api = &spec.api;
     let sep = if api.list_path.contains('?') {
         '&'
@@ -707,6 +769,16 @@ pub async fn probe(session: &Session, kind: Kind) -> Result<(), ResourceError> {
                 api.collection
             )),
         })
+    }
+}
+
+/// Lets every kind add what only other resources of the inventory show (its `link`
+/// hook), before the inventory links the rest.
+pub(crate) fn link_kinds(resources: &mut [Resource]) {
+    for &kind in Kind::ALL {
+        if let Some(link) = spec(kind).hooks.link {
+            link(resources);
+        }
     }
 }
 
@@ -800,6 +872,11 @@ pub async fn detach(session: &Session, action: &Detach) -> Result<DetachOutcome,
             format!("/floatingips/{}", segment(floating_ip_id)),
             json!({ "floatingip": { "port_id": null } }),
         ),
+        Detach::TrunkSubports { trunk_id, port_ids } => (
+            Kind::Trunk,
+            format!("/trunks/{}/remove_subports", segment(trunk_id)),
+            json!({ "sub_ports": port_ids.iter().map(|p| json!({ "port_id": p })).collect::<Vec<_>>() }),
+        ),
     };
     match session.put(kind.service(), &path, &body).await {
         Ok(_) => Ok(DetachOutcome::Done),
@@ -821,7 +898,7 @@ mod tests {
             let json = serde_json::to_string(kind).unwrap();
             assert_eq!(json, format!("\"{}\"", kind.as_str()));
         }
-        assert_eq!(Kind::ALL.len(), 15);
+        assert_eq!(Kind::ALL.len(), 18);
         assert!("floating_ip".parse::<Kind>().is_err());
     }
 
@@ -892,13 +969,16 @@ mod tests {
                 Stack,
                 LoadBalancer,
                 Server,
+                PortForwarding,
                 FloatingIp,
+                Trunk,
                 Port,
                 Router,
                 Subnet,
                 Network,
                 SecurityGroup,
                 Snapshot,
+                VolumeBackup,
                 Volume,
                 Image,
                 ServerGroup,

@@ -30,6 +30,8 @@ pub(super) static SPEC: KindSpec = KindSpec {
         Kind::FloatingIp,
         Kind::Router,
         Kind::LoadBalancer,
+        Kind::Trunk,
+        Kind::PortForwarding,
         Kind::Stack,
     ],
     rank: 40,
@@ -37,6 +39,7 @@ pub(super) static SPEC: KindSpec = KindSpec {
     stuck_after_delete: &[],
     wrong_state_statuses: &[],
     named_by_description: false,
+    follows: None,
     hooks: Hooks::NONE,
 };
 
@@ -112,11 +115,14 @@ pub(super) fn parse(v: &Value) -> Result<Resource, ParseError> {
         Reference::new(Relation::OwnedBy, Kind::Router, device, "router gateway")
     } else if owner == "network:floatingip" {
         Reference::new(Relation::OwnedBy, Kind::FloatingIp, device, "floating IP")
+    } else if owner == "trunk:subport" {
+        // Neutron refuses to delete an attached sub-port (409 `PortInUseAsSubPort`).
+        Reference::new(Relation::HeldBy, Kind::Trunk, device, "trunk")
     } else if owner == "Octavia" || owner == "neutron:LOADBALANCERV2" {
         let lb = device.strip_prefix("lb-").unwrap_or(&device).to_string();
         Reference::new(Relation::OwnedBy, Kind::LoadBalancer, lb, "load balancer")
     } else {
-        // A device we do not model (trunk, bare metal, another service): it holds the port.
+        // A device we do not model (bare metal, another service): it holds the port.
         Reference {
             relation: Relation::HeldBy,
             kind: None,
@@ -176,10 +182,14 @@ mod tests {
         );
         let lb = port("Octavia", "lb-abc");
         assert_eq!(rel(&lb, "load balancer")[0].2, "abc");
-        let other = port("trunk:subport", "t1");
+        let other = port("baremetal:none", "t1");
         assert_eq!(
             rel(&other, "device"),
             vec![(Relation::HeldBy, None, "t1".into())]
+        );
+        assert_eq!(
+            rel(&port("trunk:subport", "t1"), "trunk"),
+            vec![(Relation::HeldBy, Some(Kind::Trunk), "t1".into())]
         );
         let dhcp = port("network:dhcp", "dhcp-x");
         assert_eq!(dhcp.refs.len(), 1);

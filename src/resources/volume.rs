@@ -27,6 +27,7 @@ pub(super) static SPEC: KindSpec = KindSpec {
     stuck_after_delete: &[],
     wrong_state_statuses: &[400],
     named_by_description: false,
+    follows: None,
     hooks: Hooks::NONE,
 };
 

@@ -42,7 +42,8 @@ async fn tls_verification_from_the_cli() {
     let empty = json!({
         "servers": [], "server_groups": [], "keypairs": [], "ports": [], "floatingips": [],
         "routers": [], "subnets": [], "networks": [], "security_groups": [], "volumes": [],
-        "snapshots": [], "loadbalancers": [], "images": [], "stacks": [],
+        "snapshots": [], "loadbalancers": [], "images": [], "stacks": [], "trunks": [],
+        "port_forwardings": [], "backups": [],
     });
     let fake = FakeCloud::start_tls(move |seen| {
         // Swift's account listing is a bare array.

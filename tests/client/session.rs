@@ -105,7 +105,7 @@ async fn password_auth_and_catalog() {
         Some("compute 2.79")
     );
     assert_eq!(seen[1].header("x-openstack-nova-api-version"), Some("2.79"));
-    assert_eq!(seen[2].header("openstack-api-version"), Some("volume 3.0"));
+    assert_eq!(seen[2].header("openstack-api-version"), Some("volume 3.43"));
     assert_eq!(seen[0].header("openstack-api-version"), None);
     assert_eq!(cloud.auth_requests(), 1);
     let err = session

@@ -4,6 +4,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod kinds;
 mod ownership;
 mod pacing;
 mod preflight;

@@ -42,11 +42,12 @@ async fn every_kind_usable() {
 async fn failing_service_is_reported() {
     let b = Bed::builder().scenario("kubespray-aborted:1").start().await;
     b.sim.set_faults("volume", refuse());
+    // Volumes, snapshots and backups: the three block-storage kinds.
     let p = preflight::run(&b.session, true, |_| true).await;
     let volume = p.kinds.iter().find(|k| k.kind == Kind::Volume).unwrap();
     assert_eq!(volume.status, Status::Unusable);
     assert!(volume.detail.as_deref().unwrap().contains("403"));
-    assert_eq!(p.problems().len(), 2, "{:?}", p.problems());
+    assert_eq!(p.problems().len(), 3, "{:?}", p.problems());
     assert!(p.warnings.iter().any(|w| w.contains("TLS")));
     let p = preflight::run(&b.session, false, |k| {
         k.service().as_str() != "block-storage"

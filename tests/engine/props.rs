@@ -18,7 +18,7 @@ use stacksweep::engine::report::{Outcome, Report};
 use stacksweep::engine::select::{self, Filters, Marks, Selector};
 use stacksweep::openstack::DeleteOutcome;
 use stacksweep::resources::{
-    Detach, DetachOutcome, Kind, Reference, Relation, Resource, ResourceKey,
+    self, Detach, DetachOutcome, Kind, Reference, Relation, Resource, ResourceKey,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -218,6 +218,9 @@ struct Shape {
     /// (marked, used by server)
     keypairs: Vec<(bool, Option<u8>)>,
     protect: Option<u8>,
+    /// Trunks, port forwardings and backups: (which, marked, a, b). Drawn last, so the
+    /// rest of a shape (and the recorded regressions) are what they were before them.
+    extras: Vec<(u8, bool, u8, u8)>,
 }
 
 fn shape() -> impl Strategy<Value = Shape> {
@@ -240,18 +243,22 @@ fn shape() -> impl Strategy<Value = Shape> {
         ),
         prop::collection::vec((any::<bool>(), any::<Option<u8>>()), 0..3),
         any::<Option<u8>>(),
+        prop::collection::vec(any::<(u8, bool, u8, u8)>(), 0..5),
     )
         .prop_map(
-            |(nets, groups, servers, ports, routers, fips, volumes, keypairs, protect)| Shape {
-                nets,
-                groups,
-                servers,
-                ports,
-                routers,
-                fips,
-                volumes,
-                keypairs,
-                protect,
+            |(nets, groups, servers, ports, routers, fips, volumes, keypairs, protect, extras)| {
+                Shape {
+                    nets,
+                    groups,
+                    servers,
+                    ports,
+                    routers,
+                    fips,
+                    volumes,
+                    keypairs,
+                    protect,
+                    extras,
+                }
             },
         )
 }
@@ -475,7 +482,106 @@ fn project(s: &Shape) -> Vec<Resource> {
     }
     out.append(&mut routers);
     out.append(&mut servers);
+    extras(s, &mut out);
     out
+}
+
+/// Adds the shape's trunks (on a free or server port, with a free sub-port), port
+/// forwardings (of an unassociated floating IP, to any port) and backups (each
+/// volume's chain: a full one, then incrementals, a minute apart). The fake orders them
+/// only through references; the chain Cinder really enforces is checked on the
+/// simulator (`tests/reliability/props.rs`).
+fn extras(s: &Shape, out: &mut Vec<Resource>) {
+    let ports: Vec<(String, bool)> = out
+        .iter()
+        .filter(|r| r.kind == Kind::Port)
+        .filter(|r| !r.refs.iter().any(|x| x.role == "router interface"))
+        .map(|r| {
+            (
+                r.id.clone(),
+                r.refs.iter().all(|x| x.relation == Relation::Needs),
+            )
+        })
+        .collect();
+    let fips: Vec<String> = out
+        .iter()
+        .filter(|r| r.kind == Kind::FloatingIp && r.detach.is_empty())
+        .map(|r| r.id.clone())
+        .collect();
+    let volumes = s.volumes.len();
+    let mut trunked: BTreeSet<String> = BTreeSet::new();
+    let mut chains: BTreeMap<usize, u32> = BTreeMap::new();
+    for (i, &(which, m, a, b)) in s.extras.iter().enumerate() {
+        match which % 3 {
+            0 if !ports.is_empty() => {
+                let (parent, _) = &ports[usize::from(a) % ports.len()];
+                if !trunked.insert(parent.clone()) {
+                    continue;
+                }
+                let mut t = res(Kind::Trunk, format!("trunk{i}"), m);
+                needs(&mut t, Relation::Needs, Kind::Port, parent, "parent port");
+                let (sub, free) = &ports[usize::from(b) % ports.len()];
+                if *free && b % 2 == 0 && trunked.insert(sub.clone()) {
+                    needs(&mut t, Relation::Needs, Kind::Port, sub, "sub-port");
+                    t.detach.push(Detach::TrunkSubports {
+                        trunk_id: t.id.clone(),
+                        port_ids: vec![sub.clone()],
+                    });
+                    let port = out
+                        .iter_mut()
+                        .find(|r| r.kind == Kind::Port && r.id == *sub);
+                    if let Some(port) = port {
+                        needs(port, Relation::HeldBy, Kind::Trunk, &t.id.clone(), "trunk");
+                    }
+                }
+                out.push(t);
+            }
+            1 if !fips.is_empty() && !ports.is_empty() => {
+                let fip = &fips[usize::from(a) % fips.len()];
+                let (port, _) = &ports[usize::from(b) % ports.len()];
+                let mut pf = res(Kind::PortForwarding, format!("pf{i}"), m);
+                pf.name = format!("tcp/{}", 2200 + i);
+                pf.project_id = None;
+                pf.created_at = None;
+                needs(
+                    &mut pf,
+                    Relation::Needs,
+                    Kind::FloatingIp,
+                    fip,
+                    "floating IP",
+                );
+                needs(
+                    &mut pf,
+                    Relation::AttachedTo,
+                    Kind::Port,
+                    port,
+                    "internal port",
+                );
+                out.push(pf);
+            }
+            2 if volumes > 0 => {
+                let v = usize::from(a) % volumes;
+                let n = chains.entry(v).or_default();
+                let name = if m {
+                    format!("ci-bk{i}")
+                } else {
+                    format!("keep-bk{i}")
+                };
+                let backup = resources::parse(
+                    Kind::VolumeBackup,
+                    &serde_json::json!({"id": format!("bk{i}"), "name": name,
+                        "volume_id": format!("vol{v}"), "status": "available",
+                        "is_incremental": *n > 0, "has_dependent_backups": true,
+                        "os-backup-project-attr:project_id": PROJECT,
+                        "created_at": format!("2026-11-22T06:{:02}:00.000000", *n)}),
+                )
+                .unwrap();
+                *n += 1;
+                out.push(backup);
+            }
+            _ => {}
+        }
+    }
 }
 
 fn selector(protect: Vec<String>) -> Selector {

@@ -60,25 +60,7 @@ async fn capo_cluster_swept_clean_then_nothing_to_do() {
 
 async fn swept_clean_then_nothing_to_do(scenario: &str) {
     let bed = bed(fast_sim_config(), scenario).await;
-    let report = bed
-        .sweep(&selector(&bed.manifest), &fast_sweep_options())
-        .await;
-    assert!(
-        report.is_clean(),
-        "{}\n{}",
-        report.render_text(),
-        report.plan.render_text()
-    );
-    assert_eq!(bed.left(), Vec::<(String, String)>::new());
-    bed.assert_survivors();
-    assert_eq!(report.totals().deleted, bed.manifest.selected.len());
-    let again = bed
-        .sweep(&selector(&bed.manifest), &fast_sweep_options())
-        .await;
-    assert!(again.is_clean());
-    assert_eq!(again.totals().selected, 0, "{}", again.render_text());
-    assert!(again.plan.steps.is_empty());
-    bed.assert_survivors();
+    bed.assert_swept_clean_then_idle().await;
     bed.sim.shutdown().await;
 }
 

@@ -207,6 +207,30 @@ impl Bed {
         }
     }
 
+    /// Sweeps the manifest's selection (`support::selector`): clean, everything selected
+    /// deleted, every survivor intact; then a second sweep selects and plans nothing.
+    pub async fn assert_swept_clean_then_idle(&self) {
+        let report = self
+            .sweep(&selector(&self.manifest), &fast_sweep_options())
+            .await;
+        assert!(
+            report.is_clean(),
+            "{}\n{}",
+            report.render_text(),
+            report.plan.render_text()
+        );
+        assert_eq!(self.left(), Vec::<(String, String)>::new());
+        self.assert_survivors();
+        assert_eq!(report.totals().deleted, self.manifest.selected.len());
+        let again = self
+            .sweep(&selector(&self.manifest), &fast_sweep_options())
+            .await;
+        assert!(again.is_clean(), "{}", again.render_text());
+        assert_eq!(again.totals().selected, 0, "{}", again.render_text());
+        assert!(again.plan.steps.is_empty());
+        self.assert_survivors();
+    }
+
     /// Selected resources of the manifest that still exist.
     pub fn left(&self) -> Vec<(String, String)> {
         let selected = self.manifest.selected.iter();

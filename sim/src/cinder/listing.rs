@@ -1,4 +1,4 @@
-//! Listing volumes and snapshots: Cinder's filters (`name`, `status`, `metadata` as JSON
+//! Listing volumes, snapshots and backups: Cinder's filters (`name`, `status`, `metadata` as JSON
 //! or a Python dict literal), summary or detail, marker/limit pages.
 
 use axum::extract::{RawQuery, State};
@@ -53,21 +53,17 @@ fn list(
     st: &SimState,
     ctx: &Ctx,
     p: &Params,
-    snapshots: bool,
+    key: &'static str,
     detail: bool,
 ) -> Result<Value, ApiError> {
-    let (table, key, owner) = if snapshots {
-        (
+    let snapshots = key == "snapshots";
+    let (table, owner) = match key {
+        "snapshots" => (
             &st.cinder.snapshots,
-            "snapshots",
             "os-extended-snapshot-attributes:project_id",
-        )
-    } else {
-        (
-            &st.cinder.volumes,
-            "volumes",
-            "os-vol-tenant-attr:tenant_id",
-        )
+        ),
+        "backups" => (&st.cinder.backups, "os-backup-project-attr:project_id"),
+        _ => (&st.cinder.volumes, "os-vol-tenant-attr:tenant_id"),
     };
     for m in p.all("metadata") {
         parse_metadata_filter(m)?;
@@ -113,7 +109,7 @@ fn summary_snapshot(o: &Obj) -> Value {
     v
 }
 
-/// `GET /{volumes,snapshots}[/detail]`, told apart by the path.
+/// `GET /{volumes,snapshots,backups}[/detail]`, told apart by the path.
 pub(super) async fn list_h(
     State(s): St,
     Extension(ctx): Caller,
@@ -122,10 +118,16 @@ pub(super) async fn list_h(
 ) -> Result<Response, ApiError> {
     let p = Params::parse(q.as_deref());
     let path = uri.path().trim_end_matches('/');
-    let snapshots = path.contains("/snapshots");
+    let key = if path.contains("/snapshots") {
+        "snapshots"
+    } else if path.contains("/backups") {
+        "backups"
+    } else {
+        "volumes"
+    };
     let detail = path.ends_with("/detail");
     Ok(reply(
         StatusCode::OK,
-        list(&s.lock(), &ctx, &p, snapshots, detail)?,
+        list(&s.lock(), &ctx, &p, key, detail)?,
     ))
 }

@@ -1,7 +1,10 @@
-//! Cinder v3: volumes and snapshots with metadata (and the `?metadata=` filter),
+//! Cinder v3: volumes, snapshots and backups (incremental chains) with metadata (and
+//! the `?metadata=` filter),
 //! asynchronous deletes through `deleting`, `error_deleting` when stuck, `cascade=true`,
 //! and the 400 `badRequest` refusals real Cinder answers for volumes in use.
 
+mod backups;
+mod backups_api;
 mod common;
 mod listing;
 mod metadata;
@@ -19,6 +22,7 @@ use axum::middleware;
 use axum::routing::{delete, get, post};
 use axum::Router;
 
+pub use backups::{create_backup, delete_backup, BACKUP_BUSY, INCREMENTALS_EXIST};
 pub use snapshots::{create_snapshot, delete_snapshot, SNAPSHOT_BUSY};
 pub use state::CinderState;
 pub use volumes::{attach, create_volume, delete_volume, detach, VOLUME_IN_USE};
@@ -65,8 +69,15 @@ pub fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
                 .delete(snapshots_api::delete_snapshot_h),
         )
         .route("/volume/v3/{pid}/types", get(versions::types))
-        .route("/volume/v3/{pid}/backups", get(versions::backups))
-        .route("/volume/v3/{pid}/backups/detail", get(versions::backups))
+        .route(
+            "/volume/v3/{pid}/backups",
+            get(listing::list_h).post(backups_api::post_backup),
+        )
+        .route("/volume/v3/{pid}/backups/detail", get(listing::list_h))
+        .route(
+            "/volume/v3/{pid}/backups/{id}",
+            get(backups_api::get_backup).delete(backups_api::delete_backup_h),
+        )
         .route(
             "/volume/v3/{pid}/os-quota-sets/{id}",
             get(quota::cinder_quota_set),

@@ -1,4 +1,4 @@
-//! Cinder's model: volumes and their snapshots.
+//! Cinder's model: volumes, their snapshots and backups.
 
 use crate::store::{str_of, Table};
 
@@ -9,6 +9,8 @@ pub struct CinderState {
     pub volumes: Table,
     /// Snapshots.
     pub snapshots: Table,
+    /// Backups (`_parent`: the backup an incremental builds on).
+    pub backups: Table,
 }
 
 impl CinderState {

@@ -1,5 +1,5 @@
 //! Version discovery, the microversion every answer echoes, and the fixed answers of
-//! what the simulator does not model (volume types, backups).
+//! what the simulator does not model (volume types).
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode};
@@ -62,9 +62,4 @@ pub(super) async fn types(State(_s): St) -> Response {
         StatusCode::OK,
         json!({"volume_types": [{"id": "lvmdriver-1", "name": "lvmdriver-1", "is_public": true, "description": null, "extra_specs": {}}]}),
     )
-}
-
-/// No backup service: every backup list is empty (openstacksdk's project cleanup asks).
-pub(super) async fn backups(State(_s): St) -> Response {
-    reply(StatusCode::OK, json!({ "backups": [] }))
 }

@@ -63,6 +63,13 @@ pub(super) async fn sub_put(
             StatusCode::OK,
             st.neutron.remove_router_interface(&ctx, &id, &body)?,
         )),
+        (NKind::Trunk, "remove_subports") => {
+            st.neutron.check_kind(k)?;
+            Ok(reply(
+                StatusCode::OK,
+                st.neutron.remove_subports(&ctx, &id, &body)?,
+            ))
+        }
         (_, "tags") => {
             let tags = body
                 .get("tags")

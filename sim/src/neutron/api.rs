@@ -30,7 +30,7 @@ fn project_fields(v: Value, fields: &[&str]) -> Value {
     }
 }
 
-const EXTENSIONS: [&str; 20] = [
+const EXTENSIONS: &[&str] = &[
     "agent",
     "allowed-address-pairs",
     "binding",
@@ -51,7 +51,20 @@ const EXTENSIONS: [&str; 20] = [
     "project-id",
     "network-ip-availability",
     "stateful-security-group",
+    super::trunks::TRUNK,
+    "trunk-details",
+    super::port_forwardings::PORT_FORWARDING,
+    "expose-port-forwarding-in-fip",
 ];
+
+/// The extensions loaded: all but those a test switched off.
+fn loaded(st: &SimState) -> Vec<&'static str> {
+    EXTENSIONS
+        .iter()
+        .copied()
+        .filter(|a| st.neutron.offers(a))
+        .collect()
+}
 
 fn extension(alias: &str) -> Value {
     json!({"alias": alias, "name": alias, "description": alias, "updated": "2020-01-01T00:00:00-00:00", "links": []})
@@ -80,9 +93,11 @@ pub(super) async fn versions(State(s): St) -> Response {
 }
 
 pub(super) async fn root(State(s): St) -> Response {
-    let base = s.lock().base_url.clone();
+    let st = s.lock();
+    let base = st.base_url.clone();
     let resources: Vec<Value> = NKind::ALL
         .iter()
+        .filter(|k| st.neutron.check_kind(**k).is_ok())
         .map(|k| json!({"name": k.single(), "collection": k.plural(), "links": [{"rel": "self", "href": format!("{base}/network/v2.0/{}", k.url())}]}))
         .collect();
     reply(StatusCode::OK, json!({ "resources": resources }))
@@ -95,7 +110,7 @@ pub(super) async fn list(
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
     if trim_json(&coll) == "extensions" {
-        let ext: Vec<Value> = EXTENSIONS.iter().map(|a| extension(a)).collect();
+        let ext: Vec<Value> = loaded(&s.lock()).iter().map(|a| extension(a)).collect();
         return Ok(reply(StatusCode::OK, json!({ "extensions": ext })));
     }
     // No VPN/LBaaS provider plugins here (openstacksdk's project cleanup asks).
@@ -105,6 +120,7 @@ pub(super) async fn list(
     let k = kind_of(&coll)?;
     let params = Params::parse(q.as_deref());
     let mut st = s.lock();
+    st.neutron.check_kind(k)?;
     if k == NKind::SecurityGroup && !ctx.admin {
         st.neutron.ensure_default_sg(&ctx.project_id);
     }
@@ -123,7 +139,9 @@ pub(super) async fn create(
     let k = kind_of(&coll)?;
     let body = parse_body(Style::Neutron, &body)?;
     let obj = body_obj(Style::Neutron, &body, k.single())?;
-    let created = s.lock().neutron.create(k, &ctx, obj)?;
+    let mut st = s.lock();
+    st.neutron.check_kind(k)?;
+    let created = st.neutron.create(k, &ctx, obj)?;
     Ok(reply(
         StatusCode::CREATED,
         json!({ k.single(): public(&created) }),
@@ -138,7 +156,7 @@ pub(super) async fn show(
 ) -> Result<Response, ApiError> {
     let id = trim_json(&id);
     if trim_json(&coll) == "extensions" {
-        return if EXTENSIONS.contains(&id) {
+        return if loaded(&s.lock()).contains(&id) {
             Ok(reply(StatusCode::OK, json!({ "extension": extension(id) })))
         } else {
             Err(ApiError::neutron(
@@ -153,6 +171,7 @@ pub(super) async fn show(
         return Ok(reply(StatusCode::OK, super::quota::neutron_limits(&st)));
     }
     let k = kind_of(&coll)?;
+    st.neutron.check_kind(k)?;
     let obj = st.neutron.find(k, id, &ctx)?;
     let fields = Params::parse(q.as_deref());
     Ok(reply(
@@ -170,7 +189,9 @@ pub(super) async fn update(
     let k = kind_of(&coll)?;
     let body = parse_body(Style::Neutron, &body)?;
     let obj = body_obj(Style::Neutron, &body, k.single())?;
-    let updated = s.lock().neutron.update(k, &ctx, trim_json(&id), obj)?;
+    let mut st = s.lock();
+    st.neutron.check_kind(k)?;
+    let updated = st.neutron.update(k, &ctx, trim_json(&id), obj)?;
     Ok(reply(
         StatusCode::OK,
         json!({ k.single(): public(&updated) }),
@@ -186,6 +207,7 @@ pub(super) async fn delete(
     let k = kind_of(&coll)?;
     let id = trim_json(&id);
     let mut st = s.lock();
+    st.neutron.check_kind(k)?;
     st.neutron.find(k, id, &ctx)?;
     hooks(&mut st, k, id)?;
     st.neutron.delete(k, &ctx, id)?;
@@ -201,6 +223,7 @@ fn hooks(st: &mut SimState, k: NKind, id: &str) -> Result<(), ApiError> {
             NKind::Router => "RouterInUse",
             NKind::SecurityGroup => "SecurityGroupInUse",
             NKind::Port => "PortInUse",
+            NKind::Trunk => "TrunkInUse",
             _ => "Conflict",
         };
         return Err(conflict(

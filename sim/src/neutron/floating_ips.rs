@@ -105,8 +105,10 @@ impl NeutronState {
         touch(f);
     }
 
+    /// Releases a floating IP; its port forwardings go with it.
     pub(super) fn delete_floatingip_internal(&mut self, id: &str) {
         if let Some(f) = self.floatingips.remove(id) {
+            self.drop_forwardings(|pf| str_of(pf, "_fip") == id);
             self.ports.remove(str_of(&f, "_port"));
         }
     }

@@ -21,10 +21,12 @@ pub enum NKind {
     SecurityGroup,
     /// `security-group-rules`.
     SecurityGroupRule,
+    /// `trunks` (the trunk extension).
+    Trunk,
 }
 
 impl NKind {
-    pub(super) const ALL: [NKind; 7] = [
+    pub(super) const ALL: [NKind; 8] = [
         NKind::Network,
         NKind::Subnet,
         NKind::Port,
@@ -32,6 +34,7 @@ impl NKind {
         NKind::FloatingIp,
         NKind::SecurityGroup,
         NKind::SecurityGroupRule,
+        NKind::Trunk,
     ];
 
     pub(super) fn from_url(s: &str) -> Option<NKind> {
@@ -48,6 +51,7 @@ impl NKind {
             NKind::FloatingIp => "floatingips",
             NKind::SecurityGroup => "security-groups",
             NKind::SecurityGroupRule => "security-group-rules",
+            NKind::Trunk => "trunks",
         }
     }
 
@@ -70,6 +74,7 @@ impl NKind {
             NKind::FloatingIp => "floatingip",
             NKind::SecurityGroup => "security_group",
             NKind::SecurityGroupRule => "security_group_rule",
+            NKind::Trunk => "trunk",
         }
     }
 
@@ -105,6 +110,7 @@ impl NKind {
                 "SecurityGroupRuleNotFound",
                 format!("Security group rule {id} does not exist"),
             ),
+            NKind::Trunk => ("TrunkNotFound", format!("Trunk {id} could not be found.")),
         };
         ApiError::neutron(StatusCode::NOT_FOUND, ty, msg)
     }

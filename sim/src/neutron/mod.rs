@@ -1,5 +1,6 @@
 //! Neutron v2.0: networks, subnets, ports, routers (interfaces, external gateway),
-//! floating IPs, security groups and rules, tags and tag filters, marker/limit
+//! floating IPs and their port forwardings, trunks and their sub-ports (both
+//! extensions can be switched off), security groups and rules, tags and tag filters, marker/limit
 //! pagination, and the conflicts and policy refusals the real Neutron answers with
 //! (see `realcloud.md`).
 
@@ -9,11 +10,13 @@ mod floating_ips;
 pub mod kind;
 mod networks;
 mod ops;
+mod port_forwardings;
 mod ports;
 mod quota;
 mod routers;
 mod security_groups;
 pub mod state;
+mod trunks;
 
 use std::sync::Arc;
 
@@ -40,6 +43,14 @@ pub fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
             get(actions::sub_get)
                 .put(actions::sub_put)
                 .delete(actions::sub_delete),
+        )
+        .route(
+            "/network/v2.0/floatingips/{id}/port_forwardings",
+            get(port_forwardings::list).post(port_forwardings::create),
+        )
+        .route(
+            "/network/v2.0/floatingips/{id}/port_forwardings/{pf}",
+            get(port_forwardings::show).delete(port_forwardings::delete),
         )
         .route(
             "/network/v2.0/{coll}/{id}/tags/{tag}",

@@ -21,6 +21,7 @@ impl NeutronState {
             NKind::FloatingIp => self.create_floatingip(ctx, body),
             NKind::SecurityGroup => Ok(self.create_security_group(ctx, body)),
             NKind::SecurityGroupRule => self.create_rule(ctx, body),
+            NKind::Trunk => self.create_trunk(ctx, body),
         }
     }
 
@@ -109,6 +110,7 @@ impl NeutronState {
             NKind::FloatingIp => self.delete_floatingip_internal(id),
             NKind::SecurityGroup => self.delete_security_group(ctx, id, &obj)?,
             NKind::SecurityGroupRule => self.drop_rule(id),
+            NKind::Trunk => self.delete_trunk(id, &obj)?,
         }
         Ok(())
     }

@@ -126,6 +126,7 @@ impl NeutronState {
         if owner.starts_with("compute:") && !ctx.admin {
             return Err(policy("delete_port"));
         }
+        self.check_not_in_trunk(id)?;
         if ROUTER_OWNERS.contains(&owner) {
             return Err(conflict(
                 "ServicePortInUse",
@@ -136,9 +137,11 @@ impl NeutronState {
         Ok(())
     }
 
-    /// Removes a port without policy checks; floating IPs on it become unassociated.
+    /// Removes a port without policy checks; floating IPs on it become unassociated and
+    /// its port forwardings go with it.
     pub fn delete_port_internal(&mut self, id: &str) {
         if self.ports.remove(id).is_some() {
+            self.drop_forwardings(|pf| str_of(pf, "internal_port_id") == id);
             for f in self.floatingips.values_mut() {
                 if str_of(f, "port_id") == id {
                     NeutronState::disassociate(f);

@@ -45,6 +45,13 @@ pub struct NeutronState {
     pub security_groups: Table,
     /// Security group rules.
     pub security_group_rules: Table,
+    /// Trunks.
+    pub trunks: Table,
+    /// Floating IP port forwardings (`_fip`: the floating IP they belong to).
+    pub port_forwardings: Table,
+    /// Extensions this Neutron does not load (tests of a cloud without `trunk` or
+    /// `floating-ip-port-forwarding`): their paths answer 404.
+    pub disabled_extensions: Vec<String>,
     /// The admin-owned external network `public`.
     pub public_network_id: String,
     /// Its subnet `public-subnet`.
@@ -94,6 +101,32 @@ pub(super) fn owner_of(ctx: &Ctx, body: &Obj) -> String {
 }
 
 impl NeutronState {
+    /// Whether the extension `alias` is loaded (not switched off by a test).
+    pub fn offers(&self, alias: &str) -> bool {
+        !self.disabled_extensions.iter().any(|d| d == alias)
+    }
+
+    /// The 404 of a path whose extension is not loaded.
+    pub(super) fn check_extension(&self, alias: &str) -> Result<(), ApiError> {
+        if self.offers(alias) {
+            Ok(())
+        } else {
+            Err(ApiError::neutron(
+                StatusCode::NOT_FOUND,
+                "HTTPNotFound",
+                "The resource could not be found.",
+            ))
+        }
+    }
+
+    /// The kind's extension is loaded (trunks need `trunk`).
+    pub(super) fn check_kind(&self, k: NKind) -> Result<(), ApiError> {
+        match k {
+            NKind::Trunk => self.check_extension(super::trunks::TRUNK),
+            _ => Ok(()),
+        }
+    }
+
     /// The table of a kind.
     pub fn table(&self, k: NKind) -> &Table {
         match k {
@@ -104,6 +137,7 @@ impl NeutronState {
             NKind::FloatingIp => &self.floatingips,
             NKind::SecurityGroup => &self.security_groups,
             NKind::SecurityGroupRule => &self.security_group_rules,
+            NKind::Trunk => &self.trunks,
         }
     }
 
@@ -116,6 +150,7 @@ impl NeutronState {
             NKind::FloatingIp => &mut self.floatingips,
             NKind::SecurityGroup => &mut self.security_groups,
             NKind::SecurityGroupRule => &mut self.security_group_rules,
+            NKind::Trunk => &mut self.trunks,
         }
     }
 

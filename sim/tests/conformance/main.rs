@@ -5,6 +5,7 @@
 mod support;
 
 mod compute;
+mod extensions;
 mod faults;
 mod keystone;
 mod neutron;

@@ -23,6 +23,8 @@ fn delete_path(kind: &str, id: &str) -> String {
         "security-group" => format!("/network/v2.0/security-groups/{id}"),
         "snapshot" => format!("/volume/v3/{{project}}/snapshots/{id}"),
         "volume" => format!("/volume/v3/{{project}}/volumes/{id}"),
+        "volume-backup" => format!("/volume/v3/{{project}}/backups/{id}"),
+        "trunk" => format!("/network/v2.0/trunks/{id}"),
         "load-balancer" => format!("/load-balancer/v2/lbaas/loadbalancers/{id}?cascade=true"),
         "image" => format!("/image/v2/images/{id}"),
         "container" => format!("/swift/v1/AUTH_{{project}}/{id}"),
@@ -48,7 +50,26 @@ async fn delete(sim: &SimHandle, api: &Api, kind: &str, id: &str) {
             assert_eq!(status, 200, "{body}");
         }
     }
-    let path = if kind == "stack" {
+    if kind == "trunk" {
+        let (_, t) = api.get(&format!("/network/v2.0/trunks/{id}")).await;
+        let subs = t["trunk"]["sub_ports"].clone();
+        let (status, body) = api
+            .put(
+                &format!("/network/v2.0/trunks/{id}/remove_subports"),
+                json!({ "sub_ports": subs }),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let path = if kind == "port-forwarding" {
+        let fip = sim.with_state(|st| {
+            st.neutron.port_forwardings.get(id).unwrap()["_fip"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        });
+        format!("/network/v2.0/floatingips/{fip}/port_forwardings/{id}")
+    } else if kind == "stack" {
         let (_, s) = api
             .get(&format!("/heat-api/v1/{{project}}/stacks/{id}"))
             .await;
@@ -101,13 +122,16 @@ async fn sweep_and_check(sim: &SimHandle, api: &Api, m: &Manifest) {
         "stack",
         "load-balancer",
         "server",
+        "port-forwarding",
         "floating-ip",
+        "trunk",
         "port",
         "router",
         "subnet",
         "network",
         "security-group",
         "snapshot",
+        "volume-backup",
         "volume",
         "image",
         "keypair",
@@ -115,7 +139,17 @@ async fn sweep_and_check(sim: &SimHandle, api: &Api, m: &Manifest) {
         "container",
     ];
     for kind in order {
-        for (_, id) in m.selected.iter().filter(|(k, _)| k == kind) {
+        let mut ids: Vec<&String> = m
+            .selected
+            .iter()
+            .filter(|(k, _)| k == kind)
+            .map(|(_, id)| id)
+            .collect();
+        if kind == "volume-backup" {
+            // Recorded oldest first; incrementals must go before what they build on.
+            ids.reverse();
+        }
+        for id in ids {
             delete(sim, api, kind, id).await;
         }
     }
@@ -215,6 +249,9 @@ async fn capo_cluster() {
             "container",
             "image",
             "router",
+            "trunk",
+            "port-forwarding",
+            "volume-backup",
         ],
     );
     let (_, lbs) = api

@@ -251,3 +251,83 @@ async fn volume_pagination() {
     }
     assert_eq!(seen, 5);
 }
+
+async fn backup(api: &Api, volume: &str, incremental: bool) -> (u16, Value) {
+    api.post(
+        "/volume/v3/{project}/backups",
+        json!({"backup": {"volume_id": volume, "name": "b", "incremental": incremental,
+            "metadata": {"cinder.csi.openstack.org/cluster": "ci"}}}),
+    )
+    .await
+}
+
+/// Backups: an incremental needs a backup to build on (400 otherwise); the backup it
+/// builds on has dependents and answers 400 "Incremental backups exist for this backup."
+/// until the incremental is gone; a `deleting` backup answers the status 400; deletes are
+/// asynchronous, then 404 `itemNotFound`. A volume with backups deletes fine.
+#[tokio::test(start_paused = true)]
+async fn backup_chain_is_deleted_newest_first() {
+    use stacksweep_sim::cinder::{BACKUP_BUSY, INCREMENTALS_EXIST};
+    let (sim, api) = start(config()).await;
+    let vol = volume(&api, json!({"size": 1, "name": "v"})).await;
+    let (status, body) = backup(&api, &vol, true).await;
+    assert_eq!(status, 400, "{body}");
+    let (status, out) = backup(&api, &vol, false).await;
+    assert_eq!(status, 202, "{out}");
+    let full = out["backup"]["id"].as_str().unwrap().to_string();
+    let (_, out) = backup(&api, &vol, true).await;
+    let inc = out["backup"]["id"].as_str().unwrap().to_string();
+    let (_, list) = api.get("/volume/v3/{project}/backups/detail").await;
+    let shown: Vec<&Value> = list["backups"].as_array().unwrap().iter().collect();
+    assert_eq!(shown.len(), 2);
+    let full_shown = shown.iter().find(|b| b["id"] == json!(full)).unwrap();
+    assert_eq!(full_shown["has_dependent_backups"], json!(true));
+    assert_eq!(
+        full_shown["metadata"]["cinder.csi.openstack.org/cluster"],
+        "ci"
+    );
+    assert!(full_shown
+        .get("os-backup-project-attr:project_id")
+        .is_some());
+    assert!(full_shown.get("_parent").is_none());
+
+    let (status, body) = api
+        .delete(&format!("/volume/v3/{{project}}/backups/{full}"))
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        body,
+        json!({"badRequest": {"code": 400, "message": INCREMENTALS_EXIST}})
+    );
+    let inc_path = format!("/volume/v3/{{project}}/backups/{inc}");
+    assert_eq!(api.delete(&inc_path).await.0, 202);
+    let (_, b) = api.get(&inc_path).await;
+    assert_eq!(b["backup"]["status"], "deleting");
+    let (status, body) = api.delete(&inc_path).await;
+    assert_eq!(
+        (status, body["badRequest"]["message"].as_str().unwrap()),
+        (400, BACKUP_BUSY)
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (status, body) = api.get(&inc_path).await;
+    assert_eq!(status, 404);
+    assert_eq!(
+        body,
+        json!({"itemNotFound": {"code": 404, "message": format!("Backup {inc} could not be found.")}})
+    );
+    // The volume does not wait for its backups, nor they for it.
+    assert_eq!(
+        api.delete(&format!("/volume/v3/{{project}}/volumes/{vol}"))
+            .await
+            .0,
+        202
+    );
+    assert_eq!(
+        api.delete(&format!("/volume/v3/{{project}}/backups/{full}"))
+            .await
+            .0,
+        202
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(!sim.exists("volume-backup", &full));
+}

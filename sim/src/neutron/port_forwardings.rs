@@ -1,0 +1,160 @@
+//! Floating IP port forwardings (`/floatingips/{id}/port_forwardings`, the
+//! `floating-ip-port-forwarding` extension): list, create, show, delete. A forwarding
+//! goes with its floating IP and with its internal port. Creation does not check that
+//! the internal port's subnet is routed to the floating IP's network.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::Extension;
+use serde_json::{json, Value};
+
+use super::kind::NKind;
+use super::state::{bad, NeutronState};
+use crate::error::{ApiError, Style};
+use crate::http::{body_obj, empty, parse_body, reply, Caller, St};
+use crate::store::{new_id, public, str_of, Ctx, Obj};
+
+/// The extension's alias.
+pub(super) const PORT_FORWARDING: &str = "floating-ip-port-forwarding";
+
+fn not_found(id: &str) -> ApiError {
+    ApiError::neutron(
+        StatusCode::NOT_FOUND,
+        "PortForwardingNotFound",
+        format!("Port Forwarding {id} could not be found."),
+    )
+}
+
+impl NeutronState {
+    /// Removes the forwardings `gone` picks (their floating IP or internal port went).
+    pub(super) fn drop_forwardings(&mut self, gone: impl Fn(&Obj) -> bool) {
+        let ids: Vec<String> = self
+            .port_forwardings
+            .values()
+            .filter(|pf| gone(pf))
+            .map(|pf| str_of(pf, "id").to_string())
+            .collect();
+        for id in ids {
+            self.port_forwardings.remove(&id);
+        }
+    }
+
+    /// The floating IP the caller sees, once the extension is known to be loaded.
+    fn forwarding_fip(&self, ctx: &Ctx, fip: &str) -> Result<(), ApiError> {
+        self.check_extension(PORT_FORWARDING)?;
+        self.find(NKind::FloatingIp, fip, ctx).map(drop)
+    }
+
+    /// Creates a forwarding on a floating IP to a port of the caller's.
+    pub fn create_port_forwarding(
+        &mut self,
+        ctx: &Ctx,
+        fip: &str,
+        body: &Obj,
+    ) -> Result<Obj, ApiError> {
+        self.forwarding_fip(ctx, fip)?;
+        let port_id = str_of(body, "internal_port_id").to_string();
+        let port = self.find(NKind::Port, &port_id, ctx)?;
+        let ip = match body.get("internal_ip_address").and_then(Value::as_str) {
+            Some(ip) => ip.to_string(),
+            None => port["fixed_ips"][0]["ip_address"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        };
+        let external = body.get("external_port").cloned().unwrap_or(Value::Null);
+        let taken = self.port_forwardings.values().any(|pf| {
+            str_of(pf, "_fip") == fip
+                && pf["external_port"] == external
+                && pf["protocol"] == body["protocol"]
+        });
+        if taken {
+            return Err(bad(format!(
+                "Bad port_forwarding request: A duplicate port forwarding entry with same attributes already exists, conflicting values are {{'floatingip_id': '{fip}', 'external_port': {external}}}."
+            )));
+        }
+        let pf = json!({"id": new_id(), "external_port": external,
+            "internal_port": body.get("internal_port").cloned().unwrap_or(Value::Null),
+            "internal_ip_address": ip, "protocol": body.get("protocol").cloned().unwrap_or(json!("tcp")),
+            "internal_port_id": port_id,
+            "description": body.get("description").cloned().unwrap_or(json!("")),
+            "_fip": fip});
+        let Value::Object(pf) = pf else {
+            return Err(bad("internal"));
+        };
+        self.port_forwardings.insert(pf.clone());
+        Ok(pf)
+    }
+
+    fn find_forwarding(&self, ctx: &Ctx, fip: &str, id: &str) -> Result<&Obj, ApiError> {
+        self.forwarding_fip(ctx, fip)?;
+        self.port_forwardings
+            .get(id)
+            .filter(|pf| str_of(pf, "_fip") == fip)
+            .ok_or_else(|| not_found(id))
+    }
+}
+
+pub(super) async fn list(
+    State(s): St,
+    Extension(ctx): Caller,
+    Path(fip): Path<String>,
+) -> Result<Response, ApiError> {
+    let st = s.lock();
+    st.neutron.forwarding_fip(&ctx, &fip)?;
+    let items: Vec<Value> = st
+        .neutron
+        .port_forwardings
+        .values()
+        .filter(|pf| str_of(pf, "_fip") == fip)
+        .map(public)
+        .collect();
+    Ok(reply(StatusCode::OK, json!({ "port_forwardings": items })))
+}
+
+pub(super) async fn create(
+    State(s): St,
+    Extension(ctx): Caller,
+    Path(fip): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let body = parse_body(Style::Neutron, &body)?;
+    let obj = body_obj(Style::Neutron, &body, "port_forwarding")?;
+    let pf = s.lock().neutron.create_port_forwarding(&ctx, &fip, &obj)?;
+    Ok(reply(
+        StatusCode::CREATED,
+        json!({ "port_forwarding": public(&pf) }),
+    ))
+}
+
+pub(super) async fn show(
+    State(s): St,
+    Extension(ctx): Caller,
+    Path((fip, id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let st = s.lock();
+    let pf = st.neutron.find_forwarding(&ctx, &fip, &id)?;
+    Ok(reply(
+        StatusCode::OK,
+        json!({ "port_forwarding": public(pf) }),
+    ))
+}
+
+pub(super) async fn delete(
+    State(s): St,
+    Extension(ctx): Caller,
+    Path((fip, id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let mut st = s.lock();
+    st.neutron.find_forwarding(&ctx, &fip, &id)?;
+    if st.take_conflict("port-forwarding", &id) {
+        return Err(super::state::conflict(
+            "Conflict",
+            format!("port_forwarding {id} is in use (injected)."),
+        ));
+    }
+    st.neutron.port_forwardings.remove(&id);
+    Ok(empty(StatusCode::NO_CONTENT))
+}

@@ -1,0 +1,404 @@
+//! The kinds of issue #15 (trunks, floating IP port forwardings, volume backups) swept
+//! against the simulator over loopback: a project mixing them swept clean in one run
+//! in the order the cloud needs, survivors of each kind untouched, a second run with
+//! nothing to do; each case that must be skipped, with its blocker named; and a cloud
+//! without the Neutron extensions, where the kinds are absent, not errors.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use jiff::{SignedDuration, Timestamp};
+use serde_json::json;
+use stacksweep::engine::plan::{Action, Plan};
+use stacksweep::engine::preflight::{self, Status};
+use stacksweep::engine::report::{Outcome, Report};
+use stacksweep::engine::{self, select};
+use stacksweep::resources::{Detach, Kind};
+use stacksweep_sim::scenarios::{Seeder, ServerSpec};
+
+use crate::support::{fast_sweep_options, selector, Bed};
+
+const TAG: &str = "ci-k15";
+
+/// Builds resources as the project's member, ages them 7 hours, and records them as the
+/// job's (`selected`) or not.
+fn seed<R>(bed: &mut Bed, build: impl FnOnce(&mut Seeder) -> R) -> R {
+    let project = bed.sim.project_id();
+    let (out, manifest) = bed.sim.with_state(|st| {
+        let mut s = Seeder::new(st, &project);
+        let out = build(&mut s);
+        for (kind, id) in s
+            .manifest
+            .selected
+            .clone()
+            .iter()
+            .chain(&s.manifest.survivors.clone())
+        {
+            if kind != "volume-backup" {
+                s.age(kind, id, 7);
+            }
+        }
+        (out, s.manifest)
+    });
+    bed.manifest = manifest;
+    bed.manifest.tag = TAG.into();
+    out
+}
+
+/// Records `(kind, id)` as the job's (`true`) or a survivor.
+fn mark(s: &mut Seeder, selected: bool, items: &[(&str, &String)]) {
+    for (kind, id) in items {
+        s.record(kind, id, selected);
+    }
+}
+
+/// A backup chain of `volume` (full, then incrementals), `marked` ones the job's, about
+/// 7 hours old and a minute apart, oldest first.
+fn chain(s: &mut Seeder, volume: &str, marked: &[bool]) -> Vec<String> {
+    let mut ids = Vec::new();
+    for (n, &m) in marked.iter().enumerate() {
+        let (name, meta) = if m {
+            (format!("{TAG}-backup-{n}"), json!({ "ci-job": TAG }))
+        } else {
+            (format!("keep-backup-{n}"), json!({}))
+        };
+        let b = s.backup(volume, &name, n > 0, meta).unwrap();
+        let at = Timestamp::now() - SignedDuration::from_mins(7 * 60 + 10 - n as i64);
+        s.st.set_created_at("volume-backup", &b, at);
+        ids.push(b);
+    }
+    ids
+}
+
+fn step(plan: &Plan, kind: Kind, id: &str, action: &str) -> usize {
+    let found = plan
+        .steps
+        .iter()
+        .find(|s| s.kind == kind && s.id == id && s.action.as_str() == action);
+    found
+        .unwrap_or_else(|| panic!("no {action} {kind} {id}:\n{}", plan.render_text()))
+        .number
+}
+
+fn outcome<'a>(report: &'a Report, id: &str) -> &'a stacksweep::engine::report::ResourceOutcome {
+    report
+        .resources
+        .iter()
+        .find(|r| r.id == id)
+        .unwrap_or_else(|| panic!("{id} not in the report:\n{}", report.render_text()))
+}
+
+/// The job's trunk (with a sub-port, on its server's port), a floating IP forwarding
+/// SSH to its port, and a volume with a backup chain all go in one run: sub-ports
+/// removed, then the trunk, then its ports; the forwarding before its floating IP and
+/// port; incrementals newest first. A kept trunk, a kept floating IP's forwarding and a
+/// kept backup stay; a second run has nothing to do.
+#[tokio::test]
+async fn new_kinds_swept_clean_then_nothing_to_do() {
+    let mut bed = Bed::start().await;
+    let ids = seed(&mut bed, |s| {
+        let t = [TAG];
+        let p = |n: &str| format!("{TAG}-{n}");
+        let net = s.network(&p("net"), &t).unwrap();
+        let sub = s.subnet(&net, &p("subnet"), "10.61.0.0/24", &t).unwrap();
+        let parent = s.port(&net, &p("vm-0"), &t, &[]).unwrap();
+        let vlan = s.port(&net, &p("vm-0-vlan101"), &t, &[]).unwrap();
+        let server = s
+            .server(
+                &p("vm"),
+                &t,
+                &ServerSpec {
+                    ports: vec![parent.clone()],
+                    ..ServerSpec::default()
+                },
+            )
+            .unwrap();
+        let trunk = s.trunk(&p("vm-0"), &t, &parent, &[vlan.as_str()]).unwrap();
+        let app = s.port(&net, &p("app"), &t, &[]).unwrap();
+        let fip = s.floating_ip(&p("ssh"), &t, None).unwrap();
+        let ssh = s.port_forwarding(&fip, &app, 2222).unwrap();
+        let vol = s.volume(&p("data"), 1, json!({ "ci-job": TAG })).unwrap();
+        let backups = chain(s, &vol, &[true, true, true]);
+        mark(
+            s,
+            true,
+            &[
+                ("network", &net),
+                ("subnet", &sub),
+                ("port", &parent),
+                ("port", &vlan),
+                ("server", &server),
+                ("trunk", &trunk),
+                ("port", &app),
+                ("floating-ip", &fip),
+                ("port-forwarding", &ssh),
+                ("volume", &vol),
+            ],
+        );
+        for b in &backups {
+            s.record("volume-backup", b, true);
+        }
+        // Not the job's: an office VM's trunk and SSH forwarding, a nightly backup.
+        let office = s.network("office", &[]).unwrap();
+        let office_sub = s.subnet(&office, "office", "10.62.0.0/24", &[]).unwrap();
+        let kept_parent = s.port(&office, "office-vm", &[], &[]).unwrap();
+        let kept_vlan = s.port(&office, "office-vm-vlan7", &[], &[]).unwrap();
+        let kept_trunk = s
+            .trunk("office-vm", &[], &kept_parent, &[kept_vlan.as_str()])
+            .unwrap();
+        let kept_fip = s.floating_ip("office ssh", &[], None).unwrap();
+        let kept_ssh = s.port_forwarding(&kept_fip, &kept_parent, 22).unwrap();
+        let kept_vol = s.volume("office-data", 1, json!({})).unwrap();
+        let kept_backups = chain(s, &kept_vol, &[false]);
+        mark(
+            s,
+            false,
+            &[
+                ("network", &office),
+                ("subnet", &office_sub),
+                ("port", &kept_parent),
+                ("port", &kept_vlan),
+                ("trunk", &kept_trunk),
+                ("floating-ip", &kept_fip),
+                ("port-forwarding", &kept_ssh),
+                ("volume", &kept_vol),
+                ("volume-backup", &kept_backups[0]),
+            ],
+        );
+        (trunk, parent, vlan, fip, ssh, app, backups)
+    });
+    let (trunk, parent, vlan, fip, ssh, app, backups) = ids;
+
+    let job = selector(&bed.manifest);
+    let inventory = engine::list(&bed.session, &job).await.unwrap();
+    let selection = select::evaluate(&inventory, &job, Timestamp::now());
+    let plan = stacksweep::engine::plan::build(&inventory, &selection);
+    assert!(plan.skipped.is_empty(), "{}", plan.render_text());
+    let remove = plan
+        .steps
+        .iter()
+        .find(|s| {
+            matches!(
+                &s.action,
+                Action::Detach {
+                    detach: Detach::TrunkSubports { .. }
+                }
+            )
+        })
+        .unwrap()
+        .number;
+    let t = step(&plan, Kind::Trunk, &trunk, "delete");
+    assert!(remove < t, "{}", plan.render_text());
+    assert!(t < step(&plan, Kind::Port, &parent, "delete"));
+    assert!(t < step(&plan, Kind::Port, &vlan, "delete"));
+    let pf = step(&plan, Kind::PortForwarding, &ssh, "delete");
+    assert!(pf < step(&plan, Kind::FloatingIp, &fip, "delete"));
+    assert!(pf < step(&plan, Kind::Port, &app, "delete"));
+    let b: Vec<usize> = backups
+        .iter()
+        .map(|b| step(&plan, Kind::VolumeBackup, b, "delete"))
+        .collect();
+    assert!(b[2] < b[1] && b[1] < b[0], "{}", plan.render_text());
+
+    bed.assert_swept_clean_then_idle().await;
+}
+
+/// Each case the cloud (or safety) forbids is skipped with its blocker named, and the
+/// cloud keeps it: a trunk whose parent port is bound to a server we keep; a floating IP
+/// with a forwarding to a port we keep (that forwarding too; the one to the job's port
+/// goes, with the port); a backup with an incremental on top that is not the job's.
+#[tokio::test]
+async fn new_kinds_skipped_with_blocker_named() {
+    let mut bed = Bed::start().await;
+    let (kept_server, trunk, fip, kept_port, kept_pf, job_pf, job_port, base, top) =
+        seed(&mut bed, |s| {
+            let t = [TAG];
+            let p = |n: &str| format!("{TAG}-{n}");
+            let shared = s.network("shared", &[]).unwrap();
+            let shared_sub = s.subnet(&shared, "shared", "10.63.0.0/24", &[]).unwrap();
+            let parent = s.port(&shared, &p("vm-0"), &t, &[]).unwrap();
+            let kept_server = s
+                .server(
+                    "prod-vm",
+                    &[],
+                    &ServerSpec {
+                        ports: vec![parent.clone()],
+                        ..ServerSpec::default()
+                    },
+                )
+                .unwrap();
+            let trunk = s.trunk(&p("vm-0"), &t, &parent, &[]).unwrap();
+            let kept_port = s.port(&shared, "prod-app", &[], &[]).unwrap();
+            let job_port = s.port(&shared, &p("app"), &t, &[]).unwrap();
+            let fip = s.floating_ip(&p("ssh"), &t, None).unwrap();
+            let kept_pf = s.port_forwarding(&fip, &kept_port, 22).unwrap();
+            let job_pf = s.port_forwarding(&fip, &job_port, 2222).unwrap();
+            let vol = s.volume(&p("data"), 1, json!({ "ci-job": TAG })).unwrap();
+            let backups = chain(s, &vol, &[true, false]);
+            mark(
+                s,
+                true,
+                &[
+                    ("port-forwarding", &job_pf),
+                    ("port", &job_port),
+                    ("volume", &vol),
+                ],
+            );
+            mark(
+                s,
+                false,
+                &[
+                    ("network", &shared),
+                    ("subnet", &shared_sub),
+                    ("port", &parent),
+                    ("server", &kept_server),
+                    ("trunk", &trunk),
+                    ("port", &kept_port),
+                    ("floating-ip", &fip),
+                    ("port-forwarding", &kept_pf),
+                    ("volume-backup", &backups[0]),
+                    ("volume-backup", &backups[1]),
+                ],
+            );
+            (
+                kept_server,
+                trunk,
+                fip,
+                kept_port,
+                kept_pf,
+                job_pf,
+                job_port,
+                backups[0].clone(),
+                backups[1].clone(),
+            )
+        });
+
+    let report = bed
+        .sweep(&selector(&bed.manifest), &fast_sweep_options())
+        .await;
+    let skipped = |id: &str| {
+        let o = outcome(&report, id);
+        assert_eq!(o.outcome, Outcome::Skipped, "{id}: {}", o.reason);
+        o.reason.clone()
+    };
+    assert_eq!(
+        skipped(&trunk),
+        format!("skipped: in use by server {kept_server} (prod-vm) (unselected)")
+    );
+    assert!(skipped(&fip).contains(&format!("port {kept_port} (prod-app) (unselected)")));
+    assert_eq!(
+        skipped(&kept_pf),
+        format!("skipped: attached to port {kept_port} (prod-app) (unselected)")
+    );
+    assert!(
+        skipped(&base).contains(&format!("volume-backup {top}")),
+        "{}",
+        skipped(&base)
+    );
+    assert_eq!(outcome(&report, &job_pf).outcome, Outcome::Deleted);
+    assert_eq!(outcome(&report, &job_port).outcome, Outcome::Deleted);
+    assert_eq!(bed.left(), Vec::<(String, String)>::new());
+    bed.assert_survivors();
+}
+
+/// A Neutron without the trunk and port forwarding extensions: both kinds are absent
+/// (preflight says so and passes; the sweep lists no such thing and is clean), never an
+/// error.
+#[tokio::test]
+async fn missing_extensions_are_absent() {
+    let mut bed = Bed::start().await;
+    bed.sim.with_state(|st| {
+        st.neutron.disabled_extensions = vec!["trunk".into(), "floating-ip-port-forwarding".into()];
+    });
+    let net = seed(&mut bed, |s| {
+        let net = s.network(&format!("{TAG}-net"), &[TAG]).unwrap();
+        s.record("network", &net, true);
+        net
+    });
+    let p = preflight::run(&bed.session, false, |_| true).await;
+    for kind in [Kind::Trunk, Kind::PortForwarding] {
+        let check = p.kinds.iter().find(|k| k.kind == kind).unwrap();
+        assert_eq!(check.status, Status::Absent, "{}", p.render_text());
+    }
+    assert!(p.is_ok(), "{}", p.render_text());
+    let inventory = engine::list(&bed.session, &selector(&bed.manifest))
+        .await
+        .unwrap();
+    assert!(inventory.absent().contains(&Kind::Trunk));
+    assert!(inventory.absent().contains(&Kind::PortForwarding));
+    assert!(inventory.errors().is_empty(), "{:?}", inventory.errors());
+    let report = bed
+        .sweep(&selector(&bed.manifest), &fast_sweep_options())
+        .await;
+    assert!(report.is_clean(), "{}", report.render_text());
+    assert!(!bed.sim.exists("network", &net));
+}
+
+/// A sub-port attached to a selected trunk after the plan was made (a port of someone
+/// else's): the trunk is skipped with that port named, and the port stays attached.
+#[tokio::test]
+async fn sub_port_added_since_the_plan_keeps_the_trunk() {
+    use stacksweep::engine::inventory::Inventory;
+    use stacksweep::engine::{Job, SweepHooks};
+    use tokio_util::sync::CancellationToken;
+
+    /// Attaches `port` to `trunk` once the inventory is taken.
+    struct Attach<'a> {
+        sim: &'a stacksweep_sim::SimHandle,
+        trunk: String,
+        port: String,
+    }
+    impl SweepHooks for Attach<'_> {
+        fn listed(&mut self, inventory: Inventory) -> Inventory {
+            let (trunk, port) = (self.trunk.clone(), self.port.clone());
+            self.sim.with_state(|st| {
+                let sub =
+                    json!([{"port_id": port, "segmentation_type": "vlan", "segmentation_id": 9}]);
+                st.set_field("trunk", &trunk, "sub_ports", sub);
+                st.set_field("port", &port, "device_owner", json!("trunk:subport"));
+                st.set_field("port", &port, "device_id", json!(trunk));
+            });
+            inventory
+        }
+    }
+
+    let mut bed = Bed::start().await;
+    let (trunk, late) = seed(&mut bed, |s| {
+        let net = s.network("shared", &[]).unwrap();
+        s.subnet(&net, "shared", "10.64.0.0/24", &[]).unwrap();
+        let parent = s.port(&net, &format!("{TAG}-vm-0"), &[TAG], &[]).unwrap();
+        let trunk = s
+            .trunk(&format!("{TAG}-vm-0"), &[TAG], &parent, &[])
+            .unwrap();
+        let late = s.port(&net, "someone-elses-vlan", &[], &[]).unwrap();
+        mark(s, true, &[("trunk", &trunk)]);
+        mark(
+            s,
+            false,
+            &[("network", &net), ("port", &parent), ("port", &late)],
+        );
+        (trunk, late)
+    });
+    let job = Job::new(
+        bed.session.clone(),
+        selector(&bed.manifest),
+        fast_sweep_options(),
+    );
+    let mut hooks = Attach {
+        sim: &bed.sim,
+        trunk: trunk.clone(),
+        port: late.clone(),
+    };
+    let report = engine::run_with(&job, CancellationToken::new(), Timestamp::now(), &mut hooks)
+        .await
+        .unwrap()
+        .report;
+    let o = outcome(&report, &trunk);
+    assert_eq!(o.outcome, Outcome::Skipped, "{}", report.render_text());
+    assert!(o.reason.contains(&late), "{}", o.reason);
+    assert!(bed.sim.exists("trunk", &trunk));
+    let still = bed
+        .sim
+        .with_state(|st| st.neutron.ports.get(&late).cloned())
+        .unwrap();
+    assert_eq!(still["device_owner"], "trunk:subport");
+    bed.assert_survivors();
+}
