@@ -31,13 +31,16 @@
 )]
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, Write};
 use std::path::PathBuf;
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+
+#[path = "support/role.rs"]
+mod role;
+use role::Role;
 use stacksweep::engine::select::{Filters, Marks, Selector};
 use stacksweep::engine::{self, Job, SweepOptions};
 use stacksweep::openstack::{
@@ -288,50 +291,6 @@ fn row(r: &Value) -> bool {
         check(r)
     );
     !ok(r)
-}
-
-/// A child process speaking one JSON line per command.
-struct Role {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    stdout: BufReader<ChildStdout>,
-}
-
-impl Role {
-    fn spawn(args: &[String]) -> Role {
-        let exe = std::env::current_exe().unwrap();
-        let mut child = Command::new(exe)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdin = child.stdin.take();
-        let stdout = BufReader::new(child.stdout.take().unwrap());
-        Role {
-            child,
-            stdin,
-            stdout,
-        }
-    }
-
-    fn read(&mut self) -> Value {
-        let mut line = String::new();
-        self.stdout.read_line(&mut line).unwrap();
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("bad line {line:?}: {e}"))
-    }
-
-    fn ask(&mut self, command: &str) -> Value {
-        let stdin = self.stdin.as_mut().unwrap();
-        writeln!(stdin, "{command}").unwrap();
-        stdin.flush().unwrap();
-        self.read()
-    }
-
-    fn finish(mut self) {
-        drop(self.stdin.take());
-        let _ = self.child.wait();
-    }
 }
 
 /// One sweep of a fresh `scale:size` under `cloud`'s faults with `pacing`.

@@ -17,6 +17,8 @@
 #                      is missing when round B starts, waits for it (checks every minute,
 #                      up to BENCH_BIN_WAIT_MIN minutes, default 60)
 #   REALCLOUD_JOBS     leaked jobs to seed per round (default 2)
+#   SWEEP_ARGS         extra flags for `stacksweep sweep` (e.g. the old fixed defaults:
+#                      "--pacing fixed --concurrency 8 --requests-per-second 20")
 #   OUT                results: per-round files and bench-realcloud.json
 #                      (default /tmp/stacksweep-realcloud-bench)
 #   REALCLOUD_KEEP_UP=1, REALCLOUD_DIR, REALCLOUD_VENV as for tests/realcloud/up.sh
@@ -129,7 +131,8 @@ done
 fresh_bed
 seed "$out/B"
 mapfile -t sweep_args < <("$PY" -c 'import json,sys; print("\n".join(json.load(open(sys.argv[1]))["sweep_args"]))' "$out/B/manifest.json")
-timed_round "$out/B" sweep.json "$STACKSWEEP" sweep --cloud ci "${sweep_args[@]}" --output json
+# shellcheck disable=SC2086 # SWEEP_ARGS is a list of flags
+timed_round "$out/B" sweep.json "$STACKSWEEP" sweep --cloud ci "${sweep_args[@]}" ${SWEEP_ARGS:-} --output json
 
 # ---------------------------------------------------------------- table and JSON
 "$PY" - "$out" "$jobs" "$osc_version" "$("$STACKSWEEP" --version 2>&1 || true)" <<'EOF'
