@@ -357,9 +357,41 @@ async fn delete_step<C: Cloud>(
         // one (attached since the plan was made) skips the resource.
         let stale =
             |h: &Reference| resource.refs.contains(h) && cx.inventory.is_stale_attachment(h);
+        // A port bound to a server the listing did not show: gone only if Nova says so now.
+        let orphan = |h: &Reference| resource.refs.contains(h) && cx.inventory.is_orphan_binding(h);
+        for holder in fresh
+            .holders()
+            .filter(|h| orphan(h) && !cx.is_gone(h.kind, &h.id))
+        {
+            match server_gone(cloud, &holder.id).await {
+                Ok(true) => {
+                    tracing::info!(
+                        kind = resource.kind.as_str(), id = %resource.id, server = %holder.id,
+                        "bound to a server that is gone (404), left by an interrupted server delete: clearing the binding"
+                    );
+                    let unbind = Detach::PortBinding {
+                        port_id: resource.id.clone(),
+                        server_id: holder.id.clone(),
+                    };
+                    cx.mark_sent();
+                    if let Err(e) = cloud.detach(&unbind).await {
+                        let why = format!("failed: {}: {e}", unbind.describe());
+                        return (StepEnd::Failed(why), retries);
+                    }
+                }
+                Ok(false) => {
+                    let why = format!("skipped: in use by server {}", holder.id);
+                    return (StepEnd::Skipped(why), retries);
+                }
+                Err(e) => {
+                    let why = format!("failed: reading server {} before delete: {e}", holder.id);
+                    return (StepEnd::Failed(why), retries);
+                }
+            }
+        }
         if let Some(holder) = fresh
             .holders()
-            .find(|h| !cx.is_gone(h.kind, &h.id) && !stale(h))
+            .find(|h| !cx.is_gone(h.kind, &h.id) && !stale(h) && !orphan(h))
         {
             let what = holder.kind.map_or(holder.role, Kind::as_str);
             let why = format!(
@@ -422,6 +454,14 @@ async fn delete_step<C: Cloud>(
     }
     cx.slot.release();
     (poll_gone(cloud, resource, cx).await, retries)
+}
+
+/// Whether the server `id` is gone (the API answers 404 for it now).
+async fn server_gone<C: Cloud>(cloud: &C, id: &str) -> Result<bool, CloudError> {
+    Ok(cloud
+        .read(&Resource::new(Kind::Server, id))
+        .await?
+        .is_none())
 }
 
 /// The reason of a resource the re-read found no longer selected.

@@ -149,6 +149,21 @@ impl Inventory {
             && self.listed(Kind::Server)
     }
 
+    /// A port still bound to a server that is not in the (complete) server list: Nova
+    /// deleted the server while Neutron could not be told (Neutron down during the
+    /// delete), so the port's `device_id` names a server that is gone. Not a blocker at
+    /// plan time: Nova binds only ports of the server's own project, so the project's
+    /// complete server list is the whole truth. Neutron would not refuse the port's
+    /// delete, so the sweep reads the server by ID right before it ([`Self::is_orphan_binding`]
+    /// references are confirmed gone, never assumed).
+    pub fn is_orphan_binding(&self, reference: &Reference) -> bool {
+        reference.relation == Relation::OwnedBy
+            && reference.kind == Some(Kind::Server)
+            && reference.role == resources::BOUND_SERVER
+            && self.resolve(reference).is_none()
+            && self.listed(Kind::Server)
+    }
+
     /// How many resources of `kind` were found.
     pub fn count(&self, kind: Kind) -> usize {
         self.resources.iter().filter(|r| r.kind == kind).count()

@@ -407,7 +407,9 @@ pub fn build(inventory: &Inventory, selection: &Selection) -> Plan {
             let target = resolve(reference);
             match (reference.relation, target) {
                 (Relation::Owns, _) => {}
-                (_, None) if inventory.is_stale_attachment(reference) => {}
+                (_, None)
+                    if inventory.is_stale_attachment(reference)
+                        || inventory.is_orphan_binding(reference) => {}
                 (Relation::HeldBy | Relation::OwnedBy, None) => {
                     let what = reference.kind.map_or(reference.role, Kind::as_str);
                     g.external[i] = Some(format!(

@@ -10,7 +10,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::engine::plan::{render_table, Plan};
-use crate::openstack::{PacingStats, Service};
+use crate::openstack::{PacingStats, RetryCounts, Service};
 use crate::resources::Kind;
 
 /// What became of one resource.
@@ -114,6 +114,8 @@ pub struct ServiceApi {
     pub concurrency_limit: usize,
     /// Lowest concurrency limit the pacing went down to, over the session.
     pub lowest_concurrency_limit: usize,
+    /// Requests retried, by reason: what the cloud did that the sweep rode out.
+    pub retried: RetryCounts,
     /// Requests per second the pacing allowed at the end (`null`: not rate-paced).
     pub rate_limit: Option<f64>,
 }
@@ -151,6 +153,7 @@ impl ApiSummary {
                 concurrency_limit: end.concurrency_limit,
                 lowest_concurrency_limit: end.lowest_concurrency_limit,
                 rate_limit: end.rate_limit,
+                retried: end.retries.since(&start.retries),
             };
             if api.requests == 0 {
                 continue;
@@ -164,9 +167,20 @@ impl ApiSummary {
 
     /// One line for people: requests, and how often and where the cloud pushed back.
     pub fn render_line(&self) -> String {
+        let retried: Vec<String> = self
+            .services
+            .iter()
+            .filter(|(_, a)| a.retried.total() > 0)
+            .map(|(name, a)| format!("{name} {}", a.retried.describe()))
+            .collect();
+        let retried = if retried.is_empty() {
+            String::new()
+        } else {
+            format!("; retried: {}", retried.join("; "))
+        };
         if self.pushback == 0 {
             return format!(
-                "API: {} requests, no pushback from the cloud",
+                "API: {} requests, no pushback from the cloud{retried}",
                 self.requests
             );
         }
@@ -197,7 +211,7 @@ impl ApiSummary {
             })
             .collect();
         format!(
-            "API: {} requests, the cloud pushed back {} times ({:.1}%): {}",
+            "API: {} requests, the cloud pushed back {} times ({:.1}%): {}{retried}",
             self.requests,
             self.pushback,
             100.0 * self.pushback as f64 / self.requests.max(1) as f64,

@@ -47,7 +47,7 @@ pub use clouds::{
     ENVVARS_CLOUD,
 };
 pub use error::{parse_error_body, parse_retry_after, ApiError, UnreachableCause};
-pub use pacing::{PacingMode, PacingStats, Pushback};
+pub use pacing::{PacingMode, PacingStats, Pushback, RetryCounts};
 pub use request::{microversion_headers, RequestObserver, RetryPolicy, RetryReason};
 pub use session::{DeleteOutcome, Session, SessionOptions};
 

@@ -198,6 +198,53 @@ pub struct PacingStats {
     pub lowest_concurrency_limit: usize,
     /// Requests per second allowed now (`None`: not rate-paced).
     pub rate_limit: Option<f64>,
+    /// Requests retried, by reason (kept by the request path, not the pacer).
+    pub retries: RetryCounts,
+}
+
+/// How often a service's requests were retried, and why.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RetryCounts {
+    /// After a 429.
+    pub rate_limited: u64,
+    /// After a 5xx (a service whose database is gone answers 500).
+    pub server_error: u64,
+    /// After no answer: refused (a restarting service), reset, timed out.
+    pub transport: u64,
+    /// After a 401: the token was renewed once.
+    pub reauthenticated: u64,
+}
+
+impl RetryCounts {
+    /// All retries.
+    pub fn total(&self) -> u64 {
+        self.rate_limited + self.server_error + self.transport + self.reauthenticated
+    }
+
+    /// The counts of `self` since `before`.
+    pub fn since(&self, before: &RetryCounts) -> RetryCounts {
+        RetryCounts {
+            rate_limited: self.rate_limited.saturating_sub(before.rate_limited),
+            server_error: self.server_error.saturating_sub(before.server_error),
+            transport: self.transport.saturating_sub(before.transport),
+            reauthenticated: self.reauthenticated.saturating_sub(before.reauthenticated),
+        }
+    }
+
+    /// `reason: count` for each reason seen, for people (`transport 12, server_error 3`).
+    pub fn describe(&self) -> String {
+        [
+            ("rate_limited", self.rate_limited),
+            ("server_error", self.server_error),
+            ("transport", self.transport),
+            ("reauthenticated", self.reauthenticated),
+        ]
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(why, n)| format!("{why} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+    }
 }
 
 impl PacingStats {

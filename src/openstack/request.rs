@@ -7,12 +7,15 @@
 //! A service that cannot be reached as configured (connection refused, a host name that
 //! does not resolve, a refused TLS certificate) is a wrong URL or CA, not a busy cloud:
 //! it is retried only for [`RetryPolicy::connect_deadline`] (a certificate not at all),
-//! then reported as [`ApiError::Unreachable`].
+//! then reported as [`ApiError::Unreachable`]. Once a service has answered in this
+//! session, a refused connection is a restart (a redeploy, a crashed worker coming
+//! back), not a wrong URL: it is retried up to the full [`RetryPolicy::deadline`].
 //!
 //! 409 and 400 are answers, not failures of the path: the engine decides what they mean.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use backon::{BackoffBuilder, ExponentialBuilder};
@@ -26,7 +29,7 @@ use url::Url;
 
 use super::catalog::ALL_SERVICES;
 use super::error::{is_retryable_status, parse_retry_after, ApiError, UnreachableCause};
-use super::pacing::{self, Pacer, PacingConfig, PacingStats, Pushback, Signal};
+use super::pacing::{self, Pacer, PacingConfig, PacingStats, Pushback, RetryCounts, Signal};
 use super::token::Token;
 use super::Service;
 
@@ -195,6 +198,11 @@ pub(crate) struct Requester {
     http: reqwest::Client,
     config: RequestConfig,
     pacers: HashMap<Service, Pacer>,
+    /// Services that have answered at least once: a refused connection to one of them
+    /// is a restart, retried up to the deadline, not a wrong URL.
+    answered: HashMap<Service, AtomicBool>,
+    /// Retries per service, by reason (for the sweep report).
+    retries: HashMap<Service, Mutex<RetryCounts>>,
 }
 
 /// What one attempt came to, before the retry decision.
@@ -225,10 +233,20 @@ impl Requester {
             .iter()
             .map(|s| (*s, Pacer::new(*s, config.pacing, config.observer.clone())))
             .collect();
+        let answered = ALL_SERVICES
+            .iter()
+            .map(|s| (*s, AtomicBool::new(false)))
+            .collect();
+        let retries = ALL_SERVICES
+            .iter()
+            .map(|s| (*s, Mutex::new(RetryCounts::default())))
+            .collect();
         Requester {
             http,
             config,
             pacers,
+            answered,
+            retries,
         }
     }
 
@@ -237,7 +255,13 @@ impl Requester {
         let mut all: Vec<(Service, PacingStats)> = self
             .pacers
             .iter()
-            .map(|(s, p)| (*s, p.stats()))
+            .map(|(s, p)| {
+                let mut stats = p.stats();
+                if let Some(counts) = self.retries.get(s) {
+                    stats.retries = *counts.lock().unwrap_or_else(PoisonError::into_inner);
+                }
+                (*s, stats)
+            })
             .filter(|(_, stats)| stats.requests > 0)
             .collect();
         all.sort_by_key(|(s, _)| *s);
@@ -367,6 +391,15 @@ impl Requester {
     }
 
     fn observe_retry(&self, service: Service, reason: RetryReason) {
+        if let Some(counts) = self.retries.get(&service) {
+            let mut counts = counts.lock().unwrap_or_else(PoisonError::into_inner);
+            match reason {
+                RetryReason::RateLimited => counts.rate_limited += 1,
+                RetryReason::ServerError => counts.server_error += 1,
+                RetryReason::Transport => counts.transport += 1,
+                RetryReason::Reauthenticated => counts.reauthenticated += 1,
+            }
+        }
         if let Some(observer) = &self.config.observer {
             observer.on_retry(service, reason);
         }
@@ -439,6 +472,9 @@ impl Requester {
         ticket.finish(elapsed, signal);
         match outcome {
             Ok(reply) => {
+                if let Some(flag) = self.answered.get(&call.service) {
+                    flag.store(true, Ordering::Relaxed);
+                }
                 // The request ID lets an operator find the call in the service's logs.
                 let request_id = reply
                     .headers
@@ -454,11 +490,26 @@ impl Requester {
                 Attempt::Answered(reply)
             }
             Err(e) => {
-                let unreachable = classify(&e);
+                let cause = classify(&e);
+                let message = match cause {
+                    Some(cause) => unreachable_text(cause, &e),
+                    None => describe(&e),
+                };
+                // A service that answered earlier in this session and now refuses is
+                // coming back (a restart), not misconfigured: it gets the full deadline.
+                let restarting = cause.is_some_and(|c| c != UnreachableCause::Tls)
+                    && self
+                        .answered
+                        .get(&call.service)
+                        .is_some_and(|flag| flag.load(Ordering::Relaxed));
+                let unreachable = cause.filter(|_| !restarting);
                 let retry = match unreachable {
                     // A refused certificate will be refused again: no retry.
                     Some(UnreachableCause::Tls) => Retry::Never,
                     Some(_) => Retry::Briefly,
+                    // Refused or unresolved: the request never left, so even a POST may
+                    // be sent again.
+                    None if restarting => Retry::UpToDeadline,
                     None if e.is_connect()
                         || (idempotent
                             && (e.is_timeout()
@@ -470,11 +521,7 @@ impl Requester {
                     }
                     None => Retry::Never,
                 };
-                debug!(error = %error_chain(&e), ?retry, "no answer");
-                let message = match unreachable {
-                    Some(cause) => unreachable_text(cause, &e),
-                    None => describe(&e),
-                };
+                debug!(error = %error_chain(&e), ?retry, restarting, "no answer");
                 failed(message, retry, unreachable)
             }
         }
@@ -825,6 +872,67 @@ mod tests {
             accepted.load(std::sync::atomic::Ordering::SeqCst) > 1,
             "not retried"
         );
+    }
+
+    /// Serves `answers` requests on `listener`, each with an empty 200, then closes it.
+    async fn serve_ok(listener: tokio::net::TcpListener, answers: usize) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        for _ in 0..answers {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            let mut buf = [0u8; 4096];
+            let _ = socket.read(&mut buf).await;
+            let _ = socket
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                .await;
+        }
+    }
+
+    /// A service that answered once and then refuses connections (restarting) is
+    /// retried past the connect deadline, up to the retry deadline, and the request
+    /// succeeds when it is back; one that never answered still fails fast.
+    #[tokio::test]
+    async fn a_service_that_answered_before_is_waited_for_while_it_restarts() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let requester = requester(RetryPolicy {
+            base_delay: Duration::from_millis(20),
+            max_delay: Duration::from_millis(100),
+            deadline: Duration::from_secs(30),
+            connect_deadline: Duration::from_millis(200),
+        });
+        let url = format!("http://127.0.0.1:{port}/identity/v3/auth/tokens");
+        let first = tokio::spawn(serve_ok(listener, 1));
+        assert_eq!(
+            requester.execute(&get(&url), None).await.unwrap().status,
+            200
+        );
+        first.await.unwrap();
+
+        // Down for five connect deadlines, then back on the same port.
+        let outage = Duration::from_secs(1);
+        let back = tokio::spawn(async move {
+            tokio::time::sleep(outage).await;
+            let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+                .await
+                .unwrap();
+            serve_ok(listener, 1).await;
+        });
+        let started = Instant::now();
+        let reply = requester.execute(&get(&url), None).await.unwrap();
+        assert_eq!(reply.status, 200);
+        assert!(started.elapsed() >= outage, "{:?}", started.elapsed());
+        back.await.unwrap();
+
+        // Another service on a closed port never answered: it fails at the connect deadline.
+        let closed = closed_port().await;
+        let never = Call {
+            service: Service::Network,
+            ..get(&format!("http://127.0.0.1:{closed}/v2.0/ports"))
+        };
+        let err = failure(requester.execute(&never, None).await);
+        assert!(matches!(err, ApiError::Unreachable { .. }), "{err:?}");
     }
 
     /// Compute and volume requests carry their microversion headers; others none.

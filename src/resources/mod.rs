@@ -267,6 +267,9 @@ pub const ROUTER_OF_SUBNET: &str = "router of its interface";
 /// after the server is gone.
 pub const ATTACHED_SERVER: &str = "attached server";
 
+/// The role of a port's reference to the server its `device_id` names.
+pub const BOUND_SERVER: &str = "server";
+
 /// One reference held by a resource.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Reference {
@@ -332,6 +335,15 @@ pub enum Detach {
         /// Its sub-ports.
         port_ids: Vec<String>,
     },
+    /// Clear a port's `device_id` and `device_owner`: the binding to a server that is
+    /// gone (Nova deleted it while Neutron could not be told). Neutron refuses a member
+    /// the delete of a port owned by `compute:*` (403), not this update.
+    PortBinding {
+        /// The port.
+        port_id: String,
+        /// The gone server its `device_id` names.
+        server_id: String,
+    },
 }
 
 impl Detach {
@@ -349,6 +361,7 @@ impl Detach {
             Detach::TrunkSubports { trunk_id, .. } => {
                 ResourceKey::new(Kind::Trunk, trunk_id.clone())
             }
+            Detach::PortBinding { port_id, .. } => ResourceKey::new(Kind::Port, port_id.clone()),
         }
     }
 
@@ -360,7 +373,8 @@ impl Detach {
             }
             Detach::RouterGateway { .. }
             | Detach::RouterRoutes { .. }
-            | Detach::TrunkSubports { .. } => None,
+            | Detach::TrunkSubports { .. }
+            | Detach::PortBinding { .. } => None,
         }
     }
 
@@ -387,6 +401,9 @@ impl Detach {
             Detach::FloatingIp { port_id, .. } => format!("disassociate from port {port_id}"),
             Detach::TrunkSubports { port_ids, .. } => {
                 format!("remove sub-ports {}", port_ids.join(","))
+            }
+            Detach::PortBinding { server_id, .. } => {
+                format!("clear binding to gone server {server_id}")
             }
         }
     }
@@ -422,6 +439,9 @@ impl Detach {
                     "remove sub-ports {} from trunk {trunk_id}",
                     port_ids.join(",")
                 )
+            }
+            Detach::PortBinding { port_id, server_id } => {
+                format!("clear port {port_id}'s binding to gone server {server_id}")
             }
         }
     }
@@ -876,6 +896,11 @@ pub async fn detach(session: &Session, action: &Detach) -> Result<DetachOutcome,
             Kind::Trunk,
             format!("/trunks/{}/remove_subports", segment(trunk_id)),
             json!({ "sub_ports": port_ids.iter().map(|p| json!({ "port_id": p })).collect::<Vec<_>>() }),
+        ),
+        Detach::PortBinding { port_id, .. } => (
+            Kind::Port,
+            format!("/ports/{}", segment(port_id)),
+            json!({ "port": { "device_id": "", "device_owner": "" } }),
         ),
     };
     match session.put(kind.service(), &path, &body).await {

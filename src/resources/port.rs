@@ -108,7 +108,7 @@ pub(super) fn parse(v: &Value) -> Result<Resource, ParseError> {
         return Ok(r);
     }
     let device_ref = if owner.starts_with("compute:") {
-        Reference::new(Relation::OwnedBy, Kind::Server, device, "server")
+        Reference::new(Relation::OwnedBy, Kind::Server, device, super::BOUND_SERVER)
     } else if is_router_interface(&owner) {
         Reference::new(Relation::OwnedBy, Kind::Router, device, "router interface")
     } else if owner == "network:router_gateway" {

@@ -723,3 +723,61 @@ async fn in_use_by_a_gone_server_ends_stuck() {
     assert!(bed.sim.exists("volume", &volume));
     bed.sim.shutdown().await;
 }
+
+/// A port of ours still bound to a server that is gone (Nova deleted the server while
+/// Neutron was down, the chaos stage's real finding) goes: the server is not in the
+/// listing and Nova answers 404 for it right before the delete. A port whose server
+/// turns up by the time of its delete (created after the listing) is kept, naming it.
+#[tokio::test]
+async fn port_left_bound_to_a_gone_server_goes() {
+    let bed = Bed::start().await;
+    let gone = "0f0e0d0c-0000-4000-8000-00000000dead";
+    let late = "0f0e0d0c-0000-4000-8000-0000000000a7";
+    let (net, orphan, raced) = seed(&bed, |s| {
+        let net = s.network("own-net", &[TAG]).unwrap();
+        let orphan = s.port(&net, "own-orphan", &[TAG], &[]).unwrap();
+        let raced = s.port(&net, "own-raced", &[TAG], &[]).unwrap();
+        (net, orphan, raced)
+    });
+    for (port, server) in [(&orphan, gone), (&raced, late)] {
+        edit(
+            &bed.sim,
+            |st| &mut st.neutron.ports,
+            port,
+            "device_owner",
+            json!("compute:nova"),
+        );
+        edit(
+            &bed.sim,
+            |st| &mut st.neutron.ports,
+            port,
+            "device_id",
+            json!(server),
+        );
+    }
+    // After the listing, a server of theirs with the id the raced port names appears.
+    fn late_server(st: &mut SimState) {
+        let late = "0f0e0d0c-0000-4000-8000-0000000000a7";
+        let project = st.keystone.ci_project_id.clone();
+        let id = Seeder::new(st, &project)
+            .server("theirs-late", &[], &ServerSpec::default())
+            .unwrap();
+        let mut server = st.nova.servers.remove(&id).unwrap();
+        server.insert("id".into(), json!(late));
+        st.nova.servers.insert(server);
+    }
+    let job = Job::new(bed.session.clone(), ours(), fast_sweep_options());
+    let mut hook = Retag(&bed.sim, late_server);
+    let swept = engine::run_with(
+        &job,
+        CancellationToken::new(),
+        jiff::Timestamp::now(),
+        &mut hook,
+    );
+    let report = swept.await.unwrap().report;
+    deleted(&bed, &report, "port", &orphan);
+    kept_naming(&bed, &report, "port", &raced, late);
+    kept_naming(&bed, &report, "network", &net, &raced);
+    assert!(bed.sim.exists("server", late));
+    bed.sim.shutdown().await;
+}

@@ -431,6 +431,23 @@ def case_keypair(c, ctx):
     c.request("delete-keypair-again", "compute", "DELETE", f"/os-keypairs/{name}")
 
 
+def case_port_of_gone_server(c, ctx):
+    """A port still bound to a server that is gone (Nova deleted the server while
+    Neutron was down: the chaos stage's finding). The member may not delete a
+    compute-owned port, but may clear its binding, then delete it."""
+    net = c.network()
+    c.subnet(net)
+    port = c.port(net)
+    gone = str(uuid.uuid4())
+    c.request("bind-to-gone-server", "network", "PUT", f"/ports/{port['id']}",
+              {"port": {"device_owner": "compute:nova", "device_id": gone}})
+    c.request("delete-port-of-gone-server", "network", "DELETE", f"/ports/{port['id']}")
+    c.request("show-gone-server", "compute", "GET", f"/servers/{gone}")
+    c.request("clear-binding", "network", "PUT", f"/ports/{port['id']}",
+              {"port": {"device_owner": "", "device_id": ""}})
+    c.request("delete-port-unbound", "network", "DELETE", f"/ports/{port['id']}")
+
+
 CASES = [
     ("sg-in-use", case_sg_in_use),
     ("sg-referenced-by-rule", case_sg_referenced_by_rule),
@@ -443,6 +460,7 @@ CASES = [
     ("image", case_image),
     ("keypair", case_keypair),
     ("server", case_server),
+    ("port-of-gone-server", case_port_of_gone_server),
 ]
 
 

@@ -62,3 +62,24 @@ rc_stop() {
     rm -f "$RC_RUN/$name.pid"
   done
 }
+
+# rc_start NAME CMD...: starts CMD in its own session (so its workers stop with it),
+# logging to $RC_LOG/NAME.log, and keeps the command line in $RC_RUN/NAME.cmd so that
+# rc_restart (the chaos stage) can start the same service again.
+rc_start() {
+  local name="$1" i
+  shift
+  printf '%q ' "$@" >"$RC_RUN/$name.cmd"
+  setsid bash -c 'echo $$ >"$0"; exec "$@"' "$RC_RUN/$name.pid" "$@" \
+    >>"$RC_LOG/$name.log" 2>&1 </dev/null &
+  for ((i = 0; i < 50; i++)); do [[ -s "$RC_RUN/$name.pid" ]] && return 0; sleep 0.1; done
+  rc_die "$name: no PID file after 5 s"
+}
+
+# rc_restart NAME: starts a service stopped by rc_stop again, with the command up.sh
+# started it with.
+rc_restart() {
+  local name="$1" cmd
+  cmd="$(cat "$RC_RUN/$name.cmd")" || rc_die "$name: no $RC_RUN/$name.cmd (not started by up.sh?)"
+  eval "rc_start $(printf '%q' "$name") $cmd"
+}

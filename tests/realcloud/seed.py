@@ -218,6 +218,8 @@ def main():
     ap.add_argument("--cloud", default="ci")
     ap.add_argument("--jobs", type=int, default=2, help="leaked jobs 1..N (N <= 9)")
     ap.add_argument("--async-server-delete", action="store_true")
+    ap.add_argument("--no-survivors", action="store_true",
+                    help="seed only the jobs (the chaos stage: survivors exist already)")
     ap.add_argument("--out", required=True, help="manifest JSON path")
     args = ap.parse_args()
     if not 1 <= args.jobs <= 9:
@@ -227,7 +229,8 @@ def main():
     seeder = Seeder(conn)
     for n in range(1, args.jobs + 1):
         seeder.job(n, args.async_server_delete)
-    seeder.survivors_set()
+    if not args.no_survivors:
+        seeder.survivors_set()
     seeder.finish()
     for sg in conn.network.security_groups(name="default"):
         seeder.keep("security-group", sg)

@@ -278,16 +278,8 @@ EOF
 phase_done configure
 
 # ---------------------------------------------------------------- start helpers
-# start NAME CMD...: starts CMD in its own session, logs to $RC_LOG/NAME.log.
-start() {
-  local name="$1"
-  shift
-  setsid bash -c 'echo $$ >"$0"; exec "$@"' "$RC_RUN/$name.pid" "$@" \
-    >>"$RC_LOG/$name.log" 2>&1 </dev/null &
-  local i
-  for ((i = 0; i < 50; i++)); do [[ -s "$RC_RUN/$name.pid" ]] && return 0; sleep 0.1; done
-  rc_die "$name: no PID file after 5 s"
-}
+# start NAME CMD...: rc_start (lib.sh), which also keeps the command for rc_restart.
+start() { rc_start "$@"; }
 fail_service() { # NAME WHY
   rc_log "service $1 did not come up: $2"
   rc_log "tail of $RC_LOG/$1.log:"

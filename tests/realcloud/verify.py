@@ -2,7 +2,12 @@
 
 Every `selected` resource must answer 404; every `survivor` must still exist and not
 be in an error or deleting state. Exits 1 with one line per failure, else 0.
-Usage: verify.py MANIFEST [--cloud ci]
+Usage: verify.py MANIFEST [--cloud ci] [--facts-out FACTS | --facts FACTS]
+
+--facts-out records each survivor's attachments (a router's interfaces, a port's
+device, a floating IP's port, a volume's servers, a group's rules); --facts then
+checks them unchanged, so that nothing kept was left half-detached by a sweep that a
+failure interrupted (the chaos stage).
 """
 
 import argparse
@@ -61,15 +66,70 @@ def check(conn, manifest):
     return failures
 
 
+def facts(conn, kind, res):
+    """What a survivor is attached to, as comparable JSON values."""
+    net = conn.network
+    if kind == "router":
+        ports = net.ports(device_id=res.id)
+        return {"interfaces": sorted(p.id for p in ports),
+                "gateway": bool(res.external_gateway_info),
+                "routes": sorted(str(r) for r in (res.routes or []))}
+    if kind == "port":
+        return {"device_id": res.device_id or "",
+                "fixed_ips": sorted(ip["ip_address"] for ip in res.fixed_ips or []),
+                "security_groups": sorted(res.security_group_ids or [])}
+    if kind == "floating-ip":
+        return {"port_id": res.port_id or ""}
+    if kind == "volume":
+        return {"servers": sorted(a["server_id"] for a in res.attachments or [])}
+    if kind == "security-group":
+        return {"rules": sorted(r["id"] for r in res.security_group_rules or [])}
+    if kind == "subnet":
+        return {"network_id": res.network_id}
+    if kind == "server":
+        return {"status": res.status}
+    return {}
+
+
+def record_facts(conn, manifest):
+    out = {}
+    for item in manifest["survivors"]:
+        res = fetch(conn, item["kind"], item["id"])
+        if res is not None:
+            out[f"{item['kind']} {item['id']}"] = facts(conn, item["kind"], res)
+    return out
+
+
+def check_facts(conn, manifest, before):
+    failures = []
+    now = record_facts(conn, manifest)
+    for key, was in before.items():
+        if key in now and now[key] != was:
+            failures.append(f"survivor changed: {key}: was {was}, now {now[key]}")
+    return failures
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("manifest")
     ap.add_argument("--cloud", default="ci")
+    group = ap.add_mutually_exclusive_group()
+    group.add_argument("--facts-out", help="record the survivors' attachments here")
+    group.add_argument("--facts", help="check the survivors' attachments against these")
     args = ap.parse_args()
     with open(args.manifest) as f:
         manifest = json.load(f)
     conn = openstack.connect(cloud=args.cloud)
+    if args.facts_out:
+        recorded = record_facts(conn, manifest)
+        with open(args.facts_out, "w") as f:
+            json.dump(recorded, f, indent=1, sort_keys=True)
+        print(f"verify: recorded the attachments of {len(recorded)} survivors", file=sys.stderr)
+        return 0
     failures = check(conn, manifest)
+    if args.facts:
+        with open(args.facts) as f:
+            failures += check_facts(conn, manifest, json.load(f))
     for line in failures:
         print(line)
     n_sel, n_surv = len(manifest["selected"]), len(manifest["survivors"])
