@@ -21,35 +21,25 @@ pub fn catalog(base: &str, project_id: &str, regions: &[String]) -> Value {
         .iter()
         .map(|region| services_at(&format!("{base}/regions/{region}"), project_id))
         .collect();
-    let mut with_regions: Vec<(&str, &str, Vec<(String, String)>)> = Vec::new();
-    for (i, (ty, name, url)) in primary.iter().enumerate() {
-        let urls = regions
+    let entries = primary.iter().enumerate().map(|(i, (ty, name, url))| {
+        let endpoints: Vec<Value> = regions
             .iter()
             .enumerate()
-            .map(|(r, region)| match (r, *ty) {
-                (0, _) | (_, "identity") => (region.clone(), url.clone()),
-                _ => (region.clone(), further[r][i].2.clone()),
+            .flat_map(|(r, region)| {
+                // The first region is at the root; Keystone is shared by every region.
+                let url = match (r, *ty) {
+                    (0, _) | (_, "identity") => url.clone(),
+                    _ => further[r][i].2.clone(),
+                };
+                ["public", "internal"].map(|iface| {
+                    json!({"id": new_hex_id(), "interface": iface, "region": region,
+                           "region_id": region, "url": url})
+                })
             })
             .collect();
-        with_regions.push((ty, name, urls));
-    }
-    Value::Array(
-        with_regions
-            .iter()
-            .map(|(ty, name, urls)| {
-                let endpoints: Vec<Value> = urls
-                    .iter()
-                    .flat_map(|(region, url)| {
-                        ["public", "internal"].iter().map(move |iface| {
-                            json!({"id": new_hex_id(), "interface": iface, "region": region,
-                                   "region_id": region, "url": url})
-                        })
-                    })
-                    .collect();
-                json!({"id": new_hex_id(), "type": ty, "name": name, "endpoints": endpoints})
-            })
-            .collect(),
-    )
+        json!({"id": new_hex_id(), "type": ty, "name": name, "endpoints": endpoints})
+    });
+    Value::Array(entries.collect())
 }
 
 /// Each service's catalog URL under `base`.
