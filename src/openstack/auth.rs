@@ -330,6 +330,7 @@ async fn issue(
         .entry(Service::Identity)
         .or_insert_with(|| identity_root.clone());
     debug!(generation, project_id = %project_id, lifetime_s = lifetime.map(|l| l.as_secs()), "authenticated");
+    let regions = info.catalog.regions(cloud.interface());
     Ok(Token {
         secret,
         generation,
@@ -337,6 +338,7 @@ async fn issue(
         roots,
         project_id,
         roles,
+        regions,
     })
 }
 

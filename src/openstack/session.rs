@@ -228,6 +228,13 @@ impl Session {
         self.inner.requester.pacing()
     }
 
+    /// The catalog's regions offering a service we sweep (on our interface), as the
+    /// token was issued: what `regions = "all"` sweeps, and what a named region is
+    /// checked against.
+    pub async fn catalog_regions(&self) -> std::collections::BTreeSet<String> {
+        self.inner.auth.peek().await.regions.clone()
+    }
+
     /// Whether the catalog has an endpoint for `service` (interface and region applied).
     pub fn has_service(&self, service: Service) -> bool {
         self.inner.services.contains(&service)

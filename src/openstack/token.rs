@@ -23,6 +23,8 @@ pub(crate) struct Token {
     pub project_id: String,
     /// Role names on the token.
     pub roles: Vec<String>,
+    /// Regions of the catalog offering a service other than Keystone on our interface.
+    pub regions: std::collections::BTreeSet<String>,
 }
 
 impl std::fmt::Debug for Token {
