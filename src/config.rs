@@ -432,7 +432,8 @@ pub mod defaults {
     pub const REQUESTS_PER_SECOND: Option<u32> = None;
     /// Targets swept at once by the daemon.
     pub const MAX_CONCURRENT_TARGETS: usize = 4;
-    /// Units (a project of a region) swept at once, across targets: each has its own
+    /// Units (a project of a region) swept at once, across targets, when neither
+    /// `max_concurrent_units` nor `max_concurrent_targets` is set: each has its own
     /// session and pacing, so this bounds the load on a shared cloud.
     pub const MAX_CONCURRENT_UNITS: usize = 4;
     /// Daemon schedule when none is given.
@@ -619,10 +620,13 @@ impl RawConfig {
                 .schedule
                 .max_concurrent_targets
                 .unwrap_or(defaults::MAX_CONCURRENT_TARGETS),
-            max_concurrent_units: self
-                .schedule
-                .max_concurrent_units
-                .unwrap_or(defaults::MAX_CONCURRENT_UNITS),
+            // Unset: as many as targets, so a config of one-project targets sweeps as
+            // many at once as it did before units.
+            max_concurrent_units: self.schedule.max_concurrent_units.unwrap_or(
+                self.schedule
+                    .max_concurrent_targets
+                    .unwrap_or(defaults::MAX_CONCURRENT_UNITS),
+            ),
         };
         if schedule.max_concurrent_targets == 0 {
             problems.push("schedule.max_concurrent_targets", "must be at least 1");

@@ -160,6 +160,9 @@ pub struct Discovery {
     pub units: Vec<Unit>,
     /// Failures, each with the unit it stands for as far as it is known.
     pub failed: Vec<(Unit, ConnectError)>,
+    /// Whether the credential is an application credential (bound to its project: the
+    /// units connect without a project override).
+    pub app_credential: bool,
 }
 
 /// Glob matching of a project name: `*` any run of characters (none included), `?` one.
@@ -306,14 +309,16 @@ pub async fn discover(connect: &ConnectSpec, spec: &UnitsSpec) -> Result<Discove
         });
     }
     let regions = session.catalog_regions().await;
-    Ok(pick(
+    let mut discovery = pick(
         &connect.target,
         spec,
         &projects,
         &own,
         &regions,
         &connect.allowed_projects,
-    ))
+    );
+    discovery.app_credential = app_credential;
+    Ok(discovery)
 }
 
 fn own_name(cloud: &crate::openstack::CloudConfig) -> Option<String> {
