@@ -266,3 +266,30 @@ async fn max_deletes_total_holds_across_concurrent_units() {
     assert!(not_attempted > 0, "{}", run.stdout);
     bed.assert_survivors();
 }
+
+/// `check-config` lists the units a target of several projects and regions would sweep
+/// (discovery asks Keystone; nothing is listed in the projects), and names an explicit
+/// project the credential cannot scope to as a problem.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_config_lists_the_units() {
+    let bed = bed().await;
+    let all = config(&bed, r#"["ci-*"]"#, r#""all""#, "");
+    let run = bed.run(&["check-config", "--config", &all], &[]).await;
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("target \"sim\": 4 unit(s) to sweep:"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("(project ci-2, region RegionTwo)"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("cx-1"), "{}", run.stdout);
+    assert_eq!(bed.deletes(), 0);
+    let missing = config(&bed, r#"["ci-1", "ci-404"]"#, r#"["RegionOne"]"#, "");
+    let run = bed.run(&["check-config", "--config", &missing], &[]).await;
+    assert_eq!(run.code, Some(2), "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("\"ci-404\""), "{}", run.stdout);
+}
