@@ -277,7 +277,10 @@ pub async fn discover(connect: &ConnectSpec, spec: &UnitsSpec) -> Result<Discove
     let session = discovery_spec.connect_without_checks().await?;
     let own = Project {
         id: session.project_id().to_owned(),
-        name: own_name(&cloud).unwrap_or_default(),
+        name: match session.project_name() {
+            "" => own_name(&cloud).unwrap_or_default(),
+            name => name.to_owned(),
+        },
         domain_id: String::new(),
         enabled: true,
     };
@@ -291,12 +294,9 @@ pub async fn discover(connect: &ConnectSpec, spec: &UnitsSpec) -> Result<Discove
         .find(|p| p.id == own.id)
         .cloned()
         .unwrap_or(own);
-    if app_credential
-        && spec
-            .projects
-            .iter()
-            .any(|p| !matches!(p, ProjectPick::Pattern(_)) && !p.matches(&own))
-    {
+    // Every pick must name (or match) the credential's own project: anything else
+    // could only be silence, or another credential's business.
+    if app_credential && spec.projects.iter().any(|p| !p.matches(&own)) {
         return Err(ConnectError::AppCredBound {
             target: connect.target.clone(),
             bound: own.id.clone(),

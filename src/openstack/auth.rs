@@ -294,6 +294,11 @@ async fn issue(
     let body: TokenBody = serde_json::from_slice(&reply.body)
         .map_err(|e| fail(format!("unreadable token body: {e}")))?;
     let info = body.token;
+    let project_name = info
+        .project
+        .as_ref()
+        .and_then(|p| p.name.clone())
+        .unwrap_or_default();
     let project_id = info
         .project
         .and_then(|p| p.id)
@@ -337,6 +342,7 @@ async fn issue(
         renew_at,
         roots,
         project_id,
+        project_name,
         roles,
         regions,
     })

@@ -97,6 +97,7 @@ struct Inner {
     interface: String,
     region: Option<String>,
     project_id: String,
+    project_name: String,
     roles: Vec<String>,
     services: BTreeSet<Service>,
     page_size: usize,
@@ -187,6 +188,7 @@ impl Session {
             interface: cloud.interface().to_owned(),
             region: cloud.region().map(str::to_owned),
             project_id: token.project_id.clone(),
+            project_name: token.project_name.clone(),
             roles: token.roles.clone(),
             services: token.roots.keys().copied().collect(),
             page_size: options.page_size.max(1),
@@ -210,6 +212,11 @@ impl Session {
     /// The project the token is scoped to.
     pub fn project_id(&self) -> &str {
         &self.inner.project_id
+    }
+
+    /// The scoped project's name, as the token gave it (empty when it did not).
+    pub fn project_name(&self) -> &str {
+        &self.inner.project_name
     }
 
     /// The cloud's configured name.

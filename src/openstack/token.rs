@@ -21,6 +21,8 @@ pub(crate) struct Token {
     pub roots: HashMap<Service, Url>,
     /// The scoped project.
     pub project_id: String,
+    /// Its name, as the token body gives it (empty when it does not).
+    pub project_name: String,
     /// Role names on the token.
     pub roles: Vec<String>,
     /// Regions of the catalog offering a service other than Keystone on our interface.

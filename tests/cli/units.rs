@@ -293,3 +293,40 @@ async fn check_config_lists_the_units() {
     assert_eq!(run.code, Some(2), "{}\n{}", run.stdout, run.stderr);
     assert!(run.stdout.contains("\"ci-404\""), "{}", run.stdout);
 }
+
+/// An application credential is bound to its project: a target naming other projects
+/// with one is refused, naming why, and nothing is swept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn application_credential_cannot_sweep_other_projects() {
+    let bed = bed().await;
+    let text = std::fs::read_to_string(config(&bed, r#"["ci-*"]"#, r#""all""#, "")).unwrap();
+    let path = bed.write(
+        "appcred.toml",
+        &text.replace("cloud = \"sim\"", "cloud = \"sim-appcred\""),
+    );
+    let run = bed.run(&["sweep", "--config", &path], &[]).await;
+    assert_eq!(run.code, Some(2), "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr
+            .contains("the application credential is bound to project"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(bed.deletes(), 0);
+    // Its own project (`ci`, by name) in every region is fine.
+    let own = bed.write(
+        "appcred-own.toml",
+        &text
+            .replace("cloud = \"sim\"", "cloud = \"sim-appcred\"")
+            .replace(r#"["ci-*"]"#, r#"["ci"]"#),
+    );
+    let run = bed
+        .run(&["sweep", "--config", &own, "--dry-run"], &[])
+        .await;
+    assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("== total: 2 unit(s), 0 not swept"),
+        "{}",
+        run.stdout
+    );
+}
