@@ -330,3 +330,70 @@ async fn application_credential_cannot_sweep_other_projects() {
         run.stdout
     );
 }
+
+/// A region whose every endpoint drops its connections fails its units alone, after its
+/// retry deadline; the other region's units are swept clean and nothing of the dead
+/// region is touched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_region_fails_alone() {
+    let bed = bed().await;
+    for service in [
+        "compute",
+        "network",
+        "block-storage",
+        "load-balancer",
+        "image",
+        "orchestration",
+        "object-store",
+    ] {
+        bed.sim.set_faults(
+            &format!("RegionTwo/{service}"),
+            stacksweep_sim::FaultConfig {
+                drop_rate: 1.0,
+                ..stacksweep_sim::FaultConfig::default()
+            },
+        );
+    }
+    let retry = "[retry]\nbase_delay = \"50ms\"\nmax_delay = \"200ms\"\ndeadline = \"2s\"\nconnect_deadline = \"1s\"\n";
+    let config = config(&bed, r#"["ci-*"]"#, r#""all""#, retry);
+    let run = bed.run(&["sweep", "--config", &config], &[]).await;
+    assert_eq!(run.code, Some(2), "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("== total: 4 unit(s), 2 not swept"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("== target sim (cloud sim) project ci-2 region RegionTwo\nnot swept"),
+        "{}",
+        run.stdout
+    );
+    let in_two = |kind: &str, id: &str| {
+        bed.sim
+            .with_region_state("RegionTwo", |st| st.exists(kind, id))
+            .unwrap()
+    };
+    let (two, one): (Vec<_>, Vec<_>) = bed
+        .manifest
+        .selected
+        .iter()
+        .partition(|(kind, id)| in_two(kind, id));
+    assert!(!one.is_empty());
+    assert_eq!(
+        two.len(),
+        one.len(),
+        "RegionTwo's selected resources all stay"
+    );
+    for (kind, id) in one {
+        assert!(!bed.sim.exists(kind, id), "RegionOne's {kind} {id} left");
+    }
+    bed.assert_survivors();
+    assert!(
+        bed.sim
+            .request_log()
+            .iter()
+            .all(|r| !(r.path.starts_with("/regions/RegionTwo") && r.method != "GET")),
+        "a mutating request reached RegionTwo"
+    );
+}
