@@ -303,7 +303,9 @@ impl SimHandle {
         ids
     }
 
-    /// Replaces the faults of one service (`network`, `neutron`, ..., or `*` for all).
+    /// Replaces the faults of one service (`network`, `neutron`, ..., or `*` for all);
+    /// `RegionTwo/network` for one service of one further region only (a service's own
+    /// faults apply to every region otherwise).
     pub fn set_faults(&self, service: &str, faults: FaultConfig) {
         self.shared.lock().faults.set(service, faults);
     }
