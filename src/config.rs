@@ -15,6 +15,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::engine::select::{self, Filters, Marks, Selector};
+use crate::engine::unit::{ProjectPick, RegionPick, UnitsSpec};
 use crate::engine::{ConnectSpec, JobSpec, SweepOptions};
 use crate::openstack::{PacingMode, RetryPolicy, SessionOptions};
 use crate::resources::Kind;
@@ -169,6 +170,8 @@ impl RawSelect {
 pub struct RawSafety {
     /// If a sweep selects more than this, it deletes nothing.
     pub max_deletes_per_sweep: Option<usize>,
+    /// Deletes across every unit of one run, at most.
+    pub max_deletes_total: Option<usize>,
     /// IDs or names never touched.
     pub protect: Option<Vec<String>>,
     /// A resource must be seen eligible this long before it is deleted.
@@ -193,6 +196,8 @@ pub struct RawSchedule {
     pub deadline: Option<String>,
     /// How many targets sweep at once.
     pub max_concurrent_targets: Option<usize>,
+    /// How many units (a project of a region) sweep at once, across every target.
+    pub max_concurrent_units: Option<usize>,
 }
 
 /// Retry keys as written.
@@ -236,6 +241,13 @@ pub struct RawTarget {
     pub region: Option<String>,
     /// Overrides the cloud's project (name or ID).
     pub project: Option<String>,
+    /// Several projects: names, IDs or name patterns (`ci-*`), among those the
+    /// credential may scope to; each is swept with a token scoped to it.
+    pub projects: Option<Vec<String>>,
+    /// Only projects of this domain (its ID, as Keystone lists a project's `domain_id`).
+    pub domain: Option<String>,
+    /// Several regions (`["RegionOne", "RegionTwo"]`), or `"all"` in the catalog.
+    pub regions: Option<StringOrList>,
     /// This target's own schedule (else the shared one).
     pub schedule: Option<StringOrList>,
     /// This target's selector keys, over the shared `[select]`.
@@ -291,6 +303,9 @@ pub struct Target {
     pub region: Option<String>,
     /// Project override.
     pub project: Option<String>,
+    /// Projects and regions: the units this target covers (single: the cloud's own
+    /// project in `region`, as before).
+    pub units: UnitsSpec,
     /// What this target selects: marks and filters, typed (kinds, presets resolved).
     pub select: Selector,
     /// This target's cron expressions (the shared ones when it has none).
@@ -300,8 +315,11 @@ pub struct Target {
 /// Blast-radius limits.
 #[derive(Debug, Clone)]
 pub struct Safety {
-    /// If a sweep selects more than this, it deletes nothing.
+    /// If a sweep (one unit's) selects more than this, it deletes nothing.
     pub max_deletes_per_sweep: Option<usize>,
+    /// Deletes across every unit of one run, at most: drawn before each delete, so
+    /// concurrent units never exceed it together.
+    pub max_deletes_total: Option<usize>,
     /// A resource must be seen eligible in two sweeps at least this far apart.
     pub grace: Duration,
     /// Where first sightings are remembered.
@@ -323,6 +341,8 @@ pub struct Schedule {
     pub deadline: Duration,
     /// How many targets sweep at once.
     pub max_concurrent_targets: usize,
+    /// How many units (a project of a region) sweep at once, across every target.
+    pub max_concurrent_units: usize,
 }
 
 /// Retry and pacing towards the cloud.
@@ -412,6 +432,10 @@ pub mod defaults {
     pub const REQUESTS_PER_SECOND: Option<u32> = None;
     /// Targets swept at once by the daemon.
     pub const MAX_CONCURRENT_TARGETS: usize = 4;
+    /// Units (a project of a region) swept at once, across targets, when neither
+    /// `max_concurrent_units` nor `max_concurrent_targets` is set: each has its own
+    /// session and pacing, so this bounds the load on a shared cloud.
+    pub const MAX_CONCURRENT_UNITS: usize = 4;
     /// Daemon schedule when none is given.
     pub const CRON: &str = "*/15 * * * *";
 }
@@ -491,6 +515,7 @@ impl Config {
                 cloud: target.cloud.clone(),
                 region: target.region.clone(),
                 project: target.project.clone(),
+                project_name: None,
                 allowed_projects: self.safety.projects.clone(),
                 session: self.session_options(),
             },
@@ -549,10 +574,17 @@ impl RawConfig {
 
         let safety = Safety {
             max_deletes_per_sweep: self.safety.max_deletes_per_sweep,
+            max_deletes_total: self.safety.max_deletes_total,
             grace: problems.duration("safety.grace", &self.safety.grace, Duration::ZERO),
             state_file: self.safety.state_file.clone(),
             projects: self.safety.projects.clone().unwrap_or_default(),
         };
+        if safety.max_deletes_total == Some(0) {
+            problems.push(
+                "safety.max_deletes_total",
+                "must be at least 1 (use --dry-run to delete nothing)",
+            );
+        }
         if safety.max_deletes_per_sweep == Some(0) {
             problems.push(
                 "safety.max_deletes_per_sweep",
@@ -588,9 +620,19 @@ impl RawConfig {
                 .schedule
                 .max_concurrent_targets
                 .unwrap_or(defaults::MAX_CONCURRENT_TARGETS),
+            // Unset: as many as targets, so a config of one-project targets sweeps as
+            // many at once as it did before units.
+            max_concurrent_units: self.schedule.max_concurrent_units.unwrap_or(
+                self.schedule
+                    .max_concurrent_targets
+                    .unwrap_or(defaults::MAX_CONCURRENT_UNITS),
+            ),
         };
         if schedule.max_concurrent_targets == 0 {
             problems.push("schedule.max_concurrent_targets", "must be at least 1");
+        }
+        if schedule.max_concurrent_units == 0 {
+            problems.push("schedule.max_concurrent_units", "must be at least 1");
         }
 
         let retry = Retry {
@@ -702,6 +744,7 @@ impl RawConfig {
                 Some(c) => problems.crons(&format!("{path}.schedule"), &c.to_vec()),
                 None => shared_cron.clone(),
             };
+            let units = validate_units(raw, &path, &mut problems);
             // `None` only with a problem recorded: the config is refused anyway.
             if let Some(select) = select {
                 targets.push(Target {
@@ -709,6 +752,7 @@ impl RawConfig {
                     cloud,
                     region: raw.region.clone(),
                     project: raw.project.clone(),
+                    units,
                     select,
                     cron,
                 });
@@ -727,6 +771,77 @@ impl RawConfig {
             Err(problems.0)
         }
     }
+}
+
+/// A target's `projects`, `domain` and `regions`, checked: `project` and `projects` (or
+/// `region` and `regions`) together are refused, as are empty lists and names.
+fn validate_units(raw: &RawTarget, path: &str, problems: &mut Problems) -> UnitsSpec {
+    let mut spec = UnitsSpec::default();
+    if let Some(projects) = &raw.projects {
+        if raw.project.is_some() {
+            problems.push(
+                format!("{path}.projects"),
+                "set either project (one) or projects (several), not both",
+            );
+        }
+        if projects.is_empty() {
+            problems.push(
+                format!("{path}.projects"),
+                "empty: name at least one project, ID or pattern (ci-*)",
+            );
+        }
+        for (i, p) in projects.iter().enumerate() {
+            if p.trim().is_empty() {
+                problems.push(format!("{path}.projects[{i}]"), "must not be empty");
+            } else {
+                spec.projects.push(ProjectPick::parse(p.trim()));
+            }
+        }
+    }
+    if let Some(domain) = &raw.domain {
+        if raw.projects.is_none() {
+            problems.push(
+                format!("{path}.domain"),
+                "only with projects (it narrows which projects match)",
+            );
+        }
+        if domain.trim().is_empty() {
+            problems.push(format!("{path}.domain"), "must not be empty");
+        }
+        spec.domain = Some(domain.trim().to_owned());
+    }
+    if let Some(regions) = &raw.regions {
+        if raw.region.is_some() {
+            problems.push(
+                format!("{path}.regions"),
+                "set either region (one) or regions (several, or \"all\"), not both",
+            );
+        }
+        spec.regions = match regions {
+            StringOrList::One(all) if all == "all" => RegionPick::All,
+            other => {
+                let list = other.to_vec();
+                if list.is_empty() {
+                    problems.push(
+                        format!("{path}.regions"),
+                        "empty: name at least one region, or write \"all\"",
+                    );
+                }
+                for (i, r) in list.iter().enumerate() {
+                    if r.trim().is_empty() {
+                        problems.push(format!("{path}.regions[{i}]"), "must not be empty");
+                    } else if r == "all" {
+                        problems.push(
+                            format!("{path}.regions[{i}]"),
+                            "\"all\" stands alone: write regions = \"all\"",
+                        );
+                    }
+                }
+                RegionPick::List(list)
+            }
+        };
+    }
+    spec
 }
 
 /// The user's own name pattern, compiled (presets' aside); `None` when absent or invalid.
@@ -1006,6 +1121,90 @@ cloud = "ci"
             c.targets[0].select.filters().older_than,
             Some(Duration::from_secs(6 * 3600))
         );
+    }
+
+    /// `projects` (names, IDs, patterns), `domain` and `regions` (a list or `"all"`)
+    /// become the target's units spec; the old `project`/`region` keys keep one unit.
+    #[test]
+    fn projects_and_regions_keys() {
+        let base = "[select]\ntags = [\"ci\"]\n[[target]]\ncloud = \"ci\"\n";
+        let c = Config::parse(
+            &format!(
+                "{base}projects = [\"ci-*\", \"ops\"]\ndomain = \"default\"\nregions = \"all\"\n"
+            ),
+            "t",
+        )
+        .unwrap();
+        let units = &c.targets[0].units;
+        assert_eq!(
+            units.projects,
+            [
+                ProjectPick::Pattern("ci-*".into()),
+                ProjectPick::Exact("ops".into())
+            ]
+        );
+        assert_eq!(units.domain.as_deref(), Some("default"));
+        assert_eq!(units.regions, RegionPick::All);
+        let c = Config::parse(&format!("{base}regions = [\"R1\", \"R2\"]\n"), "t").unwrap();
+        assert_eq!(
+            c.targets[0].units.regions,
+            RegionPick::List(vec!["R1".into(), "R2".into()])
+        );
+        let c = Config::parse(&format!("{base}project = \"p\"\nregion = \"R1\"\n"), "t").unwrap();
+        assert!(c.targets[0].units.is_single());
+        assert_eq!(
+            c.schedule.max_concurrent_units,
+            defaults::MAX_CONCURRENT_UNITS
+        );
+        assert_eq!(c.safety.max_deletes_total, None);
+    }
+
+    /// Every wrong projects/regions key is reported with its path: both `project` and
+    /// `projects`, both `region` and `regions`, empty lists and names, `domain` alone,
+    /// `"all"` inside a list, a zero bound or total.
+    #[test]
+    fn projects_and_regions_problems_have_paths() {
+        let text = r#"
+[select]
+tags = ["ci"]
+[safety]
+max_deletes_total = 0
+[schedule]
+max_concurrent_units = 0
+[[target]]
+cloud = "a"
+project = "p"
+projects = ["ci-*", ""]
+region = "R1"
+regions = ["R2", "all", ""]
+[[target]]
+cloud = "b"
+projects = []
+regions = []
+[[target]]
+cloud = "c"
+domain = "default"
+"#;
+        let p = problems(text);
+        let paths: Vec<&str> = p.iter().map(|p| p.path.as_str()).collect();
+        for expected in [
+            "safety.max_deletes_total",
+            "schedule.max_concurrent_units",
+            "target[0].projects",
+            "target[0].projects[1]",
+            "target[0].regions",
+            "target[0].regions[1]",
+            "target[0].regions[2]",
+            "target[2].domain",
+            "target[1].projects",
+            "target[1].regions",
+        ] {
+            assert!(paths.contains(&expected), "missing {expected} in {paths:?}");
+        }
+        let both = p.iter().find(|p| p.path == "target[0].projects").unwrap();
+        assert!(both.message.contains("project") && both.message.contains("projects"));
+        let both = p.iter().find(|p| p.path == "target[0].regions").unwrap();
+        assert!(both.message.contains("region (one)"), "{both:?}");
     }
 
     /// Durations are read as users write them, days as 24 hours.

@@ -9,7 +9,9 @@ use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
+use prometheus_client::encoding::{
+    EncodeLabel, EncodeLabelSet, EncodeLabelValue, LabelSetEncoder, LabelValueEncoder,
+};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -204,16 +206,33 @@ fn reason_label(reason: RetryReason) -> &'static str {
     }
 }
 
-/// Which target a series is about. All three values come from the config, so their
-/// number is bounded by it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+/// Which target (or unit of a target: a project of a region) a series is about. The
+/// values come from the config and from the discovery of its targets' projects and
+/// regions, never from resources, so their number is bounded by them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct TargetLabels {
     /// The target's name.
     pub target: String,
     /// Its cloud in `clouds.yaml`.
     pub cloud: String,
-    /// Its project as configured (empty when the cloud's own project is used).
+    /// Its project as configured (empty when the cloud's own project is used), or the
+    /// unit's project name.
     pub project: String,
+    /// The unit's region; empty for a target of one region as configured, and then not
+    /// exported (the series of such targets keep the labels they always had).
+    pub region: String,
+}
+
+impl EncodeLabelSet for TargetLabels {
+    fn encode(&self, encoder: &mut LabelSetEncoder) -> Result<(), std::fmt::Error> {
+        ("target", self.target.as_str()).encode(encoder.encode_label())?;
+        ("cloud", self.cloud.as_str()).encode(encoder.encode_label())?;
+        ("project", self.project.as_str()).encode(encoder.encode_label())?;
+        if !self.region.is_empty() {
+            ("region", self.region.as_str()).encode(encoder.encode_label())?;
+        }
+        Ok(())
+    }
 }
 
 impl TargetLabels {
@@ -223,6 +242,16 @@ impl TargetLabels {
             target: target.name.clone(),
             cloud: target.cloud.clone(),
             project: target.project.clone().unwrap_or_default(),
+            region: String::new(),
+        }
+    }
+
+    /// The labels of one unit of this target.
+    pub fn unit(&self, project: &str, region: &str) -> TargetLabels {
+        TargetLabels {
+            project: project.to_owned(),
+            region: region.to_owned(),
+            ..self.clone()
         }
     }
 }
@@ -359,6 +388,21 @@ pub struct SweepRecord {
     pub oldest_leak_age: Option<Duration>,
     /// Kinds whose listing failed: the sweep could not see everything.
     pub listing_errors: u64,
+    /// A target of several units: each unit's own record (the counts above are their
+    /// sums). The per-kind series are exported per unit; empty for a single target.
+    pub units: Vec<UnitRecord>,
+}
+
+/// One unit's part of a sweep.
+#[derive(Debug, Clone, Default)]
+pub struct UnitRecord {
+    /// The project's name (its ID when it has none).
+    pub project: String,
+    /// The region (empty: the cloud's own).
+    pub region: String,
+    /// What the unit's sweep did; `None` when it could not sweep (its error is logged
+    /// and counted as a listing error of the target).
+    pub record: Option<SweepRecord>,
 }
 
 /// Every metric stacksweep exports, and the registry that renders them.
@@ -575,6 +619,23 @@ impl Metrics {
             })
             .inc();
         let Some(record) = record else { return };
+        if outcome.is_success() {
+            self.last_success.get_or_create(target).set(finished_at);
+        }
+        if record.units.is_empty() {
+            self.record_counts(target, record);
+            return;
+        }
+        // Per unit only: a target-level copy would count every resource twice in sums.
+        for unit in &record.units {
+            if let Some(r) = &unit.record {
+                self.record_counts(&target.unit(&unit.project, &unit.region), r);
+            }
+        }
+    }
+
+    /// The per-kind counts and oldest leak of one sweep (a target's or a unit's).
+    fn record_counts(&self, target: &TargetLabels, record: &SweepRecord) {
         for (&kind, counts) in &record.kinds {
             let kind_labels = KindLabels {
                 target: target.clone(),
@@ -597,9 +658,6 @@ impl Metrics {
             }
         }
         self.forget_missing_kinds(target, record);
-        if outcome.is_success() {
-            self.last_success.get_or_create(target).set(finished_at);
-        }
         self.oldest_leak
             .get_or_create(target)
             .set(record.oldest_leak_age.map_or(0.0, |d| d.as_secs_f64()));
@@ -640,19 +698,31 @@ impl Metrics {
         self.last_success.remove(target);
         self.authenticated.remove(target);
         self.oldest_leak.remove(target);
-        let kinds = self
-            .kinds_seen
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(target)
-            .unwrap_or_default();
-        for kind in kinds {
-            for outcome in ResourceOutcome::ALL {
-                self.last_sweep_resources.remove(&ResourceLabels {
-                    target: target.clone(),
-                    kind,
-                    outcome,
-                });
+        // The target's own series, and those of each of its units.
+        let forgotten: Vec<(TargetLabels, BTreeSet<&'static str>)> = {
+            let mut seen = self
+                .kinds_seen
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let keys: Vec<TargetLabels> = seen
+                .keys()
+                .filter(|k| k.target == target.target && k.cloud == target.cloud)
+                .cloned()
+                .collect();
+            keys.into_iter()
+                .filter_map(|k| seen.remove(&k).map(|kinds| (k, kinds)))
+                .collect()
+        };
+        for (labels, kinds) in forgotten {
+            self.oldest_leak.remove(&labels);
+            for kind in kinds {
+                for outcome in ResourceOutcome::ALL {
+                    self.last_sweep_resources.remove(&ResourceLabels {
+                        target: labels.clone(),
+                        kind,
+                        outcome,
+                    });
+                }
             }
         }
     }
@@ -813,7 +883,74 @@ mod tests {
             target: "ci".into(),
             cloud: "sim".into(),
             project: String::new(),
+            region: String::new(),
         }
+    }
+
+    /// A target of several units exports its per-kind series once per unit, with the
+    /// unit's `project` and `region` labels and no target-level copy (sums stay true);
+    /// its sweep counter stays per target; a removed target takes its units' gauges.
+    #[test]
+    fn unit_series_carry_project_and_region() {
+        let m = Metrics::new();
+        let t = target();
+        let unit = |deleted| SweepRecord {
+            kinds: BTreeMap::from([(
+                "server",
+                KindCounts {
+                    found: 2,
+                    selected: 2,
+                    deleted,
+                    ..KindCounts::default()
+                },
+            )]),
+            ..SweepRecord::default()
+        };
+        let record = SweepRecord {
+            units: vec![
+                UnitRecord {
+                    project: "ci-1".into(),
+                    region: "RegionOne".into(),
+                    record: Some(unit(2)),
+                },
+                UnitRecord {
+                    project: "ci-1".into(),
+                    region: "RegionTwo".into(),
+                    record: Some(unit(1)),
+                },
+            ],
+            ..unit(3)
+        };
+        m.record_sweep(&t, SweepOutcome::Clean, Some(&record), 1000.0);
+        let text = m.render().unwrap();
+        let deleted = |labels: &str| {
+            sample(
+                &text,
+                &format!(
+                    "stacksweep_resources_total{{{labels},kind=\"server\",outcome=\"deleted\"}}"
+                ),
+            )
+        };
+        let unit_labels =
+            |r: &str| format!(r#"target="ci",cloud="sim",project="ci-1",region="{r}""#);
+        assert_eq!(deleted(&unit_labels("RegionOne")), Some(2.0));
+        assert_eq!(deleted(&unit_labels("RegionTwo")), Some(1.0));
+        assert_eq!(deleted(r#"target="ci",cloud="sim",project="""#), None);
+        assert_eq!(
+            sample(
+                &text,
+                r#"stacksweep_sweeps_total{target="ci",cloud="sim",project="",outcome="clean"}"#
+            ),
+            Some(1.0)
+        );
+        m.forget_target(&t);
+        let text = m.render().unwrap();
+        assert!(
+            !text.contains(
+                r#"stacksweep_last_sweep_resources{target="ci",cloud="sim",project="ci-1""#
+            ),
+            "{text}"
+        );
     }
 
     /// The value of the one sample line that starts with `prefix` (name and labels).
@@ -887,6 +1024,7 @@ mod tests {
             )]),
             oldest_leak_age: Some(Duration::from_secs(90)),
             listing_errors: 0,
+            units: Vec::new(),
         };
         m.record_sweep(&t, SweepOutcome::Incomplete, Some(&record), 1000.0);
         m.record_sweep(&t, SweepOutcome::Incomplete, Some(&record), 2000.0);

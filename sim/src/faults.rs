@@ -108,14 +108,24 @@ impl FaultState {
             self.per_service.clear();
             self.default = faults;
         } else {
-            self.per_service
-                .insert(canonical_service(service).to_string(), faults);
+            // `REGION/service`: one further region's service.
+            let key = match service.rsplit_once('/') {
+                Some((region, name)) => format!("{region}/{}", canonical_service(name)),
+                None => canonical_service(service).to_string(),
+            };
+            self.per_service.insert(key, faults);
         }
     }
 
     /// Decides what happens to the next request to `service`.
+    /// A further region's requests come as `REGION/service`: that key's faults when set,
+    /// else the service's own.
     pub fn decide(&mut self, service: &str) -> Decision {
-        let cfg = match self.per_service.get_mut(service) {
+        let key = match self.per_service.contains_key(service) {
+            true => service,
+            false => service.rsplit('/').next().unwrap_or(service),
+        };
+        let cfg = match self.per_service.get_mut(key) {
             Some(c) => c,
             None => &mut self.default,
         };

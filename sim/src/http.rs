@@ -16,16 +16,35 @@ use crate::faults::Fault;
 use crate::state::{Job, SimState};
 use crate::store::{Ctx, Obj};
 
-/// The state every handler shares.
+/// The state every handler shares: one region's store. Tokens live in the primary
+/// region's Keystone, which every region's services validate against, as a real
+/// multi-region cloud shares one Keystone.
 pub struct Shared {
     state: Mutex<SimState>,
+    /// The primary region's state, whose Keystone issues the tokens; `None` in the
+    /// primary itself.
+    identity: Option<Arc<Shared>>,
 }
 
 impl Shared {
     pub(crate) fn new(state: SimState) -> Arc<Shared> {
         Arc::new(Shared {
             state: Mutex::new(state),
+            identity: None,
         })
+    }
+
+    /// A further region's state, validating tokens with `identity`'s Keystone.
+    pub(crate) fn region(state: SimState, identity: Arc<Shared>) -> Arc<Shared> {
+        Arc::new(Shared {
+            state: Mutex::new(state),
+            identity: Some(identity),
+        })
+    }
+
+    /// The state whose Keystone validates tokens (the primary region's).
+    pub fn identity(&self) -> &Shared {
+        self.identity.as_deref().unwrap_or(self)
     }
 
     /// Locks the state; a panic in another handler does not poison it for the rest.
@@ -92,7 +111,7 @@ pub async fn auth(State(shared): St, mut req: Request, next: Next) -> Response {
         .get("x-auth-token")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let ctx = token.and_then(|t| shared.lock().keystone.validate(&t));
+    let ctx = token.and_then(|t| shared.identity().lock().keystone.validate(&t));
     match ctx {
         Some(ctx) => {
             req.extensions_mut().insert(ctx);
@@ -102,8 +121,19 @@ pub async fn auth(State(shared): St, mut req: Request, next: Next) -> Response {
     }
 }
 
-/// Which service a request path belongs to (for faults and the log).
+/// The region prefix of a further region's path (`/regions/RegionTwo/compute/...` →
+/// `("RegionTwo", "/compute/...")`); `None` for the primary region's paths.
+pub fn region_of(path: &str) -> Option<(&str, &str)> {
+    let rest = path.strip_prefix("/regions/")?;
+    match rest.find('/') {
+        Some(i) => Some((&rest[..i], &rest[i..])),
+        None => Some((rest, "/")),
+    }
+}
+
+/// Which service a request path belongs to (for faults and the log), in any region.
 pub fn service_of(path: &str) -> &'static str {
+    let path = region_of(path).map_or(path, |(_, rest)| rest);
     let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
     match first {
         "" | "identity" | "v3" => "identity",
@@ -124,7 +154,12 @@ async fn faults_and_log(State(shared): St, req: Request, next: Next) -> Response
     let path = req.uri().path().to_string();
     let query = req.uri().query().map(str::to_string);
     let service = service_of(&path);
-    let fault = shared.lock().faults.decide(service);
+    // A further region's faults may be set apart (`RegionTwo/compute`).
+    let fault_key = match region_of(&path) {
+        Some((region, _)) => format!("{region}/{service}"),
+        None => service.to_owned(),
+    };
+    let fault = shared.lock().faults.decide(&fault_key);
     // With workers, the latency is service time: a request beyond the workers queues.
     let _worker = match &fault.workers {
         Some(workers) => Arc::clone(workers).acquire_owned().await.ok(),

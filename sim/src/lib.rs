@@ -33,6 +33,7 @@ pub mod state;
 pub mod store;
 pub mod swift;
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -68,6 +69,9 @@ pub struct SimConfig {
     pub faults: FaultConfig,
     /// Address to listen on; `127.0.0.1:0` picks a free port.
     pub listen: SocketAddr,
+    /// Regions, each with its own store and endpoints: the first at the root paths, each
+    /// further one under `/regions/<name>`. Keystone is shared.
+    pub regions: Vec<String>,
 }
 
 impl Default for SimConfig {
@@ -81,9 +85,13 @@ impl Default for SimConfig {
             latency: Duration::ZERO,
             faults: FaultConfig::default(),
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            regions: vec![PRIMARY_REGION.to_owned()],
         }
     }
 }
+
+/// The region of the default simulator (and the first of a multi-region one, usually).
+pub const PRIMARY_REGION: &str = "RegionOne";
 
 /// The simulator; [`Sim::start`] serves it.
 pub struct Sim;
@@ -103,8 +111,30 @@ impl Sim {
         let faults = faults::FaultState::new(config.faults.clone(), config.latency);
         let mut state = SimState::new(format!("http://{addr}"), delays, faults);
         state.keystone.token_ttl = config.token_ttl;
+        let mut region_names = config.regions.clone();
+        region_names.dedup();
+        if region_names.is_empty() {
+            region_names.push(PRIMARY_REGION.to_owned());
+        }
+        state.keystone.regions = region_names.clone();
+        let keystone = state.keystone.clone();
         let shared = Shared::new(state);
-        let app = router(shared.clone());
+        let mut regions = BTreeMap::new();
+        regions.insert(region_names[0].clone(), shared.clone());
+        let mut further = Vec::new();
+        for name in &region_names[1..] {
+            // Faults and the log are the primary's (it sees every request first).
+            let store = SimState::with_keystone(
+                format!("http://{addr}/regions/{name}"),
+                delays,
+                faults::FaultState::default(),
+                keystone.clone(),
+            );
+            let region = Shared::region(store, shared.clone());
+            regions.insert(name.clone(), region.clone());
+            further.push((name.clone(), region));
+        }
+        let app = router(shared.clone(), &further);
         let cancel = CancellationToken::new();
         let stop = cancel.clone();
         let task = tokio::spawn(async move {
@@ -115,30 +145,48 @@ impl Sim {
         Ok(SimHandle {
             addr,
             shared,
+            primary: region_names[0].clone(),
+            regions,
             cancel,
             task,
         })
     }
 }
 
-/// The whole simulator: every service under its path prefix, with log, faults, auth.
-fn router(shared: Arc<Shared>) -> Router {
-    let services = Router::new()
+/// The whole simulator: every service under its path prefix, with log, faults, auth;
+/// each further region's services (Keystone aside) under `/regions/<name>`, on its store.
+fn router(shared: Arc<Shared>, further: &[(String, Arc<Shared>)]) -> Router {
+    let mut services = Router::new()
         .merge(keystone::router(shared.clone()))
+        .merge(region_services(shared.clone()));
+    for (name, region) in further {
+        let routes = region_services(region.clone()).with_state(region.clone());
+        services = services.nest(&format!("/regions/{name}"), routes);
+    }
+    http::wrap(services, shared)
+}
+
+/// Every service but Keystone, on one region's store.
+fn region_services(shared: Arc<Shared>) -> Router<Arc<Shared>> {
+    Router::new()
         .merge(neutron::router(shared.clone()))
         .merge(nova::router(shared.clone()))
         .merge(cinder::router(shared.clone()))
         .merge(octavia::router(shared.clone()))
         .merge(glance::router(shared.clone()))
         .merge(heat::router(shared.clone()))
-        .merge(swift::router(shared.clone()));
-    http::wrap(services, shared)
+        .merge(swift::router(shared.clone()))
 }
 
 /// A running simulator: its address, and the hooks tests use to shape and inspect it.
 pub struct SimHandle {
     addr: SocketAddr,
+    /// The primary region's store (and Keystone).
     shared: Arc<Shared>,
+    /// The primary region's name.
+    primary: String,
+    /// Every region's store by name, the primary's included.
+    regions: BTreeMap<String, Arc<Shared>>,
     cancel: CancellationToken,
     task: tokio::task::JoinHandle<()>,
 }
@@ -164,32 +212,100 @@ impl SimHandle {
     pub fn write_clouds_yaml(&self, path: &Path) -> std::io::Result<()> {
         let (id, secret) = self.shared.lock().keystone.app_cred.clone();
         let text = format!(
-            "clouds:\n  sim:\n    auth_type: password\n    auth:\n      auth_url: {url}\n      username: {user}\n      password: {pw}\n      project_name: {project}\n      user_domain_name: Default\n      project_domain_name: Default\n    region_name: RegionOne\n    interface: public\n    identity_api_version: 3\n  sim-appcred:\n    auth_type: v3applicationcredential\n    auth:\n      auth_url: {url}\n      application_credential_id: {id}\n      application_credential_secret: {secret}\n    region_name: RegionOne\n    interface: public\n    identity_api_version: 3\n",
+            "clouds:\n  sim:\n    auth_type: password\n    auth:\n      auth_url: {url}\n      username: {user}\n      password: {pw}\n      project_name: {project}\n      user_domain_name: Default\n      project_domain_name: Default\n    region_name: {region}\n    interface: public\n    identity_api_version: 3\n  sim-appcred:\n    auth_type: v3applicationcredential\n    auth:\n      auth_url: {url}\n      application_credential_id: {id}\n      application_credential_secret: {secret}\n    region_name: {region}\n    interface: public\n    identity_api_version: 3\n",
             url = self.auth_url(),
             user = keystone::CI_USER,
             pw = keystone::CI_PASSWORD,
             project = keystone::CI_PROJECT,
+            region = self.primary,
         );
         std::fs::write(path, text)
     }
 
     /// Seeds a scenario; returns what a sweep with its tag must delete and must keep.
+    /// `multi-project` seeds its projects in every region; the others the `ci` project
+    /// of the primary region.
     pub fn seed(&self, scenario: &Scenario) -> Manifest {
+        if let Scenario::MultiProject = scenario {
+            return self.seed_multi_project();
+        }
         let project = self.project_id();
         scenarios::seed(&mut self.shared.lock(), &project, scenario)
     }
 
-    /// Whether a resource of `kind` (CLI word: `server`, `port`, ...) exists.
+    /// `multi-project`: projects `ci-1`, `ci-2` (the `ci-*` pattern) and the look-alike
+    /// `cx-1`, the CI user a member of each, every one holding the same job (same tag,
+    /// same names) in every region. What a sweep of `ci-*` must delete and keep.
+    fn seed_multi_project(&self) -> Manifest {
+        let tag = format!("ci-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        let mut manifest = Manifest {
+            tag: tag.clone(),
+            ..Manifest::default()
+        };
+        for (name, selected) in scenarios::MULTI_PROJECTS {
+            let project = self.add_project(name);
+            for region in self.regions.values() {
+                let mut m = scenarios::seed_job(&mut region.lock(), &project, &tag);
+                if !selected {
+                    m.survivors.append(&mut m.selected);
+                }
+                manifest.selected.append(&mut m.selected);
+                manifest.survivors.append(&mut m.survivors);
+            }
+        }
+        manifest
+    }
+
+    /// A project with this name (made if it is not there yet) in which the CI user has
+    /// the member role; returns its id.
+    pub fn add_project(&self, name: &str) -> String {
+        let id = self.shared.lock().keystone.ci_member_project(name);
+        for region in self.regions.values() {
+            if !Arc::ptr_eq(region, &self.shared) {
+                region.lock().keystone.ci_member_project_as(name, &id);
+            }
+        }
+        id
+    }
+
+    /// Seeds a scenario into `project` of `region` (`None`: the primary).
+    pub fn seed_in(&self, project: &str, region: Option<&str>, scenario: &Scenario) -> Manifest {
+        match self.store(region) {
+            Some(store) => scenarios::seed(&mut store.lock(), project, scenario),
+            None => Manifest::default(),
+        }
+    }
+
+    /// The region names, the primary first.
+    pub fn regions(&self) -> Vec<String> {
+        let mut out = vec![self.primary.clone()];
+        out.extend(self.regions.keys().filter(|r| **r != self.primary).cloned());
+        out
+    }
+
+    fn store(&self, region: Option<&str>) -> Option<&Arc<Shared>> {
+        self.regions.get(region.unwrap_or(&self.primary))
+    }
+
+    /// Whether a resource of `kind` (CLI word: `server`, `port`, ...) exists, in any region.
     pub fn exists(&self, kind: &str, id: &str) -> bool {
-        self.shared.lock().exists(kind, id)
+        self.regions.values().any(|r| r.lock().exists(kind, id))
     }
 
-    /// Ids of every resource of `kind`, all projects.
+    /// Ids of every resource of `kind`, all projects, all regions.
     pub fn ids(&self, kind: &str) -> Vec<String> {
-        self.shared.lock().ids(kind)
+        let mut ids: Vec<String> = self
+            .regions
+            .values()
+            .flat_map(|r| r.lock().ids(kind))
+            .collect();
+        ids.sort();
+        ids
     }
 
-    /// Replaces the faults of one service (`network`, `neutron`, ..., or `*` for all).
+    /// Replaces the faults of one service (`network`, `neutron`, ..., or `*` for all);
+    /// `RegionTwo/network` for one service of one further region only (a service's own
+    /// faults apply to every region otherwise).
     pub fn set_faults(&self, service: &str, faults: FaultConfig) {
         self.shared.lock().faults.set(service, faults);
     }
@@ -246,6 +362,15 @@ impl SimHandle {
     /// Runs `f` on the state, under the lock (tests create resources directly).
     pub fn with_state<R>(&self, f: impl FnOnce(&mut SimState) -> R) -> R {
         f(&mut self.shared.lock())
+    }
+
+    /// Runs `f` on one region's state (`None` if there is no such region).
+    pub fn with_region_state<R>(
+        &self,
+        region: &str,
+        f: impl FnOnce(&mut SimState) -> R,
+    ) -> Option<R> {
+        self.regions.get(region).map(|r| f(&mut r.lock()))
     }
 
     /// Stops serving and waits for the server task.

@@ -2,8 +2,9 @@
 //! survive a sweep, plus [`Seeder`], the helper tests use to build custom projects
 //! directly in the store.
 //!
-//! Built in: `kubespray-aborted[:NODES]`, `capo-cluster[:WORKERS]`, `scale[:N]`. A
-//! scenario can also be a JSON file (see [`FileScenario`]).
+//! Built in: `kubespray-aborted[:NODES]`, `capo-cluster[:WORKERS]`, `scale[:N]`,
+//! `multi-project` (several projects and regions; seeded by the handle, which knows the
+//! regions). A scenario can also be a JSON file (see [`FileScenario`]).
 //!
 //! Selected resources carry the scenario's tag where the kind has tags, their names start
 //! with `<tag>-`, and volumes/snapshots have metadata `{"ci-job": "<tag>"}`. Survivors
@@ -24,7 +25,9 @@ use crate::store::{str_of, Ctx, Obj};
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
     /// No built-in scenario has this name and no file has this path.
-    #[error("unknown scenario {0:?} (built in: kubespray-aborted, capo-cluster, scale)")]
+    #[error(
+        "unknown scenario {0:?} (built in: kubespray-aborted, capo-cluster, scale, multi-project)"
+    )]
     Unknown(String),
     /// The size after `:` is not a number.
     #[error("scenario size {0:?} is not a number")]
@@ -60,9 +63,17 @@ pub enum Scenario {
         /// Roughly how many resources.
         resources: usize,
     },
+    /// The same small job (same tag, same names) in projects `ci-1` and `ci-2` (a sweep
+    /// of `ci-*` deletes it) and in the look-alike `cx-1` (which it must not touch), in
+    /// every region of the simulator, the CI user a member of all three.
+    MultiProject,
     /// Declared in a JSON file.
     File(FileScenario),
 }
+
+/// The projects of [`Scenario::MultiProject`], and whether a sweep of `ci-*` selects
+/// their job.
+pub const MULTI_PROJECTS: [(&str, bool); 3] = [("ci-1", true), ("ci-2", true), ("cx-1", false)];
 
 impl Scenario {
     /// Parses `NAME[:SIZE]` or a path to a scenario JSON file.
@@ -87,6 +98,7 @@ impl Scenario {
             "scale" => Ok(Scenario::Scale {
                 resources: size.unwrap_or(1000),
             }),
+            "multi-project" => Ok(Scenario::MultiProject),
             _ if Path::new(spec).is_file() => {
                 FileScenario::load(Path::new(spec)).map(Scenario::File)
             }
@@ -100,6 +112,7 @@ impl Scenario {
             Scenario::KubesprayAborted { nodes } => format!("kubespray-aborted:{nodes}"),
             Scenario::CapoCluster { workers } => format!("capo-cluster:{workers}"),
             Scenario::Scale { resources } => format!("scale:{resources}"),
+            Scenario::MultiProject => "multi-project".to_owned(),
             Scenario::File(f) => f.name.clone(),
         }
     }
@@ -140,6 +153,8 @@ pub fn seed(state: &mut SimState, project: &str, scenario: &Scenario) -> Manifes
         Scenario::KubesprayAborted { nodes } => kubespray(&mut s, &tag, *nodes),
         Scenario::CapoCluster { workers } => capo(&mut s, &tag, *workers),
         Scenario::Scale { resources } => scale(&mut s, &tag, *resources),
+        // One project of one region: the handle seeds the others.
+        Scenario::MultiProject => small_job(&mut s, &tag),
         Scenario::File(f) => from_file(&mut s, f),
     };
     if let Err(e) = built {
@@ -148,6 +163,72 @@ pub fn seed(state: &mut SimState, project: &str, scenario: &Scenario) -> Manifes
     let mut m = s.manifest;
     m.tag = tag;
     m
+}
+
+/// Seeds [`Scenario::MultiProject`]'s job with `tag` into `project` of this store.
+pub fn seed_job(state: &mut SimState, project: &str, tag: &str) -> Manifest {
+    let mut s = Seeder::new(state, project);
+    if let Err(e) = small_job(&mut s, tag) {
+        tracing::warn!(project, error = %e.message, "multi-project job seeded partially");
+    }
+    let mut m = s.manifest;
+    m.tag = tag.to_owned();
+    m
+}
+
+/// A small job that can be seeded in several projects of one store with the same tag and
+/// names (no keypair: keypairs belong to the user, not the project, and their names are
+/// unique per user): a network with a subnet and a routed router, security groups, a
+/// server with a floating IP and a data volume with a snapshot; and a kept network.
+fn small_job(s: &mut Seeder, tag: &str) -> Result<(), ApiError> {
+    let t = [tag];
+    let p = |n: &str| format!("{tag}-{n}");
+    let meta = json!({ "ci-job": tag });
+    let infra = s.network("shared-infra", &[])?;
+    let default_sg = s.st.neutron.ensure_default_sg(&s.ctx.project_id);
+    for (kind, id) in [("network", &infra), ("security-group", &default_sg)] {
+        s.age(kind, id, 24 * 30);
+        s.record(kind, id, false);
+    }
+    let net = s.network(&p("net"), &t)?;
+    let sub = s.subnet(&net, &p("subnet"), "10.30.0.0/24", &t)?;
+    let router = s.router(&p("router"), &t, true)?;
+    s.router_interface(&router, &sub)?;
+    let sg = s.security_group(&p("sg"), &t);
+    s.rule(&sg, 22, None)?;
+    let server = s.server(
+        &p("vm"),
+        &t,
+        &ServerSpec {
+            networks: vec![net.clone()],
+            security_groups: vec![p("sg")],
+            ..ServerSpec::default()
+        },
+    )?;
+    let port =
+        s.st.neutron
+            .ports
+            .values()
+            .find(|x| str_of(x, "device_id") == server)
+            .map(id_of);
+    let fip = s.floating_ip(&p("fip"), &t, port.as_deref())?;
+    let data = s.volume(&p("data"), 1, meta.clone())?;
+    s.attach(&server, &data);
+    let snap = s.snapshot(&data, &p("snap"), meta)?;
+    for (kind, id) in [
+        ("network", net),
+        ("subnet", sub),
+        ("router", router),
+        ("security-group", sg),
+        ("server", server),
+        ("floating-ip", fip),
+        ("volume", data),
+        ("snapshot", snap),
+    ] {
+        s.age(kind, &id, 7);
+        s.record(kind, &id, true);
+    }
+    Ok(())
 }
 
 /// Builds resources directly in the store, as the project's member would through the

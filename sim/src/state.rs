@@ -97,7 +97,17 @@ pub struct Delays {
 
 impl SimState {
     pub(crate) fn new(base_url: String, delays: Delays, faults: FaultState) -> SimState {
-        let keystone = KeystoneState::new();
+        SimState::with_keystone(base_url, delays, faults, KeystoneState::new())
+    }
+
+    /// A store on `keystone`'s users and projects: a further region's store starts from a
+    /// copy of the primary's (the same ids), though only the primary's issues tokens.
+    pub(crate) fn with_keystone(
+        base_url: String,
+        delays: Delays,
+        faults: FaultState,
+        keystone: KeystoneState,
+    ) -> SimState {
         let admin_project = keystone.admin_project_id.clone();
         let mut st = SimState {
             neutron: NeutronState::new(&admin_project),

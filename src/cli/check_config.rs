@@ -1,7 +1,8 @@
 //! `stacksweep check-config`: validates the config and every target's credentials, runs
 //! the preflight (catalog, API versions, a one-item listing per kind) for each target,
 //! and prints every problem at once. An unanchored `name_regex` is tried on a dry-run
-//! listing of the project: a name it matches past its start is a warning.
+//! listing of the project: a name it matches past its start is a warning. A target of
+//! several projects or regions lists the units it would sweep (discovery asks Keystone).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -72,6 +73,9 @@ pub async fn run(args: CheckConfigArgs, shutdown: &Shutdown) -> anyhow::Result<E
                 for w in unanchored_warnings(&config, target).await {
                     writeln!(out, "target {:?}: warning: {w}", target.name)?;
                 }
+                if !target.units.is_single() {
+                    units(&mut out, &config, target, &mut problems).await?;
+                }
             }
             Err(e) => problems.push(format!("{e:#}")),
         }
@@ -93,6 +97,41 @@ pub async fn run(args: CheckConfigArgs, shutdown: &Shutdown) -> anyhow::Result<E
     } else {
         Ok(ExitCode::from(exit::CONFIG_ERROR))
     }
+}
+
+/// Lists the units (a project of a region) a target of several projects or regions would
+/// sweep, as discovery finds them now; what cannot become a unit is a problem.
+async fn units(
+    out: &mut impl Write,
+    config: &stacksweep::config::Config,
+    target: &stacksweep::config::Target,
+    problems: &mut Vec<String>,
+) -> anyhow::Result<()> {
+    let job = config.job(target);
+    match stacksweep::engine::unit::discover(&job.connect, &target.units).await {
+        Ok(discovery) => {
+            writeln!(
+                out,
+                "target {:?}: {} unit(s) to sweep:",
+                target.name,
+                discovery.units.len()
+            )?;
+            for u in &discovery.units {
+                writeln!(
+                    out,
+                    "  {} (project {}, region {})",
+                    u.key(),
+                    u.project_label(),
+                    u.region.as_deref().unwrap_or("(the cloud's)")
+                )?;
+            }
+            for (_, e) in discovery.failed {
+                problems.push(format!("{e}"));
+            }
+        }
+        Err(e) => problems.push(format!("{:#}", anyhow::Error::from(e))),
+    }
+    Ok(())
 }
 
 /// Lists the target's project (a dry run: nothing is planned or deleted) when its own

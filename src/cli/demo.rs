@@ -145,6 +145,7 @@ async fn demo<W: Write>(scenario: &Scenario, out: &mut Out<W>) -> anyhow::Result
         target: "demo".to_owned(),
         cloud: "sim".to_owned(),
         project: String::new(),
+        region: String::new(),
     };
     let cloud = CloudConfig::from_clouds_yaml(&clouds_yaml, "sim")?;
     let options = SessionOptions {

@@ -17,7 +17,8 @@ pub struct SimArgs {
     #[arg(long, default_value = "127.0.0.1:0")]
     pub listen: SocketAddr,
     /// Seed a scenario: `kubespray-aborted[:NODES]`, `capo-cluster[:WORKERS]`,
-    /// `scale[:N]`, or a path to a scenario JSON file.
+    /// `scale[:N]`, `multi-project` (projects ci-1, ci-2 and the look-alike cx-1 in
+    /// RegionOne and RegionTwo), or a path to a scenario JSON file.
     #[arg(long)]
     pub scenario: Option<String>,
     /// Latency added to every answer (`20ms`, `1s`).
@@ -113,6 +114,11 @@ pub async fn run(args: SimArgs, shutdown: CancellationToken) -> anyhow::Result<(
             rate_limit: args.rate_limit,
             workers: args.workers,
             ..FaultConfig::default()
+        },
+        // `multi-project` spans two regions.
+        regions: match scenario {
+            Some(Scenario::MultiProject) => vec!["RegionOne".into(), "RegionTwo".into()],
+            _ => SimConfig::default().regions,
         },
         ..SimConfig::default()
     };

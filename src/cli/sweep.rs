@@ -1,18 +1,23 @@
-//! `stacksweep sweep`: one sweep of every configured target, then exit.
+//! `stacksweep sweep`: one sweep of every configured target, then exit. A target of
+//! several projects or regions is swept unit by unit (a project of a region), each with
+//! its own report, and a total at the end.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use futures::stream::{self, StreamExt};
 use serde::Serialize;
 
 use super::common::{self, SelectFlags};
 use super::{exit, Shutdown};
-use stacksweep::config::{Config, RawConfig};
+use stacksweep::config::{Config, RawConfig, Target};
 use stacksweep::engine::quota::QuotaReport;
 use stacksweep::engine::report::Report;
-use stacksweep::engine::{self, Job, SweepError};
+use stacksweep::engine::unit::{self, Unit};
+use stacksweep::engine::{self, DeleteBudget, Job, JobSpec, SweepError};
+use tokio_util::sync::CancellationToken;
 
 /// Output format of plans and reports.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -125,11 +130,16 @@ enum Stopped {
     Sweep,
 }
 
-/// One target's outcome, for the JSON document.
+/// One unit's outcome (a target's, for a target of one project in one region), for the
+/// JSON document.
 #[derive(Debug, Serialize)]
 struct TargetOutcome {
     target: String,
     cloud: String,
+    /// The unit's project and region; absent for a target of one project in one region
+    /// as configured (the shape of the output before units).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unit: Option<UnitLabel>,
     /// Set when a signal stopped this target's sweep: the phase it stopped in.
     #[serde(skip_serializing_if = "Option::is_none")]
     cancelled: Option<Stopped>,
@@ -142,87 +152,299 @@ struct TargetOutcome {
     error: Option<String>,
 }
 
+/// Which unit an outcome is of.
+#[derive(Debug, Clone, Serialize)]
+struct UnitLabel {
+    /// [`Unit::key`]: stable across runs.
+    key: String,
+    project: String,
+    project_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    region: Option<String>,
+}
+
+impl UnitLabel {
+    fn of(unit: &Unit) -> UnitLabel {
+        UnitLabel {
+            key: unit.key(),
+            project: unit.project_label().to_owned(),
+            project_id: unit.project_id.clone(),
+            region: unit.region.clone(),
+        }
+    }
+}
+
+impl TargetOutcome {
+    fn new(target: &Target, unit: Option<&Unit>) -> TargetOutcome {
+        TargetOutcome {
+            target: target.name.clone(),
+            cloud: target.cloud.clone(),
+            unit: unit.map(UnitLabel::of),
+            cancelled: None,
+            report: None,
+            quota: None,
+            error: None,
+        }
+    }
+
+    /// An outcome that failed before it could sweep (its one line goes to stderr).
+    fn failed(mut self, e: impl Into<anyhow::Error>) -> TargetOutcome {
+        let e = e.into();
+        eprintln!("stacksweep: {e:#}");
+        self.error = Some(format!("{e:#}"));
+        self
+    }
+}
+
+/// A unit ready to sweep, or one that already failed (discovery).
+enum Work<'a> {
+    Sweep {
+        target: &'a Target,
+        unit: Option<Unit>,
+        spec: Box<JobSpec>,
+    },
+    Done(Box<TargetOutcome>),
+}
+
+/// A target's work: itself, when it is one project in one region as configured;
+/// else the units [`unit::discover`] finds, and a failed outcome for each project that
+/// could not become one (or for the whole target when discovery failed).
+async fn target_work<'a>(
+    config: &Config,
+    target: &'a Target,
+    dry_run: bool,
+    budget: &Option<Arc<DeleteBudget>>,
+    cancel: &CancellationToken,
+) -> Vec<Work<'a>> {
+    let mut spec = config.job(target);
+    spec.options.dry_run = dry_run;
+    spec.options.total_budget = budget.clone();
+    if target.units.is_single() {
+        return vec![Work::Sweep {
+            target,
+            unit: None,
+            spec: Box::new(spec),
+        }];
+    }
+    let discovered = tokio::select! {
+        biased;
+        () = cancel.cancelled() => {
+            let mut o = TargetOutcome::new(target, None);
+            o.cancelled = Some(Stopped::Connect);
+            return vec![Work::Done(Box::new(o))];
+        }
+        d = unit::discover(&spec.connect, &target.units) => d,
+    };
+    let discovery = match discovered {
+        Ok(d) => d,
+        Err(e) => {
+            return vec![Work::Done(Box::new(
+                TargetOutcome::new(target, None).failed(e),
+            ))]
+        }
+    };
+    tracing::info!(
+        target = %target.name,
+        units = discovery.units.len(),
+        failed = discovery.failed.len(),
+        "discovered the target's projects and regions"
+    );
+    let mut work: Vec<Work<'a>> = discovery
+        .failed
+        .into_iter()
+        .map(|(u, e)| Work::Done(Box::new(TargetOutcome::new(target, Some(&u)).failed(e))))
+        .collect();
+    for u in discovery.units {
+        let mut unit_spec = spec.clone();
+        unit_spec.connect = u.connect_spec(&spec.connect, discovery.app_credential);
+        work.push(Work::Sweep {
+            target,
+            unit: Some(u),
+            spec: Box::new(unit_spec),
+        });
+    }
+    work
+}
+
+/// Sweeps one unit (or a single target) to its outcome.
+async fn sweep_unit(
+    target: &Target,
+    unit: Option<Unit>,
+    spec: JobSpec,
+    cancel: CancellationToken,
+) -> TargetOutcome {
+    let result = async {
+        let job = Job::connect(spec, &cancel).await?;
+        engine::run(&job, cancel).await
+    }
+    .await;
+    let mut outcome = TargetOutcome::new(target, unit.as_ref());
+    match result {
+        Ok(swept) => {
+            outcome.cancelled = swept.report.cancelled.then_some(Stopped::Sweep);
+            outcome.report = Some(swept.report);
+            outcome.quota = swept.quota;
+        }
+        Err(e) if e.is_cancelled() => {
+            outcome.cancelled = Some(match e {
+                SweepError::Connect(_) => Stopped::Connect,
+                _ => Stopped::Inventory,
+            });
+        }
+        // The one line this error gets on stderr (stdout's report points here).
+        Err(e) => outcome = outcome.failed(e),
+    }
+    outcome
+}
+
 /// Runs the sweep and returns the exit code (config/auth errors come back as `Err`).
-/// A signal stops every target's sweep in whatever phase it is; the report still comes
+/// Every target's units (a project of a region) are swept concurrently, at most
+/// `schedule.max_concurrent_units` at once; one failing unit does not stop the others.
+/// A signal stops every unit's sweep in whatever phase it is; the report still comes
 /// out, and the exit code is the signal's.
 pub async fn run(args: SweepArgs, shutdown: &Shutdown) -> anyhow::Result<ExitCode> {
     let config = effective_config(&args)?;
-    let outcomes: Vec<TargetOutcome> = stream::iter(config.targets.iter())
-        .map(|target| {
-            let mut spec = config.job(target);
-            spec.options.dry_run = args.dry_run;
+    let budget = config
+        .safety
+        .max_deletes_total
+        .map(|n| Arc::new(DeleteBudget::new(n)));
+    let cancel = shutdown.token();
+    let work: Vec<Work<'_>> = stream::iter(config.targets.iter())
+        .map(|target| target_work(&config, target, args.dry_run, &budget, &cancel))
+        .buffered(config.schedule.max_concurrent_targets)
+        .flat_map(stream::iter)
+        .collect()
+        .await;
+    let multi = config.targets.iter().any(|t| !t.units.is_single());
+    let outcomes: Vec<TargetOutcome> = stream::iter(work)
+        .map(|w| {
             let cancel = shutdown.token();
             async move {
-                let result = async {
-                    let job = Job::connect(spec, &cancel).await?;
-                    engine::run(&job, cancel).await
-                }
-                .await;
-                let mut outcome = TargetOutcome {
-                    target: target.name.clone(),
-                    cloud: target.cloud.clone(),
-                    cancelled: None,
-                    report: None,
-                    quota: None,
-                    error: None,
-                };
-                match result {
-                    Ok(swept) => {
-                        outcome.cancelled = swept.report.cancelled.then_some(Stopped::Sweep);
-                        outcome.report = Some(swept.report);
-                        outcome.quota = swept.quota;
-                    }
-                    Err(e) if e.is_cancelled() => {
-                        outcome.cancelled = Some(match e {
-                            SweepError::Connect(_) => Stopped::Connect,
-                            _ => Stopped::Inventory,
-                        });
-                    }
-                    Err(e) => {
-                        // The one line this error gets on stderr (stdout's report points here).
-                        let e = anyhow::Error::from(e);
-                        eprintln!("stacksweep: {e:#}");
-                        outcome.error = Some(format!("{e:#}"));
+                match w {
+                    Work::Done(outcome) => *outcome,
+                    Work::Sweep { target, unit, spec } => {
+                        sweep_unit(target, unit, *spec, cancel).await
                     }
                 }
-                outcome
             }
         })
-        .buffer_unordered(config.schedule.max_concurrent_targets)
+        .buffered(config.schedule.max_concurrent_units)
         .collect()
         .await;
 
     let cancelled = outcomes.iter().any(|o| o.cancelled.is_some());
+    let total = multi.then(|| Total::of(&outcomes, budget.as_deref()));
     let mut stdout = std::io::stdout().lock();
-    write_outcomes(&mut stdout, &outcomes, args.output, args.dry_run)?;
+    write_outcomes(
+        &mut stdout,
+        &outcomes,
+        total.as_ref(),
+        args.output,
+        args.dry_run,
+    )?;
     if cancelled {
         return Ok(ExitCode::from(shutdown.exit_code()));
     }
     Ok(ExitCode::from(exit_code(&outcomes)))
 }
 
+/// The run's totals over every unit (shown when a target has several units).
+#[derive(Debug, Serialize)]
+struct Total {
+    units: usize,
+    /// Units not swept (discovery, connection or listing failed).
+    failed_units: usize,
+    /// Units that left selected resources behind.
+    units_with_leftovers: usize,
+    found: usize,
+    selected: usize,
+    deleted: usize,
+    skipped: usize,
+    stuck: usize,
+    failed: usize,
+    /// `safety.max_deletes_total` and how much of it was drawn.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_deletes_total: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deletes_drawn: Option<usize>,
+}
+
+impl Total {
+    fn of(outcomes: &[TargetOutcome], budget: Option<&DeleteBudget>) -> Total {
+        let mut t = Total {
+            units: outcomes.len(),
+            failed_units: outcomes.iter().filter(|o| o.error.is_some()).count(),
+            units_with_leftovers: 0,
+            found: 0,
+            selected: 0,
+            deleted: 0,
+            skipped: 0,
+            stuck: 0,
+            failed: 0,
+            max_deletes_total: budget.map(DeleteBudget::limit),
+            deletes_drawn: budget.map(DeleteBudget::used),
+        };
+        for r in outcomes.iter().filter_map(|o| o.report.as_ref()) {
+            let k = r.totals();
+            t.found += k.found;
+            t.selected += k.selected;
+            t.deleted += k.deleted;
+            t.skipped += k.skipped;
+            t.stuck += k.stuck;
+            t.failed += k.failed;
+            t.units_with_leftovers += usize::from(!r.is_clean());
+        }
+        t
+    }
+
+    fn render_text(&self, dry_run: bool) -> String {
+        let verb = if dry_run { "would delete" } else { "deleted" };
+        let mut line = format!(
+            "== total: {} unit(s), {} not swept, {} with resources left; {} found, {} selected, {} {verb}, {} skipped, {} stuck, {} failed",
+            self.units, self.failed_units, self.units_with_leftovers, self.found, self.selected, self.deleted, self.skipped, self.stuck, self.failed
+        );
+        if let (Some(limit), Some(drawn)) = (self.max_deletes_total, self.deletes_drawn) {
+            line.push_str(&format!("; max_deletes_total {drawn}/{limit} drawn"));
+        }
+        line.push('\n');
+        line
+    }
+}
+
 fn write_outcomes(
     out: &mut impl Write,
     outcomes: &[TargetOutcome],
+    total: Option<&Total>,
     output: Output,
     dry_run: bool,
 ) -> anyhow::Result<()> {
     match output {
         Output::Json => {
             let cancelled = outcomes.iter().any(|o| o.cancelled.is_some());
-            serde_json::to_writer_pretty(
-                &mut *out,
-                &serde_json::json!({
-                    "dry_run": dry_run,
-                    "cancelled": cancelled,
-                    "targets": outcomes,
-                }),
-            )?;
+            let mut doc = serde_json::json!({
+                "dry_run": dry_run,
+                "cancelled": cancelled,
+                "targets": outcomes,
+            });
+            if let Some(total) = total {
+                doc["total"] = serde_json::to_value(total)?;
+            }
+            serde_json::to_writer_pretty(&mut *out, &doc)?;
             writeln!(out)?;
         }
         Output::Text => {
             for o in outcomes {
-                writeln!(out, "== target {} (cloud {})", o.target, o.cloud)?;
+                match &o.unit {
+                    None => writeln!(out, "== target {} (cloud {})", o.target, o.cloud)?,
+                    Some(u) => writeln!(
+                        out,
+                        "== target {} (cloud {}) project {} region {}",
+                        o.target,
+                        o.cloud,
+                        u.project,
+                        u.region.as_deref().unwrap_or("(the cloud's)")
+                    )?,
+                }
                 match o.cancelled {
                     Some(Stopped::Connect) => writeln!(
                         out,
@@ -247,6 +469,9 @@ fn write_outcomes(
                     (None, Some(_)) => writeln!(out, "not swept: see the error on stderr")?,
                     (None, None) => {}
                 }
+            }
+            if let Some(total) = total {
+                write!(out, "{}", total.render_text(dry_run))?;
             }
         }
     }

@@ -60,6 +60,7 @@ pub fn record(
         kinds,
         oldest_leak_age,
         listing_errors: n(report.errors.len()),
+        units: Vec::new(),
     }
 }
 

@@ -1,13 +1,20 @@
 //! The daemon's [`SweepRunner`] on the engine: each sweep connects afresh (credentials
 //! resolved again, so rotated ones are picked up) and runs the engine with the grace
-//! period's hooks, then records quota and counts.
+//! period's hooks, then records quota and counts. A target of several projects or
+//! regions is swept unit by unit (discovered afresh each sweep), each unit's counts kept
+//! for its own metric series.
+
+use std::sync::Arc;
+
+use futures::stream::{self, StreamExt};
 
 use super::grace::Grace;
 use super::record::{log_report, record};
 use super::{SweepContext, SweepError, SweepRunner};
 use crate::config::{Config, Target};
-use crate::engine::{self, ConnectError, Job};
-use crate::metrics::SweepRecord;
+use crate::engine::unit;
+use crate::engine::{self, ConnectError, DeleteBudget, Job, JobSpec};
+use crate::metrics::{SweepRecord, TargetLabels, UnitRecord};
 
 /// The engine as the daemon's [`SweepRunner`]. The grace filter sits between selection
 /// and planning: a held resource is demoted to "kept", so the planner treats it as any
@@ -39,35 +46,130 @@ impl SweepRunner for EngineRunner {
     }
 
     async fn sweep(&self, ctx: SweepContext) -> Result<SweepRecord, SweepError> {
-        let mut spec = ctx.config.job(&ctx.target);
-        spec.connect.session.observer = Some(ctx.metrics.request_observer(&ctx.labels));
-        let job = Job::connect(spec, &ctx.cancel).await.map_err(|e| match e {
-            // Shutdown or the deadline, not a credential problem.
-            ConnectError::Cancelled { .. } => SweepError::Failed(chain(&e)),
-            e => SweepError::Auth(chain(&e)),
-        })?;
-        let name = ctx.target.name.as_str();
-        let mut grace = Grace {
-            state: &ctx.state,
-            target: name,
-            now: ctx.now,
-            grace: ctx.config.safety.grace,
-            held: Vec::new(),
-        };
-        let swept = engine::run_with(&job, ctx.cancel.clone(), ctx.now, &mut grace)
-            .await
-            .map_err(|e| SweepError::Failed(chain(&e)))?;
-        log_report(name, &swept.report);
-        if let Some(quota) = &swept.quota {
-            ctx.metrics.record_quota(&ctx.labels, quota);
+        let spec = ctx.config.job(&ctx.target);
+        if ctx.target.units.is_single() {
+            return sweep_job(&ctx, spec, &ctx.target.name, &ctx.labels).await;
         }
-        let state = ctx.state.snapshot();
-        Ok(record(
-            &swept.report,
-            &swept.inventory,
-            &grace.held,
-            |key| state.first_seen(name, key.kind.as_str(), &key.id),
-            ctx.now,
-        ))
+        sweep_units(&ctx, spec).await
     }
+}
+
+/// Sweeps every unit of a target of several projects or regions, at most
+/// `schedule.max_concurrent_units` at once, each on its own scoped session; one failing
+/// unit is logged and counted, and the others go on. The record sums them and keeps each.
+async fn sweep_units(ctx: &SweepContext, spec: JobSpec) -> Result<SweepRecord, SweepError> {
+    let discovered = tokio::select! {
+        biased;
+        () = ctx.cancel.cancelled() => {
+            return Err(SweepError::Failed("cancelled while discovering the target's projects".into()))
+        }
+        d = unit::discover(&spec.connect, &ctx.target.units) => d,
+    };
+    let discovery = discovered.map_err(|e| SweepError::Auth(chain(&e)))?;
+    let budget = ctx
+        .config
+        .safety
+        .max_deletes_total
+        .map(|n| Arc::new(DeleteBudget::new(n)));
+    let mut units: Vec<UnitRecord> = Vec::new();
+    for (u, e) in &discovery.failed {
+        tracing::warn!(target = %ctx.target.name, unit = %u.key(), error = %chain(e), "unit not swept");
+        units.push(UnitRecord {
+            project: u.project_label().to_owned(),
+            region: u.region.clone().unwrap_or_default(),
+            record: None,
+        });
+    }
+    let app_credential = discovery.app_credential;
+    let swept: Vec<UnitRecord> = stream::iter(discovery.units)
+        .map(|u| {
+            let mut unit_spec = spec.clone();
+            unit_spec.connect = u.connect_spec(&spec.connect, app_credential);
+            unit_spec.options.total_budget = budget.clone();
+            async move {
+                let key = u.key();
+                let region = u.region.clone().unwrap_or_default();
+                let labels = ctx.labels.unit(u.project_label(), &region);
+                let result = sweep_job(ctx, unit_spec, &key, &labels).await;
+                if let Err(e) = &result {
+                    tracing::warn!(target = %ctx.target.name, unit = %key, error = %e, "unit not swept");
+                }
+                UnitRecord {
+                    project: u.project_label().to_owned(),
+                    region,
+                    record: result.ok(),
+                }
+            }
+        })
+        .buffer_unordered(ctx.config.schedule.max_concurrent_units)
+        .collect()
+        .await;
+    units.extend(swept);
+    Ok(sum(units))
+}
+
+/// A target's record: its units' counts summed, a unit that could not sweep counted as
+/// a listing error (the target's sweep is then incomplete), and each unit kept.
+fn sum(units: Vec<UnitRecord>) -> SweepRecord {
+    let mut total = SweepRecord::default();
+    for u in &units {
+        let Some(r) = &u.record else {
+            total.listing_errors += 1;
+            continue;
+        };
+        total.listing_errors += r.listing_errors;
+        total.oldest_leak_age = total.oldest_leak_age.max(r.oldest_leak_age);
+        for (kind, c) in &r.kinds {
+            let t = total.kinds.entry(kind).or_default();
+            t.found += c.found;
+            t.selected += c.selected;
+            t.held += c.held;
+            t.deleted += c.deleted;
+            t.skipped += c.skipped;
+            t.stuck += c.stuck;
+            t.failed += c.failed;
+            t.conflict_retries += c.conflict_retries;
+        }
+    }
+    total.units = units;
+    total
+}
+
+/// One sweep of one job (a target, or one unit of it); `state_key` is where its grace
+/// sightings are remembered (the target's name, or the unit's key), `labels` its quota
+/// series'.
+async fn sweep_job(
+    ctx: &SweepContext,
+    mut spec: JobSpec,
+    state_key: &str,
+    labels: &TargetLabels,
+) -> Result<SweepRecord, SweepError> {
+    spec.connect.session.observer = Some(ctx.metrics.request_observer(&ctx.labels));
+    let job = Job::connect(spec, &ctx.cancel).await.map_err(|e| match e {
+        // Shutdown or the deadline, not a credential problem.
+        ConnectError::Cancelled { .. } => SweepError::Failed(chain(&e)),
+        e => SweepError::Auth(chain(&e)),
+    })?;
+    let mut grace = Grace {
+        state: &ctx.state,
+        target: state_key,
+        now: ctx.now,
+        grace: ctx.config.safety.grace,
+        held: Vec::new(),
+    };
+    let swept = engine::run_with(&job, ctx.cancel.clone(), ctx.now, &mut grace)
+        .await
+        .map_err(|e| SweepError::Failed(chain(&e)))?;
+    log_report(state_key, &swept.report);
+    if let Some(quota) = &swept.quota {
+        ctx.metrics.record_quota(labels, quota);
+    }
+    let state = ctx.state.snapshot();
+    Ok(record(
+        &swept.report,
+        &swept.inventory,
+        &grace.held,
+        |key| state.first_seen(state_key, key.kind.as_str(), &key.id),
+        ctx.now,
+    ))
 }

@@ -158,7 +158,15 @@ impl State {
 
     /// Forgets targets that are no longer configured.
     pub fn retain_targets(&mut self, keep: &[&str]) {
-        self.targets.retain(|name, _| keep.contains(&name.as_str()));
+        // A unit's sightings are under its key, `target/project/region`.
+        self.targets.retain(|name, _| {
+            keep.iter().any(|k| {
+                name == k
+                    || name
+                        .strip_prefix(k)
+                        .is_some_and(|rest| rest.starts_with('/'))
+            })
+        });
     }
 
     /// How many resources are remembered, over all targets.

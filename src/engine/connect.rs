@@ -15,6 +15,9 @@ pub struct ConnectSpec {
     pub region: Option<String>,
     /// Overrides the cloud's project (name or ID).
     pub project: Option<String>,
+    /// The project's name when `project` is its ID (a discovered unit's), so that an
+    /// allow-list of names still admits it.
+    pub project_name: Option<String>,
     /// Projects (IDs or names) this target may sweep; empty: any.
     pub allowed_projects: Vec<String>,
     /// Retry, pacing and observer of the session.
@@ -62,6 +65,45 @@ pub enum ConnectError {
         /// The target's label.
         target: String,
     },
+    /// The region is not in the catalog (a typo, or a region without any service we sweep).
+    #[error("target {target:?}: region {region:?} is not in the catalog (regions offering a service we sweep: {offered})")]
+    NoRegion {
+        /// The target's label.
+        target: String,
+        /// The region asked for.
+        region: String,
+        /// The catalog's regions, comma-separated.
+        offered: String,
+    },
+    /// Keystone would not list the projects the credential may scope to.
+    #[error(
+        "target {target:?}: cannot list the projects of the credential (GET /v3/auth/projects)"
+    )]
+    Discovery {
+        /// The target's label.
+        target: String,
+        /// The client's error.
+        #[source]
+        source: Box<ApiError>,
+    },
+    /// A project named explicitly in `projects` is not one the credential may scope to.
+    #[error("target {target:?}: project {project:?} (in projects) is not among the projects the credential may scope to")]
+    ProjectNotFound {
+        /// The target's label.
+        target: String,
+        /// The name or ID as written.
+        project: String,
+    },
+    /// An application credential is bound to its own project; it cannot sweep others.
+    #[error("target {target:?}: the application credential is bound to project {bound}; projects = [{asked}] names others (use a password credential with a role on each project)")]
+    AppCredBound {
+        /// The target's label.
+        target: String,
+        /// The credential's project (ID).
+        bound: String,
+        /// What `projects` asked for.
+        asked: String,
+    },
     /// The credentials are scoped to a project the allow-list does not name.
     #[error(
         "target {target:?}: project {project} is not in safety.projects ({allowed}); refusing to sweep it"
@@ -106,13 +148,27 @@ impl ConnectSpec {
         Ok(cloud)
     }
 
-    /// Authenticates and checks the projects allow-list.
+    /// Authenticates, without checking the region or the allow-list: for discovery,
+    /// which lists nothing in the project.
+    pub(crate) async fn connect_without_checks(&self) -> Result<Session, ConnectError> {
+        let cloud = self.cloud_config()?;
+        Session::connect(&cloud, self.session.clone())
+            .await
+            .map_err(|source| ConnectError::Auth {
+                target: self.target.clone(),
+                cloud: self.cloud.clone(),
+                source: Box::new(source),
+            })
+    }
+
+    /// Authenticates and checks the region (in the catalog) and the projects allow-list.
     pub async fn connect(&self) -> Result<Session, ConnectError> {
         let cloud = self.cloud_config()?;
         let project_name = match cloud.auth() {
             AuthMethod::Password { project, .. } => project.name.clone(),
             AuthMethod::ApplicationCredential { .. } => None,
-        };
+        }
+        .or_else(|| self.project_name.clone());
         let session = Session::connect(&cloud, self.session.clone())
             .await
             .map_err(|source| ConnectError::Auth {
@@ -120,6 +176,16 @@ impl ConnectSpec {
                 cloud: self.cloud.clone(),
                 source: Box::new(source),
             })?;
+        if let Some(region) = &self.region {
+            let offered = session.catalog_regions().await;
+            if !offered.contains(region) {
+                return Err(ConnectError::NoRegion {
+                    target: self.target.clone(),
+                    region: region.clone(),
+                    offered: offered.into_iter().collect::<Vec<_>>().join(", "),
+                });
+            }
+        }
         let allowed = &self.allowed_projects;
         if !allowed.is_empty()
             && !allowed

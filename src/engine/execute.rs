@@ -15,7 +15,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::future::Future;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
@@ -63,6 +64,46 @@ pub struct SweepOptions {
     /// answered, an asynchronous delete to be confirmed) before they are abandoned: a
     /// stopped job must exit within its orchestrator's grace period (Kubernetes: 30 s).
     pub drain: Duration,
+    /// Deletes left across every sweep of one run (`safety.max_deletes_total`), shared by
+    /// the units swept concurrently; `None`: no total.
+    pub total_budget: Option<Arc<DeleteBudget>>,
+}
+
+/// A number of deletes shared by concurrent sweeps: each delete draws one before it is
+/// sent, so the total is never exceeded, whatever the concurrency.
+#[derive(Debug)]
+pub struct DeleteBudget {
+    limit: usize,
+    used: AtomicUsize,
+}
+
+impl DeleteBudget {
+    /// A budget of `limit` deletes.
+    pub fn new(limit: usize) -> DeleteBudget {
+        DeleteBudget {
+            limit,
+            used: AtomicUsize::new(0),
+        }
+    }
+
+    /// Draws one delete; `false` when none is left.
+    pub fn take(&self) -> bool {
+        self.used
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |used| {
+                (used < self.limit).then_some(used + 1)
+            })
+            .is_ok()
+    }
+
+    /// The limit.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Deletes drawn so far.
+    pub fn used(&self) -> usize {
+        self.used.load(Ordering::SeqCst).min(self.limit)
+    }
 }
 
 impl Default for SweepOptions {
@@ -78,6 +119,7 @@ impl Default for SweepOptions {
             poll_cap: Duration::from_secs(10),
             await_timeout: Duration::from_secs(120),
             drain: Duration::from_secs(15),
+            total_budget: None,
         }
     }
 }
@@ -333,6 +375,8 @@ async fn delete_step<C: Cloud>(
     let mut retries = 0u64;
     let started = Instant::now();
     let mut backoff = cx.backoff(cx.options.retry_base, cx.options.retry_cap);
+    // One draw on the run's total per resource, retries included.
+    let mut drawn = false;
     loop {
         let fresh = match cloud.read(resource).await {
             Ok(None) => return (StepEnd::Done, retries),
@@ -417,6 +461,18 @@ async fn delete_step<C: Cloud>(
         if fresh.is_deleting() {
             cx.mark_sent();
             break;
+        }
+        if !drawn {
+            if let Some(budget) = &cx.options.total_budget {
+                if !budget.take() {
+                    let why = format!(
+                        "not attempted: max_deletes_total = {} reached across the run",
+                        budget.limit()
+                    );
+                    return (StepEnd::NotAttempted(why), retries);
+                }
+            }
+            drawn = true;
         }
         cx.mark_sent();
         match cloud.delete(&fresh).await {

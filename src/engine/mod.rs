@@ -6,7 +6,8 @@
 //!
 //! The engine knows nothing of the config file, the command line or the daemon: callers
 //! hand it a [`JobSpec`] (built from the config by [`crate::config::Config::job`]).
-//! [`preflight`] and [`quota`] are read-only companions of a sweep.
+//! [`preflight`] and [`quota`] are read-only companions of a sweep. A target covers one
+//! or more [`unit`]s (a project of a region), each swept as its own job.
 
 mod connect;
 pub mod execute;
@@ -17,7 +18,8 @@ pub mod preflight;
 pub mod quota;
 pub mod report;
 pub mod select;
+pub mod unit;
 
 pub use connect::{ConnectError, ConnectSpec};
-pub use execute::SweepOptions;
+pub use execute::{DeleteBudget, SweepOptions};
 pub use job::{list, run, run_with, Job, JobSpec, SweepError, SweepHooks, Swept};

@@ -294,6 +294,11 @@ async fn issue(
     let body: TokenBody = serde_json::from_slice(&reply.body)
         .map_err(|e| fail(format!("unreadable token body: {e}")))?;
     let info = body.token;
+    let project_name = info
+        .project
+        .as_ref()
+        .and_then(|p| p.name.clone())
+        .unwrap_or_default();
     let project_id = info
         .project
         .and_then(|p| p.id)
@@ -330,13 +335,16 @@ async fn issue(
         .entry(Service::Identity)
         .or_insert_with(|| identity_root.clone());
     debug!(generation, project_id = %project_id, lifetime_s = lifetime.map(|l| l.as_secs()), "authenticated");
+    let regions = info.catalog.regions(cloud.interface());
     Ok(Token {
         secret,
         generation,
         renew_at,
         roots,
         project_id,
+        project_name,
         roles,
+        regions,
     })
 }
 

@@ -89,6 +89,25 @@ impl Catalog {
     }
 }
 
+impl Catalog {
+    /// The regions with an endpoint on `interface` of any service we sweep (Keystone
+    /// aside: a region that offers only identity has nothing to sweep).
+    pub fn regions(&self, interface: &str) -> std::collections::BTreeSet<String> {
+        let swept: Vec<&str> = ALL_SERVICES
+            .iter()
+            .filter(|s| **s != Service::Identity)
+            .flat_map(|s| service_types(*s).iter().copied())
+            .collect();
+        self.0
+            .iter()
+            .filter(|entry| swept.contains(&entry.kind.as_str()))
+            .flat_map(|entry| entry.endpoints.iter())
+            .filter(|ep| ep.interface.trim_end_matches("URL") == interface && !ep.url.is_empty())
+            .filter_map(|ep| ep.region_id.clone().or_else(|| ep.region.clone()))
+            .collect()
+    }
+}
+
 /// Whether a path segment is an API version (`v2.0`, `v3`, `v2.1`).
 fn is_version_segment(segment: &str) -> bool {
     let Some(rest) = segment.strip_prefix('v') else {

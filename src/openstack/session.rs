@@ -97,6 +97,7 @@ struct Inner {
     interface: String,
     region: Option<String>,
     project_id: String,
+    project_name: String,
     roles: Vec<String>,
     services: BTreeSet<Service>,
     page_size: usize,
@@ -187,6 +188,7 @@ impl Session {
             interface: cloud.interface().to_owned(),
             region: cloud.region().map(str::to_owned),
             project_id: token.project_id.clone(),
+            project_name: token.project_name.clone(),
             roles: token.roles.clone(),
             services: token.roots.keys().copied().collect(),
             page_size: options.page_size.max(1),
@@ -212,6 +214,11 @@ impl Session {
         &self.inner.project_id
     }
 
+    /// The scoped project's name, as the token gave it (empty when it did not).
+    pub fn project_name(&self) -> &str {
+        &self.inner.project_name
+    }
+
     /// The cloud's configured name.
     pub fn cloud_name(&self) -> &str {
         &self.inner.cloud_name
@@ -226,6 +233,13 @@ impl Session {
     /// 502/503/504, no answer) and the limits now; services never asked are left out.
     pub fn pacing(&self) -> Vec<(Service, PacingStats)> {
         self.inner.requester.pacing()
+    }
+
+    /// The catalog's regions offering a service we sweep (on our interface), as the
+    /// token was issued: what `regions = "all"` sweeps, and what a named region is
+    /// checked against.
+    pub async fn catalog_regions(&self) -> std::collections::BTreeSet<String> {
+        self.inner.auth.peek().await.regions.clone()
     }
 
     /// Whether the catalog has an endpoint for `service` (interface and region applied).

@@ -21,8 +21,12 @@ pub(crate) struct Token {
     pub roots: HashMap<Service, Url>,
     /// The scoped project.
     pub project_id: String,
+    /// Its name, as the token body gives it (empty when it does not).
+    pub project_name: String,
     /// Role names on the token.
     pub roles: Vec<String>,
+    /// Regions of the catalog offering a service other than Keystone on our interface.
+    pub regions: std::collections::BTreeSet<String>,
 }
 
 impl std::fmt::Debug for Token {

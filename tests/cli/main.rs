@@ -9,3 +9,4 @@ mod demo;
 mod deploy;
 mod signals;
 mod tls;
+mod units;

@@ -7,3 +7,4 @@ mod support;
 mod fake;
 mod quota;
 mod sim;
+mod units;

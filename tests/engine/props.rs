@@ -1,7 +1,8 @@
 //! Property tests of the engine over random projects, on an in-memory cloud that
 //! refuses wrong-order deletes the way OpenStack does: no unselected resource is ever
-//! deleted (even one sharing a network or group with selected ones), every selected and
-//! unblocked one is, and the order never violates an edge.
+//! deleted (even one sharing a network or group with selected ones, or another project's
+//! look-alike of a selected one), every selected and unblocked one is, and the order
+//! never violates an edge.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -599,6 +600,49 @@ fn selector(protect: Vec<String>) -> Selector {
     .unwrap()
 }
 
+/// Another project's look-alikes of `ours`: the same kinds, names, marks and shapes, in
+/// project `other-proj`, with `other-` IDs (those with detach actions, or references
+/// outside the copied set, are left out, so the copies hold nothing of ours). They stand
+/// for what a listing of another project would show: derived from the shape, with no
+/// draw of their own, so recorded regressions keep their meaning.
+fn look_alikes(ours: &[Resource]) -> Vec<Resource> {
+    let mut ids: BTreeSet<String> = ours
+        .iter()
+        .filter(|r| r.project_id.as_deref() == Some(PROJECT) && r.detach.is_empty())
+        .map(|r| r.id.clone())
+        .collect();
+    loop {
+        let keep: BTreeSet<String> = ours
+            .iter()
+            .filter(|r| ids.contains(&r.id))
+            .filter(|r| {
+                r.refs
+                    .iter()
+                    .all(|x| ids.contains(&x.id) || x.id == "public")
+            })
+            .map(|r| r.id.clone())
+            .collect();
+        if keep == ids {
+            break;
+        }
+        ids = keep;
+    }
+    ours.iter()
+        .filter(|r| ids.contains(&r.id))
+        .map(|r| {
+            let mut c = r.clone();
+            c.id = format!("other-{}", r.id);
+            c.project_id = Some("other-proj".into());
+            for x in &mut c.refs {
+                if ids.contains(&x.id) {
+                    x.id = format!("other-{}", x.id);
+                }
+            }
+            c
+        })
+        .collect()
+}
+
 /// Plans and executes a project on the fake; returns the inventory, plan and report.
 fn sweep_project(
     resources: Vec<Resource>,
@@ -674,12 +718,23 @@ proptest! {
     /// steps the plan put before it.
     #[test]
     fn sweeps_are_safe_complete_and_ordered(s in shape()) {
-        let resources = project(&s);
+        let mut resources = project(&s);
+        // Another project's look-alikes, as if a listing showed them: never touched.
+        let others = look_alikes(&resources);
+        resources.extend(others.iter().cloned());
         let protect: Vec<String> = s.protect.iter().filter_map(|x| resources.get(usize::from(*x) % resources.len().max(1)).map(|r| r.id.clone())).collect();
         let (cloud, inventory, plan, report) = sweep_project(resources, protect);
         let selected: BTreeSet<ResourceKey> = report.resources.iter().filter(|r| r.selected).map(|r| ResourceKey::new(r.kind, r.id.clone())).collect();
         let live = cloud.live();
         let calls = cloud.calls();
+        // Another project's look-alikes (there is always a network) are never selected
+        // nor touched.
+        prop_assert!(!others.is_empty());
+        for o in &others {
+            let key = o.key();
+            prop_assert!(!selected.contains(&key), "selected {key} of another project");
+            prop_assert!(live.contains(&key), "{key} of another project is gone");
+        }
         // Safety: only selected resources are deleted or detached.
         for call in &calls {
             match call {

@@ -4,7 +4,8 @@
 //! `delete_on_termination`), volumes, snapshots, backup chains, floating IPs and their
 //! port forwardings, trunks, keypairs, load balancers, images, containers; ports pairing
 //! each other's addresses, routers with extra routes; tags, keep-tags, ages, protected
-//! IDs and names, another project's look-alike), the real `sweep::run` sweeps them through
+//! IDs and names, another project's look-alike, and a second project of the same user,
+//! `ci-look`, with marked look-alikes of the first's resources), the real `sweep::run` sweeps them through
 //! the real client, and an oracle computed from the simulator's own state checks that:
 //! - nothing unselected is deleted or changed (every DELETE/PUT names a selected resource;
 //!   only ports the cloud removes with a deleted owner may go);
@@ -450,6 +451,77 @@ fn seed_project(sim: &SimHandle, seed: u64) -> Seeded {
     })
 }
 
+/// A second project, `ci-look`, that the CI user is a member of too (the same credential
+/// may scope to it), holding look-alikes of the first project's resources: the same
+/// names, marked, old, in the same shapes (a server on a port of a network with a subnet,
+/// a routed router, a floating IP, a volume attached and snapshotted). Drawn from a
+/// stream of its own (`seed ^ 0x1515_0002`), after the first project, so the recorded
+/// seeds build the same first project. A sweep of `ci` must leave every one whole.
+fn seed_look_alike(sim: &SimHandle, seed: u64) -> BTreeSet<Key> {
+    let project = sim.add_project("ci-look");
+    sim.with_state(|st| {
+        let mut rng = StdRng::seed_from_u64(seed ^ 0x1515_0002);
+        let mut s = Seeder::new(st, &project);
+        let mut made = BTreeSet::new();
+        let mut add = |s: &mut Seeder, kind: &str, id: &str| {
+            s.age(kind, id, 5);
+            made.insert(key(kind, id));
+        };
+        let marked = ["ci"];
+        for i in 0..rng.random_range(1..=3) {
+            let net = s.network(&format!("net{i}"), &marked).unwrap();
+            add(&mut s, "network", &net);
+            let sub = s
+                .subnet(&net, &format!("sub{i}"), &format!("10.{i}.0.0/24"), &marked)
+                .unwrap();
+            add(&mut s, "subnet", &sub);
+            let sg = s.security_group(&format!("sg{i}"), &marked);
+            add(&mut s, "security-group", &sg);
+            let port = s
+                .port(&net, &format!("port{i}"), &marked, &[sg.as_str()])
+                .unwrap();
+            add(&mut s, "port", &port);
+            let routed = rng.random_bool(0.5);
+            if routed {
+                let router = s.router(&format!("router{i}"), &marked, true).unwrap();
+                add(&mut s, "router", &router);
+                s.router_interface(&router, &sub).unwrap();
+            }
+            if rng.random_bool(0.6) {
+                let server = s
+                    .server(
+                        &format!("vm{i}"),
+                        &marked,
+                        &ServerSpec {
+                            ports: vec![port.clone()],
+                            ..ServerSpec::default()
+                        },
+                    )
+                    .unwrap();
+                add(&mut s, "server", &server);
+                let vol = s
+                    .volume(&format!("vol{i}"), 1, json!({"ci-job": "ci"}))
+                    .unwrap();
+                add(&mut s, "volume", &vol);
+                s.attach(&server, &vol);
+                if rng.random_bool(0.5) {
+                    let snap = s
+                        .snapshot(&vol, &format!("snap{i}"), json!({"ci-job": "ci"}))
+                        .unwrap();
+                    add(&mut s, "snapshot", &snap);
+                }
+            }
+            if rng.random_bool(0.5) {
+                // Associated only where a router reaches the external network.
+                let to = routed.then_some(port.as_str());
+                let fip = s.floating_ip(&format!("fip{i}"), &marked, to).unwrap();
+                add(&mut s, "floating-ip", &fip);
+            }
+        }
+        made
+    })
+}
+
 /// What holds what, read from the simulator's state: `holder → held`, with whether the
 /// engine must treat the hold as blocking (`hard`) or may work around it (`maybe`:
 /// floating IP associations, remote-group rules, which Neutron can drop).
@@ -770,11 +842,12 @@ fn selector(protect: Vec<String>) -> Selector {
     .unwrap()
 }
 
-/// Seeds, sweeps and checks one random project.
+/// Seeds, sweeps and checks one random project (with a look-alike second project).
 async fn check(seed: u64) {
     let bed = Bed::start().await;
     let before_seed: BTreeSet<Key> = all_resources(&bed.sim).into_iter().collect();
     let seeded = seed_project(&bed.sim, seed);
+    let look_alike = seed_look_alike(&bed.sim, seed);
     let all: BTreeSet<Key> = all_resources(&bed.sim).into_iter().collect();
     let holds = read_holds(&bed.sim);
     let exp = expect(&all, &seeded.selected, &holds);
@@ -864,6 +937,17 @@ async fn check(seed: u64) {
         assert!(
             bed.sim.exists(&k.0, &k.1),
             "unselected {k:?} is gone\n{context}"
+        );
+    }
+    // The second project's look-alikes are whole, and no report names them.
+    for k in &look_alike {
+        assert!(
+            bed.sim.exists(&k.0, &k.1),
+            "look-alike {k:?} of project ci-look is gone\n{context}"
+        );
+        assert!(
+            !report.resources.iter().any(|r| r.id == k.1),
+            "look-alike {k:?} of project ci-look is in the report\n{context}"
         );
     }
     // Every mutating request names a selected resource.

@@ -1,13 +1,50 @@
 //! The service catalog a Keystone token carries, as devstack lays it out, pointing at
-//! the simulator's own address.
+//! the simulator's own address: one endpoint set per region, the first region's at the
+//! root, each further region's under `/regions/<name>` (its own store).
 
 use serde_json::{json, Value};
 
 use crate::store::new_hex_id;
 
-/// The service catalog, as devstack lays it out, on the simulator's address.
-pub fn catalog(base: &str, project_id: &str) -> Value {
-    let services = [
+/// The service catalog, as devstack lays it out, on the simulator's address, with the
+/// endpoints of every region in `regions` (the first is the primary). Keystone is one
+/// service shared by every region, as in a real multi-region cloud.
+pub fn catalog(base: &str, project_id: &str, regions: &[String]) -> Value {
+    let default = ["RegionOne".to_owned()];
+    let regions = if regions.is_empty() {
+        &default[..]
+    } else {
+        regions
+    };
+    let primary = services_at(base, project_id);
+    let further: Vec<_> = regions
+        .iter()
+        .map(|region| services_at(&format!("{base}/regions/{region}"), project_id))
+        .collect();
+    let entries = primary.iter().enumerate().map(|(i, (ty, name, url))| {
+        let endpoints: Vec<Value> = regions
+            .iter()
+            .enumerate()
+            .flat_map(|(r, region)| {
+                // The first region is at the root; Keystone is shared by every region.
+                let url = match (r, *ty) {
+                    (0, _) | (_, "identity") => url.clone(),
+                    _ => further[r][i].2.clone(),
+                };
+                ["public", "internal"].map(|iface| {
+                    json!({"id": new_hex_id(), "interface": iface, "region": region,
+                           "region_id": region, "url": url})
+                })
+            })
+            .collect();
+        json!({"id": new_hex_id(), "type": ty, "name": name, "endpoints": endpoints})
+    });
+    Value::Array(entries.collect())
+}
+
+/// Each service's catalog URL under `base`.
+fn services_at(base: &str, project_id: &str) -> Vec<(&'static str, &'static str, String)> {
+    vec![
         ("identity", "keystone", format!("{base}/identity")),
         ("compute", "nova", format!("{base}/compute/v2.1")),
         ("network", "neutron", format!("{base}/network")),
@@ -33,20 +70,5 @@ pub fn catalog(base: &str, project_id: &str) -> Value {
             "swift",
             format!("{base}/swift/v1/AUTH_{project_id}"),
         ),
-    ];
-    Value::Array(
-        services
-            .iter()
-            .map(|(ty, name, url)| {
-                let endpoints: Vec<Value> = ["public", "internal"]
-                    .iter()
-                    .map(|iface| {
-                        json!({"id": new_hex_id(), "interface": iface, "region": "RegionOne",
-                               "region_id": "RegionOne", "url": url})
-                    })
-                    .collect();
-                json!({"id": new_hex_id(), "type": ty, "name": name, "endpoints": endpoints})
-            })
-            .collect(),
-    )
+    ]
 }

@@ -106,22 +106,34 @@ fn caller(ks: &KeystoneState, headers: &HeaderMap) -> Result<Ctx, ApiError> {
     ks.validate(token).ok_or_else(ApiError::unauthorized)
 }
 
+/// `GET /v3/auth/projects`: the projects the caller's user may scope a token to (any
+/// role on them), each once, as Keystone answers it.
 async fn auth_projects(State(s): St, headers: HeaderMap) -> Result<Response, ApiError> {
     let st = s.lock();
     let ctx = caller(&st.keystone, &headers)?;
-    let projects: Vec<Value> = st
+    let base = format!("{}/identity/v3", st.base_url);
+    let mut ids: Vec<&String> = st
         .keystone
         .users
         .get(&ctx.user_id)
-        .map(|u| {
-            u.roles
-                .iter()
-                .filter_map(|(pid, _)| st.keystone.projects.get(pid).map(|p| (pid, p)))
-                .map(|(pid, p)| json!({"id": pid, "name": p.name, "domain_id": "default", "enabled": true, "is_domain": false}))
-                .collect()
-        })
+        .map(|u| u.roles.iter().map(|(pid, _)| pid).collect())
         .unwrap_or_default();
-    Ok(reply(StatusCode::OK, json!({ "projects": projects })))
+    ids.sort();
+    ids.dedup();
+    let projects: Vec<Value> = ids
+        .into_iter()
+        .filter_map(|pid| st.keystone.projects.get(pid).map(|p| (pid, p)))
+        .map(|(pid, p)| {
+            json!({"id": pid, "name": p.name, "domain_id": "default", "description": "",
+                   "enabled": true, "is_domain": false, "parent_id": "default", "tags": [],
+                   "options": {}, "links": {"self": format!("{base}/projects/{pid}")}})
+        })
+        .collect();
+    Ok(reply(
+        StatusCode::OK,
+        json!({ "projects": projects,
+                "links": {"self": format!("{base}/auth/projects"), "previous": null, "next": null} }),
+    ))
 }
 
 async fn auth_catalog(State(s): St, headers: HeaderMap) -> Result<Response, ApiError> {
@@ -129,7 +141,7 @@ async fn auth_catalog(State(s): St, headers: HeaderMap) -> Result<Response, ApiE
     let ctx = caller(&st.keystone, &headers)?;
     Ok(reply(
         StatusCode::OK,
-        json!({"catalog": catalog(&st.base_url, &ctx.project_id)}),
+        json!({"catalog": catalog(&st.base_url, &ctx.project_id, &st.keystone.regions)}),
     ))
 }
 

@@ -51,14 +51,14 @@ pub struct AppCred {
 }
 
 #[derive(Debug, Clone)]
-pub(super) struct Token {
+pub(crate) struct Token {
     pub(super) ctx: Ctx,
     pub(super) expires: Instant,
     pub(super) expires_at: Timestamp,
 }
 
 /// Users, projects, credentials and issued tokens.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct KeystoneState {
     /// Projects by id.
     pub projects: BTreeMap<String, Project>,
@@ -69,6 +69,8 @@ pub struct KeystoneState {
     pub(super) tokens: HashMap<String, Token>,
     /// How long a token lives.
     pub token_ttl: Duration,
+    /// The regions the catalog lists (the first is the primary).
+    pub regions: Vec<String>,
     /// The `ci` project's id.
     pub ci_project_id: String,
     /// The `admin` project's id.
@@ -87,6 +89,7 @@ impl KeystoneState {
             app_creds: BTreeMap::new(),
             tokens: HashMap::new(),
             token_ttl: Duration::from_secs(3600),
+            regions: vec!["RegionOne".to_owned()],
             ci_project_id: String::new(),
             admin_project_id: String::new(),
             ci_user_id: String::new(),
@@ -111,6 +114,30 @@ impl KeystoneState {
         );
         ks.app_cred = (id, secret);
         ks
+    }
+
+    /// The project with this name, made (with the CI user a member of it) if it is not
+    /// there yet; returns its id.
+    pub fn ci_member_project(&mut self, name: &str) -> String {
+        if let Some(id) = self.project_by_name(name) {
+            return id;
+        }
+        let id = self.add_project(name);
+        let user = self.ci_user_id.clone();
+        self.assign(&user, &id, "member");
+        id
+    }
+
+    /// [`Self::ci_member_project`] with a known id (a further region's copy of the
+    /// primary's Keystone).
+    pub fn ci_member_project_as(&mut self, name: &str, id: &str) {
+        if self.projects.contains_key(id) {
+            return;
+        }
+        self.projects
+            .insert(id.to_owned(), Project { name: name.into() });
+        let user = self.ci_user_id.clone();
+        self.assign(&user, id, "member");
     }
 
     /// Adds a project; returns its id.
@@ -333,7 +360,7 @@ impl KeystoneState {
             token["project"] = json!({"id": ctx.project_id, "name": name, "domain": domain});
             token["is_domain"] = json!(false);
             token["roles"] = json!(roles);
-            token["catalog"] = catalog(base, &ctx.project_id);
+            token["catalog"] = catalog(base, &ctx.project_id, &self.regions);
         }
         if let Some(id) = app_cred {
             let name = self

@@ -9,6 +9,7 @@ mod extensions;
 mod faults;
 mod keystone;
 mod neutron;
+mod regions;
 mod scenarios;
 mod services;
 mod volume;
