@@ -377,8 +377,20 @@ async fn delete_step<C: Cloud>(
     let mut backoff = cx.backoff(cx.options.retry_base, cx.options.retry_cap);
     // One draw on the run's total per resource, retries included.
     let mut drawn = false;
+    // Whether a 404 of the re-read was already read a second time.
+    let mut confirmed = false;
     loop {
         let fresh = match cloud.read(resource).await {
+            // Gone before our delete (with its owner, or someone else's). A service just
+            // back from a restart can answer 404 for what exists (Neutron did, in the
+            // chaos stage): one more read after a pause decides.
+            Ok(None) if !confirmed => {
+                confirmed = true;
+                if !cx.wait(Some(cx.options.retry_base), true).await {
+                    return (StepEnd::Done, retries);
+                }
+                continue;
+            }
             Ok(None) => return (StepEnd::Done, retries),
             Ok(Some(fresh)) => fresh,
             Err(e) => {
