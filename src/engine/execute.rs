@@ -415,11 +415,23 @@ async fn delete_step<C: Cloud>(
             |h: &Reference| resource.refs.contains(h) && cx.inventory.is_stale_attachment(h);
         // A port bound to a server the listing did not show: gone only if Nova says so now.
         let orphan = |h: &Reference| resource.refs.contains(h) && cx.inventory.is_orphan_binding(h);
-        for holder in fresh
+        // A port still bound to a server that is gone (one we saw go, or one Nova answers
+        // 404 for): Nova could not unbind it (Neutron was down while it deleted the
+        // server), and Neutron refuses a member the delete of a bound port (403).
+        let bound_to_server =
+            |h: &Reference| h.kind == Some(Kind::Server) && h.role == resources::BOUND_SERVER;
+        let unbind_first: Vec<Reference> = fresh
             .holders()
-            .filter(|h| orphan(h) && !cx.is_gone(h.kind, &h.id))
-        {
-            match server_gone(cloud, &holder.id).await {
+            .filter(|h| bound_to_server(h) && (orphan(h) || cx.is_gone(h.kind, &h.id)))
+            .cloned()
+            .collect();
+        for holder in unbind_first {
+            let gone = if cx.is_gone(holder.kind, &holder.id) {
+                Ok(true)
+            } else {
+                server_gone(cloud, &holder.id).await
+            };
+            match gone {
                 Ok(true) => {
                     tracing::info!(
                         kind = resource.kind.as_str(), id = %resource.id, server = %holder.id,
@@ -935,7 +947,17 @@ fn skip_downstream(
         Action::Detach { detach } => detach.describe(),
         _ => format!("{} {}", step.kind, step.id),
     };
-    let why = format!("skipped: waits on {label}, which {what}");
+    // The upstream step's own reason names what keeps it (the root blocker).
+    let cause = match end {
+        StepEnd::Skipped(c) | StepEnd::Stayed(c) => Some(c.as_str()),
+        StepEnd::Stuck(_) | StepEnd::Failed(_) | StepEnd::NotAttempted(_) | StepEnd::Done => None,
+    };
+    let why = match cause.map(|c| c.strip_prefix("skipped: ").unwrap_or(c)) {
+        Some(cause) if !cause.is_empty() => {
+            format!("skipped: waits on {label}, which {what} ({cause})")
+        }
+        _ => format!("skipped: waits on {label}, which {what}"),
+    };
     let mut stack = next[from].clone();
     while let Some(j) = stack.pop() {
         if ends[j].is_none() {
