@@ -88,6 +88,7 @@ pub fn canonical_service(name: &str) -> &str {
         "glance" | "image" => "image",
         "heat" | "orchestration" => "orchestration",
         "swift" | "object-store" | "object_store" => "object-store",
+        "barbican" | "key-manager" | "key_manager" => "key-manager",
         other => other,
     }
 }

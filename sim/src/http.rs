@@ -114,6 +114,7 @@ pub fn service_of(path: &str) -> &'static str {
         "image" => "image",
         "heat-api" => "orchestration",
         "swift" => "object-store",
+        "key-manager" => "key-manager",
         _ => "unknown",
     }
 }
@@ -179,6 +180,7 @@ fn style_of(service: &str) -> Style {
         "load-balancer" => Style::Octavia,
         "image" | "object-store" => Style::Text,
         "orchestration" => Style::Heat,
+        "key-manager" => Style::Barbican,
         _ => Style::Nova,
     }
 }

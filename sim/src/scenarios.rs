@@ -494,6 +494,64 @@ impl<'a> Seeder<'a> {
         )?))
     }
 
+    /// Creates a Barbican secret (Barbican must be enabled for the janitor to see it).
+    pub fn secret(&mut self, name: &str) -> String {
+        let base = crate::barbican::v1(&self.st.base_url);
+        let body = obj(json!({"name": name, "secret_type": "private"}));
+        id_of(&self.st.barbican.create_secret(&self.ctx, &base, &body))
+    }
+
+    /// Creates a Barbican certificate container of `secrets` (their IDs).
+    pub fn secret_container(&mut self, name: &str, secrets: &[&str]) -> String {
+        let base = crate::barbican::v1(&self.st.base_url);
+        let names = ["certificate", "private_key", "intermediates"];
+        let refs: Vec<Value> = secrets
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                json!({"name": names.get(i).copied().unwrap_or("secret"),
+                "secret_ref": format!("{base}/secrets/{s}")})
+            })
+            .collect();
+        let body = obj(json!({"name": name, "type": "certificate", "secret_refs": refs}));
+        id_of(&self.st.barbican.create_container(&self.ctx, &base, &body))
+    }
+
+    /// The `secret_ref`/`container_ref` URL of a Barbican secret or container by ID.
+    pub fn barbican_ref(&self, id: &str) -> String {
+        let base = crate::barbican::v1(&self.st.base_url);
+        let collection = if self.st.barbican.containers.contains(id) {
+            "containers"
+        } else {
+            "secrets"
+        };
+        format!("{base}/{collection}/{id}")
+    }
+
+    /// Adds a `TERMINATED_HTTPS` listener to load balancer `lb` whose default
+    /// certificate is `default_ref` and SNI certificates `sni` (Barbican IDs).
+    pub fn tls_listener(&mut self, lb: &str, default_ref: &str, sni: &[&str]) -> String {
+        let id = uuid::Uuid::new_v4().to_string();
+        let sni: Vec<String> = sni.iter().map(|s| self.barbican_ref(s)).collect();
+        let listener = obj(json!({"id": id, "name": format!("{lb}-https"),
+            "protocol": "TERMINATED_HTTPS", "protocol_port": 443,
+            "loadbalancer_id": lb, "loadbalancers": [{"id": lb}],
+            "project_id": self.ctx.project_id, "provisioning_status": "ACTIVE",
+            "default_tls_container_ref": self.barbican_ref(default_ref),
+            "sni_container_refs": sni, "client_ca_tls_container_ref": null}));
+        self.st.octavia.listeners.insert(listener);
+        if let Some(Value::Array(list)) = self
+            .st
+            .octavia
+            .loadbalancers
+            .get_mut(lb)
+            .and_then(|l| l.get_mut("listeners"))
+        {
+            list.push(json!({ "id": id }));
+        }
+        id
+    }
+
     /// Creates a server group.
     pub fn server_group(&mut self, name: &str) -> Result<String, ApiError> {
         let g = crate::nova::create_server_group(

@@ -11,6 +11,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 use serde_json::Value;
 
+use crate::barbican::state::BarbicanState;
 use crate::cinder::state::CinderState;
 use crate::faults::FaultState;
 use crate::glance::state::GlanceState;
@@ -66,6 +67,8 @@ pub struct SimState {
     pub heat: HeatState,
     /// Containers and objects.
     pub swift: SwiftState,
+    /// Secrets and secret containers.
+    pub barbican: BarbicanState,
     /// Injected faults per service.
     pub(crate) faults: FaultState,
     /// Every request answered, and counters.
@@ -108,6 +111,7 @@ impl SimState {
             glance: GlanceState::default(),
             heat: HeatState::default(),
             swift: SwiftState::default(),
+            barbican: BarbicanState::default(),
             faults,
             log: RequestLog::default(),
             stuck: HashSet::new(),
@@ -181,6 +185,8 @@ impl SimState {
             "image" => &self.glance.images,
             "stack" => &self.heat.stacks,
             "container" => &self.swift.containers,
+            "secret" => &self.barbican.secrets,
+            "secret-container" => &self.barbican.containers,
             _ => return None,
         })
     }
@@ -207,6 +213,8 @@ impl SimState {
             "image" => &mut self.glance.images,
             "stack" => &mut self.heat.stacks,
             "container" => &mut self.swift.containers,
+            "secret" => &mut self.barbican.secrets,
+            "secret-container" => &mut self.barbican.containers,
             _ => return None,
         })
     }
@@ -218,6 +226,7 @@ impl SimState {
             "volume" | "snapshot" | "volume-backup" => ("created_at", fmt_micro(at)),
             "keypair" => ("created_at", fmt_micro(at)),
             "load-balancer" => ("created_at", fmt_plain(at)),
+            "secret" | "secret-container" => ("created", fmt_micro(at)),
             "stack" => ("creation_time", fmt_z(at)),
             "container" => ("last_modified", fmt_micro(at)),
             _ => ("created_at", fmt_z(at)),

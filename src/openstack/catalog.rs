@@ -17,11 +17,12 @@ pub fn service_types(service: Service) -> &'static [&'static str] {
         Service::Image => &["image"],
         Service::Orchestration => &["orchestration"],
         Service::ObjectStore => &["object-store"],
+        Service::KeyManager => &["key-manager"],
     }
 }
 
 /// Every service, for building per-service state.
-pub const ALL_SERVICES: [Service; 8] = [
+pub const ALL_SERVICES: [Service; 9] = [
     Service::Identity,
     Service::Compute,
     Service::Network,
@@ -30,6 +31,7 @@ pub const ALL_SERVICES: [Service; 8] = [
     Service::Image,
     Service::Orchestration,
     Service::ObjectStore,
+    Service::KeyManager,
 ];
 
 /// The catalog as Keystone sends it in the token body (unknown fields ignored).
@@ -118,6 +120,7 @@ fn default_version(service: Service) -> Option<&'static str> {
         Service::Image | Service::LoadBalancer => Some("v2"),
         Service::Compute => Some("v2.1"),
         Service::BlockStorage => Some("v3"),
+        Service::KeyManager => Some("v1"),
         // Heat and Swift carry the project in their catalog URL, versioned already.
         Service::Orchestration | Service::ObjectStore => None,
     }

@@ -70,6 +70,8 @@ pub enum Service {
     Orchestration,
     /// Swift.
     ObjectStore,
+    /// Barbican (catalog type `key-manager`).
+    KeyManager,
 }
 
 impl Service {
@@ -84,6 +86,7 @@ impl Service {
             Service::Image => "image",
             Service::Orchestration => "orchestration",
             Service::ObjectStore => "object-store",
+            Service::KeyManager => "key-manager",
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Listing every page of a collection: `<collection>_links` rel=next (Neutron, Nova,
-//! Cinder, Octavia), top-level `links` (Heat), Glance's `next`, Swift's top-level array
-//! with `marker=<last name>`, and plain marker/limit (or offset for Nova server groups)
-//! when a full page comes back without a link. Guards: a page limit, a next link or
+//! Cinder, Octavia), top-level `links` (Heat), Glance's and Barbican's `next`, Swift's
+//! top-level array with `marker=<last name>`, and plain marker/limit (or offset for Nova
+//! server groups and Barbican, whose items have no id) when a full page comes back without a link. Guards: a page limit, a next link or
 //! marker seen twice, an item with nothing to page on.
 //!
 //! Next links are rebased onto our own endpoint: a service behind a proxy often links to
@@ -21,7 +21,7 @@ use super::Service;
 enum Fallback {
     /// `marker=<id or name of the last item>`.
     Marker,
-    /// `offset=<items so far>` (Nova server groups take no marker).
+    /// `offset=<items so far>` (Nova server groups and Barbican take no marker).
     Offset,
     /// The collection does not paginate (Keystone, Heat's stack resources): no `limit`
     /// is sent and one page is all.
@@ -31,7 +31,7 @@ enum Fallback {
 fn fallback(service: Service, collection: &str) -> Fallback {
     match (service, collection) {
         (Service::Identity, _) | (Service::Orchestration, "resources") => Fallback::None,
-        (Service::Compute, "server_groups") => Fallback::Offset,
+        (Service::Compute, "server_groups") | (Service::KeyManager, _) => Fallback::Offset,
         _ => Fallback::Marker,
     }
 }

@@ -402,3 +402,214 @@ async fn sub_port_added_since_the_plan_keeps_the_trunk() {
     assert_eq!(still["device_owner"], "trunk:subport");
     bed.assert_survivors();
 }
+
+/// A bed with Barbican in the catalog.
+async fn barbican_bed() -> Bed {
+    Bed::builder().services(&["key-manager"]).start().await
+}
+
+/// A load balancer on a subnet of a network of its own, for TLS listeners.
+fn lb_on_own_network(s: &mut Seeder, name: &str, tags: &[&str], cidr: &str) -> [String; 3] {
+    let net = s.network(name, tags).unwrap();
+    let sub = s.subnet(&net, name, cidr, tags).unwrap();
+    let lb = s.load_balancer(name, &sub, tags, 0).unwrap();
+    [net, sub, lb]
+}
+
+/// The job's TLS certificate (a container of its certificate and key) and an SNI secret
+/// used by its load balancer's listener, and a container of its own, go in one run: the
+/// load balancer first, then the containers, then their secrets (Barbican would delete
+/// them in any order: the order is the janitor's). An office load balancer's
+/// certificate stays; a second run has nothing to do. More secrets than a Barbican page
+/// are listed through its `next` links.
+#[tokio::test]
+async fn barbican_swept_clean_then_nothing_to_do() {
+    let mut bed = barbican_bed().await;
+    let (lb, cert, key, tls, sni, spare) = seed(&mut bed, |s| {
+        let t = [TAG];
+        let p = |n: &str| format!("{TAG}-{n}");
+        let [net, sub, lb] = lb_on_own_network(s, &p("web"), &t, "10.65.0.0/24");
+        let cert = s.secret(&p("cert"));
+        let key = s.secret(&p("key"));
+        let tls = s.secret_container(&p("tls"), &[&cert, &key]);
+        let sni = s.secret(&p("sni"));
+        s.tls_listener(&lb, &tls, &[&sni]);
+        let spare = s.secret(&p("spare"));
+        let extra = s.secret_container(&p("extra"), &[&spare]);
+        mark(
+            s,
+            true,
+            &[
+                ("network", &net),
+                ("subnet", &sub),
+                ("load-balancer", &lb),
+                ("secret", &cert),
+                ("secret", &key),
+                ("secret-container", &tls),
+                ("secret", &sni),
+                ("secret", &spare),
+                ("secret-container", &extra),
+            ],
+        );
+        // Enough secrets for Barbican's largest page (100) to be followed by another.
+        for n in 0..110 {
+            let bulk = s.secret(&p(&format!("bulk-{n}")));
+            s.record("secret", &bulk, true);
+        }
+        let [onet, osub, olb] = lb_on_own_network(s, "office-web", &[], "10.66.0.0/24");
+        let ocert = s.secret("office-cert");
+        let okey = s.secret("office-key");
+        let otls = s.secret_container("office-tls", &[&ocert, &okey]);
+        s.tls_listener(&olb, &otls, &[]);
+        mark(
+            s,
+            false,
+            &[
+                ("network", &onet),
+                ("subnet", &osub),
+                ("load-balancer", &olb),
+                ("secret", &ocert),
+                ("secret", &okey),
+                ("secret-container", &otls),
+            ],
+        );
+        (lb, cert, key, tls, sni, spare)
+    });
+
+    let job = selector(&bed.manifest);
+    let inventory = engine::list(&bed.session, &job).await.unwrap();
+    assert_eq!(inventory.count(Kind::Secret), 116);
+    let selection = select::evaluate(&inventory, &job, Timestamp::now());
+    let plan = stacksweep::engine::plan::build(&inventory, &selection);
+    assert!(plan.skipped.is_empty(), "{}", plan.render_text());
+    let l = step(&plan, Kind::LoadBalancer, &lb, "delete");
+    let c = step(&plan, Kind::SecretContainer, &tls, "delete");
+    assert!(l < c, "{}", plan.render_text());
+    assert!(l < step(&plan, Kind::Secret, &sni, "delete"));
+    assert!(c < step(&plan, Kind::Secret, &cert, "delete"));
+    assert!(c < step(&plan, Kind::Secret, &key, "delete"));
+    assert!(step(&plan, Kind::Secret, &spare, "delete") > 0);
+
+    bed.assert_swept_clean_then_idle().await;
+}
+
+/// Barbican refuses none of these deletes, so the janitor keeps them itself, the holder
+/// named: the job's secret in a kept container; the job's container and SNI secret a
+/// kept load balancer's listener uses (and the container's secret, waiting on it). The
+/// job's own container still goes, then its secret.
+#[tokio::test]
+async fn barbican_skipped_with_blocker_named() {
+    let mut bed = barbican_bed().await;
+    let (in_kept, kept_container, used, used_secret, sni, olb, own, own_secret) =
+        seed(&mut bed, |s| {
+            let p = |n: &str| format!("{TAG}-{n}");
+            let in_kept = s.secret(&p("ca"));
+            let other = s.secret("prod-key");
+            let kept_container = s.secret_container("prod-tls", &[&in_kept, &other]);
+            let used_secret = s.secret(&p("lb-key"));
+            let used = s.secret_container(&p("lb-tls"), &[&used_secret]);
+            let sni = s.secret(&p("sni"));
+            let [onet, osub, olb] = lb_on_own_network(s, "prod-web", &[], "10.67.0.0/24");
+            s.tls_listener(&olb, &used, &[&sni]);
+            let own_secret = s.secret(&p("own"));
+            let own = s.secret_container(&p("own-tls"), &[&own_secret]);
+            mark(
+                s,
+                true,
+                &[("secret-container", &own), ("secret", &own_secret)],
+            );
+            mark(
+                s,
+                false,
+                &[
+                    ("secret", &in_kept),
+                    ("secret", &other),
+                    ("secret-container", &kept_container),
+                    ("secret", &used_secret),
+                    ("secret-container", &used),
+                    ("secret", &sni),
+                    ("network", &onet),
+                    ("subnet", &osub),
+                    ("load-balancer", &olb),
+                ],
+            );
+            (
+                in_kept,
+                kept_container,
+                used,
+                used_secret,
+                sni,
+                olb,
+                own,
+                own_secret,
+            )
+        });
+
+    let report = bed
+        .sweep(&selector(&bed.manifest), &fast_sweep_options())
+        .await;
+    let skipped = |id: &str| {
+        let o = outcome(&report, id);
+        assert_eq!(o.outcome, Outcome::Skipped, "{id}: {}", o.reason);
+        o.reason.clone()
+    };
+    assert_eq!(
+        skipped(&in_kept),
+        format!("skipped: in use by secret-container {kept_container} (prod-tls) (unselected)")
+    );
+    assert_eq!(
+        skipped(&used),
+        format!("skipped: in use by load-balancer {olb} (prod-web) (unselected)")
+    );
+    assert_eq!(
+        skipped(&sni),
+        format!("skipped: in use by load-balancer {olb} (prod-web) (unselected)")
+    );
+    let waits = skipped(&used_secret);
+    assert!(
+        waits.contains(&used) && waits.contains(&format!("load-balancer {olb}")),
+        "{waits}"
+    );
+    assert_eq!(outcome(&report, &own).outcome, Outcome::Deleted);
+    assert_eq!(outcome(&report, &own_secret).outcome, Outcome::Deleted);
+    assert_eq!(bed.left(), Vec::<(String, String)>::new());
+    bed.assert_survivors();
+}
+
+/// A cloud without Barbican (the default): secrets and containers are absent, never an
+/// error, and the load balancers' listeners are not even listed.
+#[tokio::test]
+async fn missing_barbican_is_absent() {
+    let mut bed = Bed::start().await;
+    let lb = seed(&mut bed, |s| {
+        let [net, sub, lb] = lb_on_own_network(s, &format!("{TAG}-web"), &[TAG], "10.68.0.0/24");
+        mark(
+            s,
+            true,
+            &[("network", &net), ("subnet", &sub), ("load-balancer", &lb)],
+        );
+        lb
+    });
+    let p = preflight::run(&bed.session, false, |_| true).await;
+    for kind in [Kind::Secret, Kind::SecretContainer] {
+        let check = p.kinds.iter().find(|k| k.kind == kind).unwrap();
+        assert_eq!(check.status, Status::Absent, "{}", p.render_text());
+    }
+    assert!(p.is_ok(), "{}", p.render_text());
+    let inventory = engine::list(&bed.session, &selector(&bed.manifest))
+        .await
+        .unwrap();
+    assert!(inventory.absent().contains(&Kind::Secret));
+    assert!(inventory.absent().contains(&Kind::SecretContainer));
+    assert!(inventory.errors().is_empty(), "{:?}", inventory.errors());
+    let report = bed
+        .sweep(&selector(&bed.manifest), &fast_sweep_options())
+        .await;
+    assert!(report.is_clean(), "{}", report.render_text());
+    assert!(!bed.sim.exists("load-balancer", &lb));
+    assert_eq!(
+        bed.sim
+            .request_count("GET", "/load-balancer/v2/lbaas/listeners"),
+        0
+    );
+}

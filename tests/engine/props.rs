@@ -221,6 +221,9 @@ struct Shape {
     /// Trunks, port forwardings and backups: (which, marked, a, b). Drawn last, so the
     /// rest of a shape (and the recorded regressions) are what they were before them.
     extras: Vec<(u8, bool, u8, u8)>,
+    /// Barbican secrets, containers and load balancers using them: (which, marked, a,
+    /// b). Drawn after everything else, for the same reason.
+    keys: Vec<(u8, bool, u8, u8)>,
 }
 
 fn shape() -> impl Strategy<Value = Shape> {
@@ -244,9 +247,22 @@ fn shape() -> impl Strategy<Value = Shape> {
         prop::collection::vec((any::<bool>(), any::<Option<u8>>()), 0..3),
         any::<Option<u8>>(),
         prop::collection::vec(any::<(u8, bool, u8, u8)>(), 0..5),
+        prop::collection::vec(any::<(u8, bool, u8, u8)>(), 0..6),
     )
         .prop_map(
-            |(nets, groups, servers, ports, routers, fips, volumes, keypairs, protect, extras)| {
+            |(
+                nets,
+                groups,
+                servers,
+                ports,
+                routers,
+                fips,
+                volumes,
+                keypairs,
+                protect,
+                extras,
+                keys,
+            )| {
                 Shape {
                     nets,
                     groups,
@@ -258,6 +274,7 @@ fn shape() -> impl Strategy<Value = Shape> {
                     keypairs,
                     protect,
                     extras,
+                    keys,
                 }
             },
         )
@@ -483,6 +500,7 @@ fn project(s: &Shape) -> Vec<Resource> {
     out.append(&mut routers);
     out.append(&mut servers);
     extras(s, &mut out);
+    keys(s, &mut out);
     out
 }
 
@@ -578,6 +596,59 @@ fn extras(s: &Shape, out: &mut Vec<Resource>) {
                 .unwrap();
                 *n += 1;
                 out.push(backup);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Adds Barbican's kinds: secrets, containers needing up to two of them, and load
+/// balancers whose listeners use a container or a secret. Barbican refuses none of
+/// these deletes; the fake refuses them all the same, so a wrong order shows.
+fn keys(s: &Shape, out: &mut Vec<Resource>) {
+    let mut secrets: Vec<String> = Vec::new();
+    let mut used: Vec<(Kind, String)> = Vec::new();
+    for (i, &(which, m, a, b)) in s.keys.iter().enumerate() {
+        match which % 3 {
+            0 => {
+                let secret = res(Kind::Secret, format!("sec{i}"), m);
+                secrets.push(secret.id.clone());
+                used.push((Kind::Secret, secret.id.clone()));
+                out.push(secret);
+            }
+            1 => {
+                let mut c = res(Kind::SecretContainer, format!("ctr{i}"), m);
+                let mut members: Vec<&String> = Vec::new();
+                for pick in [a, b] {
+                    if let Some(x) = secrets.get(usize::from(pick) % secrets.len().max(1)) {
+                        if !members.contains(&x) {
+                            members.push(x);
+                        }
+                    }
+                }
+                for x in members {
+                    needs(
+                        &mut c,
+                        Relation::Needs,
+                        Kind::Secret,
+                        x,
+                        "secret of the container",
+                    );
+                }
+                used.push((Kind::SecretContainer, c.id.clone()));
+                out.push(c);
+            }
+            _ if !used.is_empty() => {
+                let mut lb = res(Kind::LoadBalancer, format!("lbk{i}"), m);
+                let (kind, id) = &used[usize::from(a) % used.len()];
+                needs(
+                    &mut lb,
+                    Relation::Needs,
+                    *kind,
+                    id,
+                    "TLS certificate of its listener",
+                );
+                out.push(lb);
             }
             _ => {}
         }

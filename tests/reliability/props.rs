@@ -2,7 +2,9 @@
 //! simulator (networks, subnets, ports, routers, security groups with remote-group rules,
 //! servers (with keypairs, booted from volumes with or without
 //! `delete_on_termination`), volumes, snapshots, backup chains, floating IPs and their
-//! port forwardings, trunks, keypairs, load balancers, images, containers; ports pairing
+//! port forwardings, trunks, keypairs, load balancers (and the Barbican secrets and
+//! containers their TLS listeners use), images, containers, Barbican secrets and
+//! secret containers; ports pairing
 //! each other's addresses, routers with extra routes; tags, keep-tags, ages, protected
 //! IDs and names, another project's look-alike), the real `sweep::run` sweeps them through
 //! the real client, and an oracle computed from the simulator's own state checks that:
@@ -102,6 +104,8 @@ fn seed_project(sim: &SimHandle, seed: u64) -> Seeded {
         // The kinds of issue #15 draw from a stream of their own, so the projects of
         // earlier seeds (the fixed ones) are unchanged, only added to.
         let mut more = StdRng::seed_from_u64(seed ^ 0x15);
+        // Barbican's kinds draw from a stream of their own too.
+        let mut keys = StdRng::seed_from_u64(seed ^ 0xba4b_1ca4);
         let mut s = Seeder::new(st, &project);
         let mut out = Seeded::default();
         let mut made = Made::new();
@@ -361,12 +365,14 @@ fn seed_project(sim: &SimHandle, seed: u64) -> Seeded {
                 }
             }
         }
+        let mut lbs: Vec<String> = Vec::new();
         for i in 0..rng.random_range(0..=1) {
             let m = coin(&mut rng);
             let name = format!("lb{i}");
             let sub = &subnets[rng.random_range(0..subnets.len())];
             let lb = s.load_balancer(&name, sub, &tags(m.0, m.1), 1).unwrap();
             note(&mut made, "load-balancer", &lb, &name, m);
+            lbs.push(lb);
         }
         for i in 0..rng.random_range(0..=1) {
             let m = coin(&mut rng);
@@ -433,6 +439,7 @@ fn seed_project(sim: &SimHandle, seed: u64) -> Seeded {
                 out.selected.insert(key("volume-backup", &id));
             }
         }
+        barbican(&mut s, &mut keys, &lbs, &mut out);
         // A forwarding follows its floating IP.
         for (pf, fip) in forwardings {
             if out.selected.contains(&key("floating-ip", &fip)) {
@@ -448,6 +455,82 @@ fn seed_project(sim: &SimHandle, seed: u64) -> Seeded {
         out.log.push(format!("foreign network {foreign}"));
         out
     })
+}
+
+/// Barbican secrets, containers of some of them, and a TLS listener on a load balancer
+/// using a container or a secret; each named `ci-kp-…` (ours) or not, old or not,
+/// protected or not, all from `rng` (a stream of their own).
+fn barbican(s: &mut Seeder, rng: &mut StdRng, lbs: &[String], out: &mut Seeded) {
+    let judge = |s: &mut Seeder,
+                 rng: &mut StdRng,
+                 out: &mut Seeded,
+                 kind: &str,
+                 made: &(String, String, bool)| {
+        let (id, name, ours) = made;
+        let old = rng.random_bool(0.85);
+        if old {
+            s.age(kind, id, 5);
+        }
+        let protected = rng.random_bool(0.08);
+        if protected {
+            out.protect.push(id.to_owned());
+        }
+        out.log.push(format!(
+            "{kind} {id} ({name}) ours={ours} old={old} protected={protected}"
+        ));
+        if *ours && old && !protected {
+            out.selected.insert(key(kind, id));
+        }
+    };
+    let mut secrets = Vec::new();
+    let count = rng.random_range(0..=4);
+    for i in 0..count {
+        let ours = rng.random_bool(0.6);
+        let name = if ours {
+            format!("ci-kp-secret{i}")
+        } else {
+            format!("secret{i}")
+        };
+        let id = s.secret(&name);
+        secrets.push((id, name, ours));
+    }
+    let mut containers = Vec::new();
+    for i in 0..rng.random_range(0..=2) {
+        let members: Vec<&str> = secrets
+            .iter()
+            .filter(|_| rng.random_bool(0.4))
+            .map(|(id, _, _)| id.as_str())
+            .collect();
+        let ours = rng.random_bool(0.6);
+        let name = if ours {
+            format!("ci-kp-tls{i}")
+        } else {
+            format!("tls{i}")
+        };
+        let id = s.secret_container(&name, &members);
+        out.log.push(format!("container {id} holds {members:?}"));
+        containers.push((id, name, ours));
+    }
+    for lb in lbs {
+        let used: Vec<&String> = containers
+            .iter()
+            .chain(&secrets)
+            .map(|(id, _, _)| id)
+            .filter(|_| rng.random_bool(0.3))
+            .collect();
+        if let Some((default, sni)) = used.split_first() {
+            let sni: Vec<&str> = sni.iter().map(|x| x.as_str()).collect();
+            s.tls_listener(lb, default, &sni);
+            out.log
+                .push(format!("listener of {lb} uses {default} and {sni:?}"));
+        }
+    }
+    for made in &secrets {
+        judge(s, rng, out, "secret", made);
+    }
+    for made in &containers {
+        judge(s, rng, out, "secret-container", made);
+    }
 }
 
 /// What holds what, read from the simulator's state: `holder → held`, with whether the
@@ -677,6 +760,29 @@ fn read_holds(sim: &SimHandle) -> Holds {
                     .push((key("server", &m), key("server-group", s(g, "id"))));
             }
         }
+        // Barbican refuses nothing: these holds are the janitor's own to keep.
+        let barbican = |url: &str| {
+            let mut parts = url.rsplit('/');
+            let id = parts.next().unwrap_or_default();
+            match parts.next() {
+                Some("containers") => key("secret-container", id),
+                _ => key("secret", id),
+            }
+        };
+        for c in st.barbican.containers.values() {
+            for member in c["secret_refs"].as_array().into_iter().flatten() {
+                let secret = barbican(member["secret_ref"].as_str().unwrap_or_default());
+                h.hard.push((key("secret-container", s(c, "id")), secret));
+            }
+        }
+        for l in st.octavia.listeners.values() {
+            let lb = key("load-balancer", s(l, "loadbalancer_id"));
+            let mut refs = strs(&l["sni_container_refs"]);
+            refs.extend(l["default_tls_container_ref"].as_str().map(str::to_owned));
+            for r in refs {
+                h.hard.push((lb.clone(), barbican(&r)));
+            }
+        }
         h
     })
 }
@@ -772,7 +878,7 @@ fn selector(protect: Vec<String>) -> Selector {
 
 /// Seeds, sweeps and checks one random project.
 async fn check(seed: u64) {
-    let bed = Bed::start().await;
+    let bed = Bed::builder().services(&["key-manager"]).start().await;
     let before_seed: BTreeSet<Key> = all_resources(&bed.sim).into_iter().collect();
     let seeded = seed_project(&bed.sim, seed);
     let all: BTreeSet<Key> = all_resources(&bed.sim).into_iter().collect();

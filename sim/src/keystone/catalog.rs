@@ -1,13 +1,19 @@
 //! The service catalog a Keystone token carries, as devstack lays it out, pointing at
-//! the simulator's own address.
+//! the simulator's own address. Optional services (Barbican, ...) are in it only when
+//! enabled.
 
 use serde_json::{json, Value};
 
 use crate::store::new_hex_id;
 
-/// The service catalog, as devstack lays it out, on the simulator's address.
-pub fn catalog(base: &str, project_id: &str) -> Value {
-    let services = [
+/// The optional services the simulator serves, as devstack registers them: catalog
+/// type, name and path under the base URL.
+pub const OPTIONAL_SERVICES: &[(&str, &str, &str)] = &[("key-manager", "barbican", "/key-manager")];
+
+/// The service catalog, as devstack lays it out, on the simulator's address, with the
+/// `optional` services (catalog types) that are enabled.
+pub fn catalog(base: &str, project_id: &str, optional: &[String]) -> Value {
+    let mut services = vec![
         ("identity", "keystone", format!("{base}/identity")),
         ("compute", "nova", format!("{base}/compute/v2.1")),
         ("network", "neutron", format!("{base}/network")),
@@ -34,6 +40,11 @@ pub fn catalog(base: &str, project_id: &str) -> Value {
             format!("{base}/swift/v1/AUTH_{project_id}"),
         ),
     ];
+    for (ty, name, path) in OPTIONAL_SERVICES {
+        if optional.iter().any(|o| o == ty) {
+            services.push((ty, name, format!("{base}{path}")));
+        }
+    }
     Value::Array(
         services
             .iter()

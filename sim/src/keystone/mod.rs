@@ -129,7 +129,7 @@ async fn auth_catalog(State(s): St, headers: HeaderMap) -> Result<Response, ApiE
     let ctx = caller(&st.keystone, &headers)?;
     Ok(reply(
         StatusCode::OK,
-        json!({"catalog": catalog(&st.base_url, &ctx.project_id)}),
+        json!({"catalog": catalog(&st.base_url, &ctx.project_id, &st.keystone.optional_services)}),
     ))
 }
 

@@ -4,6 +4,7 @@
 
 mod support;
 
+mod barbican;
 mod compute;
 mod extensions;
 mod faults;
