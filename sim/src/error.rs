@@ -22,6 +22,8 @@ pub enum Style {
     Heat,
     /// `{"code", "title", "description"}` (Barbican's pecan answers).
     Barbican,
+    /// `{"code", "type", "message", "request_id"}` (Designate).
+    Designate,
 }
 
 /// An error answer: status, a type name and a message, shaped per service.
@@ -120,6 +122,8 @@ impl IntoResponse for ApiError {
             Style::Nova => json!({ self.kind.clone(): {"code": code, "message": self.message} }),
             Style::Octavia => json!({"faultcode": if code < 500 { "Client" } else { "Server" },
                 "faultstring": self.message, "debuginfo": null}),
+            Style::Designate => json!({"code": code, "type": self.kind, "message": self.message,
+                "request_id": format!("req-{}", crate::store::new_id())}),
             Style::Barbican => {
                 json!({"code": code, "title": title, "description": self.message})
             }

@@ -89,6 +89,7 @@ pub fn canonical_service(name: &str) -> &str {
         "heat" | "orchestration" => "orchestration",
         "swift" | "object-store" | "object_store" => "object-store",
         "barbican" | "key-manager" | "key_manager" => "key-manager",
+        "designate" | "dns" => "dns",
         other => other,
     }
 }

@@ -115,6 +115,7 @@ pub fn service_of(path: &str) -> &'static str {
         "heat-api" => "orchestration",
         "swift" => "object-store",
         "key-manager" => "key-manager",
+        "dns" => "dns",
         _ => "unknown",
     }
 }
@@ -181,6 +182,7 @@ fn style_of(service: &str) -> Style {
         "image" | "object-store" => Style::Text,
         "orchestration" => Style::Heat,
         "key-manager" => Style::Barbican,
+        "dns" => Style::Designate,
         _ => Style::Nova,
     }
 }

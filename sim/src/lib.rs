@@ -1,6 +1,6 @@
 //! An in-memory OpenStack for tests, benchmarks and the demo: Keystone, Nova, Neutron,
 //! Cinder, Octavia, Glance, Heat and Swift on one axum listener (and, when enabled,
-//! Barbican), answering with the real
+//! Barbican and Designate), answering with the real
 //! APIs' paths, JSON shapes, status codes and error bodies, with injectable faults.
 //!
 //! It is a crate apart: it uses nothing of the janitor (`stacksweep`) and speaks only HTTP.
@@ -19,6 +19,7 @@
 
 pub mod barbican;
 pub mod cinder;
+pub mod designate;
 pub mod error;
 pub mod faults;
 pub mod glance;
@@ -134,7 +135,8 @@ fn router(shared: Arc<Shared>) -> Router {
         .merge(glance::router(shared.clone()))
         .merge(heat::router(shared.clone()))
         .merge(swift::router(shared.clone()))
-        .merge(barbican::router(shared.clone()));
+        .merge(barbican::router(shared.clone()))
+        .merge(designate::router(shared.clone()));
     http::wrap(services, shared)
 }
 

@@ -552,6 +552,51 @@ impl<'a> Seeder<'a> {
         id
     }
 
+    /// Creates an active Designate zone `name` (ending in `.`) with its SOA and NS.
+    pub fn zone(&mut self, name: &str, description: &str) -> String {
+        let base = crate::designate::v2(&self.st.base_url);
+        let body =
+            obj(json!({"name": name, "email": "ci@example.org", "description": description}));
+        id_of(
+            &self
+                .st
+                .designate
+                .create_zone(&self.ctx, &base, &body, "ACTIVE"),
+        )
+    }
+
+    /// Adds an active recordset to a zone: `name` relative to it (`www`), or `@` for
+    /// the apex.
+    pub fn recordset(&mut self, zone: &str, name: &str, kind: &str, records: &[&str]) -> String {
+        let base = crate::designate::v2(&self.st.base_url);
+        let Some(z) = self.st.designate.zones.get(zone).cloned() else {
+            return String::new();
+        };
+        let fqdn = match name {
+            "@" => str_of(&z, "name").to_string(),
+            _ => format!("{name}.{}", str_of(&z, "name")),
+        };
+        let records = records.iter().map(|r| r.to_string()).collect();
+        let rs = self
+            .st
+            .designate
+            .add_recordset(&self.ctx, &base, &z, &fqdn, kind, records, "ACTIVE");
+        id_of(&rs)
+    }
+
+    /// The IDs of the recordsets Designate made with a zone (its SOA and NS).
+    pub fn managed_recordsets(&self, zone: &str) -> Vec<String> {
+        self.st
+            .designate
+            .recordsets
+            .values()
+            .filter(|r| {
+                str_of(r, "zone_id") == zone && crate::designate::DesignateState::is_managed(r)
+            })
+            .map(id_of)
+            .collect()
+    }
+
     /// Creates a server group.
     pub fn server_group(&mut self, name: &str) -> Result<String, ApiError> {
         let g = crate::nova::create_server_group(

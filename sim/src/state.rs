@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use crate::barbican::state::BarbicanState;
 use crate::cinder::state::CinderState;
+use crate::designate::state::DesignateState;
 use crate::faults::FaultState;
 use crate::glance::state::GlanceState;
 use crate::heat::state::HeatState;
@@ -69,6 +70,8 @@ pub struct SimState {
     pub swift: SwiftState,
     /// Secrets and secret containers.
     pub barbican: BarbicanState,
+    /// Zones and recordsets.
+    pub designate: DesignateState,
     /// Injected faults per service.
     pub(crate) faults: FaultState,
     /// Every request answered, and counters.
@@ -112,6 +115,7 @@ impl SimState {
             heat: HeatState::default(),
             swift: SwiftState::default(),
             barbican: BarbicanState::default(),
+            designate: DesignateState::default(),
             faults,
             log: RequestLog::default(),
             stuck: HashSet::new(),
@@ -187,6 +191,8 @@ impl SimState {
             "container" => &self.swift.containers,
             "secret" => &self.barbican.secrets,
             "secret-container" => &self.barbican.containers,
+            "zone" => &self.designate.zones,
+            "recordset" => &self.designate.recordsets,
             _ => return None,
         })
     }
@@ -215,6 +221,8 @@ impl SimState {
             "container" => &mut self.swift.containers,
             "secret" => &mut self.barbican.secrets,
             "secret-container" => &mut self.barbican.containers,
+            "zone" => &mut self.designate.zones,
+            "recordset" => &mut self.designate.recordsets,
             _ => return None,
         })
     }
@@ -223,7 +231,9 @@ impl SimState {
     pub fn set_created_at(&mut self, kind: &str, id: &str, at: Timestamp) {
         let (key, text) = match kind {
             "server" => ("created", fmt_z(at)),
-            "volume" | "snapshot" | "volume-backup" => ("created_at", fmt_micro(at)),
+            "volume" | "snapshot" | "volume-backup" | "zone" | "recordset" => {
+                ("created_at", fmt_micro(at))
+            }
             "keypair" => ("created_at", fmt_micro(at)),
             "load-balancer" => ("created_at", fmt_plain(at)),
             "secret" | "secret-container" => ("created", fmt_micro(at)),

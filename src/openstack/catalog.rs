@@ -18,11 +18,12 @@ pub fn service_types(service: Service) -> &'static [&'static str] {
         Service::Orchestration => &["orchestration"],
         Service::ObjectStore => &["object-store"],
         Service::KeyManager => &["key-manager"],
+        Service::Dns => &["dns"],
     }
 }
 
 /// Every service, for building per-service state.
-pub const ALL_SERVICES: [Service; 9] = [
+pub const ALL_SERVICES: [Service; 10] = [
     Service::Identity,
     Service::Compute,
     Service::Network,
@@ -32,6 +33,7 @@ pub const ALL_SERVICES: [Service; 9] = [
     Service::Orchestration,
     Service::ObjectStore,
     Service::KeyManager,
+    Service::Dns,
 ];
 
 /// The catalog as Keystone sends it in the token body (unknown fields ignored).
@@ -117,7 +119,7 @@ fn default_version(service: Service) -> Option<&'static str> {
     match service {
         Service::Identity => Some("v3"),
         Service::Network => Some("v2.0"),
-        Service::Image | Service::LoadBalancer => Some("v2"),
+        Service::Image | Service::LoadBalancer | Service::Dns => Some("v2"),
         Service::Compute => Some("v2.1"),
         Service::BlockStorage => Some("v3"),
         Service::KeyManager => Some("v1"),

@@ -72,6 +72,8 @@ pub enum Service {
     ObjectStore,
     /// Barbican (catalog type `key-manager`).
     KeyManager,
+    /// Designate (catalog type `dns`).
+    Dns,
 }
 
 impl Service {
@@ -87,6 +89,7 @@ impl Service {
             Service::Orchestration => "orchestration",
             Service::ObjectStore => "object-store",
             Service::KeyManager => "key-manager",
+            Service::Dns => "dns",
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Listing every page of a collection: `<collection>_links` rel=next (Neutron, Nova,
-//! Cinder, Octavia), top-level `links` (Heat), Glance's and Barbican's `next`, Swift's
+//! Cinder, Octavia), top-level `links` (Heat; Designate's is an object with `next`),
+//! Glance's and Barbican's `next`, Swift's
 //! top-level array with `marker=<last name>`, and plain marker/limit (or offset for Nova
 //! server groups and Barbican, whose items have no id) when a full page comes back without a link. Guards: a page limit, a next link or
 //! marker seen twice, an item with nothing to page on.
@@ -76,6 +77,7 @@ fn next_link<'a>(body: &'a Value, collection: &str) -> Option<&'a str> {
     }
     next_in_links(body.get(format!("{collection}_links")))
         .or_else(|| next_in_links(body.get("links")))
+        .or_else(|| body.get("links")?.get("next")?.as_str())
         .or_else(|| body.get("next").and_then(Value::as_str))
         .filter(|href| !href.is_empty())
 }
@@ -336,6 +338,24 @@ mod tests {
             Some("h")
         );
         assert_eq!(next_link(&json!({"servers": []}), "servers"), None);
+        // Designate: `links` is an object, `next` only while more remain.
+        let designate =
+            json!({"zones": [], "links": {"self": "s", "next": "http://d/v2/zones?marker=z"}});
+        assert_eq!(
+            next_link(&designate, "zones"),
+            Some("http://d/v2/zones?marker=z")
+        );
+        assert_eq!(
+            next_link(&json!({"zones": [], "links": {"self": "s"}}), "zones"),
+            None
+        );
+        // Barbican: a top-level `next` URL.
+        let barbican =
+            json!({"secrets": [], "total": 3, "next": "http://k/v1/secrets?limit=1&offset=1"});
+        assert_eq!(
+            next_link(&barbican, "secrets"),
+            Some("http://k/v1/secrets?limit=1&offset=1")
+        );
     }
 
     /// Links are rebased onto our endpoint: foreign hosts, proxies' path prefixes, Glance.

@@ -119,6 +119,10 @@ kind_table! {
     SecretContainer => secret_container,
     /// Barbican secret (after the containers and listeners that refer to it).
     Secret => secret,
+    /// Designate recordset (SOA and apex NS never: Designate's own).
+    Recordset => recordset,
+    /// Designate zone (its delete takes its recordsets along).
+    Zone => zone,
 }
 
 impl Kind {
@@ -266,6 +270,8 @@ pub const ROUTE_NEXTHOP: &str = "route next hop";
 
 /// The role of a subnet's guard on the router with an interface on it.
 pub const ROUTER_OF_SUBNET: &str = "router of its interface";
+
+pub use recordset::DELETED_WITH_ZONE;
 
 /// The role of a volume attachment's server: Cinder keeps showing it for a few seconds
 /// after the server is gone.
@@ -914,7 +920,7 @@ mod tests {
             let json = serde_json::to_string(kind).unwrap();
             assert_eq!(json, format!("\"{}\"", kind.as_str()));
         }
-        assert_eq!(Kind::ALL.len(), 20);
+        assert_eq!(Kind::ALL.len(), 22);
         assert!("floating_ip".parse::<Kind>().is_err());
     }
 
@@ -1002,6 +1008,8 @@ mod tests {
                 Container,
                 SecretContainer,
                 Secret,
+                Recordset,
+                Zone,
             ]
         );
     }

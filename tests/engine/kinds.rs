@@ -613,3 +613,180 @@ async fn missing_barbican_is_absent() {
         0
     );
 }
+
+/// A bed with Designate in the catalog.
+async fn designate_bed() -> Bed {
+    Bed::builder().services(&["dns"]).start().await
+}
+
+/// The job's zone (its records the job's too) goes after its records, with the SOA and
+/// NS Designate made for it (never deleted by us: gone with the zone); the job's record
+/// in an office zone goes alone; the office zone and its records stay; a second run has
+/// nothing to do.
+#[tokio::test]
+async fn designate_swept_clean_then_nothing_to_do() {
+    let mut bed = designate_bed().await;
+    let (zone, api, alone, managed) = seed(&mut bed, |s| {
+        let zone = s.zone(&format!("{TAG}-app.example.org."), "CI job zone");
+        let api = s.recordset(&zone, &format!("{TAG}-api"), "A", &["10.69.0.5"]);
+        let web = s.recordset(&zone, &format!("{TAG}-web"), "CNAME", &["api.example.org."]);
+        let office = s.zone("office.example.org.", "");
+        let www = s.recordset(&office, "www", "A", &["192.0.2.10"]);
+        let alone = s.recordset(&office, &format!("{TAG}-db"), "A", &["10.69.0.6"]);
+        mark(
+            s,
+            true,
+            &[
+                ("zone", &zone),
+                ("recordset", &api),
+                ("recordset", &web),
+                ("recordset", &alone),
+            ],
+        );
+        mark(s, false, &[("zone", &office), ("recordset", &www)]);
+        for r in s.managed_recordsets(&office) {
+            s.record("recordset", &r, false);
+        }
+        let managed = s.managed_recordsets(&zone);
+        (zone, api, alone, managed)
+    });
+
+    let job = selector(&bed.manifest);
+    let inventory = engine::list(&bed.session, &job).await.unwrap();
+    let selection = select::evaluate(&inventory, &job, Timestamp::now());
+    for r in &managed {
+        let verdict = selection
+            .verdict(&stacksweep::resources::ResourceKey::new(
+                Kind::Recordset,
+                r.clone(),
+            ))
+            .unwrap();
+        assert!(!verdict.selected, "{r}: {}", verdict.reason);
+        assert!(
+            verdict.reason.contains("managed by Designate"),
+            "{}",
+            verdict.reason
+        );
+    }
+    let plan = stacksweep::engine::plan::build(&inventory, &selection);
+    assert!(plan.skipped.is_empty(), "{}", plan.render_text());
+    let z = step(&plan, Kind::Zone, &zone, "delete");
+    assert!(step(&plan, Kind::Recordset, &api, "delete") < z);
+    assert!(step(&plan, Kind::Recordset, &alone, "delete") > 0);
+    for r in &managed {
+        assert!(step(&plan, Kind::Recordset, r, "await-gone") > z);
+    }
+
+    bed.assert_swept_clean_then_idle().await;
+    for r in &managed {
+        assert!(!bed.sim.exists("recordset", r));
+    }
+}
+
+/// A selected zone holding a record that is not the job's stays, that record named
+/// (records go before their zone, and deleting the zone would delete it); the job's record in it goes alone; Designate's
+/// SOA and NS are never candidates, whatever their name.
+#[tokio::test]
+async fn designate_skipped_with_blocker_named() {
+    let mut bed = designate_bed().await;
+    let (zone, www, job_record, managed) = seed(&mut bed, |s| {
+        let zone = s.zone(&format!("{TAG}-shared.example.org."), "");
+        let www = s.recordset(&zone, "www", "A", &["192.0.2.20"]);
+        let job_record = s.recordset(&zone, &format!("{TAG}-x"), "A", &["10.70.0.5"]);
+        mark(s, true, &[("recordset", &job_record)]);
+        mark(s, false, &[("zone", &zone), ("recordset", &www)]);
+        let managed = s.managed_recordsets(&zone);
+        for r in &managed {
+            s.record("recordset", r, false);
+        }
+        (zone, www, job_record, managed)
+    });
+    let report = bed
+        .sweep(&selector(&bed.manifest), &fast_sweep_options())
+        .await;
+    let o = outcome(&report, &zone);
+    assert_eq!(o.outcome, Outcome::Skipped, "{}", report.render_text());
+    assert_eq!(
+        o.reason,
+        format!("skipped: in use by recordset {www} (www.{TAG}-shared.example.org.) (unselected)")
+    );
+    assert_eq!(outcome(&report, &job_record).outcome, Outcome::Deleted);
+    for r in &managed {
+        assert!(bed.sim.exists("recordset", r));
+    }
+    assert_eq!(bed.left(), Vec::<(String, String)>::new());
+    bed.assert_survivors();
+}
+
+/// A record added to a selected zone after the plan was made (someone else's): read
+/// again before its delete, the zone lists its records anew and stays, that record
+/// named.
+#[tokio::test]
+async fn record_added_since_the_plan_keeps_the_zone() {
+    use stacksweep::engine::inventory::Inventory;
+    use stacksweep::engine::{Job, SweepHooks};
+    use tokio_util::sync::CancellationToken;
+
+    /// Adds a record `late` to `zone` once the inventory is taken.
+    struct Add<'a> {
+        sim: &'a stacksweep_sim::SimHandle,
+        zone: String,
+        late: Option<String>,
+    }
+    impl SweepHooks for Add<'_> {
+        fn listed(&mut self, inventory: Inventory) -> Inventory {
+            let project = self.sim.project_id();
+            let zone = self.zone.clone();
+            self.late = Some(self.sim.with_state(|st| {
+                Seeder::new(st, &project).recordset(&zone, "late", "A", &["192.0.2.30"])
+            }));
+            inventory
+        }
+    }
+
+    let mut bed = designate_bed().await;
+    let zone = seed(&mut bed, |s| {
+        let zone = s.zone(&format!("{TAG}-late.example.org."), "");
+        mark(s, true, &[("zone", &zone)]);
+        zone
+    });
+    let job = Job::new(
+        bed.session.clone(),
+        selector(&bed.manifest),
+        fast_sweep_options(),
+    );
+    let mut hooks = Add {
+        sim: &bed.sim,
+        zone: zone.clone(),
+        late: None,
+    };
+    let report = engine::run_with(&job, CancellationToken::new(), Timestamp::now(), &mut hooks)
+        .await
+        .unwrap()
+        .report;
+    let late = hooks.late.unwrap();
+    let o = outcome(&report, &zone);
+    assert_eq!(o.outcome, Outcome::Skipped, "{}", report.render_text());
+    assert!(o.reason.contains(&late), "{}", o.reason);
+    assert!(bed.sim.exists("zone", &zone));
+    assert!(bed.sim.exists("recordset", &late));
+}
+
+/// A cloud without Designate (the default): zones and recordsets are absent, never an
+/// error.
+#[tokio::test]
+async fn missing_designate_is_absent() {
+    let bed = Bed::start().await;
+    let p = preflight::run(&bed.session, false, |_| true).await;
+    for kind in [Kind::Zone, Kind::Recordset] {
+        let check = p.kinds.iter().find(|k| k.kind == kind).unwrap();
+        assert_eq!(check.status, Status::Absent, "{}", p.render_text());
+    }
+    assert!(p.is_ok(), "{}", p.render_text());
+    let inventory = engine::list(&bed.session, &selector(&bed.manifest))
+        .await
+        .unwrap();
+    assert!(inventory.absent().contains(&Kind::Zone));
+    assert!(inventory.absent().contains(&Kind::Recordset));
+    assert!(inventory.errors().is_empty(), "{:?}", inventory.errors());
+}

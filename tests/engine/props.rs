@@ -221,8 +221,9 @@ struct Shape {
     /// Trunks, port forwardings and backups: (which, marked, a, b). Drawn last, so the
     /// rest of a shape (and the recorded regressions) are what they were before them.
     extras: Vec<(u8, bool, u8, u8)>,
-    /// Barbican secrets, containers and load balancers using them: (which, marked, a,
-    /// b). Drawn after everything else, for the same reason.
+    /// Barbican secrets, containers and load balancers using them, Designate zones and
+    /// recordsets: (which, marked, a, b). Drawn after everything else, for the same
+    /// reason.
     keys: Vec<(u8, bool, u8, u8)>,
 }
 
@@ -602,14 +603,43 @@ fn extras(s: &Shape, out: &mut Vec<Resource>) {
     }
 }
 
-/// Adds Barbican's kinds: secrets, containers needing up to two of them, and load
-/// balancers whose listeners use a container or a secret. Barbican refuses none of
-/// these deletes; the fake refuses them all the same, so a wrong order shows.
+/// Adds Barbican's and Designate's kinds: secrets, containers needing up to two of
+/// them, load balancers whose listeners use a container or a secret; zones, and
+/// recordsets in them (some Designate's own SOA or apex NS). Barbican refuses none of
+/// these deletes; the fake refuses them all the same, so a wrong order shows. A zone's
+/// delete takes its recordsets (the `Takes` the inventory links).
 fn keys(s: &Shape, out: &mut Vec<Resource>) {
     let mut secrets: Vec<String> = Vec::new();
     let mut used: Vec<(Kind, String)> = Vec::new();
+    let mut zones: Vec<String> = Vec::new();
     for (i, &(which, m, a, b)) in s.keys.iter().enumerate() {
-        match which % 3 {
+        match which % 5 {
+            3 => {
+                let zone = res(Kind::Zone, format!("zn{i}"), m);
+                zones.push(zone.name.clone());
+                out.push(zone);
+            }
+            4 if !zones.is_empty() => {
+                let zone_name = &zones[usize::from(a) % zones.len()];
+                let zone_id = zone_name
+                    .trim_start_matches("ci-")
+                    .trim_start_matches("keep-");
+                let (name, kind) = match b % 4 {
+                    0 => (zone_name.clone(), "SOA"),
+                    1 => (zone_name.clone(), "NS"),
+                    _ if m => (format!("ci-rr{i}.{zone_name}"), "A"),
+                    _ => (format!("keep-rr{i}.{zone_name}"), "A"),
+                };
+                let rs = resources::parse(
+                    Kind::Recordset,
+                    &serde_json::json!({"id": format!("rr{i}"), "zone_id": zone_id,
+                        "zone_name": zone_name, "name": name, "type": kind,
+                        "project_id": PROJECT, "status": "ACTIVE", "action": "NONE",
+                        "created_at": "1970-01-01T00:00:00Z"}),
+                )
+                .unwrap();
+                out.push(rs);
+            }
             0 => {
                 let secret = res(Kind::Secret, format!("sec{i}"), m);
                 secrets.push(secret.id.clone());
@@ -638,7 +668,7 @@ fn keys(s: &Shape, out: &mut Vec<Resource>) {
                 used.push((Kind::SecretContainer, c.id.clone()));
                 out.push(c);
             }
-            _ if !used.is_empty() => {
+            2 if !used.is_empty() => {
                 let mut lb = res(Kind::LoadBalancer, format!("lbk{i}"), m);
                 let (kind, id) = &used[usize::from(a) % used.len()];
                 needs(

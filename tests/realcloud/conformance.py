@@ -33,6 +33,7 @@ ALIASES = {
 # none of these types (the engine reports their kinds absent, never an error).
 OPTIONAL = {
     "key-manager": ["key-manager"],
+    "dns": ["dns"],
 }
 WAIT = 180
 
@@ -71,6 +72,8 @@ class Http:
             self.base["image"] += "/v2"
         if "key-manager" in self.base and not self.base["key-manager"].endswith("/v1"):
             self.base["key-manager"] += "/v1"
+        if "dns" in self.base and not self.base["dns"].endswith("/v2"):
+            self.base["dns"] += "/v2"
 
     def require(self, service):
         """Skips the case when the cloud has no `service` (an optional one)."""
@@ -105,6 +108,9 @@ def error_type(body):
         return None
     if "NeutronError" in body and isinstance(body["NeutronError"], dict):
         return body["NeutronError"].get("type")
+    # Designate: {"code", "type", "message", "request_id"}.
+    if isinstance(body.get("type"), str) and "code" in body and "message" in body:
+        return body["type"]
     if len(body) == 1:
         key = next(iter(body))
         if isinstance(body[key], dict) and ("message" in body[key] or "code" in body[key]):
@@ -468,6 +474,36 @@ def case_barbican_refs(c, ctx):
     c.request("delete-container-again", "key-manager", "DELETE", f"/containers/{cid}")
 
 
+def case_designate_zone(c, ctx):
+    """Designate's SOA and apex NS refuse their delete; a zone delete is asynchronous and
+    takes its recordsets."""
+    c.h.require("dns")
+    name = f"{c.nm('zone')}.example.org."
+    z = c.h.ok("dns", "POST", "/zones", {"name": name, "email": "ci@example.org"})
+    c.later(c.delete_quiet, "dns", f"/zones/{z['id']}")
+    deadline = time.monotonic() + WAIT
+    while c.h.call("dns", "GET", f"/zones/{z['id']}")[1].get("status") != "ACTIVE":
+        if time.monotonic() > deadline:
+            raise RuntimeError("zone never became ACTIVE")
+        time.sleep(1)
+    _, rsets = c.h.call("dns", "GET", f"/zones/{z['id']}/recordsets")
+    by_type = {r["type"]: r["id"] for r in rsets.get("recordsets", []) if r["name"] == name}
+    c.request("delete-soa", "dns", "DELETE", f"/zones/{z['id']}/recordsets/{by_type['SOA']}")
+    c.request("delete-apex-ns", "dns", "DELETE", f"/zones/{z['id']}/recordsets/{by_type['NS']}")
+    www = c.h.ok("dns", "POST", f"/zones/{z['id']}/recordsets",
+                 {"name": f"www.{name}", "type": "A", "records": ["192.0.2.1"]})
+    status, body = c.request("delete-zone", "dns", "DELETE", f"/zones/{z['id']}")
+    c.record("delete-zone-action", status, body,
+             fact=f"status={(body or {}).get('status')} action={(body or {}).get('action')}")
+    while c.h.call("dns", "GET", f"/zones/{z['id']}")[0] != 404:
+        if time.monotonic() > deadline + WAIT:
+            raise RuntimeError("zone never went")
+        time.sleep(1)
+    c.request("get-zone-after-delete", "dns", "GET", f"/zones/{z['id']}")
+    c.request("get-record-after-zone-delete", "dns", "GET",
+              f"/zones/{z['id']}/recordsets/{www['id']}")
+
+
 CASES = [
     ("sg-in-use", case_sg_in_use),
     ("sg-referenced-by-rule", case_sg_referenced_by_rule),
@@ -481,6 +517,7 @@ CASES = [
     ("keypair", case_keypair),
     ("server", case_server),
     ("barbican-refs", case_barbican_refs),
+    ("designate-zone", case_designate_zone),
 ]
 
 

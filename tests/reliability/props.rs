@@ -4,7 +4,7 @@
 //! `delete_on_termination`), volumes, snapshots, backup chains, floating IPs and their
 //! port forwardings, trunks, keypairs, load balancers (and the Barbican secrets and
 //! containers their TLS listeners use), images, containers, Barbican secrets and
-//! secret containers; ports pairing
+//! secret containers, Designate zones and recordsets; ports pairing
 //! each other's addresses, routers with extra routes; tags, keep-tags, ages, protected
 //! IDs and names, another project's look-alike), the real `sweep::run` sweeps them through
 //! the real client, and an oracle computed from the simulator's own state checks that:
@@ -106,6 +106,8 @@ fn seed_project(sim: &SimHandle, seed: u64) -> Seeded {
         let mut more = StdRng::seed_from_u64(seed ^ 0x15);
         // Barbican's kinds draw from a stream of their own too.
         let mut keys = StdRng::seed_from_u64(seed ^ 0xba4b_1ca4);
+        // And Designate's.
+        let mut dns = StdRng::seed_from_u64(seed ^ 0xd25);
         let mut s = Seeder::new(st, &project);
         let mut out = Seeded::default();
         let mut made = Made::new();
@@ -440,6 +442,7 @@ fn seed_project(sim: &SimHandle, seed: u64) -> Seeded {
             }
         }
         barbican(&mut s, &mut keys, &lbs, &mut out);
+        designate(&mut s, &mut dns, &mut out);
         // A forwarding follows its floating IP.
         for (pf, fip) in forwardings {
             if out.selected.contains(&key("floating-ip", &fip)) {
@@ -530,6 +533,54 @@ fn barbican(s: &mut Seeder, rng: &mut StdRng, lbs: &[String], out: &mut Seeded) 
     }
     for made in &containers {
         judge(s, rng, out, "secret-container", made);
+    }
+}
+
+/// Designate zones (named `ci-kp-…` or not) with records: the job's, someone else's,
+/// and Designate's own SOA and NS (never ours, whatever their name); all from `rng`.
+fn designate(s: &mut Seeder, rng: &mut StdRng, out: &mut Seeded) {
+    for z in 0..rng.random_range(0..=2) {
+        let ours = rng.random_bool(0.6);
+        let name = if ours {
+            format!("ci-kp-zone{z}.example.org.")
+        } else {
+            format!("zone{z}.example.org.")
+        };
+        let zone = s.zone(&name, "");
+        let mut made = vec![("zone", zone.clone(), name, ours)];
+        for r in 0..rng.random_range(0..=3) {
+            let ours = rng.random_bool(0.6);
+            let host = if ours {
+                format!("ci-kp-host{r}")
+            } else {
+                format!("host{r}")
+            };
+            let id = s.recordset(&zone, &host, "A", &["192.0.2.1"]);
+            made.push(("recordset", id, host, ours));
+        }
+        for id in s.managed_recordsets(&zone) {
+            out.log
+                .push(format!("recordset {id}: Designate's own, in {zone}"));
+            if rng.random_bool(0.85) {
+                s.age("recordset", &id, 5);
+            }
+        }
+        for (kind, id, name, ours) in made {
+            let old = rng.random_bool(0.85);
+            if old {
+                s.age(kind, &id, 5);
+            }
+            let protected = rng.random_bool(0.08);
+            if protected {
+                out.protect.push(id.clone());
+            }
+            out.log.push(format!(
+                "{kind} {id} ({name}) in zone {zone} ours={ours} old={old} protected={protected}"
+            ));
+            if ours && old && !protected {
+                out.selected.insert(key(kind, &id));
+            }
+        }
     }
 }
 
@@ -775,6 +826,16 @@ fn read_holds(sim: &SimHandle) -> Holds {
                 h.hard.push((key("secret-container", s(c, "id")), secret));
             }
         }
+        // A recordset goes before its zone, and the zone's delete would take it: a kept
+        // one keeps its zone. Designate's own go with the zone.
+        for r in st.designate.recordsets.values() {
+            let (rk, zone) = (key("recordset", s(r, "id")), key("zone", s(r, "zone_id")));
+            if stacksweep_sim::designate::DesignateState::is_managed(r) {
+                h.owner.insert(rk, zone);
+            } else {
+                h.hard.push((rk, zone));
+            }
+        }
         for l in st.octavia.listeners.values() {
             let lb = key("load-balancer", s(l, "loadbalancer_id"));
             let mut refs = strs(&l["sni_container_refs"]);
@@ -878,7 +939,10 @@ fn selector(protect: Vec<String>) -> Selector {
 
 /// Seeds, sweeps and checks one random project.
 async fn check(seed: u64) {
-    let bed = Bed::builder().services(&["key-manager"]).start().await;
+    let bed = Bed::builder()
+        .services(&["key-manager", "dns"])
+        .start()
+        .await;
     let before_seed: BTreeSet<Key> = all_resources(&bed.sim).into_iter().collect();
     let seeded = seed_project(&bed.sim, seed);
     let all: BTreeSet<Key> = all_resources(&bed.sim).into_iter().collect();

@@ -8,7 +8,10 @@ use crate::store::new_hex_id;
 
 /// The optional services the simulator serves, as devstack registers them: catalog
 /// type, name and path under the base URL.
-pub const OPTIONAL_SERVICES: &[(&str, &str, &str)] = &[("key-manager", "barbican", "/key-manager")];
+pub const OPTIONAL_SERVICES: &[(&str, &str, &str)] = &[
+    ("key-manager", "barbican", "/key-manager"),
+    ("dns", "designate", "/dns"),
+];
 
 /// The service catalog, as devstack lays it out, on the simulator's address, with the
 /// `optional` services (catalog types) that are enabled.

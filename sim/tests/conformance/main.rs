@@ -6,6 +6,7 @@ mod support;
 
 mod barbican;
 mod compute;
+mod designate;
 mod extensions;
 mod faults;
 mod keystone;
