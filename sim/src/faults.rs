@@ -90,6 +90,7 @@ pub fn canonical_service(name: &str) -> &str {
         "swift" | "object-store" | "object_store" => "object-store",
         "barbican" | "key-manager" | "key_manager" => "key-manager",
         "designate" | "dns" => "dns",
+        "manila" | "sharev2" | "shared-file-system" => "shared-file-system",
         other => other,
     }
 }

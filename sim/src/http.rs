@@ -116,6 +116,7 @@ pub fn service_of(path: &str) -> &'static str {
         "swift" => "object-store",
         "key-manager" => "key-manager",
         "dns" => "dns",
+        "share" => "shared-file-system",
         _ => "unknown",
     }
 }

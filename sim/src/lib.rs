@@ -1,6 +1,6 @@
 //! An in-memory OpenStack for tests, benchmarks and the demo: Keystone, Nova, Neutron,
 //! Cinder, Octavia, Glance, Heat and Swift on one axum listener (and, when enabled,
-//! Barbican and Designate), answering with the real
+//! Barbican, Designate and Manila), answering with the real
 //! APIs' paths, JSON shapes, status codes and error bodies, with injectable faults.
 //!
 //! It is a crate apart: it uses nothing of the janitor (`stacksweep`) and speaks only HTTP.
@@ -27,6 +27,7 @@ pub mod heat;
 pub mod http;
 pub mod keystone;
 pub mod log;
+pub mod manila;
 pub mod neutron;
 pub mod nova;
 pub mod octavia;
@@ -136,7 +137,8 @@ fn router(shared: Arc<Shared>) -> Router {
         .merge(heat::router(shared.clone()))
         .merge(swift::router(shared.clone()))
         .merge(barbican::router(shared.clone()))
-        .merge(designate::router(shared.clone()));
+        .merge(designate::router(shared.clone()))
+        .merge(manila::router(shared.clone()));
     http::wrap(services, shared)
 }
 

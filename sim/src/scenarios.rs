@@ -597,6 +597,23 @@ impl<'a> Seeder<'a> {
             .collect()
     }
 
+    /// Creates a Manila share network.
+    pub fn share_network(&mut self, name: &str) -> String {
+        let body = obj(json!({"name": name}));
+        id_of(&self.st.manila.create_share_network(&self.ctx, &body))
+    }
+
+    /// Creates an available Manila share, on `network` if given, with `metadata`.
+    pub fn share(&mut self, name: &str, network: Option<&str>, metadata: Value) -> String {
+        let body = obj(json!({"name": name, "share_network_id": network, "metadata": metadata}));
+        id_of(&self.st.manila.create_share(&self.ctx, &body))
+    }
+
+    /// Creates an available snapshot of a Manila share.
+    pub fn share_snapshot(&mut self, share: &str, name: &str) -> String {
+        id_of(&self.st.manila.create_snapshot(&self.ctx, share, name))
+    }
+
     /// Creates a server group.
     pub fn server_group(&mut self, name: &str) -> Result<String, ApiError> {
         let g = crate::nova::create_server_group(

@@ -19,6 +19,7 @@ use crate::glance::state::GlanceState;
 use crate::heat::state::HeatState;
 use crate::keystone::state::KeystoneState;
 use crate::log::RequestLog;
+use crate::manila::state::ManilaState;
 use crate::neutron::state::NeutronState;
 use crate::nova::state::NovaState;
 use crate::octavia::state::OctaviaState;
@@ -72,6 +73,8 @@ pub struct SimState {
     pub barbican: BarbicanState,
     /// Zones and recordsets.
     pub designate: DesignateState,
+    /// Shares, share snapshots and share networks.
+    pub manila: ManilaState,
     /// Injected faults per service.
     pub(crate) faults: FaultState,
     /// Every request answered, and counters.
@@ -116,6 +119,7 @@ impl SimState {
             swift: SwiftState::default(),
             barbican: BarbicanState::default(),
             designate: DesignateState::default(),
+            manila: ManilaState::default(),
             faults,
             log: RequestLog::default(),
             stuck: HashSet::new(),
@@ -193,6 +197,9 @@ impl SimState {
             "secret-container" => &self.barbican.containers,
             "zone" => &self.designate.zones,
             "recordset" => &self.designate.recordsets,
+            "share" => &self.manila.shares,
+            "share-snapshot" => &self.manila.snapshots,
+            "share-network" => &self.manila.share_networks,
             _ => return None,
         })
     }
@@ -223,6 +230,9 @@ impl SimState {
             "secret-container" => &mut self.barbican.containers,
             "zone" => &mut self.designate.zones,
             "recordset" => &mut self.designate.recordsets,
+            "share" => &mut self.manila.shares,
+            "share-snapshot" => &mut self.manila.snapshots,
+            "share-network" => &mut self.manila.share_networks,
             _ => return None,
         })
     }
@@ -231,9 +241,8 @@ impl SimState {
     pub fn set_created_at(&mut self, kind: &str, id: &str, at: Timestamp) {
         let (key, text) = match kind {
             "server" => ("created", fmt_z(at)),
-            "volume" | "snapshot" | "volume-backup" | "zone" | "recordset" => {
-                ("created_at", fmt_micro(at))
-            }
+            "volume" | "snapshot" | "volume-backup" | "zone" | "recordset" | "share"
+            | "share-snapshot" | "share-network" => ("created_at", fmt_micro(at)),
             "keypair" => ("created_at", fmt_micro(at)),
             "load-balancer" => ("created_at", fmt_plain(at)),
             "secret" | "secret-container" => ("created", fmt_micro(at)),

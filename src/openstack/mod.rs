@@ -74,6 +74,8 @@ pub enum Service {
     KeyManager,
     /// Designate (catalog type `dns`).
     Dns,
+    /// Manila (catalog types `shared-file-system`, `sharev2`).
+    SharedFileSystem,
 }
 
 impl Service {
@@ -90,6 +92,7 @@ impl Service {
             Service::ObjectStore => "object-store",
             Service::KeyManager => "key-manager",
             Service::Dns => "dns",
+            Service::SharedFileSystem => "shared-file-system",
         }
     }
 }

@@ -1,8 +1,9 @@
 //! Listing every page of a collection: `<collection>_links` rel=next (Neutron, Nova,
 //! Cinder, Octavia), top-level `links` (Heat; Designate's is an object with `next`),
-//! Glance's and Barbican's `next`, Swift's
-//! top-level array with `marker=<last name>`, and plain marker/limit (or offset for Nova
-//! server groups and Barbican, whose items have no id) when a full page comes back without a link. Guards: a page limit, a next link or
+//! Glance's and Barbican's `next`, Swift's top-level array with `marker=<last name>`,
+//! and plain marker/limit (or offset for Nova server groups, Barbican, whose items have
+//! no id, and Manila, which takes no marker) when a full page comes back without a
+//! link. Guards: a page limit, a next link or
 //! marker seen twice, an item with nothing to page on.
 //!
 //! Next links are rebased onto our own endpoint: a service behind a proxy often links to
@@ -22,7 +23,7 @@ use super::Service;
 enum Fallback {
     /// `marker=<id or name of the last item>`.
     Marker,
-    /// `offset=<items so far>` (Nova server groups and Barbican take no marker).
+    /// `offset=<items so far>` (Nova server groups, Barbican and Manila take no marker).
     Offset,
     /// The collection does not paginate (Keystone, Heat's stack resources): no `limit`
     /// is sent and one page is all.
@@ -32,7 +33,9 @@ enum Fallback {
 fn fallback(service: Service, collection: &str) -> Fallback {
     match (service, collection) {
         (Service::Identity, _) | (Service::Orchestration, "resources") => Fallback::None,
-        (Service::Compute, "server_groups") | (Service::KeyManager, _) => Fallback::Offset,
+        (Service::Compute, "server_groups")
+        | (Service::KeyManager, _)
+        | (Service::SharedFileSystem, _) => Fallback::Offset,
         _ => Fallback::Marker,
     }
 }

@@ -123,6 +123,12 @@ kind_table! {
     Recordset => recordset,
     /// Designate zone (its delete takes its recordsets along).
     Zone => zone,
+    /// Manila share snapshot (before its share).
+    ShareSnapshot => share_snapshot,
+    /// Manila share (its access rules go with it).
+    Share => share,
+    /// Manila share network (after its shares).
+    ShareNetwork => share_network,
 }
 
 impl Kind {
@@ -920,7 +926,7 @@ mod tests {
             let json = serde_json::to_string(kind).unwrap();
             assert_eq!(json, format!("\"{}\"", kind.as_str()));
         }
-        assert_eq!(Kind::ALL.len(), 22);
+        assert_eq!(Kind::ALL.len(), 25);
         assert!("floating_ip".parse::<Kind>().is_err());
     }
 
@@ -1010,6 +1016,9 @@ mod tests {
                 Secret,
                 Recordset,
                 Zone,
+                ShareSnapshot,
+                Share,
+                ShareNetwork,
             ]
         );
     }

@@ -790,3 +790,122 @@ async fn missing_designate_is_absent() {
     assert!(inventory.absent().contains(&Kind::Recordset));
     assert!(inventory.errors().is_empty(), "{:?}", inventory.errors());
 }
+
+/// A bed with Manila in the catalog.
+async fn manila_bed() -> Bed {
+    Bed::builder().services(&["sharev2"]).start().await
+}
+
+/// The job's share network, its share (marked by metadata) and the share's snapshot go
+/// in one run: the snapshot, then the share, then the network. An office share on an
+/// office network, with its snapshot, stays; a second run has nothing to do.
+#[tokio::test]
+async fn manila_swept_clean_then_nothing_to_do() {
+    let mut bed = manila_bed().await;
+    let (net, share, snap) = seed(&mut bed, |s| {
+        let net = s.share_network(&format!("{TAG}-share-net"));
+        let share = s.share("pvc-data", Some(&net), json!({ "ci-job": TAG }));
+        let snap = s.share_snapshot(&share, &format!("{TAG}-snap"));
+        mark(
+            s,
+            true,
+            &[
+                ("share-network", &net),
+                ("share", &share),
+                ("share-snapshot", &snap),
+            ],
+        );
+        let onet = s.share_network("office-share-net");
+        let oshare = s.share("office-home", Some(&onet), json!({}));
+        let osnap = s.share_snapshot(&oshare, "office-nightly");
+        mark(
+            s,
+            false,
+            &[
+                ("share-network", &onet),
+                ("share", &oshare),
+                ("share-snapshot", &osnap),
+            ],
+        );
+        (net, share, snap)
+    });
+    let job = selector(&bed.manifest);
+    let inventory = engine::list(&bed.session, &job).await.unwrap();
+    let selection = select::evaluate(&inventory, &job, Timestamp::now());
+    let plan = stacksweep::engine::plan::build(&inventory, &selection);
+    assert!(plan.skipped.is_empty(), "{}", plan.render_text());
+    let sh = step(&plan, Kind::Share, &share, "delete");
+    assert!(step(&plan, Kind::ShareSnapshot, &snap, "delete") < sh);
+    assert!(sh < step(&plan, Kind::ShareNetwork, &net, "delete"));
+    bed.assert_swept_clean_then_idle().await;
+    assert!(bed
+        .sim
+        .request_log()
+        .iter()
+        .any(|r| r.path.contains("/share/v2/") && r.path.ends_with("/shares/detail")));
+}
+
+/// Manila's refusals, and what the janitor keeps itself: a share with a snapshot we
+/// keep (Manila: 403), a share network with a share we keep (Manila: 409), each skipped
+/// with the blocker named; the job's snapshot of a share we keep goes alone.
+#[tokio::test]
+async fn manila_skipped_with_blocker_named() {
+    let mut bed = manila_bed().await;
+    let (share, kept_snap, net, kept_share, job_snap) = seed(&mut bed, |s| {
+        let share = s.share(&format!("{TAG}-data"), None, json!({}));
+        let kept_snap = s.share_snapshot(&share, "backup-keep");
+        let net = s.share_network(&format!("{TAG}-share-net"));
+        let kept_share = s.share("prod-home", Some(&net), json!({}));
+        let job_snap = s.share_snapshot(&kept_share, &format!("{TAG}-snap"));
+        mark(s, true, &[("share-snapshot", &job_snap)]);
+        mark(
+            s,
+            false,
+            &[
+                ("share", &share),
+                ("share-snapshot", &kept_snap),
+                ("share-network", &net),
+                ("share", &kept_share),
+            ],
+        );
+        (share, kept_snap, net, kept_share, job_snap)
+    });
+    let report = bed
+        .sweep(&selector(&bed.manifest), &fast_sweep_options())
+        .await;
+    let skipped = |id: &str| {
+        let o = outcome(&report, id);
+        assert_eq!(o.outcome, Outcome::Skipped, "{id}: {}", o.reason);
+        o.reason.clone()
+    };
+    assert_eq!(
+        skipped(&share),
+        format!("skipped: in use by share-snapshot {kept_snap} (backup-keep) (unselected)")
+    );
+    assert_eq!(
+        skipped(&net),
+        format!("skipped: in use by share {kept_share} (prod-home) (unselected)")
+    );
+    assert_eq!(outcome(&report, &job_snap).outcome, Outcome::Deleted);
+    assert_eq!(bed.left(), Vec::<(String, String)>::new());
+    bed.assert_survivors();
+}
+
+/// A cloud without Manila (the default): its kinds are absent, never an error.
+#[tokio::test]
+async fn missing_manila_is_absent() {
+    let bed = Bed::start().await;
+    let p = preflight::run(&bed.session, false, |_| true).await;
+    for kind in [Kind::Share, Kind::ShareSnapshot, Kind::ShareNetwork] {
+        let check = p.kinds.iter().find(|k| k.kind == kind).unwrap();
+        assert_eq!(check.status, Status::Absent, "{}", p.render_text());
+    }
+    assert!(p.is_ok(), "{}", p.render_text());
+    let inventory = engine::list(&bed.session, &selector(&bed.manifest))
+        .await
+        .unwrap();
+    for kind in [Kind::Share, Kind::ShareSnapshot, Kind::ShareNetwork] {
+        assert!(inventory.absent().contains(&kind));
+    }
+    assert!(inventory.errors().is_empty(), "{:?}", inventory.errors());
+}

@@ -23,7 +23,7 @@ fn refuse() -> FaultConfig {
 async fn every_kind_usable() {
     let b = Bed::builder()
         .scenario("kubespray-aborted:1")
-        .services(&["key-manager", "dns"])
+        .services(&["key-manager", "dns", "sharev2"])
         .start()
         .await;
     let p = preflight::run(&b.session, false, |_| true).await;

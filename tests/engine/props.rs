@@ -222,7 +222,8 @@ struct Shape {
     /// rest of a shape (and the recorded regressions) are what they were before them.
     extras: Vec<(u8, bool, u8, u8)>,
     /// Barbican secrets, containers and load balancers using them, Designate zones and
-    /// recordsets: (which, marked, a, b). Drawn after everything else, for the same
+    /// recordsets, Manila share networks, shares and share snapshots: (which, marked,
+    /// a, b). Drawn after everything else, for the same
     /// reason.
     keys: Vec<(u8, bool, u8, u8)>,
 }
@@ -607,13 +608,43 @@ fn extras(s: &Shape, out: &mut Vec<Resource>) {
 /// them, load balancers whose listeners use a container or a secret; zones, and
 /// recordsets in them (some Designate's own SOA or apex NS). Barbican refuses none of
 /// these deletes; the fake refuses them all the same, so a wrong order shows. A zone's
-/// delete takes its recordsets (the `Takes` the inventory links).
+/// delete takes its recordsets (the `Takes` the inventory links). Manila share
+/// networks, shares (on a network or not) and their snapshots.
 fn keys(s: &Shape, out: &mut Vec<Resource>) {
     let mut secrets: Vec<String> = Vec::new();
     let mut used: Vec<(Kind, String)> = Vec::new();
     let mut zones: Vec<String> = Vec::new();
+    let mut share_nets: Vec<String> = Vec::new();
+    let mut shares: Vec<String> = Vec::new();
     for (i, &(which, m, a, b)) in s.keys.iter().enumerate() {
-        match which % 5 {
+        match which % 8 {
+            5 => {
+                let n = res(Kind::ShareNetwork, format!("sn{i}"), m);
+                share_nets.push(n.id.clone());
+                out.push(n);
+            }
+            6 => {
+                let mut share = res(Kind::Share, format!("sh{i}"), m);
+                if let Some(net) = share_nets.get(usize::from(a) % share_nets.len().max(1)) {
+                    if b % 3 != 0 {
+                        needs(
+                            &mut share,
+                            Relation::Needs,
+                            Kind::ShareNetwork,
+                            net,
+                            "share network",
+                        );
+                    }
+                }
+                shares.push(share.id.clone());
+                out.push(share);
+            }
+            7 if !shares.is_empty() => {
+                let mut snap = res(Kind::ShareSnapshot, format!("ss{i}"), m);
+                let share = &shares[usize::from(a) % shares.len()];
+                needs(&mut snap, Relation::Needs, Kind::Share, share, "share");
+                out.push(snap);
+            }
             3 => {
                 let zone = res(Kind::Zone, format!("zn{i}"), m);
                 zones.push(zone.name.clone());

@@ -4,7 +4,8 @@
 //! `delete_on_termination`), volumes, snapshots, backup chains, floating IPs and their
 //! port forwardings, trunks, keypairs, load balancers (and the Barbican secrets and
 //! containers their TLS listeners use), images, containers, Barbican secrets and
-//! secret containers, Designate zones and recordsets; ports pairing
+//! secret containers, Designate zones and recordsets, Manila share networks, shares and
+//! share snapshots; ports pairing
 //! each other's addresses, routers with extra routes; tags, keep-tags, ages, protected
 //! IDs and names, another project's look-alike), the real `sweep::run` sweeps them through
 //! the real client, and an oracle computed from the simulator's own state checks that:
@@ -108,6 +109,8 @@ fn seed_project(sim: &SimHandle, seed: u64) -> Seeded {
         let mut keys = StdRng::seed_from_u64(seed ^ 0xba4b_1ca4);
         // And Designate's.
         let mut dns = StdRng::seed_from_u64(seed ^ 0xd25);
+        // And Manila's.
+        let mut manila_rng = StdRng::seed_from_u64(seed ^ 0x3a1);
         let mut s = Seeder::new(st, &project);
         let mut out = Seeded::default();
         let mut made = Made::new();
@@ -443,6 +446,7 @@ fn seed_project(sim: &SimHandle, seed: u64) -> Seeded {
         }
         barbican(&mut s, &mut keys, &lbs, &mut out);
         designate(&mut s, &mut dns, &mut out);
+        manila(&mut s, &mut manila_rng, &mut out);
         // A forwarding follows its floating IP.
         for (pf, fip) in forwardings {
             if out.selected.contains(&key("floating-ip", &fip)) {
@@ -580,6 +584,71 @@ fn designate(s: &mut Seeder, rng: &mut StdRng, out: &mut Seeded) {
             if ours && old && !protected {
                 out.selected.insert(key(kind, &id));
             }
+        }
+    }
+}
+
+/// Manila share networks and shares (marked by `ci-job` metadata or not, on a network
+/// or not) and snapshots of them; all from `rng`.
+fn manila(s: &mut Seeder, rng: &mut StdRng, out: &mut Seeded) {
+    let mut made: Vec<(&str, String, String, bool)> = Vec::new();
+    let mut nets = Vec::new();
+    for n in 0..rng.random_range(0..=2) {
+        let ours = rng.random_bool(0.6);
+        let name = if ours {
+            format!("ci-kp-sn{n}")
+        } else {
+            format!("sn{n}")
+        };
+        let id = s.share_network(&name);
+        nets.push(id.clone());
+        made.push(("share-network", id, name, ours));
+    }
+    let mut shares = Vec::new();
+    for n in 0..rng.random_range(0..=3) {
+        let ours = rng.random_bool(0.6);
+        let meta = if ours {
+            json!({"ci-job": "ci"})
+        } else {
+            json!({})
+        };
+        let net = (!nets.is_empty() && rng.random_bool(0.7))
+            .then(|| nets[rng.random_range(0..nets.len())].clone());
+        let name = format!("share{n}");
+        let id = s.share(&name, net.as_deref(), meta);
+        out.log.push(format!("share {id} on {net:?}"));
+        shares.push(id.clone());
+        made.push(("share", id, name, ours));
+    }
+    for n in 0..rng.random_range(0..=2) {
+        if shares.is_empty() {
+            break;
+        }
+        let share = &shares[rng.random_range(0..shares.len())];
+        let ours = rng.random_bool(0.6);
+        let name = if ours {
+            format!("ci-kp-snap{n}")
+        } else {
+            format!("snap{n}")
+        };
+        let id = s.share_snapshot(share, &name);
+        out.log.push(format!("share-snapshot {id} of {share}"));
+        made.push(("share-snapshot", id, name, ours));
+    }
+    for (kind, id, name, ours) in made {
+        let old = rng.random_bool(0.85);
+        if old {
+            s.age(kind, &id, 5);
+        }
+        let protected = rng.random_bool(0.08);
+        if protected {
+            out.protect.push(id.clone());
+        }
+        out.log.push(format!(
+            "{kind} {id} ({name}) ours={ours} old={old} protected={protected}"
+        ));
+        if ours && old && !protected {
+            out.selected.insert(key(kind, &id));
         }
     }
 }
@@ -836,6 +905,18 @@ fn read_holds(sim: &SimHandle) -> Holds {
                 h.hard.push((rk, zone));
             }
         }
+        for sn in st.manila.snapshots.values() {
+            h.hard.push((
+                key("share-snapshot", s(sn, "id")),
+                key("share", s(sn, "share_id")),
+            ));
+        }
+        for sh in st.manila.shares.values() {
+            if let Some(net) = sh["share_network_id"].as_str() {
+                h.hard
+                    .push((key("share", s(sh, "id")), key("share-network", net)));
+            }
+        }
         for l in st.octavia.listeners.values() {
             let lb = key("load-balancer", s(l, "loadbalancer_id"));
             let mut refs = strs(&l["sni_container_refs"]);
@@ -940,7 +1021,7 @@ fn selector(protect: Vec<String>) -> Selector {
 /// Seeds, sweeps and checks one random project.
 async fn check(seed: u64) {
     let bed = Bed::builder()
-        .services(&["key-manager", "dns"])
+        .services(&["key-manager", "dns", "sharev2"])
         .start()
         .await;
     let before_seed: BTreeSet<Key> = all_resources(&bed.sim).into_iter().collect();

@@ -11,6 +11,7 @@ use crate::store::new_hex_id;
 pub const OPTIONAL_SERVICES: &[(&str, &str, &str)] = &[
     ("key-manager", "barbican", "/key-manager"),
     ("dns", "designate", "/dns"),
+    ("sharev2", "manilav2", "/share/v2/{project_id}"),
 ];
 
 /// The service catalog, as devstack lays it out, on the simulator's address, with the
@@ -45,6 +46,7 @@ pub fn catalog(base: &str, project_id: &str, optional: &[String]) -> Value {
     ];
     for (ty, name, path) in OPTIONAL_SERVICES {
         if optional.iter().any(|o| o == ty) {
+            let path = path.replace("{project_id}", project_id);
             services.push((ty, name, format!("{base}{path}")));
         }
     }

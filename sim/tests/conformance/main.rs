@@ -10,6 +10,7 @@ mod designate;
 mod extensions;
 mod faults;
 mod keystone;
+mod manila;
 mod neutron;
 mod scenarios;
 mod services;
