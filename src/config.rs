@@ -775,15 +775,9 @@ pub fn validate_select(
     };
     let presets = raw.presets.clone().unwrap_or_default();
     for p in &presets {
-        match select::preset(p) {
-            Some(preset) => marks.merge(preset),
-            None => problems.push(
-                format!("{path}.presets"),
-                format!(
-                    "unknown preset {p:?}; known presets: {}",
-                    select::PRESETS.join(", ")
-                ),
-            ),
+        match select::resolve_preset(p) {
+            Ok(preset) => marks.merge(preset),
+            Err(e) => problems.push(format!("{path}.presets"), e.to_string()),
         }
     }
     let mut kinds_check = |key: &str, list: &Option<Vec<String>>| -> Vec<Kind> {
@@ -920,6 +914,25 @@ mod tests {
         assert_eq!(p.len(), 1, "{p:?}");
         assert_eq!(p[0].path, "target[0].select");
         assert!(p[0].message.contains("no selector"));
+    }
+
+    /// `openshift` needs its cluster's infraID: without it the preset is an error naming
+    /// the form; with it the config is whole.
+    #[test]
+    fn openshift_preset_takes_the_infra_id() {
+        let p =
+            problems("[[target]]\ncloud = \"ci\"\n[target.select]\npresets = [\"openshift\"]\n");
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].path, "target[0].select.presets");
+        assert!(
+            p[0].message.contains("openshift=<infraID>"),
+            "{}",
+            p[0].message
+        );
+        let p = problems(
+            "[[target]]\ncloud = \"ci\"\n[target.select]\npresets = [\"openshift=ocp-x7k2p\"]\n",
+        );
+        assert!(p.is_empty(), "{p:?}");
     }
 
     /// Unknown keys are errors that name the key.

@@ -909,3 +909,86 @@ async fn missing_manila_is_absent() {
     }
     assert!(inventory.errors().is_empty(), "{:?}", inventory.errors());
 }
+
+/// The `openshift=<infraID>` preset sweeps an aborted OpenShift install: what the
+/// installer tagged (`openshiftClusterID=<infraID>` on Neutron, metadata on servers),
+/// the image registry's Swift container `<infraID>-image-registry-…`, and what the
+/// Cinder and Manila CSI drivers marked with the cluster ID; another cluster's
+/// look-alikes in the same project stay; a second run has nothing to do.
+#[tokio::test]
+async fn openshift_preset_sweeps_one_cluster() {
+    let mut bed = manila_bed().await;
+    let build = |s: &mut Seeder, id: &str, ours: bool| {
+        let tag = format!("openshiftClusterID={id}");
+        let t = [tag.as_str()];
+        let net = s.network(&format!("{id}-openshift"), &t).unwrap();
+        let sub = s
+            .subnet(
+                &net,
+                &format!("{id}-nodes"),
+                if ours { "10.71.0.0/24" } else { "10.72.0.0/24" },
+                &t,
+            )
+            .unwrap();
+        let port = s
+            .port(&net, &format!("{id}-master-port-0"), &t, &[])
+            .unwrap();
+        let server = s
+            .server(
+                &format!("{id}-master-0"),
+                &[],
+                &ServerSpec {
+                    ports: vec![port.clone()],
+                    ..ServerSpec::default()
+                },
+            )
+            .unwrap();
+        s.st.set_field(
+            "server",
+            &server,
+            "metadata",
+            json!({ "openshiftClusterID": id }),
+        );
+        let registry = s.container(&format!("{id}-image-registry-abcdef"), 2);
+        let csi = json!({ "cinder.csi.openstack.org/cluster": id });
+        let vol = s.volume("pvc-data", 1, csi).unwrap();
+        let share = s.share(
+            "pvc-shared",
+            None,
+            json!({ "manila.csi.openstack.org/cluster": id }),
+        );
+        for (kind, rid) in [
+            ("network", &net),
+            ("subnet", &sub),
+            ("port", &port),
+            ("server", &server),
+            ("container", &registry),
+            ("volume", &vol),
+            ("share", &share),
+        ] {
+            s.record(kind, rid, ours);
+        }
+    };
+    seed(&mut bed, |s| {
+        build(s, "ocp-x7k2p", true);
+        build(s, "ocp-other", false);
+    });
+    let marks = select::resolve_preset("openshift=ocp-x7k2p").unwrap();
+    let filters = select::Filters {
+        older_than: Some(std::time::Duration::from_secs(6 * 3600)),
+        ..select::Filters::default()
+    };
+    let job = select::Selector::new(marks, filters).unwrap();
+    let report = bed.sweep(&job, &fast_sweep_options()).await;
+    assert!(
+        report.is_clean(),
+        "{}\n{}",
+        report.render_text(),
+        report.plan.render_text()
+    );
+    assert_eq!(report.totals().deleted, bed.manifest.selected.len());
+    assert_eq!(bed.left(), Vec::<(String, String)>::new());
+    bed.assert_survivors();
+    let again = bed.sweep(&job, &fast_sweep_options()).await;
+    assert_eq!(again.totals().selected, 0, "{}", again.render_text());
+}
