@@ -1,8 +1,11 @@
-//! The kinds of issue #15 (trunks, floating IP port forwardings, volume backups) swept
-//! against the simulator over loopback: a project mixing them swept clean in one run
-//! in the order the cloud needs, survivors of each kind untouched, a second run with
-//! nothing to do; each case that must be skipped, with its blocker named; and a cloud
-//! without the Neutron extensions, where the kinds are absent, not errors.
+//! The kinds of issue #15 swept against the simulator over loopback: trunks, floating IP
+//! port forwardings and volume backups; Barbican secrets and containers, Designate zones
+//! and recordsets, Manila shares, share snapshots and share networks (optional services,
+//! put in the simulator's catalog per test). For each family: a project mixing them
+//! swept clean in one run in the order the cloud needs, survivors of each kind
+//! untouched, a second run with nothing to do; each case that must be skipped, with its
+//! blocker named; and a cloud without the extension or service, where the kinds are
+//! absent, not errors. Then all three services at once, and the `openshift` preset.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use jiff::{SignedDuration, Timestamp};
@@ -991,4 +994,60 @@ async fn openshift_preset_sweeps_one_cluster() {
     bed.assert_survivors();
     let again = bed.sweep(&job, &fast_sweep_options()).await;
     assert_eq!(again.totals().selected, 0, "{}", again.render_text());
+}
+
+/// One project mixing every kind of Barbican, Designate and Manila (the job's and
+/// survivors of each) is swept clean in one run, survivors untouched, and a second run
+/// has nothing to do.
+#[tokio::test]
+async fn all_new_services_swept_clean_then_nothing_to_do() {
+    let mut bed = Bed::builder()
+        .services(&["key-manager", "dns", "sharev2"])
+        .start()
+        .await;
+    seed(&mut bed, |s| {
+        let p = |n: &str| format!("{TAG}-{n}");
+        let [net, sub, lb] = lb_on_own_network(s, &p("web"), &[TAG], "10.73.0.0/24");
+        let cert = s.secret(&p("cert"));
+        let tls = s.secret_container(&p("tls"), &[&cert]);
+        s.tls_listener(&lb, &tls, &[]);
+        let zone = s.zone(&format!("{TAG}-mix.example.org."), "");
+        let rec = s.recordset(&zone, &p("web"), "A", &["10.73.0.10"]);
+        let snet = s.share_network(&p("share-net"));
+        let share = s.share(&p("data"), Some(&snet), json!({}));
+        let snap = s.share_snapshot(&share, &p("snap"));
+        mark(
+            s,
+            true,
+            &[
+                ("network", &net),
+                ("subnet", &sub),
+                ("load-balancer", &lb),
+                ("secret", &cert),
+                ("secret-container", &tls),
+                ("zone", &zone),
+                ("recordset", &rec),
+                ("share-network", &snet),
+                ("share", &share),
+                ("share-snapshot", &snap),
+            ],
+        );
+        let okey = s.secret("office-key");
+        let otls = s.secret_container("office-tls", &[&okey]);
+        let ozone = s.zone("office.example.org.", "");
+        let owww = s.recordset(&ozone, "www", "A", &["192.0.2.5"]);
+        let oshare = s.share("office-home", None, json!({}));
+        mark(
+            s,
+            false,
+            &[
+                ("secret", &okey),
+                ("secret-container", &otls),
+                ("zone", &ozone),
+                ("recordset", &owww),
+                ("share", &oshare),
+            ],
+        );
+    });
+    bed.assert_swept_clean_then_idle().await;
 }
