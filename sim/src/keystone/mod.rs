@@ -15,7 +15,7 @@ use axum::Router;
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
-pub use catalog::catalog;
+pub use catalog::{catalog, OPTIONAL_SERVICES};
 pub use state::{
     AppCred, KeystoneState, Project, User, ADMIN_PASSWORD, CI_PASSWORD, CI_PROJECT, CI_USER,
 };
