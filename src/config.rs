@@ -935,6 +935,22 @@ mod tests {
         assert!(p.is_empty(), "{p:?}");
     }
 
+    /// The example configs under `config/` are valid (the OpenShift one included).
+    #[test]
+    fn example_configs_are_valid() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                assert_eq!(problems(&text), vec![], "{}", path.display());
+                seen += 1;
+            }
+        }
+        assert!(seen >= 5, "{seen} example configs");
+    }
+
     /// Unknown keys are errors that name the key.
     #[test]
     fn unknown_key_is_named() {
