@@ -614,6 +614,28 @@ impl<'a> Seeder<'a> {
         id_of(&self.st.manila.create_snapshot(&self.ctx, share, name))
     }
 
+    /// Adds a pool re-encrypting to its members to load balancer `lb`, checking them
+    /// with the CA `ca` (a Barbican ID).
+    pub fn tls_pool(&mut self, lb: &str, ca: &str) -> String {
+        let id = uuid::Uuid::new_v4().to_string();
+        let pool = obj(json!({"id": id, "name": format!("{lb}-backend"),
+            "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN", "tls_enabled": true,
+            "loadbalancer_id": lb, "loadbalancers": [{"id": lb}],
+            "project_id": self.ctx.project_id, "provisioning_status": "ACTIVE",
+            "ca_tls_container_ref": self.barbican_ref(ca), "tls_container_ref": null}));
+        self.st.octavia.pools.insert(pool);
+        if let Some(Value::Array(list)) = self
+            .st
+            .octavia
+            .loadbalancers
+            .get_mut(lb)
+            .and_then(|l| l.get_mut("pools"))
+        {
+            list.push(json!({ "id": id }));
+        }
+        id
+    }
+
     /// Creates a server group.
     pub fn server_group(&mut self, name: &str) -> Result<String, ApiError> {
         let g = crate::nova::create_server_group(

@@ -1,8 +1,9 @@
 //! Octavia load balancers, deleted with `cascade=true` (listeners, pools, members go
 //! with them, and so does the VIP port). `PENDING_*` answers 409 until it settles.
-//! When the cloud has Barbican, the listeners are listed too (once, `/lbaas/listeners`):
-//! the secrets and containers their TLS references name are needed by the load
-//! balancer, so they stay while it stays and go only after it.
+//! When the cloud has Barbican, the listeners and pools are listed too (once each,
+//! `/lbaas/listeners`, `/lbaas/pools`): the secrets and containers their TLS references
+//! name are needed by the load balancer, so they stay while it stays and go only after
+//! it.
 
 use serde_json::Value;
 
@@ -68,11 +69,12 @@ pub(super) fn parse(v: &Value) -> Result<Resource, ParseError> {
 }
 
 /// The role of a load balancer's reference to a secret or container one of its
-/// listeners uses.
-const LISTENER_TLS: &str = "TLS certificate of its listener";
+/// listeners or pools uses.
+const LISTENER_TLS: &str = "TLS certificate of its listener or pool";
 
-/// What one listener refers to in Barbican, by load balancer: its default and SNI
-/// certificates, client CA and CRL.
+/// What one listener or pool refers to in Barbican, by load balancer: a listener's
+/// default and SNI certificates, client CA and CRL; a pool's client certificate, CA and
+/// CRL for its members.
 fn listener_refs(v: &Value) -> Result<Vec<(String, Reference)>, ParseError> {
     let o = Obj::new(Kind::LoadBalancer, v)?;
     let mut lbs: Vec<String> = o
@@ -88,6 +90,9 @@ fn listener_refs(v: &Value) -> Result<Vec<(String, Reference)>, ParseError> {
         "default_tls_container_ref",
         "client_ca_tls_container_ref",
         "client_crl_container_ref",
+        "tls_container_ref",
+        "ca_tls_container_ref",
+        "crl_container_ref",
     ] {
         urls.extend(o.str(field)?);
     }
@@ -98,25 +103,24 @@ fn listener_refs(v: &Value) -> Result<Vec<(String, Reference)>, ParseError> {
         .collect())
 }
 
-/// Gives each load balancer the Barbican secrets and containers its listeners use, when
-/// the cloud has Barbican (without it, nothing they name can be swept).
+/// Gives each load balancer the Barbican secrets and containers its listeners and
+/// pools use, when the cloud has Barbican (without it, nothing they name can be swept).
 async fn tls_refs(session: &Session, lbs: &mut [Resource]) -> Result<(), ResourceError> {
     if lbs.is_empty() || !session.has_service(Service::KeyManager) {
         return Ok(());
     }
-    let listed = session
-        .list_map(
-            Service::LoadBalancer,
-            "/lbaas/listeners",
-            "listeners",
-            |v| listener_refs(&v),
-        )
-        .await
-        .map_err(api_error(Kind::LoadBalancer))?;
     let mut by_lb: HashMap<String, Vec<Reference>> = HashMap::new();
-    for pairs in listed {
-        for (lb, reference) in pairs? {
-            by_lb.entry(lb).or_default().push(reference);
+    for (path, collection) in [("/lbaas/listeners", "listeners"), ("/lbaas/pools", "pools")] {
+        let listed = session
+            .list_map(Service::LoadBalancer, path, collection, |v| {
+                listener_refs(&v)
+            })
+            .await
+            .map_err(api_error(Kind::LoadBalancer))?;
+        for pairs in listed {
+            for (lb, reference) in pairs? {
+                by_lb.entry(lb).or_default().push(reference);
+            }
         }
     }
     for lb in lbs {
@@ -186,5 +190,12 @@ mod tests {
         assert!(listener_refs(&json!({"id": "l2", "loadbalancers": []}))
             .unwrap()
             .is_empty());
+        // A pool's CA for its members (re-encryption) is needed too.
+        let pool = listener_refs(&json!({"id": "p1", "loadbalancers": [{"id": "lb2"}],
+            "tls_enabled": true, "ca_tls_container_ref": "http://k/v1/secrets/ca",
+            "tls_container_ref": null}))
+        .unwrap();
+        assert_eq!(pool.len(), 1);
+        assert_eq!((pool[0].0.as_str(), pool[0].1.id.as_str()), ("lb2", "ca"));
     }
 }

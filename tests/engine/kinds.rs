@@ -498,12 +498,13 @@ async fn barbican_swept_clean_then_nothing_to_do() {
 
 /// Barbican refuses none of these deletes, so the janitor keeps them itself, the holder
 /// named: the job's secret in a kept container; the job's container and SNI secret a
-/// kept load balancer's listener uses (and the container's secret, waiting on it). The
+/// kept load balancer's listener uses (and the container's secret, waiting on it), the
+/// CA its pool checks its members with. The
 /// job's own container still goes, then its secret.
 #[tokio::test]
 async fn barbican_skipped_with_blocker_named() {
     let mut bed = barbican_bed().await;
-    let (in_kept, kept_container, used, used_secret, sni, olb, own, own_secret) =
+    let (in_kept, kept_container, used, used_secret, sni, olb, own, own_secret, ca) =
         seed(&mut bed, |s| {
             let p = |n: &str| format!("{TAG}-{n}");
             let in_kept = s.secret(&p("ca"));
@@ -514,6 +515,8 @@ async fn barbican_skipped_with_blocker_named() {
             let sni = s.secret(&p("sni"));
             let [onet, osub, olb] = lb_on_own_network(s, "prod-web", &[], "10.67.0.0/24");
             s.tls_listener(&olb, &used, &[&sni]);
+            let ca = s.secret(&p("backend-ca"));
+            s.tls_pool(&olb, &ca);
             let own_secret = s.secret(&p("own"));
             let own = s.secret_container(&p("own-tls"), &[&own_secret]);
             mark(
@@ -531,6 +534,7 @@ async fn barbican_skipped_with_blocker_named() {
                     ("secret", &used_secret),
                     ("secret-container", &used),
                     ("secret", &sni),
+                    ("secret", &ca),
                     ("network", &onet),
                     ("subnet", &osub),
                     ("load-balancer", &olb),
@@ -545,6 +549,7 @@ async fn barbican_skipped_with_blocker_named() {
                 olb,
                 own,
                 own_secret,
+                ca,
             )
         });
 
@@ -566,6 +571,10 @@ async fn barbican_skipped_with_blocker_named() {
     );
     assert_eq!(
         skipped(&sni),
+        format!("skipped: in use by load-balancer {olb} (prod-web) (unselected)")
+    );
+    assert_eq!(
+        skipped(&ca),
         format!("skipped: in use by load-balancer {olb} (prod-web) (unselected)")
     );
     let waits = skipped(&used_secret);

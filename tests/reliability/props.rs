@@ -531,6 +531,12 @@ fn barbican(s: &mut Seeder, rng: &mut StdRng, lbs: &[String], out: &mut Seeded) 
             out.log
                 .push(format!("listener of {lb} uses {default} and {sni:?}"));
         }
+        if !secrets.is_empty() && rng.random_bool(0.3) {
+            let ca = &secrets[rng.random_range(0..secrets.len())].0;
+            s.tls_pool(lb, ca);
+            out.log
+                .push(format!("pool of {lb} checks its members with {ca}"));
+        }
     }
     for made in &secrets {
         judge(s, rng, out, "secret", made);
@@ -917,10 +923,22 @@ fn read_holds(sim: &SimHandle) -> Holds {
                     .push((key("share", s(sh, "id")), key("share-network", net)));
             }
         }
-        for l in st.octavia.listeners.values() {
+        for l in st
+            .octavia
+            .listeners
+            .values()
+            .chain(st.octavia.pools.values())
+        {
             let lb = key("load-balancer", s(l, "loadbalancer_id"));
-            let mut refs = strs(&l["sni_container_refs"]);
-            refs.extend(l["default_tls_container_ref"].as_str().map(str::to_owned));
+            let mut refs = l.get("sni_container_refs").map(strs).unwrap_or_default();
+            for field in [
+                "default_tls_container_ref",
+                "client_ca_tls_container_ref",
+                "tls_container_ref",
+                "ca_tls_container_ref",
+            ] {
+                refs.extend(l.get(field).and_then(Value::as_str).map(str::to_owned));
+            }
             for r in refs {
                 h.hard.push((lb.clone(), barbican(&r)));
             }
