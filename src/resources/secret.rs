@@ -6,6 +6,9 @@
 //! container's `secret_refs` and a listener's TLS references (see
 //! `load_balancer::tls_refs`) are `Needs` on it: a secret referred to by anything kept
 //! stays, with that holder named; one referred to by something selected goes after it.
+//! An unnamed secret matches no name pattern, so it is never ours: Cinder keeps its
+//! encrypted volumes' keys in unnamed secrets, and their `encryption_key_id` is not
+//! read (Cinder shows it only from microversion 3.64).
 
 use serde_json::Value;
 
