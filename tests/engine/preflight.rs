@@ -33,6 +33,8 @@ async fn every_kind_usable() {
     }
     let server = p.kinds.iter().find(|k| k.kind == Kind::Server).unwrap();
     assert_eq!(server.version.ok, Some(true));
+    let share = p.kinds.iter().find(|k| k.kind == Kind::Share).unwrap();
+    assert_eq!(share.version.ok, Some(true), "{}", p.render_text());
     assert!(p.is_ok() && p.warnings.is_empty(), "{:?}", p.warnings);
     // One `limit=1` listing per kind, no full inventory.
     assert_eq!(

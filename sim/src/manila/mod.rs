@@ -179,5 +179,7 @@ pub fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
     Router::new()
         .route("/share", get(versions))
         .route("/share/", get(versions))
+        .route("/share/v2", get(versions))
+        .route("/share/v2/", get(versions))
         .merge(protect(api, &shared))
 }

@@ -37,6 +37,11 @@ async fn share_conflicts_and_async_deletes() {
         url.ends_with(&format!("/share/v2/{}", api.project)),
         "{url}"
     );
+    // Version discovery at the versioned root, as Manila answers it.
+    let (status, doc) = api.get("/share/v2/").await;
+    assert_eq!(status, 200);
+    assert_eq!(doc["versions"][0]["status"], "CURRENT");
+    assert!(doc["versions"][0]["min_version"].is_string());
     let project = sim.project_id();
     let (net, share, snap) = sim.with_state(|st| {
         let mut s = Seeder::new(st, &project);
