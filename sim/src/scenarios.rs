@@ -2,8 +2,9 @@
 //! survive a sweep, plus [`Seeder`], the helper tests use to build custom projects
 //! directly in the store.
 //!
-//! Built in: `kubespray-aborted[:NODES]`, `capo-cluster[:WORKERS]`, `scale[:N]`. A
-//! scenario can also be a JSON file (see [`FileScenario`]).
+//! Built in: `kubespray-aborted[:NODES]`, `capo-cluster[:WORKERS]`,
+//! `openshift-aborted[:WORKERS]` (which puts Barbican, Designate and Manila in the
+//! catalog), `scale[:N]`. A scenario can also be a JSON file (see [`FileScenario`]).
 //!
 //! Selected resources carry the scenario's tag where the kind has tags, their names start
 //! with `<tag>-`, and volumes/snapshots have metadata `{"ci-job": "<tag>"}`. Survivors
@@ -24,7 +25,7 @@ use crate::store::{str_of, Ctx, Obj};
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
     /// No built-in scenario has this name and no file has this path.
-    #[error("unknown scenario {0:?} (built in: kubespray-aborted, capo-cluster, scale)")]
+    #[error("unknown scenario {0:?} (built in: kubespray-aborted, capo-cluster, openshift-aborted, scale)")]
     Unknown(String),
     /// The size after `:` is not a number.
     #[error("scenario size {0:?} is not a number")]
@@ -52,6 +53,15 @@ pub enum Scenario {
     /// A Cluster API (CAPO) cluster: servers (one with a trunk), cloud-provider-openstack
     /// load balancers, cinder-csi volumes and backups, a floating IP's port forwarding.
     CapoCluster {
+        /// Worker servers.
+        workers: usize,
+    },
+    /// An aborted OpenShift install whose infraID is the tag: its network, servers and
+    /// API load balancer with a TLS listener (Barbican certificate), the image
+    /// registry's Swift container, a Designate zone with records, Manila shares (one
+    /// with a snapshot) on a share network; another cluster's look-alikes survive. Puts
+    /// Barbican, Designate and Manila in the catalog.
+    OpenshiftAborted {
         /// Worker servers.
         workers: usize,
     },
@@ -84,6 +94,9 @@ impl Scenario {
             "capo-cluster" => Ok(Scenario::CapoCluster {
                 workers: size.unwrap_or(3),
             }),
+            "openshift-aborted" => Ok(Scenario::OpenshiftAborted {
+                workers: size.unwrap_or(2),
+            }),
             "scale" => Ok(Scenario::Scale {
                 resources: size.unwrap_or(1000),
             }),
@@ -99,6 +112,7 @@ impl Scenario {
         match self {
             Scenario::KubesprayAborted { nodes } => format!("kubespray-aborted:{nodes}"),
             Scenario::CapoCluster { workers } => format!("capo-cluster:{workers}"),
+            Scenario::OpenshiftAborted { workers } => format!("openshift-aborted:{workers}"),
             Scenario::Scale { resources } => format!("scale:{resources}"),
             Scenario::File(f) => f.name.clone(),
         }
@@ -139,6 +153,7 @@ pub fn seed(state: &mut SimState, project: &str, scenario: &Scenario) -> Manifes
     let built = match scenario {
         Scenario::KubesprayAborted { nodes } => kubespray(&mut s, &tag, *nodes),
         Scenario::CapoCluster { workers } => capo(&mut s, &tag, *workers),
+        Scenario::OpenshiftAborted { workers } => openshift(&mut s, &tag, *workers),
         Scenario::Scale { resources } => scale(&mut s, &tag, *resources),
         Scenario::File(f) => from_file(&mut s, f),
     };
@@ -794,6 +809,106 @@ fn kubespray(s: &mut Seeder, tag: &str, nodes: usize) -> Result<(), ApiError> {
 /// forwarding SSH to the control plane. A management network with an unrelated load
 /// balancer, a trunked VM port with its own SSH forwarding, and a backed-up volume
 /// survive.
+/// One OpenShift cluster with infraID `id`: what its installer, image registry and
+/// CSI drivers make, recorded as `ours` (selected) or not.
+fn openshift_cluster(
+    s: &mut Seeder,
+    id: &str,
+    workers: usize,
+    ours: bool,
+    net: u8,
+) -> Result<(), ApiError> {
+    let cluster_tag = format!("openshiftClusterID={id}");
+    let t = [cluster_tag.as_str()];
+    let p = |n: &str| format!("{id}-{n}");
+    let mut made: Vec<(&str, String)> = Vec::new();
+    let network = s.network(&p("openshift"), &t)?;
+    let subnet = s.subnet(&network, &p("nodes"), &format!("10.{net}.0.0/24"), &t)?;
+    let sg = s.security_group(&p("worker"), &t);
+    made.extend([
+        ("network", network.clone()),
+        ("subnet", subnet.clone()),
+        ("security-group", sg),
+    ]);
+    for n in 0..workers {
+        let port = s.port(&network, &p(&format!("worker-{n}")), &t, &[])?;
+        let spec = ServerSpec {
+            ports: vec![port.clone()],
+            ..ServerSpec::default()
+        };
+        let server = s.server(&p(&format!("worker-{n}")), &[], &spec)?;
+        s.st.set_field(
+            "server",
+            &server,
+            "metadata",
+            json!({ "openshiftClusterID": id }),
+        );
+        made.extend([("port", port), ("server", server)]);
+    }
+    let lb = s.load_balancer(&p("api"), &subnet, &t, 0)?;
+    let vip =
+        s.st.octavia
+            .loadbalancers
+            .get(&lb)
+            .map(|l| str_of(l, "vip_port_id").to_string());
+    let cert = s.secret(&p("api-cert"));
+    let key = s.secret(&p("api-key"));
+    let tls = s.secret_container(&p("api-tls"), &[&cert, &key]);
+    s.tls_listener(&lb, &tls, &[]);
+    let registry = s.container(&p("image-registry-0a1b2c3d"), 3);
+    let zone = s.zone(&format!("{}.example.org.", p("apps")), "");
+    let api = s.recordset(&zone, &p("api"), "A", &["192.0.2.50"]);
+    let ingress = s.recordset(&zone, &p("ingress"), "A", &["192.0.2.51"]);
+    let share_net = s.share_network(&p("share-network"));
+    let csi =
+        json!({ "manila.csi.openstack.org/cluster": id, "ci-job": if ours { id } else { "" } });
+    let share = s.share(&p("pvc-registry"), Some(&share_net), csi.clone());
+    let snap = s.share_snapshot(&share, &p("snapshot-registry"));
+    let volume_meta = json!({ "cinder.csi.openstack.org/cluster": id });
+    let volume = s.volume(&p("pvc-etcd-backup"), 1, volume_meta)?;
+    made.extend([
+        ("load-balancer", lb),
+        ("secret", cert),
+        ("secret", key),
+        ("secret-container", tls),
+        ("container", registry),
+        ("zone", zone.clone()),
+        ("recordset", api),
+        ("recordset", ingress),
+        ("share-network", share_net),
+        ("share", share),
+        ("share-snapshot", snap),
+        ("volume", volume),
+    ]);
+    for (kind, rid) in &made {
+        s.age(kind, rid, 7);
+        s.record(kind, rid, ours);
+    }
+    // What the cloud makes and removes with them: the VIP port; Designate's own SOA and
+    // NS, which stay with a kept zone.
+    if let Some(vip) = vip.filter(|_| !ours) {
+        s.record("port", &vip, false);
+    }
+    if !ours {
+        for r in s.managed_recordsets(&zone) {
+            s.record("recordset", &r, false);
+        }
+    }
+    Ok(())
+}
+
+/// An aborted OpenShift install (infraID = `tag`) next to a live cluster's look-alikes.
+fn openshift(s: &mut Seeder, tag: &str, workers: usize) -> Result<(), ApiError> {
+    for service in ["key-manager", "dns", "sharev2"] {
+        let services = &mut s.st.keystone.optional_services;
+        if !services.iter().any(|x| x == service) {
+            services.push(service.to_owned());
+        }
+    }
+    openshift_cluster(s, "prod-4xq9z", 1, false, 81)?;
+    openshift_cluster(s, tag, workers, true, 80)
+}
+
 fn capo(s: &mut Seeder, tag: &str, workers: usize) -> Result<(), ApiError> {
     let t = [tag];
     let p = |n: &str| format!("{tag}-{n}");

@@ -17,7 +17,8 @@ pub struct SimArgs {
     #[arg(long, default_value = "127.0.0.1:0")]
     pub listen: SocketAddr,
     /// Seed a scenario: `kubespray-aborted[:NODES]`, `capo-cluster[:WORKERS]`,
-    /// `scale[:N]`, or a path to a scenario JSON file.
+    /// `openshift-aborted[:WORKERS]` (Barbican, Designate and Manila leftovers; puts them
+    /// in the catalog), `scale[:N]`, or a path to a scenario JSON file.
     #[arg(long)]
     pub scenario: Option<String>,
     /// Latency added to every answer (`20ms`, `1s`).

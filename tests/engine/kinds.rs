@@ -1060,3 +1060,37 @@ async fn all_new_services_swept_clean_then_nothing_to_do() {
     });
     bed.assert_swept_clean_then_idle().await;
 }
+
+/// The `openshift-aborted` scenario (every new kind, the optional services in the
+/// catalog by the scenario itself): swept clean by the job's marks, and just as clean by
+/// the `openshift=<infraID>` preset alone; the live cluster's look-alikes stay.
+#[tokio::test]
+async fn openshift_aborted_scenario_swept_clean() {
+    let bed = Bed::builder().scenario("openshift-aborted").start().await;
+    assert!(bed
+        .manifest
+        .selected
+        .iter()
+        .any(|(k, _)| k == "share-snapshot"));
+    assert!(bed.manifest.selected.iter().any(|(k, _)| k == "recordset"));
+    bed.assert_swept_clean_then_idle().await;
+
+    let bed = Bed::builder().scenario("openshift-aborted:1").start().await;
+    let preset = format!("openshift={}", bed.manifest.tag);
+    let marks = select::resolve_preset(&preset).unwrap();
+    let filters = select::Filters {
+        older_than: Some(std::time::Duration::from_secs(6 * 3600)),
+        ..select::Filters::default()
+    };
+    let job = select::Selector::new(marks, filters).unwrap();
+    let report = bed.sweep(&job, &fast_sweep_options()).await;
+    assert!(
+        report.is_clean(),
+        "{}\n{}",
+        report.render_text(),
+        report.plan.render_text()
+    );
+    assert_eq!(report.totals().deleted, bed.manifest.selected.len());
+    assert_eq!(bed.left(), Vec::<(String, String)>::new());
+    bed.assert_survivors();
+}
