@@ -890,15 +890,9 @@ pub fn validate_select(
     };
     let presets = raw.presets.clone().unwrap_or_default();
     for p in &presets {
-        match select::preset(p) {
-            Some(preset) => marks.merge(preset),
-            None => problems.push(
-                format!("{path}.presets"),
-                format!(
-                    "unknown preset {p:?}; known presets: {}",
-                    select::PRESETS.join(", ")
-                ),
-            ),
+        match select::resolve_preset(p) {
+            Ok(preset) => marks.merge(preset),
+            Err(e) => problems.push(format!("{path}.presets"), e.to_string()),
         }
     }
     let mut kinds_check = |key: &str, list: &Option<Vec<String>>| -> Vec<Kind> {
@@ -1035,6 +1029,41 @@ mod tests {
         assert_eq!(p.len(), 1, "{p:?}");
         assert_eq!(p[0].path, "target[0].select");
         assert!(p[0].message.contains("no selector"));
+    }
+
+    /// `openshift` needs its cluster's infraID: without it the preset is an error naming
+    /// the form; with it the config is whole.
+    #[test]
+    fn openshift_preset_takes_the_infra_id() {
+        let p =
+            problems("[[target]]\ncloud = \"ci\"\n[target.select]\npresets = [\"openshift\"]\n");
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].path, "target[0].select.presets");
+        assert!(
+            p[0].message.contains("openshift=<infraID>"),
+            "{}",
+            p[0].message
+        );
+        let p = problems(
+            "[[target]]\ncloud = \"ci\"\n[target.select]\npresets = [\"openshift=ocp-x7k2p\"]\n",
+        );
+        assert!(p.is_empty(), "{p:?}");
+    }
+
+    /// The example configs under `config/` are valid (the OpenShift one included).
+    #[test]
+    fn example_configs_are_valid() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                assert_eq!(problems(&text), vec![], "{}", path.display());
+                seen += 1;
+            }
+        }
+        assert!(seen >= 5, "{seen} example configs");
     }
 
     /// Unknown keys are errors that name the key.

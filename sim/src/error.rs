@@ -20,6 +20,10 @@ pub enum Style {
     Text,
     /// `{"code", "title", "explanation", "error": {"type", "message"}}`.
     Heat,
+    /// `{"code", "title", "description"}` (Barbican's pecan answers).
+    Barbican,
+    /// `{"code", "type", "message", "request_id"}` (Designate).
+    Designate,
 }
 
 /// An error answer: status, a type name and a message, shaped per service.
@@ -118,6 +122,11 @@ impl IntoResponse for ApiError {
             Style::Nova => json!({ self.kind.clone(): {"code": code, "message": self.message} }),
             Style::Octavia => json!({"faultcode": if code < 500 { "Client" } else { "Server" },
                 "faultstring": self.message, "debuginfo": null}),
+            Style::Designate => json!({"code": code, "type": self.kind, "message": self.message,
+                "request_id": format!("req-{}", crate::store::new_id())}),
+            Style::Barbican => {
+                json!({"code": code, "title": title, "description": self.message})
+            }
             Style::Heat => json!({"code": code, "title": title, "explanation": self.message,
                 "error": {"type": self.kind, "message": self.message, "traceback": null}}),
             Style::Text => {

@@ -88,6 +88,9 @@ pub fn canonical_service(name: &str) -> &str {
         "glance" | "image" => "image",
         "heat" | "orchestration" => "orchestration",
         "swift" | "object-store" | "object_store" => "object-store",
+        "barbican" | "key-manager" | "key_manager" => "key-manager",
+        "designate" | "dns" => "dns",
+        "manila" | "sharev2" | "shared-file-system" => "shared-file-system",
         other => other,
     }
 }

@@ -144,6 +144,9 @@ pub fn service_of(path: &str) -> &'static str {
         "image" => "image",
         "heat-api" => "orchestration",
         "swift" => "object-store",
+        "key-manager" => "key-manager",
+        "dns" => "dns",
+        "share" => "shared-file-system",
         _ => "unknown",
     }
 }
@@ -214,6 +217,8 @@ fn style_of(service: &str) -> Style {
         "load-balancer" => Style::Octavia,
         "image" | "object-store" => Style::Text,
         "orchestration" => Style::Heat,
+        "key-manager" => Style::Barbican,
+        "dns" => Style::Designate,
         _ => Style::Nova,
     }
 }

@@ -1,5 +1,6 @@
 //! An in-memory OpenStack for tests, benchmarks and the demo: Keystone, Nova, Neutron,
-//! Cinder, Octavia, Glance, Heat and Swift on one axum listener, answering with the real
+//! Cinder, Octavia, Glance, Heat and Swift on one axum listener (and, when enabled,
+//! Barbican, Designate and Manila), answering with the real
 //! APIs' paths, JSON shapes, status codes and error bodies, with injectable faults.
 //!
 //! It is a crate apart: it uses nothing of the janitor (`stacksweep`) and speaks only HTTP.
@@ -16,7 +17,9 @@
 //    and Cinder volumes; Heat creates through Nova, Cinder and Neutron's model);
 // 6. `scenarios`, which seed through the services; and this file, which routes them.
 
+pub mod barbican;
 pub mod cinder;
+pub mod designate;
 pub mod error;
 pub mod faults;
 pub mod glance;
@@ -24,6 +27,7 @@ pub mod heat;
 pub mod http;
 pub mod keystone;
 pub mod log;
+pub mod manila;
 pub mod neutron;
 pub mod nova;
 pub mod octavia;
@@ -176,6 +180,9 @@ fn region_services(shared: Arc<Shared>) -> Router<Arc<Shared>> {
         .merge(glance::router(shared.clone()))
         .merge(heat::router(shared.clone()))
         .merge(swift::router(shared.clone()))
+        .merge(barbican::router(shared.clone()))
+        .merge(designate::router(shared.clone()))
+        .merge(manila::router(shared.clone()))
 }
 
 /// A running simulator: its address, and the hooks tests use to shape and inspect it.
@@ -314,6 +321,16 @@ impl SimHandle {
     /// `floatingip`, `gigabytes`, ...) for every project; `-1` is unlimited.
     pub fn set_quota(&self, name: &str, limit: i64) {
         self.shared.lock().quota.set(name, limit);
+    }
+
+    /// Puts an optional service (catalog type: `key-manager`) in the catalog of the
+    /// tokens issued from now on.
+    pub fn enable_service(&self, service_type: &str) {
+        let mut st = self.shared.lock();
+        let services = &mut st.keystone.optional_services;
+        if !services.iter().any(|s| s == service_type) {
+            services.push(service_type.to_owned());
+        }
     }
 
     /// Expires every issued token; the next request with one answers 401.

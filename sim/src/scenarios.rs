@@ -2,9 +2,11 @@
 //! survive a sweep, plus [`Seeder`], the helper tests use to build custom projects
 //! directly in the store.
 //!
-//! Built in: `kubespray-aborted[:NODES]`, `capo-cluster[:WORKERS]`, `scale[:N]`,
-//! `multi-project` (several projects and regions; seeded by the handle, which knows the
-//! regions). A scenario can also be a JSON file (see [`FileScenario`]).
+//! Built in: `kubespray-aborted[:NODES]`, `capo-cluster[:WORKERS]`,
+//! `openshift-aborted[:WORKERS]` (which puts Barbican, Designate and Manila in the
+//! catalog), `scale[:N]`, `multi-project` (several projects and regions; seeded by the
+//! handle, which knows the regions). A scenario can also be a JSON file (see
+//! [`FileScenario`]).
 //!
 //! Selected resources carry the scenario's tag where the kind has tags, their names start
 //! with `<tag>-`, and volumes/snapshots have metadata `{"ci-job": "<tag>"}`. Survivors
@@ -26,7 +28,7 @@ use crate::store::{str_of, Ctx, Obj};
 pub enum ScenarioError {
     /// No built-in scenario has this name and no file has this path.
     #[error(
-        "unknown scenario {0:?} (built in: kubespray-aborted, capo-cluster, scale, multi-project)"
+        "unknown scenario {0:?} (built in: kubespray-aborted, capo-cluster, openshift-aborted, scale, multi-project)"
     )]
     Unknown(String),
     /// The size after `:` is not a number.
@@ -55,6 +57,15 @@ pub enum Scenario {
     /// A Cluster API (CAPO) cluster: servers (one with a trunk), cloud-provider-openstack
     /// load balancers, cinder-csi volumes and backups, a floating IP's port forwarding.
     CapoCluster {
+        /// Worker servers.
+        workers: usize,
+    },
+    /// An aborted OpenShift install whose infraID is the tag: its network, servers and
+    /// API load balancer with a TLS listener (Barbican certificate), the image
+    /// registry's Swift container, a Designate zone with records, Manila shares (one
+    /// with a snapshot) on a share network; another cluster's look-alikes survive. Puts
+    /// Barbican, Designate and Manila in the catalog.
+    OpenshiftAborted {
         /// Worker servers.
         workers: usize,
     },
@@ -95,6 +106,9 @@ impl Scenario {
             "capo-cluster" => Ok(Scenario::CapoCluster {
                 workers: size.unwrap_or(3),
             }),
+            "openshift-aborted" => Ok(Scenario::OpenshiftAborted {
+                workers: size.unwrap_or(2),
+            }),
             "scale" => Ok(Scenario::Scale {
                 resources: size.unwrap_or(1000),
             }),
@@ -111,6 +125,7 @@ impl Scenario {
         match self {
             Scenario::KubesprayAborted { nodes } => format!("kubespray-aborted:{nodes}"),
             Scenario::CapoCluster { workers } => format!("capo-cluster:{workers}"),
+            Scenario::OpenshiftAborted { workers } => format!("openshift-aborted:{workers}"),
             Scenario::Scale { resources } => format!("scale:{resources}"),
             Scenario::MultiProject => "multi-project".to_owned(),
             Scenario::File(f) => f.name.clone(),
@@ -152,6 +167,7 @@ pub fn seed(state: &mut SimState, project: &str, scenario: &Scenario) -> Manifes
     let built = match scenario {
         Scenario::KubesprayAborted { nodes } => kubespray(&mut s, &tag, *nodes),
         Scenario::CapoCluster { workers } => capo(&mut s, &tag, *workers),
+        Scenario::OpenshiftAborted { workers } => openshift(&mut s, &tag, *workers),
         Scenario::Scale { resources } => scale(&mut s, &tag, *resources),
         // One project of one region: the handle seeds the others.
         Scenario::MultiProject => small_job(&mut s, &tag),
@@ -575,6 +591,148 @@ impl<'a> Seeder<'a> {
         )?))
     }
 
+    /// Creates a Barbican secret (Barbican must be enabled for the janitor to see it).
+    pub fn secret(&mut self, name: &str) -> String {
+        let base = crate::barbican::v1(&self.st.base_url);
+        let body = obj(json!({"name": name, "secret_type": "private"}));
+        id_of(&self.st.barbican.create_secret(&self.ctx, &base, &body))
+    }
+
+    /// Creates a Barbican certificate container of `secrets` (their IDs).
+    pub fn secret_container(&mut self, name: &str, secrets: &[&str]) -> String {
+        let base = crate::barbican::v1(&self.st.base_url);
+        let names = ["certificate", "private_key", "intermediates"];
+        let refs: Vec<Value> = secrets
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                json!({"name": names.get(i).copied().unwrap_or("secret"),
+                "secret_ref": format!("{base}/secrets/{s}")})
+            })
+            .collect();
+        let body = obj(json!({"name": name, "type": "certificate", "secret_refs": refs}));
+        id_of(&self.st.barbican.create_container(&self.ctx, &base, &body))
+    }
+
+    /// The `secret_ref`/`container_ref` URL of a Barbican secret or container by ID.
+    pub fn barbican_ref(&self, id: &str) -> String {
+        let base = crate::barbican::v1(&self.st.base_url);
+        let collection = if self.st.barbican.containers.contains(id) {
+            "containers"
+        } else {
+            "secrets"
+        };
+        format!("{base}/{collection}/{id}")
+    }
+
+    /// Adds a `TERMINATED_HTTPS` listener to load balancer `lb` whose default
+    /// certificate is `default_ref` and SNI certificates `sni` (Barbican IDs).
+    pub fn tls_listener(&mut self, lb: &str, default_ref: &str, sni: &[&str]) -> String {
+        let id = uuid::Uuid::new_v4().to_string();
+        let sni: Vec<String> = sni.iter().map(|s| self.barbican_ref(s)).collect();
+        let listener = obj(json!({"id": id, "name": format!("{lb}-https"),
+            "protocol": "TERMINATED_HTTPS", "protocol_port": 443,
+            "loadbalancer_id": lb, "loadbalancers": [{"id": lb}],
+            "project_id": self.ctx.project_id, "provisioning_status": "ACTIVE",
+            "default_tls_container_ref": self.barbican_ref(default_ref),
+            "sni_container_refs": sni, "client_ca_tls_container_ref": null}));
+        self.st.octavia.listeners.insert(listener);
+        if let Some(Value::Array(list)) = self
+            .st
+            .octavia
+            .loadbalancers
+            .get_mut(lb)
+            .and_then(|l| l.get_mut("listeners"))
+        {
+            list.push(json!({ "id": id }));
+        }
+        id
+    }
+
+    /// Creates an active Designate zone `name` (ending in `.`) with its SOA and NS.
+    pub fn zone(&mut self, name: &str, description: &str) -> String {
+        let base = crate::designate::v2(&self.st.base_url);
+        let body =
+            obj(json!({"name": name, "email": "ci@example.org", "description": description}));
+        id_of(
+            &self
+                .st
+                .designate
+                .create_zone(&self.ctx, &base, &body, "ACTIVE"),
+        )
+    }
+
+    /// Adds an active recordset to a zone: `name` relative to it (`www`), or `@` for
+    /// the apex.
+    pub fn recordset(&mut self, zone: &str, name: &str, kind: &str, records: &[&str]) -> String {
+        let base = crate::designate::v2(&self.st.base_url);
+        let Some(z) = self.st.designate.zones.get(zone).cloned() else {
+            return String::new();
+        };
+        let fqdn = match name {
+            "@" => str_of(&z, "name").to_string(),
+            _ => format!("{name}.{}", str_of(&z, "name")),
+        };
+        let records = records.iter().map(|r| r.to_string()).collect();
+        let rs = self
+            .st
+            .designate
+            .add_recordset(&self.ctx, &base, &z, &fqdn, kind, records, "ACTIVE");
+        id_of(&rs)
+    }
+
+    /// The IDs of the recordsets Designate made with a zone (its SOA and NS).
+    pub fn managed_recordsets(&self, zone: &str) -> Vec<String> {
+        self.st
+            .designate
+            .recordsets
+            .values()
+            .filter(|r| {
+                str_of(r, "zone_id") == zone && crate::designate::DesignateState::is_managed(r)
+            })
+            .map(id_of)
+            .collect()
+    }
+
+    /// Creates a Manila share network.
+    pub fn share_network(&mut self, name: &str) -> String {
+        let body = obj(json!({"name": name}));
+        id_of(&self.st.manila.create_share_network(&self.ctx, &body))
+    }
+
+    /// Creates an available Manila share, on `network` if given, with `metadata`.
+    pub fn share(&mut self, name: &str, network: Option<&str>, metadata: Value) -> String {
+        let body = obj(json!({"name": name, "share_network_id": network, "metadata": metadata}));
+        id_of(&self.st.manila.create_share(&self.ctx, &body))
+    }
+
+    /// Creates an available snapshot of a Manila share.
+    pub fn share_snapshot(&mut self, share: &str, name: &str) -> String {
+        id_of(&self.st.manila.create_snapshot(&self.ctx, share, name))
+    }
+
+    /// Adds a pool re-encrypting to its members to load balancer `lb`, checking them
+    /// with the CA `ca` (a Barbican ID).
+    pub fn tls_pool(&mut self, lb: &str, ca: &str) -> String {
+        let id = uuid::Uuid::new_v4().to_string();
+        let pool = obj(json!({"id": id, "name": format!("{lb}-backend"),
+            "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN", "tls_enabled": true,
+            "loadbalancer_id": lb, "loadbalancers": [{"id": lb}],
+            "project_id": self.ctx.project_id, "provisioning_status": "ACTIVE",
+            "ca_tls_container_ref": self.barbican_ref(ca), "tls_container_ref": null}));
+        self.st.octavia.pools.insert(pool);
+        if let Some(Value::Array(list)) = self
+            .st
+            .octavia
+            .loadbalancers
+            .get_mut(lb)
+            .and_then(|l| l.get_mut("pools"))
+        {
+            list.push(json!({ "id": id }));
+        }
+        id
+    }
+
     /// Creates a server group.
     pub fn server_group(&mut self, name: &str) -> Result<String, ApiError> {
         let g = crate::nova::create_server_group(
@@ -733,6 +891,106 @@ fn kubespray(s: &mut Seeder, tag: &str, nodes: usize) -> Result<(), ApiError> {
 /// forwarding SSH to the control plane. A management network with an unrelated load
 /// balancer, a trunked VM port with its own SSH forwarding, and a backed-up volume
 /// survive.
+/// One OpenShift cluster with infraID `id`: what its installer, image registry and
+/// CSI drivers make, recorded as `ours` (selected) or not.
+fn openshift_cluster(
+    s: &mut Seeder,
+    id: &str,
+    workers: usize,
+    ours: bool,
+    net: u8,
+) -> Result<(), ApiError> {
+    let cluster_tag = format!("openshiftClusterID={id}");
+    let t = [cluster_tag.as_str()];
+    let p = |n: &str| format!("{id}-{n}");
+    let mut made: Vec<(&str, String)> = Vec::new();
+    let network = s.network(&p("openshift"), &t)?;
+    let subnet = s.subnet(&network, &p("nodes"), &format!("10.{net}.0.0/24"), &t)?;
+    let sg = s.security_group(&p("worker"), &t);
+    made.extend([
+        ("network", network.clone()),
+        ("subnet", subnet.clone()),
+        ("security-group", sg),
+    ]);
+    for n in 0..workers {
+        let port = s.port(&network, &p(&format!("worker-{n}")), &t, &[])?;
+        let spec = ServerSpec {
+            ports: vec![port.clone()],
+            ..ServerSpec::default()
+        };
+        let server = s.server(&p(&format!("worker-{n}")), &[], &spec)?;
+        s.st.set_field(
+            "server",
+            &server,
+            "metadata",
+            json!({ "openshiftClusterID": id }),
+        );
+        made.extend([("port", port), ("server", server)]);
+    }
+    let lb = s.load_balancer(&p("api"), &subnet, &t, 0)?;
+    let vip =
+        s.st.octavia
+            .loadbalancers
+            .get(&lb)
+            .map(|l| str_of(l, "vip_port_id").to_string());
+    let cert = s.secret(&p("api-cert"));
+    let key = s.secret(&p("api-key"));
+    let tls = s.secret_container(&p("api-tls"), &[&cert, &key]);
+    s.tls_listener(&lb, &tls, &[]);
+    let registry = s.container(&p("image-registry-0a1b2c3d"), 3);
+    let zone = s.zone(&format!("{}.example.org.", p("apps")), "");
+    let api = s.recordset(&zone, &p("api"), "A", &["192.0.2.50"]);
+    let ingress = s.recordset(&zone, &p("ingress"), "A", &["192.0.2.51"]);
+    let share_net = s.share_network(&p("share-network"));
+    let csi =
+        json!({ "manila.csi.openstack.org/cluster": id, "ci-job": if ours { id } else { "" } });
+    let share = s.share(&p("pvc-registry"), Some(&share_net), csi.clone());
+    let snap = s.share_snapshot(&share, &p("snapshot-registry"));
+    let volume_meta = json!({ "cinder.csi.openstack.org/cluster": id });
+    let volume = s.volume(&p("pvc-etcd-backup"), 1, volume_meta)?;
+    made.extend([
+        ("load-balancer", lb),
+        ("secret", cert),
+        ("secret", key),
+        ("secret-container", tls),
+        ("container", registry),
+        ("zone", zone.clone()),
+        ("recordset", api),
+        ("recordset", ingress),
+        ("share-network", share_net),
+        ("share", share),
+        ("share-snapshot", snap),
+        ("volume", volume),
+    ]);
+    for (kind, rid) in &made {
+        s.age(kind, rid, 7);
+        s.record(kind, rid, ours);
+    }
+    // What the cloud makes and removes with them: the VIP port; Designate's own SOA and
+    // NS, which stay with a kept zone.
+    if let Some(vip) = vip.filter(|_| !ours) {
+        s.record("port", &vip, false);
+    }
+    if !ours {
+        for r in s.managed_recordsets(&zone) {
+            s.record("recordset", &r, false);
+        }
+    }
+    Ok(())
+}
+
+/// An aborted OpenShift install (infraID = `tag`) next to a live cluster's look-alikes.
+fn openshift(s: &mut Seeder, tag: &str, workers: usize) -> Result<(), ApiError> {
+    for service in ["key-manager", "dns", "sharev2"] {
+        let services = &mut s.st.keystone.optional_services;
+        if !services.iter().any(|x| x == service) {
+            services.push(service.to_owned());
+        }
+    }
+    openshift_cluster(s, "prod-4xq9z", 1, false, 81)?;
+    openshift_cluster(s, tag, workers, true, 80)
+}
+
 fn capo(s: &mut Seeder, tag: &str, workers: usize) -> Result<(), ApiError> {
     let t = [tag];
     let p = |n: &str| format!("{tag}-{n}");

@@ -11,12 +11,15 @@ use std::time::Duration;
 use jiff::Timestamp;
 use serde_json::Value;
 
+use crate::barbican::state::BarbicanState;
 use crate::cinder::state::CinderState;
+use crate::designate::state::DesignateState;
 use crate::faults::FaultState;
 use crate::glance::state::GlanceState;
 use crate::heat::state::HeatState;
 use crate::keystone::state::KeystoneState;
 use crate::log::RequestLog;
+use crate::manila::state::ManilaState;
 use crate::neutron::state::NeutronState;
 use crate::nova::state::NovaState;
 use crate::octavia::state::OctaviaState;
@@ -66,6 +69,12 @@ pub struct SimState {
     pub heat: HeatState,
     /// Containers and objects.
     pub swift: SwiftState,
+    /// Secrets and secret containers.
+    pub barbican: BarbicanState,
+    /// Zones and recordsets.
+    pub designate: DesignateState,
+    /// Shares, share snapshots and share networks.
+    pub manila: ManilaState,
     /// Injected faults per service.
     pub(crate) faults: FaultState,
     /// Every request answered, and counters.
@@ -118,6 +127,9 @@ impl SimState {
             glance: GlanceState::default(),
             heat: HeatState::default(),
             swift: SwiftState::default(),
+            barbican: BarbicanState::default(),
+            designate: DesignateState::default(),
+            manila: ManilaState::default(),
             faults,
             log: RequestLog::default(),
             stuck: HashSet::new(),
@@ -191,6 +203,13 @@ impl SimState {
             "image" => &self.glance.images,
             "stack" => &self.heat.stacks,
             "container" => &self.swift.containers,
+            "secret" => &self.barbican.secrets,
+            "secret-container" => &self.barbican.containers,
+            "zone" => &self.designate.zones,
+            "recordset" => &self.designate.recordsets,
+            "share" => &self.manila.shares,
+            "share-snapshot" => &self.manila.snapshots,
+            "share-network" => &self.manila.share_networks,
             _ => return None,
         })
     }
@@ -217,6 +236,13 @@ impl SimState {
             "image" => &mut self.glance.images,
             "stack" => &mut self.heat.stacks,
             "container" => &mut self.swift.containers,
+            "secret" => &mut self.barbican.secrets,
+            "secret-container" => &mut self.barbican.containers,
+            "zone" => &mut self.designate.zones,
+            "recordset" => &mut self.designate.recordsets,
+            "share" => &mut self.manila.shares,
+            "share-snapshot" => &mut self.manila.snapshots,
+            "share-network" => &mut self.manila.share_networks,
             _ => return None,
         })
     }
@@ -225,9 +251,11 @@ impl SimState {
     pub fn set_created_at(&mut self, kind: &str, id: &str, at: Timestamp) {
         let (key, text) = match kind {
             "server" => ("created", fmt_z(at)),
-            "volume" | "snapshot" | "volume-backup" => ("created_at", fmt_micro(at)),
+            "volume" | "snapshot" | "volume-backup" | "zone" | "recordset" | "share"
+            | "share-snapshot" | "share-network" => ("created_at", fmt_micro(at)),
             "keypair" => ("created_at", fmt_micro(at)),
             "load-balancer" => ("created_at", fmt_plain(at)),
+            "secret" | "secret-container" => ("created", fmt_micro(at)),
             "stack" => ("creation_time", fmt_z(at)),
             "container" => ("last_modified", fmt_micro(at)),
             _ => ("created_at", fmt_z(at)),

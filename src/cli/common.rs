@@ -24,7 +24,7 @@ pub struct SelectFlags {
     /// Ours when its name matches (floating IPs: their description).
     #[arg(long, value_name = "REGEX")]
     pub name_regex: Option<String>,
-    /// A preset set of marks: kubespray, terraform, cluster-api-openstack, cloud-provider-openstack, cinder-csi.
+    /// A preset set of marks: kubespray, terraform, cluster-api-openstack, cloud-provider-openstack, cinder-csi, openshift=<infraID>.
     #[arg(long = "preset", value_name = "NAME")]
     pub presets: Vec<String>,
     /// Never when it has this tag (keep marker); repeatable.

@@ -22,7 +22,8 @@ use stacksweep::openstack::{CloudConfig, Session, SessionOptions};
 /// `stacksweep demo` flags.
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {
-    /// The simulator scenario to seed (`kubespray-aborted[:NODES]`, `capo-cluster[:WORKERS]`).
+    /// The simulator scenario to seed (`kubespray-aborted[:NODES]`, `capo-cluster[:WORKERS]`,
+    /// `openshift-aborted[:WORKERS]`).
     #[arg(long, default_value = "kubespray-aborted")]
     pub scenario: String,
     /// Colour: auto (when stdout is a terminal), always or never.

@@ -17,8 +17,9 @@ pub struct SimArgs {
     #[arg(long, default_value = "127.0.0.1:0")]
     pub listen: SocketAddr,
     /// Seed a scenario: `kubespray-aborted[:NODES]`, `capo-cluster[:WORKERS]`,
-    /// `scale[:N]`, `multi-project` (projects ci-1, ci-2 and the look-alike cx-1 in
-    /// RegionOne and RegionTwo), or a path to a scenario JSON file.
+    /// `openshift-aborted[:WORKERS]` (Barbican, Designate and Manila leftovers; puts them
+    /// in the catalog), `scale[:N]`, `multi-project` (projects ci-1, ci-2 and the
+    /// look-alike cx-1 in RegionOne and RegionTwo), or a path to a scenario JSON file.
     #[arg(long)]
     pub scenario: Option<String>,
     /// Latency added to every answer (`20ms`, `1s`).
@@ -52,10 +53,28 @@ pub struct SimArgs {
     /// How long a deleted volume or snapshot stays in `deleting`.
     #[arg(long, value_parser = parse_duration, default_value = "1s")]
     pub volume_delete_delay: Duration,
+    /// Put an optional service in the catalog (repeatable): `key-manager` (Barbican),
+    /// `dns` (Designate), `sharev2` (Manila). Without it the cloud has none of them.
+    #[arg(long = "service", value_name = "TYPE", value_parser = parse_service)]
+    pub services: Vec<String>,
     /// Write the seeded scenario's manifest here once serving, as JSON: `tag`, and
     /// `selected` / `survivors` as `[kind, id]` pairs (for benchmarks and checks).
     #[arg(long, requires = "scenario")]
     pub manifest: Option<PathBuf>,
+}
+
+/// An optional service's catalog type the simulator serves.
+fn parse_service(s: &str) -> Result<String, String> {
+    let known = stacksweep_sim::keystone::OPTIONAL_SERVICES;
+    if known.iter().any(|(ty, _, _)| *ty == s) {
+        Ok(s.to_owned())
+    } else {
+        let types: Vec<&str> = known.iter().map(|(ty, _, _)| *ty).collect();
+        Err(format!(
+            "unknown service {s:?}; optional services: {}",
+            types.join(", ")
+        ))
+    }
 }
 
 /// Parses `20ms`, `1s`, `2m 30s`, `PT1S`.
@@ -125,6 +144,9 @@ pub async fn run(args: SimArgs, shutdown: CancellationToken) -> anyhow::Result<(
     let sim = Sim::start(config)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
+    for service in &args.services {
+        sim.enable_service(service);
+    }
     let manifest = scenario.as_ref().map(|s| (s.name(), sim.seed(s)));
     if let Some(path) = &args.clouds_yaml {
         sim.write_clouds_yaml(path)
@@ -178,6 +200,15 @@ mod tests {
         assert_eq!(parse_rate("50/s").unwrap(), 50);
         assert_eq!(parse_rate("600/m").unwrap(), 10);
         assert!(parse_rate("5/h").is_err());
+    }
+
+    /// `--service` takes the optional services the simulator serves, nothing else.
+    #[test]
+    fn parses_optional_services() {
+        assert_eq!(parse_service("key-manager").unwrap(), "key-manager");
+        assert!(parse_service("dns").is_ok() && parse_service("sharev2").is_ok());
+        let err = parse_service("barbican").unwrap_err();
+        assert!(err.contains("key-manager, dns, sharev2"), "{err}");
     }
 
     /// `--manifest` writes the tag and `[kind, id]` pairs as JSON.

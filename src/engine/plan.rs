@@ -668,7 +668,7 @@ fn blocked_state(g: &Graph<'_>, from: usize, why: Why) -> State {
 fn keeps_reason(role: &str) -> &'static str {
     match role {
         resources::ROUTER_OF_SUBNET => "its interface is the way out of",
-        resources::DELETED_WITH_SERVER => "deleting it would delete",
+        resources::DELETED_WITH_SERVER | resources::DELETED_WITH_ZONE => "deleting it would delete",
         resources::ALLOWED_ADDRESS_PAIR => "its address is an allowed address pair of",
         resources::ROUTE_NEXTHOP => "a route of it goes through",
         _ => "a rule of it refers to it:",

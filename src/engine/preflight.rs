@@ -188,7 +188,11 @@ impl Preflight {
 /// cloud's TLS setting (the session does not expose it).
 pub async fn run(session: &Session, insecure: bool, selected: impl Fn(Kind) -> bool) -> Preflight {
     let mut versions: BTreeMap<Service, VersionCheck> = BTreeMap::new();
-    for service in [Service::Compute, Service::BlockStorage] {
+    for service in [
+        Service::Compute,
+        Service::BlockStorage,
+        Service::SharedFileSystem,
+    ] {
         if session.has_service(service) {
             versions.insert(service, discover(session, service).await);
         }
@@ -270,11 +274,12 @@ pub async fn run(session: &Session, insecure: bool, selected: impl Fn(Kind) -> b
     }
 }
 
-/// The microversion the request path sends to `service` (`compute 2.79` → `2.79`).
+/// The microversion the request path sends to `service` (`compute 2.79` → `2.79`;
+/// Manila's own header: `2.17`).
 fn needed_version(service: Service) -> Option<String> {
     microversion_headers(service)
         .iter()
-        .find(|(k, _)| *k == "openstack-api-version")
+        .find(|(k, _)| k.ends_with("api-version"))
         .and_then(|(_, v)| v.split_whitespace().last())
         .map(str::to_owned)
 }
@@ -395,6 +400,11 @@ mod tests {
         assert_eq!(offered_range(&many), Some(("3.70".into(), "3.0".into())));
         assert_eq!(offered_range(&json!({"x": 1})), None);
         assert_eq!(needed_version(Service::Compute).as_deref(), Some("2.79"));
+        assert_eq!(
+            needed_version(Service::SharedFileSystem).as_deref(),
+            Some("2.17")
+        );
+        assert_eq!(needed_version(Service::Network), None);
         assert_eq!(parse_version("2.79"), Some((2, 79)));
         assert!(parse_version("2.79") >= parse_version("2.26"));
     }

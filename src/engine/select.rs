@@ -144,6 +144,78 @@ pub const PRESETS: &[&str] = &[
     "cinder-csi",
 ];
 
+/// The built-in presets that take a value (`NAME=VALUE`), as they are written.
+pub const PRESETS_WITH_VALUE: &[&str] = &["openshift=<infraID>"];
+
+/// Why a preset given in the config or on the command line cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PresetError {
+    /// No such preset.
+    #[error("unknown preset {0:?}; known presets: {known}", known = PRESETS.iter().chain(PRESETS_WITH_VALUE).copied().collect::<Vec<_>>().join(", "))]
+    Unknown(String),
+    /// A preset that needs a value was given none.
+    #[error("preset {0:?} needs a value: {0}=<infraID> (the cluster's infrastructure ID)")]
+    NeedsValue(String),
+    /// A preset that takes no value was given one, or the value is not a plain name.
+    #[error("preset {0:?}: {1}")]
+    BadValue(String, String),
+}
+
+/// A preset as written (`cinder-csi`, `openshift=mycluster-x7k2p`): its marks.
+pub fn resolve_preset(spec: &str) -> Result<Marks, PresetError> {
+    let (name, value) = match spec.split_once('=') {
+        Some((name, value)) => (name.trim(), Some(value.trim())),
+        None => (spec.trim(), None),
+    };
+    match (name, value) {
+        ("openshift", None) => Err(PresetError::NeedsValue(name.into())),
+        ("openshift", Some(id)) => {
+            openshift(id).map_err(|why| PresetError::BadValue(spec.into(), why))
+        }
+        (_, Some(_)) if PRESETS.contains(&name) => Err(PresetError::BadValue(
+            spec.into(),
+            "this preset takes no value".into(),
+        )),
+        _ => preset(name).ok_or_else(|| PresetError::Unknown(spec.into())),
+    }
+}
+
+/// The OpenShift installer's marks for the cluster with infrastructure ID `id`: the
+/// `openshiftClusterID=<id>` tag it puts on Neutron (and Nova) resources and the
+/// `openshiftClusterID` metadata of its servers and its RHCOS image; the cluster ID its
+/// Cinder and Manila CSI drivers put in volume, snapshot, backup and share metadata;
+/// names `<id>-…` (servers, ports, networks, security groups, the image registry's
+/// Swift container `<id>-image-registry-…`) and `kube_service_<id>_…` (the cloud
+/// provider's load balancers).
+fn openshift(id: &str) -> Result<Marks, String> {
+    let plain = !id.is_empty()
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
+    if !plain {
+        return Err(format!(
+            "the infraID {id:?} must be a plain name (letters, digits, `-`, `_`, `.`)"
+        ));
+    }
+    let escaped = regex::escape(id);
+    let name_regex =
+        Regex::new(&format!("^{escaped}-|^kube_service_{escaped}_")).map_err(|e| e.to_string())?;
+    Ok(Marks {
+        all_tags: Vec::new(),
+        any_tags: vec![format!("openshiftClusterID={id}")],
+        metadata: [
+            "openshiftClusterID",
+            "cinder.csi.openstack.org/cluster",
+            "manila.csi.openstack.org/cluster",
+        ]
+        .iter()
+        .map(|k| (k.to_string(), id.to_string()))
+        .collect(),
+        name_regex: Some(name_regex),
+        description_regex: None,
+    })
+}
+
 const UUID: &str = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
 
 /// The marks the usual leakers put on what they create.
@@ -163,6 +235,9 @@ const UUID: &str = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 /// - `cinder-csi`: volumes carry `cinder.csi.openstack.org/cluster` metadata and are named
 ///   `pvc-<uuid>`, snapshots `snapshot-<uuid>`; its backups (snapshots of the `backup`
 ///   type) carry the same metadata and the snapshot's name.
+///
+/// `openshift` takes the cluster's infrastructure ID and is resolved by
+/// [`resolve_preset`] (`openshift=<infraID>`), not here.
 pub fn preset(name: &str) -> Option<Marks> {
     let (any_tags, metadata, pattern): (&[&str], &[(&str, &str)], String) = match name {
         "kubespray" => (
@@ -820,6 +895,70 @@ mod tests {
             selection.verdict(&r.key()).unwrap().reason,
             "kept: first seen 5m ago (grace 1h)"
         );
+    }
+
+    /// `openshift=<infraID>` marks the installer's tag, its servers' and the CSI
+    /// drivers' metadata, `<infraID>-…` and `kube_service_<infraID>_…` names, and
+    /// nothing of another cluster; without a value, or with an odd one, it is an error
+    /// naming the form.
+    #[test]
+    fn openshift_preset() {
+        let os = sel(
+            resolve_preset("openshift=ocp-x7k2p").unwrap(),
+            Filters::default(),
+        );
+        let judge = |r: &Resource| os.judge(r, P, now()).selected;
+        let mut net = res(Kind::Network, "whatever", Some(8));
+        net.tags = vec!["openshiftClusterID=ocp-x7k2p".into()];
+        assert!(judge(&net));
+        net.tags = vec!["openshiftClusterID=ocp-other".into()];
+        assert!(!judge(&net));
+        let mut share = res(Kind::Share, "pvc-1", Some(8));
+        share.metadata.insert(
+            "manila.csi.openstack.org/cluster".into(),
+            "ocp-x7k2p".into(),
+        );
+        assert!(judge(&share));
+        let mut backup = res(Kind::VolumeBackup, "b", Some(8));
+        backup.metadata.insert(
+            "cinder.csi.openstack.org/cluster".into(),
+            "ocp-x7k2p".into(),
+        );
+        assert!(judge(&backup));
+        let mut server = res(Kind::Server, "x", Some(8));
+        server
+            .metadata
+            .insert("openshiftClusterID".into(), "ocp-x7k2p".into());
+        assert!(judge(&server));
+        let registry = res(Kind::Container, "ocp-x7k2p-image-registry-abcdef", Some(8));
+        assert!(judge(&registry));
+        let lb = res(
+            Kind::LoadBalancer,
+            "kube_service_ocp-x7k2p_default_router",
+            Some(8),
+        );
+        assert!(judge(&lb));
+        assert!(!judge(&res(
+            Kind::Container,
+            "ocp-x7k2px-image-registry",
+            Some(8)
+        )));
+        assert!(!judge(&res(Kind::Network, "prod-ocp-x7k2p-net", Some(8))));
+        assert_eq!(
+            resolve_preset("openshift").unwrap_err(),
+            PresetError::NeedsValue("openshift".into())
+        );
+        assert!(matches!(
+            resolve_preset("openshift=a|b"),
+            Err(PresetError::BadValue(..))
+        ));
+        assert!(matches!(
+            resolve_preset("kubespray=x"),
+            Err(PresetError::BadValue(..))
+        ));
+        let unknown = resolve_preset("openshfit=x").unwrap_err().to_string();
+        assert!(unknown.contains("openshift=<infraID>"), "{unknown}");
+        assert!(resolve_preset("cinder-csi").is_ok());
     }
 
     /// Every preset exists and compiles; merging keeps both name patterns.

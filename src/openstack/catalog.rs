@@ -17,11 +17,14 @@ pub fn service_types(service: Service) -> &'static [&'static str] {
         Service::Image => &["image"],
         Service::Orchestration => &["orchestration"],
         Service::ObjectStore => &["object-store"],
+        Service::KeyManager => &["key-manager"],
+        Service::Dns => &["dns"],
+        Service::SharedFileSystem => &["shared-file-system", "sharev2"],
     }
 }
 
 /// Every service, for building per-service state.
-pub const ALL_SERVICES: [Service; 8] = [
+pub const ALL_SERVICES: [Service; 11] = [
     Service::Identity,
     Service::Compute,
     Service::Network,
@@ -30,6 +33,9 @@ pub const ALL_SERVICES: [Service; 8] = [
     Service::Image,
     Service::Orchestration,
     Service::ObjectStore,
+    Service::KeyManager,
+    Service::Dns,
+    Service::SharedFileSystem,
 ];
 
 /// The catalog as Keystone sends it in the token body (unknown fields ignored).
@@ -134,9 +140,12 @@ fn default_version(service: Service) -> Option<&'static str> {
     match service {
         Service::Identity => Some("v3"),
         Service::Network => Some("v2.0"),
-        Service::Image | Service::LoadBalancer => Some("v2"),
+        Service::Image | Service::LoadBalancer | Service::Dns | Service::SharedFileSystem => {
+            Some("v2")
+        }
         Service::Compute => Some("v2.1"),
         Service::BlockStorage => Some("v3"),
+        Service::KeyManager => Some("v1"),
         // Heat and Swift carry the project in their catalog URL, versioned already.
         Service::Orchestration | Service::ObjectStore => None,
     }

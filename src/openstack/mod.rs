@@ -70,6 +70,12 @@ pub enum Service {
     Orchestration,
     /// Swift.
     ObjectStore,
+    /// Barbican (catalog type `key-manager`).
+    KeyManager,
+    /// Designate (catalog type `dns`).
+    Dns,
+    /// Manila (catalog types `shared-file-system`, `sharev2`).
+    SharedFileSystem,
 }
 
 impl Service {
@@ -84,6 +90,9 @@ impl Service {
             Service::Image => "image",
             Service::Orchestration => "orchestration",
             Service::ObjectStore => "object-store",
+            Service::KeyManager => "key-manager",
+            Service::Dns => "dns",
+            Service::SharedFileSystem => "shared-file-system",
         }
     }
 }

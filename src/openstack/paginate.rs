@@ -1,7 +1,9 @@
 //! Listing every page of a collection: `<collection>_links` rel=next (Neutron, Nova,
-//! Cinder, Octavia), top-level `links` (Heat), Glance's `next`, Swift's top-level array
-//! with `marker=<last name>`, and plain marker/limit (or offset for Nova server groups)
-//! when a full page comes back without a link. Guards: a page limit, a next link or
+//! Cinder, Octavia), top-level `links` (Heat; Designate's is an object with `next`),
+//! Glance's and Barbican's `next`, Swift's top-level array with `marker=<last name>`,
+//! and plain marker/limit (or offset for Nova server groups, Barbican, whose items have
+//! no id, and Manila, which takes no marker) when a full page comes back without a
+//! link. Guards: a page limit, a next link or
 //! marker seen twice, an item with nothing to page on.
 //!
 //! Next links are rebased onto our own endpoint: a service behind a proxy often links to
@@ -21,7 +23,7 @@ use super::Service;
 enum Fallback {
     /// `marker=<id or name of the last item>`.
     Marker,
-    /// `offset=<items so far>` (Nova server groups take no marker).
+    /// `offset=<items so far>` (Nova server groups, Barbican and Manila take no marker).
     Offset,
     /// The collection does not paginate (Keystone, Heat's stack resources): no `limit`
     /// is sent and one page is all.
@@ -31,7 +33,9 @@ enum Fallback {
 fn fallback(service: Service, collection: &str) -> Fallback {
     match (service, collection) {
         (Service::Identity, _) | (Service::Orchestration, "resources") => Fallback::None,
-        (Service::Compute, "server_groups") => Fallback::Offset,
+        (Service::Compute, "server_groups")
+        | (Service::KeyManager, _)
+        | (Service::SharedFileSystem, _) => Fallback::Offset,
         _ => Fallback::Marker,
     }
 }
@@ -76,6 +80,7 @@ fn next_link<'a>(body: &'a Value, collection: &str) -> Option<&'a str> {
     }
     next_in_links(body.get(format!("{collection}_links")))
         .or_else(|| next_in_links(body.get("links")))
+        .or_else(|| body.get("links")?.get("next")?.as_str())
         .or_else(|| body.get("next").and_then(Value::as_str))
         .filter(|href| !href.is_empty())
 }
@@ -336,6 +341,24 @@ mod tests {
             Some("h")
         );
         assert_eq!(next_link(&json!({"servers": []}), "servers"), None);
+        // Designate: `links` is an object, `next` only while more remain.
+        let designate =
+            json!({"zones": [], "links": {"self": "s", "next": "http://d/v2/zones?marker=z"}});
+        assert_eq!(
+            next_link(&designate, "zones"),
+            Some("http://d/v2/zones?marker=z")
+        );
+        assert_eq!(
+            next_link(&json!({"zones": [], "links": {"self": "s"}}), "zones"),
+            None
+        );
+        // Barbican: a top-level `next` URL.
+        let barbican =
+            json!({"secrets": [], "total": 3, "next": "http://k/v1/secrets?limit=1&offset=1"});
+        assert_eq!(
+            next_link(&barbican, "secrets"),
+            Some("http://k/v1/secrets?limit=1&offset=1")
+        );
     }
 
     /// Links are rebased onto our endpoint: foreign hosts, proxies' path prefixes, Glance.

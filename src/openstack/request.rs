@@ -153,6 +153,8 @@ pub fn microversion_headers(service: Service) -> &'static [(&'static str, &'stat
             ("x-openstack-nova-api-version", "2.79"),
         ],
         Service::BlockStorage => &[("openstack-api-version", "volume 3.43")],
+        // 2.17: snapshots show their project.
+        Service::SharedFileSystem => &[("x-openstack-manila-api-version", "2.17")],
         _ => &[],
     }
 }

@@ -1,8 +1,15 @@
 //! Octavia load balancers, deleted with `cascade=true` (listeners, pools, members go
 //! with them, and so does the VIP port). `PENDING_*` answers 409 until it settles.
+//! When the cloud has Barbican, the listeners and pools are listed too (once each,
+//! `/lbaas/listeners`, `/lbaas/pools`): the secrets and containers their TLS references
+//! name are needed by the load balancer, so they stay while it stays and go only after
+//! it.
 
 use serde_json::Value;
 
+use std::collections::HashMap;
+
+use super::secret::needs;
 use super::{
     api_error, item_path, Api, Hooks, Kind, KindSpec, Obj, ParseError, Reference, Relation,
     Resource, ResourceError,
@@ -32,6 +39,7 @@ pub(super) static SPEC: KindSpec = KindSpec {
     follows: None,
     hooks: Hooks {
         delete: Some(|session, r| Box::pin(delete(session, r))),
+        complete: Some(|session, lbs| Box::pin(tls_refs(session, lbs))),
         ..Hooks::NONE
     },
 };
@@ -58,6 +66,71 @@ pub(super) fn parse(v: &Value) -> Result<Resource, ParseError> {
         ));
     }
     Ok(r)
+}
+
+/// The role of a load balancer's reference to a secret or container one of its
+/// listeners or pools uses.
+const LISTENER_TLS: &str = "TLS certificate of its listener or pool";
+
+/// What one listener or pool refers to in Barbican, by load balancer: a listener's
+/// default and SNI certificates, client CA and CRL; a pool's client certificate, CA and
+/// CRL for its members.
+fn listener_refs(v: &Value) -> Result<Vec<(String, Reference)>, ParseError> {
+    let o = Obj::new(Kind::LoadBalancer, v)?;
+    let mut lbs: Vec<String> = o
+        .objs("loadbalancers")?
+        .iter()
+        .map(|l| l.required("id"))
+        .collect::<Result<_, _>>()?;
+    if let Some(lb) = o.str("loadbalancer_id")? {
+        lbs.push(lb);
+    }
+    let mut urls = o.strings("sni_container_refs")?;
+    for field in [
+        "default_tls_container_ref",
+        "client_ca_tls_container_ref",
+        "client_crl_container_ref",
+        "tls_container_ref",
+        "ca_tls_container_ref",
+        "crl_container_ref",
+    ] {
+        urls.extend(o.str(field)?);
+    }
+    let refs: Vec<Reference> = urls.iter().filter_map(|u| needs(u, LISTENER_TLS)).collect();
+    Ok(lbs
+        .iter()
+        .flat_map(|lb| refs.iter().map(move |r| (lb.clone(), r.clone())))
+        .collect())
+}
+
+/// Gives each load balancer the Barbican secrets and containers its listeners and
+/// pools use, when the cloud has Barbican (without it, nothing they name can be swept).
+async fn tls_refs(session: &Session, lbs: &mut [Resource]) -> Result<(), ResourceError> {
+    if lbs.is_empty() || !session.has_service(Service::KeyManager) {
+        return Ok(());
+    }
+    let mut by_lb: HashMap<String, Vec<Reference>> = HashMap::new();
+    for (path, collection) in [("/lbaas/listeners", "listeners"), ("/lbaas/pools", "pools")] {
+        let listed = session
+            .list_map(Service::LoadBalancer, path, collection, |v| {
+                listener_refs(&v)
+            })
+            .await
+            .map_err(api_error(Kind::LoadBalancer))?;
+        for pairs in listed {
+            for (lb, reference) in pairs? {
+                by_lb.entry(lb).or_default().push(reference);
+            }
+        }
+    }
+    for lb in lbs {
+        for reference in by_lb.remove(&lb.id).into_iter().flatten() {
+            if !lb.refs.contains(&reference) {
+                lb.refs.push(reference);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Deletes with `cascade=true`, so listeners, pools, members and the VIP port go too.
@@ -93,5 +166,36 @@ mod tests {
                 (Relation::Needs, Some(Kind::Subnet))
             ]
         );
+    }
+
+    /// A listener's TLS references become its load balancer's needs, by kind.
+    #[test]
+    fn listener_tls_refs() {
+        let pairs = listener_refs(&json!({"id": "l1", "loadbalancers": [{"id": "lb1"}],
+            "default_tls_container_ref": "http://k/v1/containers/c1",
+            "sni_container_refs": ["http://k/v1/secrets/s1"],
+            "client_ca_tls_container_ref": null, "protocol": "TERMINATED_HTTPS"}))
+        .unwrap();
+        let got: Vec<_> = pairs
+            .iter()
+            .map(|(lb, r)| (lb.as_str(), r.kind, r.id.as_str(), r.relation))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("lb1", Some(Kind::Secret), "s1", Relation::Needs),
+                ("lb1", Some(Kind::SecretContainer), "c1", Relation::Needs)
+            ]
+        );
+        assert!(listener_refs(&json!({"id": "l2", "loadbalancers": []}))
+            .unwrap()
+            .is_empty());
+        // A pool's CA for its members (re-encryption) is needed too.
+        let pool = listener_refs(&json!({"id": "p1", "loadbalancers": [{"id": "lb2"}],
+            "tls_enabled": true, "ca_tls_container_ref": "http://k/v1/secrets/ca",
+            "tls_container_ref": null}))
+        .unwrap();
+        assert_eq!(pool.len(), 1);
+        assert_eq!((pool[0].0.as_str(), pool[0].1.id.as_str()), ("lb2", "ca"));
     }
 }

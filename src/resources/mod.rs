@@ -115,6 +115,20 @@ kind_table! {
     PortForwarding => port_forwarding,
     /// Cinder volume backup (incrementals before what they build on).
     VolumeBackup => volume_backup,
+    /// Barbican secret container (before the secrets it groups).
+    SecretContainer => secret_container,
+    /// Barbican secret (after the containers and listeners that refer to it).
+    Secret => secret,
+    /// Designate recordset (SOA and apex NS never: Designate's own).
+    Recordset => recordset,
+    /// Designate zone (its delete takes its recordsets along).
+    Zone => zone,
+    /// Manila share snapshot (before its share).
+    ShareSnapshot => share_snapshot,
+    /// Manila share (its access rules go with it).
+    Share => share,
+    /// Manila share network (after its shares).
+    ShareNetwork => share_network,
 }
 
 impl Kind {
@@ -262,6 +276,8 @@ pub const ROUTE_NEXTHOP: &str = "route next hop";
 
 /// The role of a subnet's guard on the router with an interface on it.
 pub const ROUTER_OF_SUBNET: &str = "router of its interface";
+
+pub use recordset::DELETED_WITH_ZONE;
 
 /// The role of a volume attachment's server: Cinder keeps showing it for a few seconds
 /// after the server is gone.
@@ -647,6 +663,11 @@ pub(crate) struct Api {
 type ListHook =
     for<'a> fn(&'a Session, &'a mut Resource) -> BoxFuture<'a, Result<(), ResourceError>>;
 
+/// Completes every listed resource of a kind with one more listing of its own (a load
+/// balancer's listeners' TLS references).
+type CompleteHook =
+    for<'a> fn(&'a Session, &'a mut [Resource]) -> BoxFuture<'a, Result<(), ResourceError>>;
+
 /// Lists every resource of a kind in its own way (port forwardings: one sub-collection
 /// per floating IP).
 type ListAllHook = for<'a> fn(&'a Session) -> BoxFuture<'a, Result<Vec<Resource>, ResourceError>>;
@@ -671,6 +692,9 @@ pub(crate) struct Hooks {
     link: Option<fn(&mut [Resource])>,
     /// Runs on every listed resource (a stack reads the resources it owns).
     after_list: Option<ListHook>,
+    /// Runs once on all the kind's listed resources (a load balancer learns its
+    /// listeners' TLS references with one listing of the listeners).
+    complete: Option<CompleteHook>,
     /// Replaces the generic show (a container is probed with a one-object listing).
     read: Option<ReadHook>,
     /// Turns a show answer into the fresh resource, given the resource as known
@@ -690,6 +714,7 @@ impl Hooks {
         list: None,
         link: None,
         after_list: None,
+        complete: None,
         read: None,
         after_read: None,
         delete: None,
@@ -753,6 +778,9 @@ pub async fn list(session: &Session, kind: Kind) -> Result<Vec<Resource>, Resour
         for r in &mut out {
             after_list(session, r).await?;
         }
+    }
+    if let Some(complete) = spec.hooks.complete {
+        complete(session, &mut out).await?;
     }
     Ok(out)
 }
@@ -923,7 +951,7 @@ mod tests {
             let json = serde_json::to_string(kind).unwrap();
             assert_eq!(json, format!("\"{}\"", kind.as_str()));
         }
-        assert_eq!(Kind::ALL.len(), 18);
+        assert_eq!(Kind::ALL.len(), 25);
         assert!("floating_ip".parse::<Kind>().is_err());
     }
 
@@ -1009,6 +1037,13 @@ mod tests {
                 ServerGroup,
                 Keypair,
                 Container,
+                SecretContainer,
+                Secret,
+                Recordset,
+                Zone,
+                ShareSnapshot,
+                Share,
+                ShareNetwork,
             ]
         );
     }

@@ -17,10 +17,15 @@ fn refuse() -> FaultConfig {
     }
 }
 
-/// Against the simulator every kind is in the catalog, at a good version, and listable.
+/// Against the simulator with its optional services every kind is in the catalog, at a
+/// good version, and listable.
 #[tokio::test]
 async fn every_kind_usable() {
-    let b = Bed::builder().scenario("kubespray-aborted:1").start().await;
+    let b = Bed::builder()
+        .scenario("kubespray-aborted:1")
+        .services(&["key-manager", "dns", "sharev2"])
+        .start()
+        .await;
     let p = preflight::run(&b.session, false, |_| true).await;
     assert_eq!(p.kinds.len(), Kind::ALL.len());
     for k in &p.kinds {
@@ -28,6 +33,8 @@ async fn every_kind_usable() {
     }
     let server = p.kinds.iter().find(|k| k.kind == Kind::Server).unwrap();
     assert_eq!(server.version.ok, Some(true));
+    let share = p.kinds.iter().find(|k| k.kind == Kind::Share).unwrap();
+    assert_eq!(share.version.ok, Some(true), "{}", p.render_text());
     assert!(p.is_ok() && p.warnings.is_empty(), "{:?}", p.warnings);
     // One `limit=1` listing per kind, no full inventory.
     assert_eq!(

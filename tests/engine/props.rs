@@ -222,6 +222,11 @@ struct Shape {
     /// Trunks, port forwardings and backups: (which, marked, a, b). Drawn last, so the
     /// rest of a shape (and the recorded regressions) are what they were before them.
     extras: Vec<(u8, bool, u8, u8)>,
+    /// Barbican secrets, containers and load balancers using them, Designate zones and
+    /// recordsets, Manila share networks, shares and share snapshots: (which, marked,
+    /// a, b). Drawn after everything else, for the same
+    /// reason.
+    keys: Vec<(u8, bool, u8, u8)>,
 }
 
 fn shape() -> impl Strategy<Value = Shape> {
@@ -245,9 +250,22 @@ fn shape() -> impl Strategy<Value = Shape> {
         prop::collection::vec((any::<bool>(), any::<Option<u8>>()), 0..3),
         any::<Option<u8>>(),
         prop::collection::vec(any::<(u8, bool, u8, u8)>(), 0..5),
+        prop::collection::vec(any::<(u8, bool, u8, u8)>(), 0..6),
     )
         .prop_map(
-            |(nets, groups, servers, ports, routers, fips, volumes, keypairs, protect, extras)| {
+            |(
+                nets,
+                groups,
+                servers,
+                ports,
+                routers,
+                fips,
+                volumes,
+                keypairs,
+                protect,
+                extras,
+                keys,
+            )| {
                 Shape {
                     nets,
                     groups,
@@ -259,6 +277,7 @@ fn shape() -> impl Strategy<Value = Shape> {
                     keypairs,
                     protect,
                     extras,
+                    keys,
                 }
             },
         )
@@ -484,6 +503,7 @@ fn project(s: &Shape) -> Vec<Resource> {
     out.append(&mut routers);
     out.append(&mut servers);
     extras(s, &mut out);
+    keys(s, &mut out);
     out
 }
 
@@ -579,6 +599,118 @@ fn extras(s: &Shape, out: &mut Vec<Resource>) {
                 .unwrap();
                 *n += 1;
                 out.push(backup);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Adds Barbican's and Designate's kinds: secrets, containers needing up to two of
+/// them, load balancers whose listeners use a container or a secret; zones, and
+/// recordsets in them (some Designate's own SOA or apex NS). Barbican refuses none of
+/// these deletes; the fake refuses them all the same, so a wrong order shows. A zone's
+/// delete takes its recordsets (the `Takes` the inventory links). Manila share
+/// networks, shares (on a network or not) and their snapshots.
+fn keys(s: &Shape, out: &mut Vec<Resource>) {
+    let mut secrets: Vec<String> = Vec::new();
+    let mut used: Vec<(Kind, String)> = Vec::new();
+    let mut zones: Vec<String> = Vec::new();
+    let mut share_nets: Vec<String> = Vec::new();
+    let mut shares: Vec<String> = Vec::new();
+    for (i, &(which, m, a, b)) in s.keys.iter().enumerate() {
+        match which % 8 {
+            5 => {
+                let n = res(Kind::ShareNetwork, format!("sn{i}"), m);
+                share_nets.push(n.id.clone());
+                out.push(n);
+            }
+            6 => {
+                let mut share = res(Kind::Share, format!("sh{i}"), m);
+                if let Some(net) = share_nets.get(usize::from(a) % share_nets.len().max(1)) {
+                    if b % 3 != 0 {
+                        needs(
+                            &mut share,
+                            Relation::Needs,
+                            Kind::ShareNetwork,
+                            net,
+                            "share network",
+                        );
+                    }
+                }
+                shares.push(share.id.clone());
+                out.push(share);
+            }
+            7 if !shares.is_empty() => {
+                let mut snap = res(Kind::ShareSnapshot, format!("ss{i}"), m);
+                let share = &shares[usize::from(a) % shares.len()];
+                needs(&mut snap, Relation::Needs, Kind::Share, share, "share");
+                out.push(snap);
+            }
+            3 => {
+                let zone = res(Kind::Zone, format!("zn{i}"), m);
+                zones.push(zone.name.clone());
+                out.push(zone);
+            }
+            4 if !zones.is_empty() => {
+                let zone_name = &zones[usize::from(a) % zones.len()];
+                let zone_id = zone_name
+                    .trim_start_matches("ci-")
+                    .trim_start_matches("keep-");
+                let (name, kind) = match b % 4 {
+                    0 => (zone_name.clone(), "SOA"),
+                    1 => (zone_name.clone(), "NS"),
+                    _ if m => (format!("ci-rr{i}.{zone_name}"), "A"),
+                    _ => (format!("keep-rr{i}.{zone_name}"), "A"),
+                };
+                let rs = resources::parse(
+                    Kind::Recordset,
+                    &serde_json::json!({"id": format!("rr{i}"), "zone_id": zone_id,
+                        "zone_name": zone_name, "name": name, "type": kind,
+                        "project_id": PROJECT, "status": "ACTIVE", "action": "NONE",
+                        "created_at": "1970-01-01T00:00:00Z"}),
+                )
+                .unwrap();
+                out.push(rs);
+            }
+            0 => {
+                let secret = res(Kind::Secret, format!("sec{i}"), m);
+                secrets.push(secret.id.clone());
+                used.push((Kind::Secret, secret.id.clone()));
+                out.push(secret);
+            }
+            1 => {
+                let mut c = res(Kind::SecretContainer, format!("ctr{i}"), m);
+                let mut members: Vec<&String> = Vec::new();
+                for pick in [a, b] {
+                    if let Some(x) = secrets.get(usize::from(pick) % secrets.len().max(1)) {
+                        if !members.contains(&x) {
+                            members.push(x);
+                        }
+                    }
+                }
+                for x in members {
+                    needs(
+                        &mut c,
+                        Relation::Needs,
+                        Kind::Secret,
+                        x,
+                        "secret of the container",
+                    );
+                }
+                used.push((Kind::SecretContainer, c.id.clone()));
+                out.push(c);
+            }
+            2 if !used.is_empty() => {
+                let mut lb = res(Kind::LoadBalancer, format!("lbk{i}"), m);
+                let (kind, id) = &used[usize::from(a) % used.len()];
+                needs(
+                    &mut lb,
+                    Relation::Needs,
+                    *kind,
+                    id,
+                    "TLS certificate of its listener",
+                );
+                out.push(lb);
             }
             _ => {}
         }

@@ -2,7 +2,10 @@
 //! simulator (networks, subnets, ports, routers, security groups with remote-group rules,
 //! servers (with keypairs, booted from volumes with or without
 //! `delete_on_termination`), volumes, snapshots, backup chains, floating IPs and their
-//! port forwardings, trunks, keypairs, load balancers, images, containers; ports pairing
+//! port forwardings, trunks, keypairs, load balancers (and the Barbican secrets and
+//! containers their TLS listeners use), images, containers, Barbican secrets and
+//! secret containers, Designate zones and recordsets, Manila share networks, shares and
+//! share snapshots; ports pairing
 //! each other's addresses, routers with extra routes; tags, keep-tags, ages, protected
 //! IDs and names, another project's look-alike, and a second project of the same user,
 //! `ci-look`, with marked look-alikes of the first's resources), the real `sweep::run` sweeps them through
@@ -103,6 +106,12 @@ fn seed_project(sim: &SimHandle, seed: u64) -> Seeded {
         // The kinds of issue #15 draw from a stream of their own, so the projects of
         // earlier seeds (the fixed ones) are unchanged, only added to.
         let mut more = StdRng::seed_from_u64(seed ^ 0x15);
+        // Barbican's kinds draw from a stream of their own too.
+        let mut keys = StdRng::seed_from_u64(seed ^ 0xba4b_1ca4);
+        // And Designate's.
+        let mut dns = StdRng::seed_from_u64(seed ^ 0xd25);
+        // And Manila's.
+        let mut manila_rng = StdRng::seed_from_u64(seed ^ 0x3a1);
         let mut s = Seeder::new(st, &project);
         let mut out = Seeded::default();
         let mut made = Made::new();
@@ -362,12 +371,14 @@ fn seed_project(sim: &SimHandle, seed: u64) -> Seeded {
                 }
             }
         }
+        let mut lbs: Vec<String> = Vec::new();
         for i in 0..rng.random_range(0..=1) {
             let m = coin(&mut rng);
             let name = format!("lb{i}");
             let sub = &subnets[rng.random_range(0..subnets.len())];
             let lb = s.load_balancer(&name, sub, &tags(m.0, m.1), 1).unwrap();
             note(&mut made, "load-balancer", &lb, &name, m);
+            lbs.push(lb);
         }
         for i in 0..rng.random_range(0..=1) {
             let m = coin(&mut rng);
@@ -434,6 +445,9 @@ fn seed_project(sim: &SimHandle, seed: u64) -> Seeded {
                 out.selected.insert(key("volume-backup", &id));
             }
         }
+        barbican(&mut s, &mut keys, &lbs, &mut out);
+        designate(&mut s, &mut dns, &mut out);
+        manila(&mut s, &mut manila_rng, &mut out);
         // A forwarding follows its floating IP.
         for (pf, fip) in forwardings {
             if out.selected.contains(&key("floating-ip", &fip)) {
@@ -520,6 +534,201 @@ fn seed_look_alike(sim: &SimHandle, seed: u64) -> BTreeSet<Key> {
         }
         made
     })
+}
+
+/// Barbican secrets, containers of some of them, and a TLS listener on a load balancer
+/// using a container or a secret; each named `ci-kp-…` (ours) or not, old or not,
+/// protected or not, all from `rng` (a stream of their own).
+fn barbican(s: &mut Seeder, rng: &mut StdRng, lbs: &[String], out: &mut Seeded) {
+    let judge = |s: &mut Seeder,
+                 rng: &mut StdRng,
+                 out: &mut Seeded,
+                 kind: &str,
+                 made: &(String, String, bool)| {
+        let (id, name, ours) = made;
+        let old = rng.random_bool(0.85);
+        if old {
+            s.age(kind, id, 5);
+        }
+        let protected = rng.random_bool(0.08);
+        if protected {
+            out.protect.push(id.to_owned());
+        }
+        out.log.push(format!(
+            "{kind} {id} ({name}) ours={ours} old={old} protected={protected}"
+        ));
+        if *ours && old && !protected {
+            out.selected.insert(key(kind, id));
+        }
+    };
+    let mut secrets = Vec::new();
+    let count = rng.random_range(0..=4);
+    for i in 0..count {
+        let ours = rng.random_bool(0.6);
+        let name = if ours {
+            format!("ci-kp-secret{i}")
+        } else {
+            format!("secret{i}")
+        };
+        let id = s.secret(&name);
+        secrets.push((id, name, ours));
+    }
+    let mut containers = Vec::new();
+    for i in 0..rng.random_range(0..=2) {
+        let members: Vec<&str> = secrets
+            .iter()
+            .filter(|_| rng.random_bool(0.4))
+            .map(|(id, _, _)| id.as_str())
+            .collect();
+        let ours = rng.random_bool(0.6);
+        let name = if ours {
+            format!("ci-kp-tls{i}")
+        } else {
+            format!("tls{i}")
+        };
+        let id = s.secret_container(&name, &members);
+        out.log.push(format!("container {id} holds {members:?}"));
+        containers.push((id, name, ours));
+    }
+    for lb in lbs {
+        let used: Vec<&String> = containers
+            .iter()
+            .chain(&secrets)
+            .map(|(id, _, _)| id)
+            .filter(|_| rng.random_bool(0.3))
+            .collect();
+        if let Some((default, sni)) = used.split_first() {
+            let sni: Vec<&str> = sni.iter().map(|x| x.as_str()).collect();
+            s.tls_listener(lb, default, &sni);
+            out.log
+                .push(format!("listener of {lb} uses {default} and {sni:?}"));
+        }
+        if !secrets.is_empty() && rng.random_bool(0.3) {
+            let ca = &secrets[rng.random_range(0..secrets.len())].0;
+            s.tls_pool(lb, ca);
+            out.log
+                .push(format!("pool of {lb} checks its members with {ca}"));
+        }
+    }
+    for made in &secrets {
+        judge(s, rng, out, "secret", made);
+    }
+    for made in &containers {
+        judge(s, rng, out, "secret-container", made);
+    }
+}
+
+/// Designate zones (named `ci-kp-…` or not) with records: the job's, someone else's,
+/// and Designate's own SOA and NS (never ours, whatever their name); all from `rng`.
+fn designate(s: &mut Seeder, rng: &mut StdRng, out: &mut Seeded) {
+    for z in 0..rng.random_range(0..=2) {
+        let ours = rng.random_bool(0.6);
+        let name = if ours {
+            format!("ci-kp-zone{z}.example.org.")
+        } else {
+            format!("zone{z}.example.org.")
+        };
+        let zone = s.zone(&name, "");
+        let mut made = vec![("zone", zone.clone(), name, ours)];
+        for r in 0..rng.random_range(0..=3) {
+            let ours = rng.random_bool(0.6);
+            let host = if ours {
+                format!("ci-kp-host{r}")
+            } else {
+                format!("host{r}")
+            };
+            let id = s.recordset(&zone, &host, "A", &["192.0.2.1"]);
+            made.push(("recordset", id, host, ours));
+        }
+        for id in s.managed_recordsets(&zone) {
+            out.log
+                .push(format!("recordset {id}: Designate's own, in {zone}"));
+            if rng.random_bool(0.85) {
+                s.age("recordset", &id, 5);
+            }
+        }
+        for (kind, id, name, ours) in made {
+            let old = rng.random_bool(0.85);
+            if old {
+                s.age(kind, &id, 5);
+            }
+            let protected = rng.random_bool(0.08);
+            if protected {
+                out.protect.push(id.clone());
+            }
+            out.log.push(format!(
+                "{kind} {id} ({name}) in zone {zone} ours={ours} old={old} protected={protected}"
+            ));
+            if ours && old && !protected {
+                out.selected.insert(key(kind, &id));
+            }
+        }
+    }
+}
+
+/// Manila share networks and shares (marked by `ci-job` metadata or not, on a network
+/// or not) and snapshots of them; all from `rng`.
+fn manila(s: &mut Seeder, rng: &mut StdRng, out: &mut Seeded) {
+    let mut made: Vec<(&str, String, String, bool)> = Vec::new();
+    let mut nets = Vec::new();
+    for n in 0..rng.random_range(0..=2) {
+        let ours = rng.random_bool(0.6);
+        let name = if ours {
+            format!("ci-kp-sn{n}")
+        } else {
+            format!("sn{n}")
+        };
+        let id = s.share_network(&name);
+        nets.push(id.clone());
+        made.push(("share-network", id, name, ours));
+    }
+    let mut shares = Vec::new();
+    for n in 0..rng.random_range(0..=3) {
+        let ours = rng.random_bool(0.6);
+        let meta = if ours {
+            json!({"ci-job": "ci"})
+        } else {
+            json!({})
+        };
+        let net = (!nets.is_empty() && rng.random_bool(0.7))
+            .then(|| nets[rng.random_range(0..nets.len())].clone());
+        let name = format!("share{n}");
+        let id = s.share(&name, net.as_deref(), meta);
+        out.log.push(format!("share {id} on {net:?}"));
+        shares.push(id.clone());
+        made.push(("share", id, name, ours));
+    }
+    for n in 0..rng.random_range(0..=2) {
+        if shares.is_empty() {
+            break;
+        }
+        let share = &shares[rng.random_range(0..shares.len())];
+        let ours = rng.random_bool(0.6);
+        let name = if ours {
+            format!("ci-kp-snap{n}")
+        } else {
+            format!("snap{n}")
+        };
+        let id = s.share_snapshot(share, &name);
+        out.log.push(format!("share-snapshot {id} of {share}"));
+        made.push(("share-snapshot", id, name, ours));
+    }
+    for (kind, id, name, ours) in made {
+        let old = rng.random_bool(0.85);
+        if old {
+            s.age(kind, &id, 5);
+        }
+        let protected = rng.random_bool(0.08);
+        if protected {
+            out.protect.push(id.clone());
+        }
+        out.log.push(format!(
+            "{kind} {id} ({name}) ours={ours} old={old} protected={protected}"
+        ));
+        if ours && old && !protected {
+            out.selected.insert(key(kind, &id));
+        }
+    }
 }
 
 /// What holds what, read from the simulator's state: `holder → held`, with whether the
@@ -749,6 +958,63 @@ fn read_holds(sim: &SimHandle) -> Holds {
                     .push((key("server", &m), key("server-group", s(g, "id"))));
             }
         }
+        // Barbican refuses nothing: these holds are the janitor's own to keep.
+        let barbican = |url: &str| {
+            let mut parts = url.rsplit('/');
+            let id = parts.next().unwrap_or_default();
+            match parts.next() {
+                Some("containers") => key("secret-container", id),
+                _ => key("secret", id),
+            }
+        };
+        for c in st.barbican.containers.values() {
+            for member in c["secret_refs"].as_array().into_iter().flatten() {
+                let secret = barbican(member["secret_ref"].as_str().unwrap_or_default());
+                h.hard.push((key("secret-container", s(c, "id")), secret));
+            }
+        }
+        // A recordset goes before its zone, and the zone's delete would take it: a kept
+        // one keeps its zone. Designate's own go with the zone.
+        for r in st.designate.recordsets.values() {
+            let (rk, zone) = (key("recordset", s(r, "id")), key("zone", s(r, "zone_id")));
+            if stacksweep_sim::designate::DesignateState::is_managed(r) {
+                h.owner.insert(rk, zone);
+            } else {
+                h.hard.push((rk, zone));
+            }
+        }
+        for sn in st.manila.snapshots.values() {
+            h.hard.push((
+                key("share-snapshot", s(sn, "id")),
+                key("share", s(sn, "share_id")),
+            ));
+        }
+        for sh in st.manila.shares.values() {
+            if let Some(net) = sh["share_network_id"].as_str() {
+                h.hard
+                    .push((key("share", s(sh, "id")), key("share-network", net)));
+            }
+        }
+        for l in st
+            .octavia
+            .listeners
+            .values()
+            .chain(st.octavia.pools.values())
+        {
+            let lb = key("load-balancer", s(l, "loadbalancer_id"));
+            let mut refs = l.get("sni_container_refs").map(strs).unwrap_or_default();
+            for field in [
+                "default_tls_container_ref",
+                "client_ca_tls_container_ref",
+                "tls_container_ref",
+                "ca_tls_container_ref",
+            ] {
+                refs.extend(l.get(field).and_then(Value::as_str).map(str::to_owned));
+            }
+            for r in refs {
+                h.hard.push((lb.clone(), barbican(&r)));
+            }
+        }
         h
     })
 }
@@ -844,7 +1110,10 @@ fn selector(protect: Vec<String>) -> Selector {
 
 /// Seeds, sweeps and checks one random project (with a look-alike second project).
 async fn check(seed: u64) {
-    let bed = Bed::start().await;
+    let bed = Bed::builder()
+        .services(&["key-manager", "dns", "sharev2"])
+        .start()
+        .await;
     let before_seed: BTreeSet<Key> = all_resources(&bed.sim).into_iter().collect();
     let seeded = seed_project(&bed.sim, seed);
     let look_alike = seed_look_alike(&bed.sim, seed);

@@ -105,6 +105,7 @@ pub struct BedBuilder {
     config: SimConfig,
     scenario: Option<String>,
     retry_deadline: Duration,
+    services: Vec<String>,
 }
 
 impl BedBuilder {
@@ -120,6 +121,12 @@ impl BedBuilder {
         self
     }
 
+    /// Puts optional services (catalog types: `key-manager`) in the simulator's catalog.
+    pub fn services(mut self, services: &[&str]) -> Self {
+        self.services = services.iter().map(|s| s.to_string()).collect();
+        self
+    }
+
     /// How long the member session retries transient failures (fault tests: longer).
     pub fn retry_deadline(mut self, deadline: Duration) -> Self {
         self.retry_deadline = deadline;
@@ -129,6 +136,9 @@ impl BedBuilder {
     /// Starts the simulator, seeds it, writes its clouds.yaml and connects as the member.
     pub async fn start(self) -> Bed {
         let sim = Sim::start(self.config).await.unwrap();
+        for service in &self.services {
+            sim.enable_service(service);
+        }
         let manifest = match &self.scenario {
             Some(s) => sim.seed(&Scenario::parse(s).unwrap()),
             None => Manifest::default(),
@@ -169,6 +179,7 @@ impl Bed {
             config: fast_sim_config(),
             scenario: None,
             retry_deadline: Duration::from_secs(10),
+            services: Vec::new(),
         }
     }
 

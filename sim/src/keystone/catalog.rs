@@ -1,25 +1,35 @@
 //! The service catalog a Keystone token carries, as devstack lays it out, pointing at
 //! the simulator's own address: one endpoint set per region, the first region's at the
-//! root, each further region's under `/regions/<name>` (its own store).
+//! root, each further region's under `/regions/<name>` (its own store). Optional
+//! services (Barbican, ...) are in it only when enabled.
 
 use serde_json::{json, Value};
 
 use crate::store::new_hex_id;
 
+/// The optional services the simulator serves, as devstack registers them: catalog
+/// type, name and path under the base URL.
+pub const OPTIONAL_SERVICES: &[(&str, &str, &str)] = &[
+    ("key-manager", "barbican", "/key-manager"),
+    ("dns", "designate", "/dns"),
+    ("sharev2", "manilav2", "/share/v2/{project_id}"),
+];
+
 /// The service catalog, as devstack lays it out, on the simulator's address, with the
 /// endpoints of every region in `regions` (the first is the primary). Keystone is one
-/// service shared by every region, as in a real multi-region cloud.
-pub fn catalog(base: &str, project_id: &str, regions: &[String]) -> Value {
+/// service shared by every region, as in a real multi-region cloud. The `optional`
+/// services (catalog types) that are enabled are listed too.
+pub fn catalog(base: &str, project_id: &str, regions: &[String], optional: &[String]) -> Value {
     let default = ["RegionOne".to_owned()];
     let regions = if regions.is_empty() {
         &default[..]
     } else {
         regions
     };
-    let primary = services_at(base, project_id);
+    let primary = services_at(base, project_id, optional);
     let further: Vec<_> = regions
         .iter()
-        .map(|region| services_at(&format!("{base}/regions/{region}"), project_id))
+        .map(|region| services_at(&format!("{base}/regions/{region}"), project_id, optional))
         .collect();
     let entries = primary.iter().enumerate().map(|(i, (ty, name, url))| {
         let endpoints: Vec<Value> = regions
@@ -42,9 +52,13 @@ pub fn catalog(base: &str, project_id: &str, regions: &[String]) -> Value {
     Value::Array(entries.collect())
 }
 
-/// Each service's catalog URL under `base`.
-fn services_at(base: &str, project_id: &str) -> Vec<(&'static str, &'static str, String)> {
-    vec![
+/// Each service's catalog URL under `base`, the enabled `optional` ones last.
+fn services_at(
+    base: &str,
+    project_id: &str,
+    optional: &[String],
+) -> Vec<(&'static str, &'static str, String)> {
+    let mut services = vec![
         ("identity", "keystone", format!("{base}/identity")),
         ("compute", "nova", format!("{base}/compute/v2.1")),
         ("network", "neutron", format!("{base}/network")),
@@ -70,5 +84,12 @@ fn services_at(base: &str, project_id: &str) -> Vec<(&'static str, &'static str,
             "swift",
             format!("{base}/swift/v1/AUTH_{project_id}"),
         ),
-    ]
+    ];
+    for (ty, name, path) in OPTIONAL_SERVICES {
+        if optional.iter().any(|o| o == ty) {
+            let path = path.replace("{project_id}", project_id);
+            services.push((ty, name, format!("{base}{path}")));
+        }
+    }
+    services
 }

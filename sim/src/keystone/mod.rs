@@ -15,7 +15,7 @@ use axum::Router;
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
-pub use catalog::catalog;
+pub use catalog::{catalog, OPTIONAL_SERVICES};
 pub use state::{
     AppCred, KeystoneState, Project, User, ADMIN_PASSWORD, CI_PASSWORD, CI_PROJECT, CI_USER,
 };
@@ -141,7 +141,7 @@ async fn auth_catalog(State(s): St, headers: HeaderMap) -> Result<Response, ApiE
     let ctx = caller(&st.keystone, &headers)?;
     Ok(reply(
         StatusCode::OK,
-        json!({"catalog": catalog(&st.base_url, &ctx.project_id, &st.keystone.regions)}),
+        json!({"catalog": catalog(&st.base_url, &ctx.project_id, &st.keystone.regions, &st.keystone.optional_services)}),
     ))
 }
 

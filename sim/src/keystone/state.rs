@@ -79,6 +79,9 @@ pub struct KeystoneState {
     pub ci_user_id: String,
     /// The application credential of the CI user (id, secret).
     pub app_cred: (String, String),
+    /// Optional services in the catalog (`key-manager`, ...): absent by default, as on
+    /// most clouds, so a cloud without them stays the default.
+    pub optional_services: Vec<String>,
 }
 
 impl KeystoneState {
@@ -94,6 +97,7 @@ impl KeystoneState {
             admin_project_id: String::new(),
             ci_user_id: String::new(),
             app_cred: (String::new(), String::new()),
+            optional_services: Vec::new(),
         };
         ks.admin_project_id = ks.add_project("admin");
         let admin = ks.add_user("admin", ADMIN_PASSWORD);
@@ -360,7 +364,12 @@ impl KeystoneState {
             token["project"] = json!({"id": ctx.project_id, "name": name, "domain": domain});
             token["is_domain"] = json!(false);
             token["roles"] = json!(roles);
-            token["catalog"] = catalog(base, &ctx.project_id, &self.regions);
+            token["catalog"] = catalog(
+                base,
+                &ctx.project_id,
+                &self.regions,
+                &self.optional_services,
+            );
         }
         if let Some(id) = app_cred {
             let name = self

@@ -322,19 +322,34 @@ async fn list_children(
     State(s): St,
     Extension(ctx): Caller,
     Path(coll): Path<String>,
+    RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
     child_key(&coll)?;
+    let p = Params::parse(q.as_deref());
     let st = s.lock();
     let table = if coll == "listeners" {
         &st.octavia.listeners
     } else {
         &st.octavia.pools
     };
-    let out: Vec<&Obj> = table
-        .values()
-        .filter(|c| ctx.owns(str_of(c, "project_id")))
-        .collect();
-    Ok(reply(StatusCode::OK, json!({ coll: out })))
+    let (items, full) = page(table, p.get("marker"), p.limit(), |c| {
+        ctx.owns(str_of(c, "project_id"))
+            && p.get("loadbalancer_id")
+                .is_none_or(|lb| str_of(c, "loadbalancer_id") == lb)
+    });
+    let out: Vec<Value> = items.iter().map(|c| public(c)).collect();
+    let mut links = Vec::new();
+    if let Some(last) = items.last().filter(|_| full) {
+        links.push(next_link(
+            &format!("{}/load-balancer/v2/lbaas/{coll}", st.base_url),
+            &p,
+            str_of(last, "id"),
+        ));
+    }
+    Ok(reply(
+        StatusCode::OK,
+        json!({ coll.clone(): out, format!("{coll}_links"): links }),
+    ))
 }
 
 async fn versions(State(s): St) -> Response {

@@ -4,10 +4,13 @@
 
 mod support;
 
+mod barbican;
 mod compute;
+mod designate;
 mod extensions;
 mod faults;
 mod keystone;
+mod manila;
 mod neutron;
 mod regions;
 mod scenarios;
