@@ -153,7 +153,22 @@ pub trait Cloud: Sync {
         &self,
         action: &Detach,
     ) -> impl Future<Output = Result<DetachOutcome, CloudError>> + Send;
+    /// Whether a 404 from `kind`'s service may be false: the service left a request
+    /// unanswered moments ago and may be just back from a restart (a restarted Neutron
+    /// answered 404 to GET and DELETE of ports that existed, for a second or two).
+    fn doubts_not_found(&self, _kind: Kind) -> bool {
+        false
+    }
 }
+
+/// How long after a service left a request unanswered its 404s are read again.
+const RESTART_DOUBT_WINDOW: Duration = Duration::from_secs(60);
+
+/// The pause before reading again a resource a doubtful 404 said was gone.
+const RESTART_DOUBT_PAUSE: Duration = Duration::from_secs(3);
+
+/// How many doubtful 404s in a row are read again before the resource counts as gone.
+const RESTART_DOUBT_READS: u32 = 3;
 
 /// [`Cloud`] over a real [`Session`].
 #[derive(Clone, Copy)]
@@ -189,6 +204,11 @@ impl Cloud for SessionCloud<'_> {
         resources::delete(self.session, resource)
             .await
             .map_err(|e| classify(resource.kind, &e))
+    }
+
+    fn doubts_not_found(&self, kind: Kind) -> bool {
+        self.session
+            .recently_unreachable(kind.service(), RESTART_DOUBT_WINDOW)
     }
 
     async fn detach(&self, action: &Detach) -> Result<DetachOutcome, CloudError> {
@@ -377,16 +397,15 @@ async fn delete_step<C: Cloud>(
     let mut backoff = cx.backoff(cx.options.retry_base, cx.options.retry_cap);
     // One draw on the run's total per resource, retries included.
     let mut drawn = false;
-    // Whether a 404 of the re-read was already read a second time.
-    let mut confirmed = false;
+    // 404s read again because the service may be just back from a restart.
+    let mut doubted = 0;
     loop {
         let fresh = match cloud.read(resource).await {
-            // Gone before our delete (with its owner, or someone else's). A service just
-            // back from a restart can answer 404 for what exists (Neutron did, in the
-            // chaos stage): one more read after a pause decides.
-            Ok(None) if !confirmed => {
-                confirmed = true;
-                if !cx.wait(Some(cx.options.retry_base), true).await {
+            // Gone before our delete (with its owner, or someone else's) unless the
+            // service may be answering 404 falsely: then a later read decides.
+            Ok(None) if doubted < RESTART_DOUBT_READS && cloud.doubts_not_found(resource.kind) => {
+                doubted += 1;
+                if !cx.wait(Some(RESTART_DOUBT_PAUSE), true).await {
                     return (StepEnd::Done, retries);
                 }
                 continue;
@@ -500,6 +519,15 @@ async fn delete_step<C: Cloud>(
         }
         cx.mark_sent();
         match cloud.delete(&fresh).await {
+            // A doubtful 404 to the delete: the next read decides.
+            Ok(DeleteOutcome::AlreadyGone)
+                if doubted < RESTART_DOUBT_READS && cloud.doubts_not_found(resource.kind) =>
+            {
+                doubted += 1;
+                if !cx.wait(Some(RESTART_DOUBT_PAUSE), true).await {
+                    return (StepEnd::Done, retries);
+                }
+            }
             Ok(DeleteOutcome::AlreadyGone) => return (StepEnd::Done, retries),
             // Neutron, Glance, Swift and Nova's keypairs and groups answer once the
             // resource is gone: confirming it would be a wasted round trip.
@@ -1121,6 +1149,91 @@ mod tests {
 
         async fn detach(&self, _: &Detach) -> Result<DetachOutcome, CloudError> {
             Ok(DetachOutcome::Done)
+        }
+    }
+
+    /// A cloud just back from a restart: its first `false_404s` answers (reads or
+    /// deletes) are 404 for a network that exists; it doubts its 404s when `doubting`.
+    struct FalseNotFound {
+        false_404s: Mutex<u32>,
+        deleted: Mutex<bool>,
+        doubting: bool,
+    }
+
+    impl FalseNotFound {
+        fn lies(&self) -> bool {
+            let mut left = self.false_404s.lock().unwrap();
+            let lie = *left > 0;
+            *left = left.saturating_sub(1);
+            lie
+        }
+    }
+
+    impl Cloud for FalseNotFound {
+        async fn read(&self, resource: &Resource) -> Result<Option<Resource>, CloudError> {
+            if self.lies() || *self.deleted.lock().unwrap() {
+                return Ok(None);
+            }
+            Ok(Some(resource.clone()))
+        }
+
+        async fn delete(&self, _: &Resource) -> Result<DeleteOutcome, CloudError> {
+            if self.lies() {
+                return Ok(DeleteOutcome::AlreadyGone);
+            }
+            *self.deleted.lock().unwrap() = true;
+            Ok(DeleteOutcome::Accepted)
+        }
+
+        async fn detach(&self, _: &Detach) -> Result<DetachOutcome, CloudError> {
+            Ok(DetachOutcome::Done)
+        }
+
+        fn doubts_not_found(&self, _: Kind) -> bool {
+            self.doubting
+        }
+    }
+
+    /// A 404 from a service that just left requests unanswered is read again: a network
+    /// a restarting Neutron said was gone (to the re-read, then to the delete) is
+    /// deleted for real once it answers truly; without doubt, a 404 is taken as gone.
+    #[tokio::test(start_paused = true)]
+    async fn doubtful_not_found_is_read_again() {
+        for (doubting, deleted) in [(true, true), (false, false)] {
+            let inventory = Inventory::new("proj", vec![ours(Kind::Network, "n")]);
+            let marks = Marks {
+                name_regex: Some(regex::Regex::new("^ci-").unwrap()),
+                ..Marks::default()
+            };
+            let selector = Selector::new(marks, Filters::default()).unwrap();
+            let selection = select::evaluate(&inventory, &selector, Timestamp::now());
+            let plan = plan::build(&inventory, &selection);
+            let cloud = FalseNotFound {
+                false_404s: Mutex::new(2),
+                deleted: Mutex::new(false),
+                doubting,
+            };
+            let options = SweepOptions::default();
+            let report = execute(
+                &cloud,
+                &inventory,
+                &selection,
+                plan,
+                &options,
+                CancellationToken::new(),
+            )
+            .await;
+            assert_eq!(
+                *cloud.deleted.lock().unwrap(),
+                deleted,
+                "doubting={doubting}"
+            );
+            assert_eq!(
+                report.resources[0].outcome,
+                Outcome::Deleted,
+                "{:?}",
+                report.resources
+            );
         }
     }
 

@@ -205,6 +205,9 @@ pub(crate) struct Requester {
     answered: HashMap<Service, AtomicBool>,
     /// Retries per service, by reason (for the sweep report).
     retries: HashMap<Service, Mutex<RetryCounts>>,
+    /// When each service last left a request without an answer (refused, reset, timed
+    /// out): a service just back from a restart may answer 404 for what exists.
+    last_no_answer: HashMap<Service, Mutex<Option<Instant>>>,
 }
 
 /// What one attempt came to, before the retry decision.
@@ -243,13 +246,29 @@ impl Requester {
             .iter()
             .map(|s| (*s, Mutex::new(RetryCounts::default())))
             .collect();
+        let last_no_answer = ALL_SERVICES
+            .iter()
+            .map(|s| (*s, Mutex::new(None)))
+            .collect();
         Requester {
             http,
             config,
             pacers,
             answered,
             retries,
+            last_no_answer,
         }
+    }
+
+    /// Whether `service` left a request without an answer within `window`: it may be
+    /// just back from a restart (Neutron then answered 404 for ports that existed, for
+    /// a second or two).
+    pub fn recently_unreachable(&self, service: Service, window: Duration) -> bool {
+        self.last_no_answer.get(&service).is_some_and(|at| {
+            at.lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .is_some_and(|at| at.elapsed() < window)
+        })
     }
 
     /// Each service's pacing so far (services with at least one request).
@@ -492,6 +511,9 @@ impl Requester {
                 Attempt::Answered(reply)
             }
             Err(e) => {
+                if let Some(at) = self.last_no_answer.get(&call.service) {
+                    *at.lock().unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
+                }
                 let cause = classify(&e);
                 let message = match cause {
                     Some(cause) => unreachable_text(cause, &e),

@@ -235,6 +235,12 @@ impl Session {
         self.inner.requester.pacing()
     }
 
+    /// Whether `service` left a request without an answer within `window` (it may be
+    /// restarting, and a restarting service can answer 404 for what exists).
+    pub fn recently_unreachable(&self, service: Service, window: Duration) -> bool {
+        self.inner.requester.recently_unreachable(service, window)
+    }
+
     /// The catalog's regions offering a service we sweep (on our interface), as the
     /// token was issued: what `regions = "all"` sweeps, and what a named region is
     /// checked against.
