@@ -4,6 +4,7 @@
 
 mod support;
 
+mod chaos;
 mod compute;
 mod extensions;
 mod faults;
