@@ -50,7 +50,8 @@ pub struct FaultConfig {
 }
 
 /// How long Neutron holds a request while its database is gone: past any client's
-/// request timeout (the janitor's default is 30 s; the real bed's probe gave up at 10 s).
+/// request timeout (the janitor's session default is 60 s; the real bed's probe gave up
+/// at 10 s).
 pub const DEFAULT_OUTAGE_HOLD: Duration = Duration::from_secs(120);
 
 /// A whole service out, answered as the real services answered it on the OpenStack test
