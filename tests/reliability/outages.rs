@@ -1,10 +1,12 @@
 //! Outages as the real bed had them (issue #17 part 1): a sweep of a leaked job while
 //! Nova's database is gone for a few requests and Neutron is down for a few more may end
 //! unclean, but rides the outages out with retries it counts per service and reason, a
-//! second sweep finishes the job, and nothing unselected changes.
+//! second sweep finishes the job, and nothing unselected changes. With RabbitMQ gone
+//! for a whole sweep, deletes never finish: the sweep leaves the job, the next finishes it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use crate::support::{all_resources, fast_sweep_options, selector, Bed};
 use serde_json::Value;
@@ -116,5 +118,54 @@ async fn sweep_rides_out_database_and_service_outages() {
     assert_eq!(bed.left(), Vec::<Key>::new(), "{}", second.render_text());
     let after = unselected(&bed.sim, &selected);
     assert_eq!(changes(&before, &after), Vec::<String>::new());
+    bed.sim.shutdown().await;
+}
+
+/// RabbitMQ gone for a whole sweep: the APIs answer, the servers' deletes never finish,
+/// so the sweep ends unclean with every server left behind and a reason given, and
+/// nothing unselected changes; once the bus is back, the next sweep finishes the job.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_bus_leaves_the_job_for_the_next_sweep() {
+    let bed = Bed::builder().scenario("kubespray-aborted").start().await;
+    let selected: BTreeSet<Key> = bed.manifest.selected.iter().cloned().collect();
+    let before = unselected(&bed.sim, &selected);
+    let servers: Vec<&Key> = selected.iter().filter(|(k, _)| k == "server").collect();
+    assert!(!servers.is_empty());
+    bed.sim.stall_async(true);
+    // A server whose delete never finishes is waited on until the sweep's deadline.
+    let mut options = fast_sweep_options();
+    options.deadline = Duration::from_secs(3);
+
+    let first = bed.sweep(&selector(&bed.manifest), &options).await;
+    assert!(!first.is_clean(), "{}", first.render_text());
+    for (kind, id) in &servers {
+        assert!(bed.sim.exists(kind, id), "{kind} {id} went while stalled");
+        let outcome = first
+            .resources
+            .iter()
+            .find(|r| r.kind.as_str() == kind && &r.id == id)
+            .unwrap();
+        assert!(
+            outcome.outcome.left_behind() && !outcome.reason.trim().is_empty(),
+            "{kind} {id}: {:?} {:?}",
+            outcome.outcome,
+            outcome.reason
+        );
+    }
+    assert_eq!(
+        changes(&before, &unselected(&bed.sim, &selected)),
+        Vec::<String>::new()
+    );
+
+    bed.sim.stall_async(false);
+    let second = bed
+        .sweep(&selector(&bed.manifest), &fast_sweep_options())
+        .await;
+    assert!(second.is_clean(), "{}", second.render_text());
+    assert_eq!(bed.left(), Vec::<Key>::new(), "{}", second.render_text());
+    assert_eq!(
+        changes(&before, &unselected(&bed.sim, &selected)),
+        Vec::<String>::new()
+    );
     bed.sim.shutdown().await;
 }
