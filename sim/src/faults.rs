@@ -38,7 +38,74 @@ pub struct FaultConfig {
     pub throttle_next: u32,
     /// The next N requests have their connection dropped.
     pub drop_next: u32,
+    /// The service is out, as a real one is when its database or its process is gone;
+    /// takes precedence over every other fault.
+    pub outage: Option<Outage>,
+    /// How many more requests the outage lasts, then it clears itself (`None`: until
+    /// cleared with [`FaultState::set_outage`] or a new config).
+    pub outage_requests: Option<u32>,
+    /// How long a [`Outage::Database`] request to Neutron hangs before its connection is
+    /// dropped; [`DEFAULT_OUTAGE_HOLD`] when zero. Tests shorten it to stay fast.
+    pub outage_hold: Duration,
 }
+
+/// How long Neutron holds a request while its database is gone: past any client's
+/// request timeout (the janitor's session default is 60 s; the real bed's probe gave up
+/// at 10 s).
+pub const DEFAULT_OUTAGE_HOLD: Duration = Duration::from_secs(120);
+
+/// A whole service out, answered as the real services answered it on the OpenStack test
+/// bed (recorded by `tests/realcloud/chaos_probe.py`; the answers are in
+/// `sim/tests/fixtures/chaos-answers.json` and the conformance tests hold the simulator
+/// to them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outage {
+    /// The service's database is gone (MariaDB stopped). Nova, Cinder and Keystone
+    /// answer 500 with their recorded bodies ([`database_error`]); Neutron answers
+    /// nothing (oslo.db retries its connection while the request waits), so the
+    /// simulator holds the request for `outage_hold` and then drops the connection: a
+    /// client with a shorter timeout times out, one with a longer one sees a dropped
+    /// connection. Services not recorded (Octavia, Glance, Heat, Swift) answer a 500 in
+    /// their own error shape.
+    Database,
+    /// The service's process is stopped or restarting. The real service refuses
+    /// connections on its port; the simulator serves every service on one port, so it
+    /// cannot refuse one service's connections, and instead closes each connection
+    /// without an answer, which a client sees as a transport error just the same.
+    Down,
+}
+
+/// The status and message a service answered while its database was gone, as recorded
+/// on the real bed (`None`: not recorded, or no answer at all as Neutron's).
+pub fn database_error(service: &str) -> Option<(u16, &'static str)> {
+    match canonical_service(service) {
+        "compute" => Some((
+            500,
+            "Unexpected API Error. Please contact the administrator\n<class 'oslo_db.exception.DBConnectionError'>",
+        )),
+        "block-storage" => Some((
+            500,
+            "The server has either erred or is incapable of performing the requested operation.",
+        )),
+        "identity" => Some((
+            500,
+            "An unexpected error prevented the server from fulfilling your request.",
+        )),
+        _ => None,
+    }
+}
+
+/// Every service the simulator serves, by catalog type.
+pub const SERVICES: [&str; 8] = [
+    "identity",
+    "compute",
+    "network",
+    "block-storage",
+    "load-balancer",
+    "image",
+    "orchestration",
+    "object-store",
+];
 
 /// What happens to one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +118,10 @@ pub enum Fault {
     Throttle(u64),
     /// Close the connection without an answer.
     Drop,
+    /// Answer the service's recorded database-outage error ([`database_error`]).
+    DatabaseError,
+    /// Hold the request this long, then close the connection without an answer.
+    Hang(Duration),
 }
 
 /// The decision for one request: latency to add, then an action.
@@ -105,6 +176,25 @@ impl FaultState {
         }
     }
 
+    /// Starts (`Some`) or clears (`None`) an outage of one service (`*` or `all`: every
+    /// service, each counting its own `requests`), keeping its other faults. `requests`
+    /// bounds it to that many requests; `None` lasts until cleared.
+    pub fn set_outage(&mut self, service: &str, outage: Option<Outage>, requests: Option<u32>) {
+        let services: Vec<String> = if service == "*" || service == "all" {
+            SERVICES.iter().map(|s| s.to_string()).collect()
+        } else {
+            vec![canonical_service(service).to_string()]
+        };
+        for name in services {
+            let cfg = self
+                .per_service
+                .entry(name)
+                .or_insert_with(|| self.default.clone());
+            cfg.outage = outage;
+            cfg.outage_requests = requests;
+        }
+    }
+
     /// Replaces one service's faults (`*` or `all`: every service).
     pub fn set(&mut self, service: &str, faults: FaultConfig) {
         if service == "*" || service == "all" {
@@ -149,7 +239,35 @@ impl FaultState {
             cfg.error_status
         };
         let retry = cfg.retry_after_secs;
-        let action = if cfg.drop_next > 0 {
+        // A bounded outage counts this request, and clears itself after its last one.
+        let outage = match (cfg.outage, cfg.outage_requests) {
+            (Some(_), Some(0)) => {
+                cfg.outage = None;
+                cfg.outage_requests = None;
+                None
+            }
+            (Some(outage), Some(left)) => {
+                cfg.outage_requests = Some(left - 1);
+                if left == 1 {
+                    cfg.outage = None;
+                    cfg.outage_requests = None;
+                }
+                Some(outage)
+            }
+            (outage, _) => outage,
+        };
+        let hold = if cfg.outage_hold.is_zero() {
+            DEFAULT_OUTAGE_HOLD
+        } else {
+            cfg.outage_hold
+        };
+        let action = if let Some(outage) = outage {
+            match outage {
+                Outage::Down => Fault::Drop,
+                Outage::Database if service == "network" => Fault::Hang(hold),
+                Outage::Database => Fault::DatabaseError,
+            }
+        } else if cfg.drop_next > 0 {
             cfg.drop_next -= 1;
             Fault::Drop
         } else if cfg.fail_next > 0 {
@@ -232,5 +350,36 @@ mod tests {
         assert_eq!(c.available_permits(), 4);
         state.set("network", FaultConfig::default());
         assert!(state.decide("network").workers.is_none());
+    }
+
+    /// An outage of every service (`*`) counts each service's requests on its own, keeps
+    /// the services' other faults, and clears itself after its last request.
+    #[test]
+    fn outage_of_every_service_counts_per_service() {
+        let mut state = FaultState::new(FaultConfig::default(), Duration::ZERO);
+        state.set(
+            "compute",
+            FaultConfig {
+                latency: Duration::from_millis(7),
+                ..FaultConfig::default()
+            },
+        );
+        state.set_outage("*", Some(Outage::Database), Some(2));
+        for _ in 0..2 {
+            assert_eq!(state.decide("compute").action, Fault::DatabaseError);
+            assert_eq!(
+                state.decide("network").action,
+                Fault::Hang(DEFAULT_OUTAGE_HOLD)
+            );
+        }
+        assert_eq!(state.decide("compute").action, Fault::Pass);
+        assert_eq!(state.decide("network").action, Fault::Pass);
+        assert_eq!(state.decide("compute").latency, Duration::from_millis(7));
+        state.set_outage("identity", Some(Outage::Down), None);
+        for _ in 0..5 {
+            assert_eq!(state.decide("identity").action, Fault::Drop);
+        }
+        state.set_outage("keystone", None, None);
+        assert_eq!(state.decide("identity").action, Fault::Pass);
     }
 }

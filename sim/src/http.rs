@@ -12,7 +12,7 @@ use axum::Router;
 use serde_json::{json, Value};
 
 use crate::error::{ApiError, Style};
-use crate::faults::Fault;
+use crate::faults::{database_error, Fault};
 use crate::state::{Job, SimState};
 use crate::store::{Ctx, Obj};
 
@@ -24,6 +24,10 @@ pub struct Shared {
     /// The primary region's state, whose Keystone issues the tokens; `None` in the
     /// primary itself.
     identity: Option<Arc<Shared>>,
+    /// While `true`, delayed jobs (asynchronous deletes) wait instead of running, as
+    /// Nova's and Cinder's do while RabbitMQ is down; outside the state's lock so that
+    /// waiting jobs need not poll it.
+    stall: tokio::sync::watch::Sender<bool>,
 }
 
 impl Shared {
@@ -31,6 +35,7 @@ impl Shared {
         Arc::new(Shared {
             state: Mutex::new(state),
             identity: None,
+            stall: tokio::sync::watch::Sender::new(false),
         })
     }
 
@@ -39,6 +44,7 @@ impl Shared {
         Arc::new(Shared {
             state: Mutex::new(state),
             identity: Some(identity),
+            stall: tokio::sync::watch::Sender::new(false),
         })
     }
 
@@ -47,24 +53,43 @@ impl Shared {
         self.identity.as_deref().unwrap_or(self)
     }
 
+    /// Stalls (`true`) or resumes (`false`) the asynchronous jobs.
+    pub fn set_stall(&self, stalled: bool) {
+        self.stall.send_replace(stalled);
+    }
+
     /// Locks the state; a panic in another handler does not poison it for the rest.
     pub fn lock(&self) -> MutexGuard<'_, SimState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Runs follow-up jobs: immediately when their delay is zero, else on a timer task
-    /// (tokio time, so paused-time tests drive them).
+    /// (tokio time, so paused-time tests drive them). While stalled, every job waits on
+    /// its task until the stall is cleared, then runs.
     pub fn run_jobs(self: &Arc<Self>, jobs: Vec<Job>) {
         for job in jobs {
-            if job.delay.is_zero() {
+            if job.delay.is_zero() && !*self.stall.borrow() {
                 let more = (job.run)(&mut self.lock());
                 self.run_jobs(more);
             } else {
                 let me = self.clone();
+                let mut stall = self.stall.subscribe();
                 tokio::spawn(async move {
                     tokio::time::sleep(job.delay).await;
-                    let more = (job.run)(&mut me.lock());
-                    me.run_jobs(more);
+                    loop {
+                        // The sender lives as long as `me`: this never fails.
+                        if stall.wait_for(|stalled| !*stalled).await.is_err() {
+                            return;
+                        }
+                        let mut state = me.lock();
+                        if *me.stall.borrow() {
+                            continue;
+                        }
+                        let more = (job.run)(&mut state);
+                        drop(state);
+                        me.run_jobs(more);
+                        break;
+                    }
                 });
             }
         }
@@ -201,6 +226,24 @@ async fn faults_and_log(State(shared): St, req: Request, next: Next) -> Response
             (e.into_response(), Some(429))
         }
         Fault::Drop => (dropped_connection(), None),
+        Fault::Hang(hold) => {
+            tokio::time::sleep(hold).await;
+            (dropped_connection(), None)
+        }
+        Fault::DatabaseError => {
+            let style = style_of(service);
+            let (status, message) = database_error(service).unwrap_or((
+                500,
+                "The server has either erred or is incapable of performing the requested operation.",
+            ));
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let resp = match style {
+                Style::Nova => ApiError::nova(status, message),
+                _ => ApiError::new(style, status, "InternalServerError", message),
+            }
+            .into_response();
+            (resp, Some(status.as_u16()))
+        }
     };
     shared
         .lock()

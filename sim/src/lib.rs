@@ -46,7 +46,7 @@ use std::time::Duration;
 use axum::Router;
 use tokio_util::sync::CancellationToken;
 
-pub use faults::FaultConfig;
+pub use faults::{FaultConfig, Outage};
 pub use log::RequestRecord;
 pub use scenarios::{Manifest, Scenario};
 pub use state::SimState;
@@ -315,6 +315,24 @@ impl SimHandle {
     /// faults apply to every region otherwise).
     pub fn set_faults(&self, service: &str, faults: FaultConfig) {
         self.shared.lock().faults.set(service, faults);
+    }
+
+    /// Starts (`Some`) or clears (`None`) an outage of one service (`*`: every service,
+    /// as when the shared database is gone), keeping its other faults; `requests` bounds
+    /// it to that many requests of the service, `None` lasts until cleared.
+    pub fn set_outage(&self, service: &str, outage: Option<Outage>, requests: Option<u32>) {
+        self.shared
+            .lock()
+            .faults
+            .set_outage(service, outage, requests);
+    }
+
+    /// Stalls (`true`) or resumes (`false`) every asynchronous job — deletes of servers,
+    /// volumes, snapshots, load balancers and stacks, detaches — as when RabbitMQ is
+    /// down: the APIs keep answering (a deleted server stays `deleting`), and the work
+    /// finishes once resumed.
+    pub fn stall_async(&self, stalled: bool) {
+        self.shared.set_stall(stalled);
     }
 
     /// Sets the quota limit `name` (the service's own name: `instances`, `cores`, `ram`,

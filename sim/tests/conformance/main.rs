@@ -5,6 +5,7 @@
 mod support;
 
 mod barbican;
+mod chaos;
 mod compute;
 mod designate;
 mod extensions;
