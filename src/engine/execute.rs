@@ -1199,10 +1199,11 @@ mod tests {
     /// deleted for real once it answers truly; without doubt, a 404 is taken as gone.
     #[tokio::test(start_paused = true)]
     async fn doubtful_not_found_is_read_again() {
+        let ci = regex::Regex::new("^ci-").unwrap();
         for (doubting, deleted) in [(true, true), (false, false)] {
             let inventory = Inventory::new("proj", vec![ours(Kind::Network, "n")]);
             let marks = Marks {
-                name_regex: Some(regex::Regex::new("^ci-").unwrap()),
+                name_regex: Some(ci.clone()),
                 ..Marks::default()
             };
             let selector = Selector::new(marks, Filters::default()).unwrap();

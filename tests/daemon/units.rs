@@ -46,8 +46,10 @@ async fn daemon_exports_one_series_per_unit() {
          [[target]]\nname = \"ci\"\ncloud = \"sim\"\nprojects = [\"ci-*\"]\nregions = \"all\"\n",
     );
     let config = Config::parse(&text, "test").unwrap();
+    // Start 30 s before a minute boundary, so the 65 s below cross exactly one.
+    let start = Timestamp::from_second(Timestamp::now().as_second() / 60 * 60 + 30).unwrap();
     let options = DaemonOptions {
-        clock: Clock::virtual_from(Timestamp::now()),
+        clock: Clock::virtual_from(start),
         ..DaemonOptions::default()
     };
     let daemon = Daemon::new(config, EngineRunner, options).await.unwrap();
