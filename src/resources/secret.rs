@@ -41,18 +41,29 @@ pub(super) static SPEC: KindSpec = KindSpec {
 
 pub(super) fn parse(v: &Value) -> Result<Resource, ParseError> {
     let o = Obj::new(Kind::Secret, v)?;
-    let url = o.required("secret_ref")?;
+    parse_item(&o, Kind::Secret, "secret_ref", "a secret's")
+}
+
+/// What secrets and containers share: the ID from the reference URL in `field` (which
+/// must name a `kind`, else `what` URL is refused), the name, age and status.
+pub(crate) fn parse_item(
+    o: &Obj<'_>,
+    kind: Kind,
+    field: &str,
+    what: &str,
+) -> Result<Resource, ParseError> {
+    let url = o.required(field)?;
     let id = match barbican_ref(&url) {
-        Some((Kind::Secret, id)) => id,
+        Some((k, id)) if k == kind => id,
         _ => {
             return Err(ParseError {
-                kind: Kind::Secret,
-                field: "secret_ref".into(),
-                problem: format!("not a secret's URL: {url:?}"),
+                kind,
+                field: field.into(),
+                problem: format!("not {what} URL: {url:?}"),
             })
         }
     };
-    let mut r = Resource::new(Kind::Secret, id);
+    let mut r = Resource::new(kind, id);
     r.name = o.string("name")?;
     r.created_at = o.time("created")?;
     r.status = o.str("status")?;

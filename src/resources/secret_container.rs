@@ -8,7 +8,7 @@
 
 use serde_json::Value;
 
-use super::secret::{barbican_ref, needs};
+use super::secret::{needs, parse_item};
 use super::{Api, Hooks, Kind, KindSpec, Obj, ParseError, Resource};
 use crate::openstack::Service;
 
@@ -38,21 +38,7 @@ pub(super) static SPEC: KindSpec = KindSpec {
 
 pub(super) fn parse(v: &Value) -> Result<Resource, ParseError> {
     let o = Obj::new(Kind::SecretContainer, v)?;
-    let url = o.required("container_ref")?;
-    let id = match barbican_ref(&url) {
-        Some((Kind::SecretContainer, id)) => id,
-        _ => {
-            return Err(ParseError {
-                kind: Kind::SecretContainer,
-                field: "container_ref".into(),
-                problem: format!("not a container's URL: {url:?}"),
-            })
-        }
-    };
-    let mut r = Resource::new(Kind::SecretContainer, id);
-    r.name = o.string("name")?;
-    r.created_at = o.time("created")?;
-    r.status = o.str("status")?;
+    let mut r = parse_item(&o, Kind::SecretContainer, "container_ref", "a container's")?;
     for member in o.objs("secret_refs")? {
         if let Some(reference) = needs(&member.required("secret_ref")?, "secret of the container")
         {
