@@ -209,6 +209,18 @@ async fn retry_after_holds_the_whole_service() {
         tokio::task::yield_now().await;
     }
     assert_eq!(network_requests(), [Some(429)]);
+    // The simulator logs the 429 before the client has read it: wait until the session
+    // has counted it (and so holds the service) before the other caller starts.
+    let throttled = || {
+        session
+            .pacing()
+            .into_iter()
+            .find(|(s, _)| *s == Service::Network)
+            .map_or(0, |(_, p)| p.throttled)
+    };
+    while throttled() == 0 {
+        tokio::task::yield_now().await;
+    }
     let second = {
         let session = session.clone();
         tokio::spawn(async move { session.get(Service::Network, "/ports").await })
