@@ -2,7 +2,8 @@
 # The real-cloud CI stage (run by .ci/run after the fast suite):
 #   up -> seed leaked jobs -> stacksweep sweep (as the project member) -> verify ->
 #   second sweep deletes nothing -> conformance on real -> conformance on the
-#   simulator + compare -> down (always, by trap).
+#   simulator + compare -> preflight and quota -> chaos (chaos.sh: services restarted
+#   mid-sweep) -> down (always, by trap).
 # Fails (non-zero) on any step; if the test bed cannot start, up.sh names the service.
 #
 # Environment:
@@ -10,6 +11,7 @@
 #   REALCLOUD_SKIP_SWEEP=1 no stacksweep: ref_sweep.py deletes, verify checks (until the CLI lands)
 #   REALCLOUD_JOBS         leaked jobs to seed (default 2)
 #   REALCLOUD_KEEP_UP=1    leave the test bed running at the end
+#   REALCLOUD_CHAOS=0      skip the chaos rounds (CHAOS_FAULTS picks some: chaos.sh)
 #   REALCLOUD_DIR, REALCLOUD_VENV as for up.sh
 set -euo pipefail
 # shellcheck source=lib.sh
@@ -126,8 +128,6 @@ if [[ -x "$STACKSWEEP_BIN" ]] && "$STACKSWEEP_BIN" sim --help >/dev/null 2>&1; t
 else
   rc_log "no '$STACKSWEEP_BIN sim': conformance compared on the real cloud only"
 fi
-rc_log "real-cloud stage passed; results in $OUT"
-
 # ---------------------------------------------------------------- preflight and quota (issue 9)
 # Preflight as the member: Octavia, Heat and Swift absent, every other kind usable, exit 0.
 # Quota: what the first sweep reports freed matches what it deleted; the usage a dry run
@@ -146,3 +146,12 @@ if [[ "${REALCLOUD_SKIP_SWEEP:-0}" != 1 ]]; then
   step preflight-quota
   rc_log "preflight and quota checks passed"
 fi
+
+# ---------------------------------------------------------------- chaos (issue 17)
+# Services restarted while stacksweep deletes (chaos.sh): neutron-server, RabbitMQ,
+# MariaDB, Keystone. The stage's survivors stay in place and are checked each round.
+if [[ "${REALCLOUD_SKIP_SWEEP:-0}" != 1 && "${REALCLOUD_CHAOS:-1}" != 0 ]]; then
+  "$RC_HERE/chaos.sh" "$STACKSWEEP_BIN" "$OUT/manifest.json" "$OUT"
+  step chaos
+fi
+rc_log "real-cloud stage passed; results in $OUT"
