@@ -170,6 +170,16 @@ const RESTART_DOUBT_PAUSE: Duration = Duration::from_secs(3);
 /// How many doubtful 404s in a row are read again before the resource counts as gone.
 const RESTART_DOUBT_READS: u32 = 3;
 
+/// How many times a delete the cloud accepted and then undid is sent again. Nova reverts
+/// a server's `deleting` task (back to `ACTIVE`, no task) when its compute service loses
+/// the message bus in the middle of the delete: a RabbitMQ restart did it on the real
+/// test bed.
+const UNDONE_RESENDS: u32 = 3;
+
+/// Statuses a resource may show once deleted that are neither a delete in progress nor
+/// an undone one (Nova's deferred delete).
+const DELETED_STATUSES: &[&str] = &["SOFT_DELETED", "DELETED"];
+
 /// [`Cloud`] over a real [`Session`].
 #[derive(Clone, Copy)]
 pub struct SessionCloud<'a> {
@@ -399,169 +409,203 @@ async fn delete_step<C: Cloud>(
     let mut drawn = false;
     // 404s read again because the service may be just back from a restart.
     let mut doubted = 0;
+    // Deletes sent again because the cloud undid them.
+    let mut resent = 0;
     loop {
-        let fresh = match cloud.read(resource).await {
-            // Gone before our delete (with its owner, or someone else's) unless the
-            // service may be answering 404 falsely: then a later read decides.
-            Ok(None) if doubted < RESTART_DOUBT_READS && cloud.doubts_not_found(resource.kind) => {
-                doubted += 1;
-                if !cx.wait(Some(RESTART_DOUBT_PAUSE), true).await {
-                    return (StepEnd::Done, retries);
+        // Until the delete is accepted (or found in progress): then polled until gone.
+        loop {
+            let fresh = match cloud.read(resource).await {
+                // Gone before our delete (with its owner, or someone else's) unless the
+                // service may be answering 404 falsely: then a later read decides.
+                Ok(None)
+                    if doubted < RESTART_DOUBT_READS && cloud.doubts_not_found(resource.kind) =>
+                {
+                    doubted += 1;
+                    if !cx.wait(Some(RESTART_DOUBT_PAUSE), true).await {
+                        return (StepEnd::Done, retries);
+                    }
+                    continue;
                 }
-                continue;
-            }
-            Ok(None) => return (StepEnd::Done, retries),
-            Ok(Some(fresh)) => fresh,
-            Err(e) => {
-                return (
-                    StepEnd::Failed(format!("failed: re-read before delete: {e}")),
-                    retries,
-                )
-            }
-        };
-        // The plan was made on the listing: what the cloud says now decides (a keep
-        // tag added since, a mark removed).
-        if let Some(why) = cx.selection.rejudge(resource, &fresh) {
-            return (StepEnd::Skipped(no_longer_selected(&why)), retries);
-        }
-        if fresh.is_stuck() {
-            let status = fresh.status.as_deref().unwrap_or("?");
-            return (StepEnd::Stuck(format!("stuck: status {status}")), retries);
-        }
-        // A holder already known as a stale attachment is left to Cinder's 400s; a new
-        // one (attached since the plan was made) skips the resource.
-        let stale =
-            |h: &Reference| resource.refs.contains(h) && cx.inventory.is_stale_attachment(h);
-        // A port bound to a server the listing did not show: gone only if Nova says so now.
-        let orphan = |h: &Reference| resource.refs.contains(h) && cx.inventory.is_orphan_binding(h);
-        // A port still bound to a server that is gone (one we saw go, or one Nova answers
-        // 404 for): Nova could not unbind it (Neutron was down while it deleted the
-        // server), and Neutron refuses a member the delete of a bound port (403).
-        let bound_to_server =
-            |h: &Reference| h.kind == Some(Kind::Server) && h.role == resources::BOUND_SERVER;
-        let unbind_first: Vec<Reference> = fresh
-            .holders()
-            .filter(|h| bound_to_server(h) && (orphan(h) || cx.is_gone(h.kind, &h.id)))
-            .cloned()
-            .collect();
-        for holder in unbind_first {
-            let gone = if cx.is_gone(holder.kind, &holder.id) {
-                Ok(true)
-            } else {
-                server_gone(cloud, &holder.id).await
+                Ok(None) => return (StepEnd::Done, retries),
+                Ok(Some(fresh)) => fresh,
+                Err(e) => {
+                    return (
+                        StepEnd::Failed(format!("failed: re-read before delete: {e}")),
+                        retries,
+                    )
+                }
             };
-            match gone {
-                Ok(true) => {
-                    tracing::info!(
-                        kind = resource.kind.as_str(), id = %resource.id, server = %holder.id,
-                        "bound to a server that is gone (404), left by an interrupted server delete: clearing the binding"
-                    );
-                    let unbind = Detach::PortBinding {
-                        port_id: resource.id.clone(),
-                        server_id: holder.id.clone(),
-                    };
-                    cx.mark_sent();
-                    if let Err(e) = cloud.detach(&unbind).await {
-                        let why = format!("failed: {}: {e}", unbind.describe());
+            // The plan was made on the listing: what the cloud says now decides (a keep
+            // tag added since, a mark removed).
+            if let Some(why) = cx.selection.rejudge(resource, &fresh) {
+                return (StepEnd::Skipped(no_longer_selected(&why)), retries);
+            }
+            if fresh.is_stuck() {
+                let status = fresh.status.as_deref().unwrap_or("?");
+                return (StepEnd::Stuck(format!("stuck: status {status}")), retries);
+            }
+            // A holder already known as a stale attachment is left to Cinder's 400s; a new
+            // one (attached since the plan was made) skips the resource.
+            let stale =
+                |h: &Reference| resource.refs.contains(h) && cx.inventory.is_stale_attachment(h);
+            // A port bound to a server the listing did not show: gone only if Nova says so now.
+            let orphan =
+                |h: &Reference| resource.refs.contains(h) && cx.inventory.is_orphan_binding(h);
+            // A port still bound to a server that is gone (one we saw go, or one Nova answers
+            // 404 for): Nova could not unbind it (Neutron was down while it deleted the
+            // server), and Neutron refuses a member the delete of a bound port (403).
+            let bound_to_server =
+                |h: &Reference| h.kind == Some(Kind::Server) && h.role == resources::BOUND_SERVER;
+            let unbind_first: Vec<Reference> = fresh
+                .holders()
+                .filter(|h| bound_to_server(h) && (orphan(h) || cx.is_gone(h.kind, &h.id)))
+                .cloned()
+                .collect();
+            for holder in unbind_first {
+                let gone = if cx.is_gone(holder.kind, &holder.id) {
+                    Ok(true)
+                } else {
+                    server_gone(cloud, &holder.id).await
+                };
+                match gone {
+                    Ok(true) => {
+                        tracing::info!(
+                            kind = resource.kind.as_str(), id = %resource.id, server = %holder.id,
+                            "bound to a server that is gone (404), left by an interrupted server delete: clearing the binding"
+                        );
+                        let unbind = Detach::PortBinding {
+                            port_id: resource.id.clone(),
+                            server_id: holder.id.clone(),
+                        };
+                        cx.mark_sent();
+                        if let Err(e) = cloud.detach(&unbind).await {
+                            let why = format!("failed: {}: {e}", unbind.describe());
+                            return (StepEnd::Failed(why), retries);
+                        }
+                    }
+                    Ok(false) => {
+                        let why = format!("skipped: in use by server {}", holder.id);
+                        return (StepEnd::Skipped(why), retries);
+                    }
+                    Err(e) => {
+                        let why =
+                            format!("failed: reading server {} before delete: {e}", holder.id);
                         return (StepEnd::Failed(why), retries);
                     }
                 }
-                Ok(false) => {
-                    let why = format!("skipped: in use by server {}", holder.id);
-                    return (StepEnd::Skipped(why), retries);
-                }
-                Err(e) => {
-                    let why = format!("failed: reading server {} before delete: {e}", holder.id);
-                    return (StepEnd::Failed(why), retries);
-                }
             }
-        }
-        if let Some(holder) = fresh
-            .holders()
-            .find(|h| !cx.is_gone(h.kind, &h.id) && !stale(h) && !orphan(h))
-        {
-            let what = holder.kind.map_or(holder.role, Kind::as_str);
-            let why = format!(
-                "skipped: became in use by {what} {} since the plan was made",
-                holder.id
-            );
-            return (StepEnd::Skipped(why), retries);
-        }
-        // A volume attached with `delete_on_termination` since the plan: deleting the
-        // server would now delete it too.
-        let taken = fresh.refs.iter().filter(|x| x.relation == Relation::Takes);
-        if let Some(t) = taken.filter(|t| !cx.is_gone(t.kind, &t.id)).find(|t| {
-            t.kind
-                .is_none_or(|k| !cx.selection.is_selected(&ResourceKey::new(k, t.id.clone())))
-        }) {
-            let what = t.kind.map_or(t.role, Kind::as_str);
-            let why = format!(
-                "skipped: deleting it would now delete {what} {} (unselected)",
-                t.id
-            );
-            return (StepEnd::Skipped(why), retries);
-        }
-        if fresh.is_deleting() {
-            cx.mark_sent();
-            break;
-        }
-        if !drawn {
-            if let Some(budget) = &cx.options.total_budget {
-                if !budget.take() {
-                    let why = format!(
-                        "not attempted: max_deletes_total = {} reached across the run",
-                        budget.limit()
-                    );
-                    return (StepEnd::NotAttempted(why), retries);
-                }
-            }
-            drawn = true;
-        }
-        cx.mark_sent();
-        match cloud.delete(&fresh).await {
-            // A doubtful 404 to the delete: the next read decides.
-            Ok(DeleteOutcome::AlreadyGone)
-                if doubted < RESTART_DOUBT_READS && cloud.doubts_not_found(resource.kind) =>
+            if let Some(holder) = fresh
+                .holders()
+                .find(|h| !cx.is_gone(h.kind, &h.id) && !stale(h) && !orphan(h))
             {
-                doubted += 1;
-                if !cx.wait(Some(RESTART_DOUBT_PAUSE), true).await {
-                    return (StepEnd::Done, retries);
+                let what = holder.kind.map_or(holder.role, Kind::as_str);
+                let why = format!(
+                    "skipped: became in use by {what} {} since the plan was made",
+                    holder.id
+                );
+                return (StepEnd::Skipped(why), retries);
+            }
+            // A volume attached with `delete_on_termination` since the plan: deleting the
+            // server would now delete it too.
+            let taken = fresh.refs.iter().filter(|x| x.relation == Relation::Takes);
+            if let Some(t) = taken.filter(|t| !cx.is_gone(t.kind, &t.id)).find(|t| {
+                t.kind
+                    .is_none_or(|k| !cx.selection.is_selected(&ResourceKey::new(k, t.id.clone())))
+            }) {
+                let what = t.kind.map_or(t.role, Kind::as_str);
+                let why = format!(
+                    "skipped: deleting it would now delete {what} {} (unselected)",
+                    t.id
+                );
+                return (StepEnd::Skipped(why), retries);
+            }
+            if fresh.is_deleting() {
+                cx.mark_sent();
+                break;
+            }
+            if !drawn {
+                if let Some(budget) = &cx.options.total_budget {
+                    if !budget.take() {
+                        let why = format!(
+                            "not attempted: max_deletes_total = {} reached across the run",
+                            budget.limit()
+                        );
+                        return (StepEnd::NotAttempted(why), retries);
+                    }
                 }
+                drawn = true;
             }
-            Ok(DeleteOutcome::AlreadyGone) => return (StepEnd::Done, retries),
-            // Neutron, Glance, Swift and Nova's keypairs and groups answer once the
-            // resource is gone: confirming it would be a wasted round trip.
-            Ok(DeleteOutcome::Accepted) if !resource.kind.deletes_asynchronously() => {
-                return (StepEnd::Done, retries)
-            }
-            Ok(DeleteOutcome::Accepted) => break,
-            Err(CloudError::Conflict(why)) => {
-                retries += 1;
-                // An attachment to a server that was already gone when the sweep listed
-                // is Cinder catching up, for seconds; one that outlasts the await
-                // timeout will not go by itself.
-                let lingering = fresh.holders().find(|h| stale(h));
-                if let Some(h) = lingering.filter(|_| started.elapsed() > cx.options.await_timeout)
+            cx.mark_sent();
+            match cloud.delete(&fresh).await {
+                // A doubtful 404 to the delete: the next read decides.
+                Ok(DeleteOutcome::AlreadyGone)
+                    if doubted < RESTART_DOUBT_READS && cloud.doubts_not_found(resource.kind) =>
                 {
-                    let status = fresh.status.as_deref().unwrap_or("?");
-                    let why = format!(
-                        "stuck: status {status}, still attached to server {}, which is gone",
-                        h.id
-                    );
-                    return (StepEnd::Stuck(why), retries);
+                    doubted += 1;
+                    if !cx.wait(Some(RESTART_DOUBT_PAUSE), true).await {
+                        return (StepEnd::Done, retries);
+                    }
                 }
-                tracing::debug!(kind = resource.kind.as_str(), id = %resource.id, %why, retries, "conflict; will retry");
-                if !cx.wait(backoff.next(), true).await {
-                    return (give_up(retries, &why, cx), retries);
+                Ok(DeleteOutcome::AlreadyGone) => return (StepEnd::Done, retries),
+                // Neutron, Glance, Swift and Nova's keypairs and groups answer once the
+                // resource is gone: confirming it would be a wasted round trip.
+                Ok(DeleteOutcome::Accepted) if !resource.kind.deletes_asynchronously() => {
+                    return (StepEnd::Done, retries)
+                }
+                Ok(DeleteOutcome::Accepted) => break,
+                Err(CloudError::Conflict(why)) => {
+                    retries += 1;
+                    // An attachment to a server that was already gone when the sweep listed
+                    // is Cinder catching up, for seconds; one that outlasts the await
+                    // timeout will not go by itself.
+                    let lingering = fresh.holders().find(|h| stale(h));
+                    if let Some(h) =
+                        lingering.filter(|_| started.elapsed() > cx.options.await_timeout)
+                    {
+                        let status = fresh.status.as_deref().unwrap_or("?");
+                        let why = format!(
+                            "stuck: status {status}, still attached to server {}, which is gone",
+                            h.id
+                        );
+                        return (StepEnd::Stuck(why), retries);
+                    }
+                    tracing::debug!(kind = resource.kind.as_str(), id = %resource.id, %why, retries, "conflict; will retry");
+                    if !cx.wait(backoff.next(), true).await {
+                        return (give_up(retries, &why, cx), retries);
+                    }
+                }
+                Err(CloudError::Failed(why)) => {
+                    return (StepEnd::Failed(format!("failed: {why}")), retries)
                 }
             }
-            Err(CloudError::Failed(why)) => {
-                return (StepEnd::Failed(format!("failed: {why}")), retries)
+        }
+        cx.slot.release();
+        match poll_gone(cloud, resource, cx).await {
+            Polled::End(end) => return (end, retries),
+            Polled::Undone(status) if resent < UNDONE_RESENDS => {
+                resent += 1;
+                tracing::warn!(
+                    kind = resource.kind.as_str(), id = %resource.id, %status, resent,
+                    "the cloud undid an accepted delete; checking it again and sending it again"
+                );
+            }
+            Polled::Undone(status) => {
+                let why = format!(
+                    "failed: the cloud undid the delete {} times (status {status} again)",
+                    resent + 1
+                );
+                return (StepEnd::Failed(why), retries);
             }
         }
     }
-    cx.slot.release();
-    (poll_gone(cloud, resource, cx).await, retries)
+}
+
+/// How polling a deleted resource ended.
+enum Polled {
+    /// Gone, stuck, or still there at the deadline.
+    End(StepEnd),
+    /// Seen being deleted, then settled again: the cloud undid the delete (status).
+    Undone(String),
 }
 
 /// Whether the server `id` is gone (the API answers 404 for it now).
@@ -590,23 +634,39 @@ fn give_up(retries: u64, why: &str, cx: &StepContext<'_>) -> StepEnd {
     }
 }
 
-/// Polls until the resource is gone, stuck, or the deadline passes.
-async fn poll_gone<C: Cloud>(cloud: &C, resource: &Resource, cx: &StepContext<'_>) -> StepEnd {
+/// Polls until the resource is gone, stuck, undone, or the deadline passes.
+async fn poll_gone<C: Cloud>(cloud: &C, resource: &Resource, cx: &StepContext<'_>) -> Polled {
     let mut backoff = cx.backoff(cx.options.poll_base, cx.options.poll_cap);
+    let mut seen_deleting = false;
     loop {
         let last = match cloud.read(resource).await {
-            Ok(None) => return StepEnd::Done,
+            Ok(None) => return Polled::End(StepEnd::Done),
             Ok(Some(fresh)) if fresh.is_stuck_after_delete() => {
                 let status = fresh.status.as_deref().unwrap_or("?");
-                return StepEnd::Stuck(format!("stuck: status {status} after delete"));
+                return Polled::End(StepEnd::Stuck(format!(
+                    "stuck: status {status} after delete"
+                )));
             }
-            Ok(Some(fresh)) => fresh.status.unwrap_or_else(|| "present".into()),
+            Ok(Some(fresh)) if fresh.is_deleting() => {
+                seen_deleting = true;
+                fresh.status.unwrap_or_else(|| "deleting".into())
+            }
+            Ok(Some(fresh)) => {
+                let status = fresh.status.unwrap_or_else(|| "present".into());
+                let deleted = DELETED_STATUSES
+                    .iter()
+                    .any(|d| d.eq_ignore_ascii_case(&status));
+                if seen_deleting && !deleted {
+                    return Polled::Undone(status);
+                }
+                status
+            }
             Err(e) => format!("unreadable: {e}"),
         };
         if !cx.wait(backoff.next(), false).await {
-            return StepEnd::Failed(format!(
+            return Polled::End(StepEnd::Failed(format!(
                 "failed: delete accepted but still there at the deadline (status {last})"
-            ));
+            )));
         }
     }
 }
@@ -1235,6 +1295,87 @@ mod tests {
                 "{:?}",
                 report.resources
             );
+        }
+    }
+
+    /// A Nova whose compute service loses the bus mid-delete `undo` times: each accepted
+    /// delete shows `deleting` for two reads, then the server is `ACTIVE` again.
+    struct UndoingNova {
+        undo: u32,
+        deletes: Mutex<u32>,
+        reads_since_delete: Mutex<u32>,
+    }
+
+    impl Cloud for UndoingNova {
+        async fn read(&self, resource: &Resource) -> Result<Option<Resource>, CloudError> {
+            let deletes = *self.deletes.lock().unwrap();
+            let mut reads = self.reads_since_delete.lock().unwrap();
+            *reads += 1;
+            let mut fresh = resource.clone();
+            fresh.status = Some("ACTIVE".into());
+            if deletes == 0 {
+                return Ok(Some(fresh));
+            }
+            if deletes > self.undo && *reads > 1 {
+                return Ok(None);
+            }
+            if *reads <= 2 {
+                fresh.status = Some("deleting".into());
+            }
+            Ok(Some(fresh))
+        }
+
+        async fn delete(&self, _: &Resource) -> Result<DeleteOutcome, CloudError> {
+            *self.deletes.lock().unwrap() += 1;
+            *self.reads_since_delete.lock().unwrap() = 0;
+            Ok(DeleteOutcome::Accepted)
+        }
+
+        async fn detach(&self, _: &Detach) -> Result<DetachOutcome, CloudError> {
+            Ok(DetachOutcome::Done)
+        }
+    }
+
+    /// A delete the cloud accepted, showed in progress, then undid (a server back to
+    /// `ACTIVE`) is checked and sent again, up to 3 more times; a cloud that keeps undoing
+    /// it fails the step with the count, instead of waiting for the deadline.
+    #[tokio::test(start_paused = true)]
+    async fn undone_delete_is_sent_again() {
+        let ci = regex::Regex::new("^ci-").unwrap();
+        for (undo, sent, outcome) in [
+            (0, 1, Outcome::Deleted),
+            (1, 2, Outcome::Deleted),
+            (3, 4, Outcome::Deleted),
+            (9, 4, Outcome::Failed),
+        ] {
+            let inventory = Inventory::new("proj", vec![ours(Kind::Server, "s")]);
+            let marks = Marks {
+                name_regex: Some(ci.clone()),
+                ..Marks::default()
+            };
+            let selector = Selector::new(marks, Filters::default()).unwrap();
+            let selection = select::evaluate(&inventory, &selector, Timestamp::now());
+            let plan = plan::build(&inventory, &selection);
+            let cloud = UndoingNova {
+                undo,
+                deletes: Mutex::new(0),
+                reads_since_delete: Mutex::new(0),
+            };
+            let report = execute(
+                &cloud,
+                &inventory,
+                &selection,
+                plan,
+                &SweepOptions::default(),
+                CancellationToken::new(),
+            )
+            .await;
+            assert_eq!(*cloud.deletes.lock().unwrap(), sent, "undo={undo}");
+            let end = &report.resources[0];
+            assert_eq!(end.outcome, outcome, "undo={undo}: {end:?}");
+            if outcome == Outcome::Failed {
+                assert!(end.reason.contains("undid the delete 4 times"), "{end:?}");
+            }
         }
     }
 
