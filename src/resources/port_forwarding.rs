@@ -4,8 +4,8 @@
 //! IP is (and the kind filters allow it). It is then deleted before its floating IP, and
 //! before its internal port when that port goes too. A forwarding is attached to its
 //! internal port: one to a port we keep is left alone (skipped, "attached to port P"),
-//! and its floating IP stays with it, since deleting the floating IP would take the
-//! forwarding along. One to a port that only goes with its server waits until the port
+//! and its floating IP stays with it (Neutron refuses to release a floating IP that has
+//! forwardings: 409 `FipInUseByPortForwarding`, seen on the real bed). One to a port that only goes with its server waits until the port
 //! is gone (Neutron deletes a port's forwardings with it). A forwarding of a kept
 //! floating IP keeps its internal port. Listed per floating IP; a cloud without the
 //! extension answers 404 on `/extensions/floating-ip-port-forwarding`: absent.

@@ -36,7 +36,10 @@ impl NeutronState {
         if k == NKind::FloatingIp {
             if let Some(port) = body.get("port_id") {
                 match port.as_str() {
-                    Some(port_id) => self.associate(ctx, id, port_id)?,
+                    Some(port_id) => {
+                        self.refuse_if_forwarded(id)?;
+                        self.associate(ctx, id, port_id)?
+                    }
                     None => {
                         if let Some(f) = self.floatingips.get_mut(id) {
                             NeutronState::disassociate(f);
@@ -107,7 +110,10 @@ impl NeutronState {
             NKind::Subnet => self.delete_subnet(id, &obj)?,
             NKind::Port => self.delete_port(ctx, id, &obj)?,
             NKind::Router => self.delete_router(ctx, id)?,
-            NKind::FloatingIp => self.delete_floatingip_internal(id),
+            NKind::FloatingIp => {
+                self.refuse_if_forwarded(id)?;
+                self.delete_floatingip_internal(id)
+            }
             NKind::SecurityGroup => self.delete_security_group(ctx, id, &obj)?,
             NKind::SecurityGroupRule => self.drop_rule(id),
             NKind::Trunk => self.delete_trunk(id, &obj)?,

@@ -1,6 +1,7 @@
 //! Floating IP port forwardings (`/floatingips/{id}/port_forwardings`, the
 //! `floating-ip-port-forwarding` extension): list, create, show, delete. A forwarding
-//! goes with its floating IP and with its internal port. Creation does not check that
+//! goes with its internal port; its floating IP can be neither released nor associated
+//! with a port while it has one (409 `FipInUseByPortForwarding`). Creation does not check that
 //! the internal port's subnet is routed to the floating IP's network.
 
 use axum::body::Bytes;
@@ -39,6 +40,22 @@ impl NeutronState {
         for id in ids {
             self.port_forwardings.remove(&id);
         }
+    }
+
+    /// Neutron refuses to release a floating IP that has port forwardings, or to
+    /// associate it with a port (409 `FipInUseByPortForwarding`, seen on the real bed).
+    pub(super) fn refuse_if_forwarded(&self, fip: &str) -> Result<(), ApiError> {
+        if self
+            .port_forwardings
+            .values()
+            .any(|pf| str_of(pf, "_fip") == fip)
+        {
+            return Err(super::state::conflict(
+                "FipInUseByPortForwarding",
+                format!("Floating IP {fip} in use by Port Forwarding resources."),
+            ));
+        }
+        Ok(())
     }
 
     /// The floating IP the caller sees, once the extension is known to be loaded.

@@ -169,8 +169,9 @@ async fn trunk_delete_frees_sub_ports() {
 }
 
 /// Port forwardings live under their floating IP: created, listed, shown, deleted (then
-/// 404 `PortForwardingNotFound`); they go with their internal port and with their
-/// floating IP.
+/// 404 `PortForwardingNotFound`); they go with their internal port; their floating IP is
+/// neither released nor associated while it has one (409 `FipInUseByPortForwarding`, as
+/// the real Neutron answered in the conformance case `port-forwarding`).
 #[tokio::test]
 async fn port_forwardings() {
     let (_sim, api) = start(SimConfig::default()).await;
@@ -218,8 +219,8 @@ async fn port_forwardings() {
     deleted(&api, &format!("ports/{kept}")).await;
     let (_, list) = api.get(&coll).await;
     assert_eq!(list["port_forwardings"], json!([]));
-    // And with its floating IP.
-    let (status, _) = api
+    // Its floating IP is held by it.
+    let (status, out) = api
         .post(
             &coll,
             json!({"port_forwarding": {"protocol": "udp", "internal_port": 53,
@@ -227,6 +228,26 @@ async fn port_forwardings() {
         )
         .await;
     assert_eq!(status, 201);
+    let last = out["port_forwarding"]["id"].as_str().unwrap().to_string();
+    let in_use = format!("Floating IP {fip} in use by Port Forwarding resources.");
+    let (status, body) = api
+        .put(
+            &format!("/network/v2.0/floatingips/{fip}"),
+            json!({"floatingip": {"port_id": job}}),
+        )
+        .await;
+    assert_eq!(
+        (status, neutron_type(&body), message(&body)),
+        (409, "FipInUseByPortForwarding", in_use.as_str())
+    );
+    let (status, body) = api
+        .delete(&format!("/network/v2.0/floatingips/{fip}"))
+        .await;
+    assert_eq!(
+        (status, neutron_type(&body), message(&body)),
+        (409, "FipInUseByPortForwarding", in_use.as_str())
+    );
+    assert_eq!(api.delete(&format!("{coll}/{last}")).await.0, 204);
     deleted(&api, &format!("floatingips/{fip}")).await;
     let (status, body) = api.get(&coll).await;
     assert_eq!((status, neutron_type(&body)), (404, "FloatingIPNotFound"));
