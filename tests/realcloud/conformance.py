@@ -507,8 +507,8 @@ def case_trunk(c, ctx):
 
 
 def case_port_forwarding(c, ctx):
-    """A floating IP's port forwarding goes with its internal port and with the
-    floating IP: neither delete is refused."""
+    """A floating IP's port forwarding goes with its internal port; the floating IP is
+    neither released nor associated while it has one (409)."""
     public = ctx["public"]
     net = c.network()
     sub = c.subnet(net)
@@ -532,10 +532,11 @@ def case_port_forwarding(c, ctx):
               f"/floatingips/{fip['id']}/port_forwardings/{pf['id']}")
     port, fip, pf = pfs["fip"]
     c.request("delete-fip-with-forwarding", "network", "DELETE", f"/floatingips/{fip['id']}")
-    c.request("forwarding-after-fip-delete", "network", "GET",
+    c.request("forwarding-after-refused-fip-delete", "network", "GET",
               f"/floatingips/{fip['id']}/port_forwardings/{pf['id']}")
-    c.request("delete-forwarding-again", "network", "DELETE",
+    c.request("delete-forwarding", "network", "DELETE",
               f"/floatingips/{fip['id']}/port_forwardings/{pf['id']}")
+    c.request("delete-fip-after-forwarding", "network", "DELETE", f"/floatingips/{fip['id']}")
 
 
 def barbican_id(url):
