@@ -1,10 +1,10 @@
 """Bootstraps the real-cloud test bed through the APIs (called by up.sh).
 
-  identity   service project, service users and catalog, project `ci` with
+  identity   service project, service users and catalog, projects `ci`, `ci-2`, `ci-other` with
              `ci-user` as member (Keystone must be up)
   resources  waits for nova-compute and cinder-volume, then creates the external
              network `public`, a flavor, an image, raised quotas, and writes
-             clouds.yaml with clouds `ci` (member) and `admin`
+             clouds.yaml with clouds `ci`, `ci-2`, `ci-other` (the member) and `admin`
   check      exit 0 when the bed described by clouds.yaml answers
 
 On a service that never reports up it prints `SERVICE-DOWN: <name>` on stderr.
@@ -31,6 +31,9 @@ CATALOG = [
 PUBLIC_CIDR = "172.24.4.0/24"
 FLAVOR = "ci.tiny"
 IMAGE = "ci-base-image"
+# The member's projects: `ci` (the stage's), `ci-2` (a second project of a multi-project
+# target) and `ci-other` (a look-alike the target does not name: must stay untouched).
+PROJECTS = ("ci", "ci-2", "ci-other")
 
 
 def admin_conn(password):
@@ -71,11 +74,15 @@ def identity(conn, password):
                 idc.create_endpoint(
                     service_id=svc.id, interface=interface, url=url, region_id=REGION
                 )
-    ci = idc.find_project("ci") or idc.create_project(name="ci", domain_id="default")
+    projects = [
+        idc.find_project(name) or idc.create_project(name=name, domain_id="default")
+        for name in PROJECTS
+    ]
     user = idc.find_user("ci-user", domain_id="default") or idc.create_user(
-        name="ci-user", password=password, domain_id="default", default_project_id=ci.id
+        name="ci-user", password=password, domain_id="default", default_project_id=projects[0].id
     )
-    idc.assign_project_role_to_user(ci, user, roles["member"])
+    for project in projects:
+        idc.assign_project_role_to_user(project, user, roles["member"])
 
 
 def wait(what, service, check, timeout):
@@ -151,24 +158,26 @@ def resources(conn, password, directory):
             data=b"stacksweep test image\n",
             wait=True,
         )
-    ci = conn.identity.find_project("ci")
-    conn.network.update_quota(
-        ci.id,
-        networks=-1,
-        subnets=-1,
-        ports=-1,
-        routers=-1,
-        floating_ips=-1,
-        security_groups=-1,
-        security_group_rules=-1,
-    )
-    conn.set_compute_quotas(
-        ci.id, instances=-1, cores=-1, ram=-1, key_pairs=-1, server_groups=-1,
-        server_group_members=-1,
-    )
-    conn.set_volume_quotas(
-        ci.id, volumes=-1, snapshots=-1, gigabytes=-1, backups=-1, backup_gigabytes=-1
-    )
+    for name in PROJECTS:
+        project = conn.identity.find_project(name)
+        conn.network.update_quota(
+            project.id,
+            networks=-1,
+            subnets=-1,
+            ports=-1,
+            routers=-1,
+            floating_ips=-1,
+            security_groups=-1,
+            security_group_rules=-1,
+        )
+        conn.set_compute_quotas(
+            project.id, instances=-1, cores=-1, ram=-1, key_pairs=-1, server_groups=-1,
+            server_group_members=-1,
+        )
+        conn.set_volume_quotas(
+            project.id, volumes=-1, snapshots=-1, gigabytes=-1, backups=-1,
+            backup_gigabytes=-1,
+        )
     write_clouds(directory, password)
 
 
@@ -191,7 +200,9 @@ def write_clouds(directory, password):
     tmp = path + ".tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
-        f.write("clouds:\n  ci:\n" + cloud("ci-user", "ci") + "  admin:\n" + cloud("admin", "admin"))
+        f.write("clouds:\n"
+                + "".join(f"  {name}:\n" + cloud("ci-user", name) for name in PROJECTS)
+                + "  admin:\n" + cloud("admin", "admin"))
     os.replace(tmp, path)
 
 

@@ -475,6 +475,70 @@ def case_port_of_gone_server(c, ctx):
     c.request("delete-port-unbound", "network", "DELETE", f"/ports/{port['id']}")
 
 
+def case_trunk(c, ctx):
+    """A trunk's parent and sub-port refuse their deletes; a trunk whose parent is bound
+    to a live server refuses its own (ML2/OVS: the driver cannot untrunk a bound port)."""
+    net = c.network()
+    c.subnet(net)
+    parent = c.port(net)
+    sub = c.port(net)
+    trunk = c.h.ok("network", "POST", "/trunks", {"trunk": {
+        "name": c.nm("trunk"), "port_id": parent["id"],
+        "sub_ports": [{"port_id": sub["id"], "segmentation_type": "vlan",
+                       "segmentation_id": 100}]}})["trunk"]
+    c.later(c.delete_quiet, "network", f"/trunks/{trunk['id']}")
+    c.request("delete-parent-port", "network", "DELETE", f"/ports/{parent['id']}")
+    c.request("delete-sub-port", "network", "DELETE", f"/ports/{sub['id']}")
+    srv = c.server(parent, c.image(), ctx["flavor"])
+    c.request("delete-trunk-of-live-server", "network", "DELETE", f"/trunks/{trunk['id']}")
+    c.delete_server(srv["id"])
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        _, body = c.h.call("network", "GET", f"/ports/{parent['id']}")
+        if not (body or {}).get("port", {}).get("device_id"):
+            break
+        time.sleep(0.5)
+    c.request("remove-subports", "network", "PUT", f"/trunks/{trunk['id']}/remove_subports",
+              {"sub_ports": [{"port_id": sub["id"]}]})
+    c.request("delete-sub-port-after-remove", "network", "DELETE", f"/ports/{sub['id']}")
+    c.request("delete-trunk", "network", "DELETE", f"/trunks/{trunk['id']}")
+    c.request("delete-trunk-again", "network", "DELETE", f"/trunks/{trunk['id']}")
+    c.request("delete-parent-port-after-trunk", "network", "DELETE", f"/ports/{parent['id']}")
+
+
+def case_port_forwarding(c, ctx):
+    """A floating IP's port forwarding goes with its internal port; the floating IP is
+    neither released nor associated while it has one (409)."""
+    public = ctx["public"]
+    net = c.network()
+    sub = c.subnet(net)
+    router = c.router(gateway=public)
+    c.add_interface(router, sub)
+    pfs = {}
+    for what in ("port", "fip"):
+        port = c.port(net)
+        fip = c.fip(public)
+        pf = c.h.ok("network", "POST", f"/floatingips/{fip['id']}/port_forwardings", {
+            "port_forwarding": {
+                "internal_port_id": port["id"],
+                "internal_ip_address": port["fixed_ips"][0]["ip_address"],
+                "internal_port": 22, "external_port": 2222, "protocol": "tcp"}})
+        pfs[what] = (port, fip, pf["port_forwarding"])
+    port, fip, pf = pfs["port"]
+    c.request("associate-fip-with-forwarding", "network", "PUT", f"/floatingips/{fip['id']}",
+              {"floatingip": {"port_id": port["id"]}})
+    c.request("delete-internal-port", "network", "DELETE", f"/ports/{port['id']}")
+    c.request("forwarding-after-port-delete", "network", "GET",
+              f"/floatingips/{fip['id']}/port_forwardings/{pf['id']}")
+    port, fip, pf = pfs["fip"]
+    c.request("delete-fip-with-forwarding", "network", "DELETE", f"/floatingips/{fip['id']}")
+    c.request("forwarding-after-refused-fip-delete", "network", "GET",
+              f"/floatingips/{fip['id']}/port_forwardings/{pf['id']}")
+    c.request("delete-forwarding", "network", "DELETE",
+              f"/floatingips/{fip['id']}/port_forwardings/{pf['id']}")
+    c.request("delete-fip-after-forwarding", "network", "DELETE", f"/floatingips/{fip['id']}")
+
+
 def barbican_id(url):
     return url.rstrip("/").rsplit("/", 1)[-1]
 
@@ -570,8 +634,8 @@ CASES = [
     ("keypair", case_keypair),
     ("server", case_server),
     ("port-of-gone-server", case_port_of_gone_server),
-
-
+    ("trunk", case_trunk),
+    ("port-forwarding", case_port_forwarding),
     ("barbican-refs", case_barbican_refs),
     ("designate-zone", case_designate_zone),
     ("manila-share", case_manila_share),

@@ -16,11 +16,10 @@ import json
 import sys
 
 # Kinds whose service (or Neutron plugin) the bed does not run: preflight must call them
-# absent, not failed. Barbican, Designate and Manila are not installed; the bed's Neutron
-# loads only the router plugin (no trunk, no port forwarding).
+# absent, not failed. Octavia, Heat, Swift, Barbican, Designate and Manila are not
+# installed (the bed's Neutron loads the trunk and port forwarding plugins).
 ABSENT = {
     "load-balancer", "stack", "container",
-    "trunk", "port-forwarding",
     "secret", "secret-container", "zone", "recordset",
     "share", "share-snapshot", "share-network",
 }

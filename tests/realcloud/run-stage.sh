@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The real-cloud CI stage (run by .ci/run after the fast suite):
 #   up -> seed leaked jobs -> stacksweep sweep (as the project member) -> verify ->
-#   second sweep deletes nothing -> conformance on real -> conformance on the
+#   second sweep deletes nothing -> one target over two projects (a third, look-alike
+#   project untouched) -> conformance on real -> conformance on the
 #   simulator + compare -> preflight and quota -> chaos (chaos.sh: services restarted
 #   mid-sweep) -> down (always, by trap).
 # Fails (non-zero) on any step; if the test bed cannot start, up.sh names the service.
@@ -41,6 +42,29 @@ cleanup() {
   exit "$rc"
 }
 trap cleanup EXIT
+
+# deleted_nothing REPORT: a sweep's JSON report in which every "deleted" count or list is
+# empty (a second sweep must find nothing left to do).
+deleted_nothing() {
+  "$PY" - "$1" <<'EOF'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+bad = []
+def walk(node, path):
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k == "deleted" and v not in (0, [], {}, None):
+                bad.append(f"{path}/{k} = {v}")
+            walk(v, f"{path}/{k}")
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            walk(v, f"{path}[{i}]")
+walk(doc, "")
+if bad:
+    sys.exit("second sweep deleted something: " + "; ".join(bad))
+print("second sweep: deleted nothing", file=sys.stderr)
+EOF
+}
 
 # ---------------------------------------------------------------- binary
 if [[ -z "${STACKSWEEP_BIN:-}" ]]; then
@@ -84,27 +108,46 @@ else
   rc=0
   "${cmd[@]}" >"$OUT/sweep2.json" 2>"$OUT/sweep2.log" || rc=$?
   ((rc == 0)) || { tail -n 40 "$OUT/sweep2.log" >&2; rc_die "second sweep exited $rc (want 0)"; }
-  # The second sweep must delete nothing: every "deleted" count/list in its report is empty.
-  "$PY" - "$OUT/sweep2.json" <<'EOF'
-import json, sys
-doc = json.load(open(sys.argv[1]))
-bad = []
-def walk(node, path):
-    if isinstance(node, dict):
-        for k, v in node.items():
-            if k == "deleted" and v not in (0, [], {}, None):
-                bad.append(f"{path}/{k} = {v}")
-            walk(v, f"{path}/{k}")
-    elif isinstance(node, list):
-        for i, v in enumerate(node):
-            walk(v, f"{path}[{i}]")
-walk(doc, "")
-if bad:
-    sys.exit("second sweep deleted something: " + "; ".join(bad))
-print("second sweep: deleted nothing", file=sys.stderr)
-EOF
+  deleted_nothing "$OUT/sweep2.json"
   "$PY" "$RC_HERE/verify.py" --cloud ci "$OUT/manifest.json"
   step second-sweep
+fi
+
+# ---------------------------------------------------------------- projects (issue 15)
+# One target over two of the member's three projects: ci-2's leaked job goes; the same
+# job (names, tags, metadata) in ci-other, which the target does not name, stays, and so
+# does everything of ci's. A second run deletes nothing.
+if [[ "${REALCLOUD_SKIP_SWEEP:-0}" != 1 ]]; then
+  "$PY" "$RC_HERE/seed.py" --cloud ci-2 --jobs 1 --first-job 5 --no-survivors \
+    --out "$OUT/manifest-ci-2.json"
+  "$PY" "$RC_HERE/seed.py" --cloud ci-other --jobs 1 --first-job 5 --no-survivors --no-keypair \
+    --out "$OUT/manifest-ci-other-seeded.json"
+  "$PY" - "$OUT/manifest-ci-other-seeded.json" "$OUT/manifest-ci-other.json" <<'EOF'
+import json, sys
+m = json.load(open(sys.argv[1]))
+m["survivors"] += m["selected"]  # not in the target: every one of them must stay
+m["selected"] = []
+json.dump(m, open(sys.argv[2], "w"), indent=1)
+EOF
+  cat >"$OUT/projects.toml" <<EOF
+[[target]]
+name = "ci-projects"
+cloud = "ci"
+projects = ["ci", "ci-2"]
+EOF
+  mapfile -t sweep_args < <("$PY" -c 'import json,sys; print("\n".join(json.load(open(sys.argv[1]))["sweep_args"]))' "$OUT/manifest-ci-2.json")
+  cmd=("$STACKSWEEP_BIN" sweep --config "$OUT/projects.toml" "${sweep_args[@]}" --output json)
+  rc_log "sweep of two projects: ${cmd[*]}"
+  for run in 1 2; do
+    rc=0
+    "${cmd[@]}" >"$OUT/projects-sweep$run.json" 2>"$OUT/projects-sweep$run.log" || rc=$?
+    ((rc == 0)) || { tail -n 40 "$OUT/projects-sweep$run.log" >&2; rc_die "sweep $run of two projects exited $rc (want 0)"; }
+    "$PY" "$RC_HERE/verify.py" --cloud ci-2 "$OUT/manifest-ci-2.json"
+    "$PY" "$RC_HERE/verify.py" --cloud ci-other "$OUT/manifest-ci-other.json"
+    "$PY" "$RC_HERE/verify.py" --cloud ci "$OUT/manifest.json"
+  done
+  deleted_nothing "$OUT/projects-sweep2.json"
+  step projects
 fi
 
 # ---------------------------------------------------------------- conformance

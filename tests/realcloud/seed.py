@@ -3,7 +3,9 @@
 One Python process, openstacksdk, as the `ci` project member. Job N's resources are
 named `ci-job-N-*` and tagged `ci-job-N` where the kind has tags; volumes and
 snapshots carry metadata `ci-job=N`; floating IPs carry the tag and a description;
-keypairs and server groups have only their name.
+keypairs and server groups have only their name. Each job also leaves a trunk (parent
+and sub-port) and a port forwarding on its spare floating IP to its server's port; the
+survivors have a trunk and a forwarding of their own.
 
 Survivors sit next to them: untagged resources on the same external network
 (router gateway, floating IP), and look-alikes by name and mark (`ci-job-10-*`,
@@ -45,12 +47,20 @@ class Seeder:
         self.doomed = []
         self.snapshot_later = []  # (name, volume, job or None)
 
-    def keep(self, kind, res):
-        self.survivors.append({"kind": kind, "id": res.id})
+    @staticmethod
+    def item(kind, res, parent):
+        """A manifest entry; a port forwarding also names its floating IP (`parent`)."""
+        entry = {"kind": kind, "id": res.id}
+        if parent:
+            entry["parent"] = parent
+        return entry
+
+    def keep(self, kind, res, parent=None):
+        self.survivors.append(self.item(kind, res, parent))
         return res
 
-    def mine(self, kind, res):
-        self.selected.append({"kind": kind, "id": res.id})
+    def mine(self, kind, res, parent=None):
+        self.selected.append(self.item(kind, res, parent))
         return res
 
     # --------------------------------------------------------------- network parts
@@ -126,13 +136,36 @@ class Seeder:
         self.servers_to_wait.append(srv)
         return srv
 
+    def trunk(self, prefix, net, tags, record):
+        """A trunk (Kuryr, Kubernetes on OpenStack): a parent port and one VLAN sub-port."""
+        parent = record("port", self.net.create_port(name=f"{prefix}trunk-parent",
+                                                     network_id=net.id))
+        sub = record("port", self.net.create_port(name=f"{prefix}trunk-sub", network_id=net.id))
+        trunk = record("trunk", self.net.create_trunk(
+            name=f"{prefix}trunk", port_id=parent.id,
+            sub_ports=[{"port_id": sub.id, "segmentation_type": "vlan",
+                        "segmentation_id": 100}]))
+        if tags:
+            for res in (parent, sub, trunk):
+                self.net.set_tags(res, tags)
+        return trunk
+
+    def port_forwarding(self, fip, port, record):
+        """Forwards TCP 2222 of a floating IP (no port of its own) to port's SSH."""
+        pf = self.net.create_port_forwarding(
+            floatingip_id=fip.id, internal_port_id=port.id,
+            internal_ip_address=port.fixed_ips[0]["ip_address"],
+            internal_port=22, external_port=2222, protocol="tcp")
+        record("port-forwarding", pf, parent=fip.id)
+        return pf
+
     def volume(self, name, metadata, record):
         vol = record("volume", self.conn.block_storage.create_volume(
             name=name, size=1, metadata=metadata))
         return vol
 
     # --------------------------------------------------------------- one leaked job
-    def job(self, n, async_delete):
+    def job(self, n, async_delete, keypair=True):
         tag = f"ci-job-{n}"
         p = f"{tag}-"
         tags = [tag]
@@ -141,10 +174,15 @@ class Seeder:
         spare_fip = mine("floating-ip", self.net.create_ip(
             floating_network_id=self.public.id, description=f"{p}spare-fip"))
         self.net.set_tags(spare_fip, tags)
-        key = mine("keypair", self.conn.compute.create_keypair(name=f"{p}key"))
+        # Keypairs belong to the user, not the project: a look-alike job of the same user
+        # in another project cannot have one of the same name.
+        key = mine("keypair", self.conn.compute.create_keypair(name=f"{p}key")) if keypair else None
         group = mine("server-group", self.conn.compute.create_server_group(
             name=f"{p}group", policy="soft-anti-affinity"))
         srv = self.server(f"{p}vm", parts["port_b"], tags, mine, key=key, group=group)
+        self.trunk(p, parts["net"], tags, mine)
+        # Follows its floating IP (no marks of its own): goes before it and port-b.
+        self.port_forwarding(spare_fip, parts["port_b"], mine)
         data = self.volume(f"{p}data", {"ci-job": str(n)}, mine)
         self.attach.append((srv, data))
         vol2 = self.volume(f"{p}vol2", {"ci-job": str(n)}, mine)
@@ -177,6 +215,11 @@ class Seeder:
         keep("server-group", self.conn.compute.create_server_group(
             name="ci-job-10-group", policy="soft-anti-affinity"))
         srv = self.server("keep-vm", plain["port_b"], [], keep)
+        self.trunk("keep-", plain["net"], [], keep)
+        self.trunk("ci-job-10-", parts["net"], ["ci-job-10"], keep)
+        kept_fip = keep("floating-ip", self.net.create_ip(
+            floating_network_id=self.public.id, description="keep-forwarded"))
+        self.port_forwarding(kept_fip, plain["port_b"], keep)
         data = self.volume("keep-data", {"ci-job": "10"}, keep)
         self.attach.append((srv, data))
         v = self.volume("ci-job-1", {"ci-job-x": "1"}, keep)
@@ -220,29 +263,32 @@ def main():
     ap.add_argument("--async-server-delete", action="store_true")
     ap.add_argument("--no-survivors", action="store_true",
                     help="seed only the jobs (the chaos stage: survivors exist already)")
+    ap.add_argument("--first-job", type=int, default=1, help="number of the first job")
+    ap.add_argument("--no-keypair", action="store_true",
+                    help="jobs without a keypair (a look-alike project of the same user)")
     ap.add_argument("--out", required=True, help="manifest JSON path")
     args = ap.parse_args()
-    if not 1 <= args.jobs <= 9:
-        ap.error("--jobs must be 1..9 (job 10 is the look-alike)")
+    jobs = list(range(args.first_job, args.first_job + args.jobs))
+    if not (1 <= jobs[0] and jobs[-1] <= 9):
+        ap.error("jobs must be numbered 1..9 (job 10 is the look-alike)")
     t0 = time.monotonic()
     conn = openstack.connect(cloud=args.cloud)
     seeder = Seeder(conn)
-    for n in range(1, args.jobs + 1):
-        seeder.job(n, args.async_server_delete)
+    for n in jobs:
+        seeder.job(n, args.async_server_delete, keypair=not args.no_keypair)
     if not args.no_survivors:
         seeder.survivors_set()
     seeder.finish()
     for sg in conn.network.security_groups(name="default"):
         seeder.keep("security-group", sg)
-    jobs = list(range(1, args.jobs + 1))
-    sweep_args = ["--tag", "ci-job-1"]
+    sweep_args = ["--tag", f"ci-job-{jobs[0]}"]
     for n in jobs[1:]:
         sweep_args += ["--any-tag", f"ci-job-{n}"]
     for n in jobs:
         sweep_args += ["--metadata", f"ci-job={n}"]
     sweep_args += ["--name-regex", "^ci-job-(" + "|".join(map(str, jobs)) + ")-"]
     manifest = {
-        "tag": "ci-job-1",
+        "tag": f"ci-job-{jobs[0]}",
         "jobs": jobs,
         "sweep_args": sweep_args,
         "selected": seeder.selected,

@@ -176,7 +176,7 @@ cp "$V/etc/neutron/api-paste.ini" "$RC_ETC/neutron/"
   cat <<EOF
 [DEFAULT]
 core_plugin = ml2
-service_plugins = router
+service_plugins = router,trunk,port_forwarding
 auth_strategy = keystone
 transport_url = fake:/
 api_paste_config = $RC_ETC/neutron/api-paste.ini

@@ -35,12 +35,17 @@ def getter(conn, kind):
         "volume": bs.get_volume,
         "snapshot": bs.get_snapshot,
         "image": conn.image.get_image,
+        "trunk": net.get_trunk,
+        "port-forwarding": net.get_port_forwarding,
     }[kind]
 
 
-def fetch(conn, kind, rid):
-    """The resource, or None when the API answers 404."""
+def fetch(conn, kind, rid, parent=None):
+    """The resource, or None when the API answers 404. `parent`: a port forwarding's
+    floating IP."""
     try:
+        if parent:
+            return getter(conn, kind)(rid, parent)
         return getter(conn, kind)(rid)
     except exceptions.NotFoundException:
         return None
@@ -49,13 +54,13 @@ def fetch(conn, kind, rid):
 def check(conn, manifest):
     failures = []
     for item in manifest["selected"]:
-        res = fetch(conn, item["kind"], item["id"])
+        res = fetch(conn, item["kind"], item["id"], item.get("parent"))
         if res is not None:
             state = getattr(res, "status", None)
             failures.append(f"left behind: {item['kind']} {item['id']} "
                             f"{getattr(res, 'name', '') or ''} (status {state})")
     for item in manifest["survivors"]:
-        res = fetch(conn, item["kind"], item["id"])
+        res = fetch(conn, item["kind"], item["id"], item.get("parent"))
         if res is None:
             failures.append(f"deleted but not selected: {item['kind']} {item['id']}")
             continue
@@ -86,6 +91,12 @@ def facts(conn, kind, res):
         return {"rules": sorted(r["id"] for r in res.security_group_rules or [])}
     if kind == "subnet":
         return {"network_id": res.network_id}
+    if kind == "trunk":
+        return {"port_id": res.port_id,
+                "sub_ports": sorted(s["port_id"] for s in res.sub_ports or [])}
+    if kind == "port-forwarding":
+        return {"internal_port_id": res.internal_port_id,
+                "external_port": res.external_port}
     if kind == "server":
         return {"status": res.status}
     return {}
@@ -94,7 +105,7 @@ def facts(conn, kind, res):
 def record_facts(conn, manifest):
     out = {}
     for item in manifest["survivors"]:
-        res = fetch(conn, item["kind"], item["id"])
+        res = fetch(conn, item["kind"], item["id"], item.get("parent"))
         if res is not None:
             out[f"{item['kind']} {item['id']}"] = facts(conn, item["kind"], res)
     return out

@@ -7,6 +7,8 @@ vif_type "ovs" and marks it ACTIVE, which is all Nova's fake compute driver need
 It also registers an agentless trunk driver, so the bed's Neutron can load the
 `trunk` service plugin (the plugin refuses to start without a loaded driver) and
 answers the trunk API with its own rules (TrunkInUse, PortInUseAsTrunkParent, ...).
+Like ML2/OVS's driver it cannot trunk or untrunk a bound port: a trunk whose parent
+is bound to a server answers TrunkInUse to its delete.
 """
 
 from neutron_lib import constants
@@ -19,7 +21,7 @@ NAME = "bindall"
 
 
 class BindAllTrunkDriver(trunk_base.DriverBase):
-    """Trunks on ports this driver binds (vif_type "ovs"), VLAN sub-ports."""
+    """Trunks on ports this driver binds (vif_type "ovs"), VLAN sub-ports, agentless."""
 
     @property
     def is_loaded(self):
@@ -36,7 +38,7 @@ class BindAllMechanismDriver(api.MechanismDriver):
         # Subscribes itself to the trunk plugin's AFTER_INIT (the ML2 core plugin, and
         # so this driver, loads before the service plugins). Kept alive here.
         self.trunk_driver = BindAllTrunkDriver(
-            NAME, ["ovs"], ["vlan"], agent_type=None, can_trunk_bound_port=True
+            NAME, ["ovs"], ["vlan"], agent_type=None, can_trunk_bound_port=False
         )
 
     @property
