@@ -638,7 +638,9 @@ fn give_up(retries: u64, why: &str, cx: &StepContext<'_>) -> StepEnd {
 async fn poll_gone<C: Cloud>(cloud: &C, resource: &Resource, cx: &StepContext<'_>) -> Polled {
     let mut backoff = cx.backoff(cx.options.poll_base, cx.options.poll_cap);
     let mut seen_deleting = false;
+    let accepted = Instant::now();
     loop {
+        let mut deleting = false;
         let last = match cloud.read(resource).await {
             Ok(None) => return Polled::End(StepEnd::Done),
             Ok(Some(fresh)) if fresh.is_stuck_after_delete() => {
@@ -649,6 +651,7 @@ async fn poll_gone<C: Cloud>(cloud: &C, resource: &Resource, cx: &StepContext<'_
             }
             Ok(Some(fresh)) if fresh.is_deleting() => {
                 seen_deleting = true;
+                deleting = true;
                 fresh.status.unwrap_or_else(|| "deleting".into())
             }
             Ok(Some(fresh)) => {
@@ -664,6 +667,15 @@ async fn poll_gone<C: Cloud>(cloud: &C, resource: &Resource, cx: &StepContext<'_
             Err(e) => format!("unreadable: {e}"),
         };
         if !cx.wait(backoff.next(), false).await {
+            // Still in progress long after it was accepted: a delete the cloud may have
+            // lost (a snapshot's, when RabbitMQ restarted under Cinder), which only an
+            // admin can reset. Stuck, not a failure a retry would mend.
+            if deleting {
+                return Polled::End(StepEnd::Stuck(format!(
+                    "stuck: still {last} at the deadline, {}s after the delete was accepted: the cloud may have lost the delete (an admin can reset its status)",
+                    accepted.elapsed().as_secs()
+                )));
+            }
             return Polled::End(StepEnd::Failed(format!(
                 "failed: delete accepted but still there at the deadline (status {last})"
             )));
@@ -1377,6 +1389,70 @@ mod tests {
                 assert!(end.reason.contains("undid the delete 4 times"), "{end:?}");
             }
         }
+    }
+
+    /// A Cinder that lost a snapshot's delete message: the snapshot shows `deleting` for
+    /// ever after the delete was accepted.
+    struct LostDelete {
+        deleted: Mutex<bool>,
+    }
+
+    impl Cloud for LostDelete {
+        async fn read(&self, resource: &Resource) -> Result<Option<Resource>, CloudError> {
+            let mut fresh = resource.clone();
+            fresh.status = Some(if *self.deleted.lock().unwrap() {
+                "deleting".into()
+            } else {
+                "available".into()
+            });
+            Ok(Some(fresh))
+        }
+
+        async fn delete(&self, _: &Resource) -> Result<DeleteOutcome, CloudError> {
+            *self.deleted.lock().unwrap() = true;
+            Ok(DeleteOutcome::Accepted)
+        }
+
+        async fn detach(&self, _: &Detach) -> Result<DetachOutcome, CloudError> {
+            Ok(DetachOutcome::Done)
+        }
+    }
+
+    /// A delete still in progress at the deadline is reported stuck (the cloud may have
+    /// lost it; an admin must reset it), not failed, and is sent once.
+    #[tokio::test(start_paused = true)]
+    async fn delete_still_in_progress_at_the_deadline_is_stuck() {
+        let inventory = Inventory::new("proj", vec![ours(Kind::Snapshot, "s")]);
+        let marks = Marks {
+            name_regex: Some(regex::Regex::new("^ci-").unwrap()),
+            ..Marks::default()
+        };
+        let selector = Selector::new(marks, Filters::default()).unwrap();
+        let selection = select::evaluate(&inventory, &selector, Timestamp::now());
+        let plan = plan::build(&inventory, &selection);
+        let cloud = LostDelete {
+            deleted: Mutex::new(false),
+        };
+        let options = SweepOptions {
+            deadline: Duration::from_secs(60),
+            ..SweepOptions::default()
+        };
+        let report = execute(
+            &cloud,
+            &inventory,
+            &selection,
+            plan,
+            &options,
+            CancellationToken::new(),
+        )
+        .await;
+        let end = &report.resources[0];
+        assert_eq!(end.outcome, Outcome::Stuck, "{end:?}");
+        assert!(
+            end.reason.contains("still deleting at the deadline")
+                && end.reason.contains("may have lost the delete"),
+            "{end:?}"
+        );
     }
 
     fn ours(kind: Kind, id: &str) -> Resource {
