@@ -130,8 +130,10 @@ EOF
   cmd=("$BIN" sweep --cloud ci "${sweep_args[@]}" --output json)
 
   # The first sweep stops waiting after 4 minutes: a delete the fault lost is reported
-  # stuck then, not waited for until the default 30 minutes.
-  "${cmd[@]}" --deadline 4m >"$base-sweep1.json" 2>"$base-sweep1.log" &
+  # stuck then, not waited for until the default 30 minutes. At most 8 requests per
+  # second per service, so that it is still deleting when the fault bites (unpaced, it
+  # may finish 4 jobs before MariaDB has even stopped).
+  "${cmd[@]}" --deadline 4m --requests-per-second 8 >"$base-sweep1.json" 2>"$base-sweep1.log" &
   sweep_pid=$!
   # The fault starts once the sweep is deleting.
   for ((i = 0; i < 600; i++)); do
