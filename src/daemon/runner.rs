@@ -1,5 +1,6 @@
 //! The daemon's [`SweepRunner`] on the engine: each sweep connects afresh (credentials
-//! resolved again, so rotated ones are picked up) and runs the engine with the grace
+//! resolved again, so rotated ones are picked up; a scoped token of the same credential
+//! is reused from the sweep before while it has life enough left) and runs the engine with the grace
 //! period's hooks, then records quota and counts. A target of several projects or
 //! regions is swept unit by unit (discovered afresh each sweep), each unit's counts kept
 //! for its own metric series.
@@ -46,7 +47,8 @@ impl SweepRunner for EngineRunner {
     }
 
     async fn sweep(&self, ctx: SweepContext) -> Result<SweepRecord, SweepError> {
-        let spec = ctx.config.job(&ctx.target);
+        let mut spec = ctx.config.job(&ctx.target);
+        spec.connect.session.tokens = Some(ctx.tokens.clone());
         if ctx.target.units.is_single() {
             return sweep_job(&ctx, spec, &ctx.target.name, &ctx.labels).await;
         }
