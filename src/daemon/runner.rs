@@ -80,6 +80,7 @@ async fn sweep_units(ctx: &SweepContext, spec: JobSpec) -> Result<SweepRecord, S
             project: u.project_label().to_owned(),
             region: u.region.clone().unwrap_or_default(),
             record: None,
+            duration: std::time::Duration::ZERO,
         });
     }
     let app_credential = discovery.app_credential;
@@ -92,7 +93,9 @@ async fn sweep_units(ctx: &SweepContext, spec: JobSpec) -> Result<SweepRecord, S
                 let key = u.key();
                 let region = u.region.clone().unwrap_or_default();
                 let labels = ctx.labels.unit(u.project_label(), &region);
+                let started = tokio::time::Instant::now();
                 let result = sweep_job(ctx, unit_spec, &key, &labels).await;
+                let duration = started.elapsed();
                 if let Err(e) = &result {
                     tracing::warn!(target = %ctx.target.name, unit = %key, error = %e, "unit not swept");
                 }
@@ -100,6 +103,7 @@ async fn sweep_units(ctx: &SweepContext, spec: JobSpec) -> Result<SweepRecord, S
                     project: u.project_label().to_owned(),
                     region,
                     record: result.ok(),
+                    duration,
                 }
             }
         })
