@@ -6,12 +6,15 @@
 //!
 //! Prints per cycle: units (project x region) swept per minute, the p50/p99/max time of
 //! one unit's sweep (connecting included), Keystone token requests (`POST
-//! /v3/auth/tokens`) during the cycle, requests in all, what was deleted and left, and
-//! the sweeper's peak RSS. The first cycle deletes the leaked half of every unit; the
-//! next ones find nothing to delete (a janitor's steady state) and should need next to
-//! no tokens (scoped tokens are reused until they near expiry). After the last cycle the
-//! simulator is asked what is left of the selected resources and what is gone of the
-//! survivors; a case saying `WRONG` has figures that mean nothing (the bench exits 1).
+//! /v3/auth/tokens`) during the cycle, requests in all, what was deleted and left, the
+//! sweeper's peak RSS, and the CPU seconds the sweeper and the simulator used (on a
+//! shared or small machine the simulator, which scans whole tables for every listing, is
+//! the bottleneck; the sweeper's CPU per unit is then its capacity figure). The first
+//! cycle deletes the leaked half of every unit; the next ones find nothing to delete (a
+//! janitor's steady state) and should need next to no tokens (scoped tokens are reused
+//! until they near expiry). After the last cycle the simulator is asked what is left of
+//! the selected resources and what is gone of the survivors; a case saying `WRONG` has
+//! figures that mean nothing (the bench exits 1).
 //!
 //! Processes: the simulator in one, each replica's sweeper in another (the same binary,
 //! `--role`), so that peak RSS is the sweeper's own. The parent drives cycles over
@@ -55,6 +58,8 @@ use tokio_util::sync::CancellationToken;
 /// What one case runs with.
 #[derive(Debug, Clone)]
 struct Case {
+    /// Simulated clouds the projects are spread over, one target each.
+    clouds: usize,
     projects: usize,
     resources: usize,
     regions: usize,
@@ -90,6 +95,7 @@ fn main() {
         std::process::exit(2);
     }
     let case = Case {
+        clouds: number("--clouds", 1).max(1),
         projects: number("--projects", 20),
         resources: number("--resources", 25),
         regions: number("--regions", 2),
@@ -99,11 +105,12 @@ fn main() {
     };
     let as_json = args.iter().any(|a| a == "--json");
     println!(
-        "stacksweep fleet benchmark: {} projects x {} regions ({} units), {} resources per unit, \
-         {} ms latency, {} units at once, 1 replica",
+        "stacksweep fleet benchmark: {} projects x {} regions ({} units) over {} simulated \
+         cloud(s), {} resources per unit, {} ms latency, {} units at once, 1 replica",
         case.projects,
         case.regions,
         case.projects * case.regions,
+        case.clouds,
         case.resources,
         case.latency_ms,
         case.units_concurrency
@@ -130,7 +137,7 @@ fn print_result(r: &Value) {
         r["seed_s"].as_f64().unwrap_or(f64::NAN)
     );
     println!(
-        "{:>5} {:>6} {:>8} {:>9} {:>8} {:>8} {:>8} {:>7} {:>9} {:>8} {:>6} {:>8}",
+        "{:>5} {:>6} {:>8} {:>9} {:>8} {:>8} {:>8} {:>7} {:>9} {:>8} {:>6} {:>8} {:>7} {:>7} {:>8}",
         "cycle",
         "units",
         "wall s",
@@ -142,12 +149,15 @@ fn print_result(r: &Value) {
         "requests",
         "deleted",
         "left",
-        "RSS MiB"
+        "RSS MiB",
+        "CPU s",
+        "ms/unit",
+        "sim CPU"
     );
     for c in r["cycles"].as_array().unwrap() {
         let f = |k: &str| c[k].as_f64().unwrap_or(f64::NAN);
         println!(
-            "{:>5} {:>6} {:>8.1} {:>9.0} {:>8.3} {:>8.3} {:>8.3} {:>7} {:>9} {:>8} {:>6} {:>8.1}",
+            "{:>5} {:>6} {:>8.1} {:>9.0} {:>8.3} {:>8.3} {:>8.3} {:>7} {:>9} {:>8} {:>6} {:>8.1} {:>7.1} {:>7.2} {:>8.1}",
             c["cycle"].as_u64().unwrap_or(0),
             c["units"].as_u64().unwrap_or(0),
             f("wall_s"),
@@ -160,6 +170,9 @@ fn print_result(r: &Value) {
             c["deleted"].as_u64().unwrap_or(0),
             c["left"].as_u64().unwrap_or(0),
             f("rss_mib"),
+            f("sweeper_cpu_s"),
+            f("sweeper_cpu_ms_per_unit"),
+            f("sim_cpu_s"),
         );
     }
     let check = if r["ok"] == true {
@@ -176,35 +189,66 @@ fn print_result(r: &Value) {
     println!("{check}");
 }
 
-/// The simulator's Keystone token requests and all its requests so far (from its
-/// counters, which unlike its request log are never trimmed).
-fn counts(sim: &mut Role) -> (u64, u64) {
-    let c = sim.ask("counts");
-    (
-        c["token_requests"].as_u64().unwrap(),
-        c["requests"].as_u64().unwrap(),
-    )
+/// The simulators' Keystone token requests and all their requests so far (from their
+/// counters, which unlike their request logs are never trimmed), and their CPU seconds.
+fn counts(sims: &mut [Role]) -> (u64, u64, f64) {
+    let mut total = (0, 0, 0.0);
+    for sim in sims {
+        let c = sim.ask("counts");
+        total.0 += c["token_requests"].as_u64().unwrap();
+        total.1 += c["requests"].as_u64().unwrap();
+        total.2 += c["cpu_s"].as_f64().unwrap();
+    }
+    total
 }
 
 fn run_case(case: &Case) -> Value {
     let dir = tempfile::tempdir().unwrap();
+    // The projects are dealt out over the clouds: `fleet-NNNNN` numbered across all.
+    let mut sims = Vec::new();
+    let mut first = 0;
+    for k in 0..case.clouds {
+        let count = case.projects / case.clouds + usize::from(k < case.projects % case.clouds);
+        sims.push(Role::spawn(&[
+            "--role".into(),
+            "sim".into(),
+            "--name".into(),
+            format!("sim{k}"),
+            "--first".into(),
+            first.to_string(),
+            "--projects".into(),
+            count.to_string(),
+            "--resources".into(),
+            case.resources.to_string(),
+            "--regions".into(),
+            case.regions.to_string(),
+            "--latency-ms".into(),
+            case.latency_ms.to_string(),
+            "--clouds".into(),
+            dir.path()
+                .join(format!("sim{k}.yaml"))
+                .display()
+                .to_string(),
+        ]));
+        first += count;
+    }
+    let hellos: Vec<Value> = sims.iter_mut().map(Role::read).collect();
+    let sum = |key: &str| -> u64 { hellos.iter().map(|h| h[key].as_u64().unwrap_or(0)).sum() };
+    let (selected, survivors) = (sum("selected"), sum("survivors"));
+    let seed_s = hellos
+        .iter()
+        .map(|h| h["seed_s"].as_f64().unwrap_or(0.0))
+        .fold(0.0, f64::max);
+    // One clouds.yaml naming every simulator's cloud.
+    let mut clouds_yaml = String::from("clouds:\n");
+    let mut targets = Vec::new();
+    for (k, hello) in hellos.iter().enumerate() {
+        let text = std::fs::read_to_string(dir.path().join(format!("sim{k}.yaml"))).unwrap();
+        clouds_yaml.push_str(text.strip_prefix("clouds:\n").unwrap());
+        targets.push(format!("sim{k}={}", hello["tag"].as_str().unwrap()));
+    }
     let clouds = dir.path().join("clouds.yaml");
-    let mut sim = Role::spawn(&[
-        "--role".into(),
-        "sim".into(),
-        "--projects".into(),
-        case.projects.to_string(),
-        "--resources".into(),
-        case.resources.to_string(),
-        "--regions".into(),
-        case.regions.to_string(),
-        "--latency-ms".into(),
-        case.latency_ms.to_string(),
-        "--clouds".into(),
-        clouds.display().to_string(),
-    ]);
-    let hello = sim.read();
-    let tag = hello["tag"].as_str().unwrap().to_string();
+    std::fs::write(&clouds, clouds_yaml).unwrap();
     // One replica: one sweeper process. N replicas would be N of these, each sent
     // `cycle` before any answer is read.
     let mut replicas = vec![Role::spawn(&[
@@ -212,8 +256,8 @@ fn run_case(case: &Case) -> Value {
         "sweep".into(),
         "--clouds".into(),
         clouds.display().to_string(),
-        "--tag".into(),
-        tag,
+        "--targets".into(),
+        targets.join(","),
         "--units-concurrency".into(),
         case.units_concurrency.to_string(),
     ])];
@@ -223,9 +267,9 @@ fn run_case(case: &Case) -> Value {
     let mut cycles = Vec::new();
     let mut failed_units = 0;
     for cycle in 1..=case.cycles {
-        let (tokens_before, requests_before) = counts(&mut sim);
+        let (tokens_before, requests_before, sim_cpu_before) = counts(&mut sims);
         let answers: Vec<Value> = replicas.iter_mut().map(|r| r.ask("cycle")).collect();
-        let (tokens_after, requests_after) = counts(&mut sim);
+        let (tokens_after, requests_after, sim_cpu_after) = counts(&mut sims);
         let answer = &answers[0];
         failed_units += answer["failed_units"].as_u64().unwrap_or(0);
         let wall = answer["wall_s"].as_f64().unwrap();
@@ -244,14 +288,22 @@ fn run_case(case: &Case) -> Value {
             "deleted": answer["deleted"],
             "left": answer["left"],
             "rss_mib": answer["vmhwm_kib"].as_f64().unwrap_or(f64::NAN) / 1024.0,
+            "sweeper_cpu_s": answer["cpu_s"],
+            "sweeper_cpu_ms_per_unit": answer["cpu_s"].as_f64().unwrap_or(f64::NAN) * 1000.0 / units as f64,
+            "sim_cpu_s": sim_cpu_after - sim_cpu_before,
         }));
     }
     for replica in replicas {
         replica.finish();
     }
-    let verify = sim.ask("verify");
-    sim.finish();
-    let ok = verify["selected_left"] == 0 && verify["survivors_gone"] == 0 && failed_units == 0;
+    let (mut selected_left, mut survivors_gone) = (0, 0);
+    for mut sim in sims {
+        let verify = sim.ask("verify");
+        selected_left += verify["selected_left"].as_u64().unwrap();
+        survivors_gone += verify["survivors_gone"].as_u64().unwrap();
+        sim.finish();
+    }
+    let ok = selected_left == 0 && survivors_gone == 0 && failed_units == 0;
     json!({
         "projects": case.projects,
         "regions": case.regions,
@@ -259,13 +311,14 @@ fn run_case(case: &Case) -> Value {
         "latency_ms": case.latency_ms,
         "units_concurrency": case.units_concurrency,
         "replicas": 1,
-        "resources": hello["selected"].as_u64().unwrap_or(0) + hello["survivors"].as_u64().unwrap_or(0),
-        "selected": hello["selected"],
-        "survivors": hello["survivors"],
-        "seed_s": hello["seed_s"],
+        "clouds": case.clouds,
+        "resources": selected + survivors,
+        "selected": selected,
+        "survivors": survivors,
+        "seed_s": seed_s,
         "cycles": cycles,
-        "selected_left": verify["selected_left"],
-        "survivors_gone": verify["survivors_gone"],
+        "selected_left": selected_left,
+        "survivors_gone": survivors_gone,
         "failed_units": failed_units,
         "ok": ok,
     })
@@ -312,11 +365,13 @@ fn token_requests(sim: &SimHandle) -> u64 {
 /// at EOF.
 fn role_sim(flag: &dyn Fn(&str) -> Option<String>) {
     let number = |name: &str| -> usize { flag(name).unwrap().parse().unwrap() };
-    let (projects, resources, regions) = (
+    let (first, projects, resources, regions) = (
+        number("--first"),
         number("--projects"),
         number("--resources"),
         number("--regions"),
     );
+    let name = flag("--name").unwrap();
     let latency = Duration::from_millis(number("--latency-ms") as u64);
     let clouds = PathBuf::from(flag("--clouds").unwrap());
     runtime().block_on(async move {
@@ -328,10 +383,18 @@ fn role_sim(flag: &dyn Fn(&str) -> Option<String>) {
         .await
         .unwrap();
         let started = Instant::now();
-        let names: Vec<String> = (0..projects).map(|i| format!("fleet-{i:05}")).collect();
+        let names: Vec<String> = (first..first + projects)
+            .map(|i| format!("fleet-{i:05}"))
+            .collect();
         let manifest = sim.seed_projects(&names, &Scenario::Scale { resources });
         let seed_s = started.elapsed().as_secs_f64();
+        // Its clouds, renamed after this simulator (`sim` → `simK`), for the parent to merge.
         sim.write_clouds_yaml(&clouds).unwrap();
+        let text = std::fs::read_to_string(&clouds).unwrap();
+        let text = text
+            .replace("\n  sim:\n", &format!("\n  {name}:\n"))
+            .replace("\n  sim-appcred:\n", &format!("\n  {name}-appcred:\n"));
+        std::fs::write(&clouds, text).unwrap();
         say(
             &json!({"tag": manifest.tag, "selected": manifest.selected.len(),
             "survivors": manifest.survivors.len(), "seed_s": seed_s}),
@@ -341,7 +404,10 @@ fn role_sim(flag: &dyn Fn(&str) -> Option<String>) {
             match command.trim() {
                 "counts" => {
                     let requests: u64 = sim.endpoint_counts().values().sum();
-                    say(&json!({"token_requests": token_requests(&sim), "requests": requests}));
+                    say(
+                        &json!({"token_requests": token_requests(&sim), "requests": requests,
+                        "cpu_s": cpu_s()}),
+                    );
                 }
                 "verify" => {
                     let left = manifest
@@ -377,20 +443,35 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
 /// cache, and reports the units' times and the process's peak RSS.
 fn role_sweep(flag: &dyn Fn(&str) -> Option<String>) {
     let clouds = PathBuf::from(flag("--clouds").unwrap());
-    let tag = flag("--tag").unwrap();
+    // `cloud=tag,...`: one target per simulated cloud, each with its job's tag.
+    let targets: Vec<(String, String)> = flag("--targets")
+        .unwrap()
+        .split(',')
+        .map(|t| {
+            let (cloud, tag) = t.split_once('=').unwrap();
+            (cloud.to_owned(), tag.to_owned())
+        })
+        .collect();
     let units_concurrency: usize = flag("--units-concurrency").unwrap().parse().unwrap();
+    // The bound is per target: the total is shared out.
+    let per_target = units_concurrency.div_ceil(targets.len()).max(1);
     // Credentials are found the production way; set before any thread starts.
     std::env::set_var("OS_CLIENT_CONFIG_FILE", &clouds);
     runtime().block_on(async move {
-        let text = format!(
+        let mut text = format!(
             "[metrics]\nlisten = \"127.0.0.1:0\"\n\
-             [schedule]\ncron = \"*/15 * * * *\"\nmax_concurrent_units = {units_concurrency}\ndeadline = \"6h\"\n\
-             [select]\nany_tags = [\"{tag}\"]\nmetadata = {{ \"ci-job\" = \"{tag}\" }}\nname_regex = \"^{tag}-\"\n\
-             [[target]]\nname = \"fleet\"\ncloud = \"sim\"\nprojects = [\"fleet-*\"]\nregions = \"all\"\n"
+             [schedule]\ncron = \"*/15 * * * *\"\nmax_concurrent_targets = {}\n\
+             max_concurrent_units = {per_target}\ndeadline = \"6h\"\n",
+            targets.len()
         );
+        for (cloud, tag) in &targets {
+            text.push_str(&format!(
+                "[[target]]\nname = \"{cloud}\"\ncloud = \"{cloud}\"\nprojects = [\"fleet-*\"]\n\
+                 regions = \"all\"\n[target.select]\nany_tags = [\"{tag}\"]\n\
+                 metadata = {{ \"ci-job\" = \"{tag}\" }}\nname_regex = \"^{tag}-\"\n"
+            ));
+        }
         let config = Arc::new(Config::parse(&text, "fleet bench").unwrap());
-        let target = config.targets[0].clone();
-        let labels = TargetLabels::of(&target);
         let state = Arc::new(StateStore::load(None));
         let metrics = Arc::new(Metrics::new());
         // What the daemon keeps per config generation.
@@ -402,31 +483,42 @@ fn role_sweep(flag: &dyn Fn(&str) -> Option<String>) {
                 say(&json!({"error": format!("unknown command {command:?}")}));
                 continue;
             }
-            let ctx = SweepContext {
-                target: target.clone(),
-                config: Arc::clone(&config),
-                state: Arc::clone(&state),
-                metrics: Arc::clone(&metrics),
-                labels: labels.clone(),
-                now: jiff::Timestamp::now(),
-                cancel: CancellationToken::new(),
-                tokens: tokens.clone(),
-            };
+            // Every target at once, as the daemon does when their schedules coincide.
+            let sweeps = config.targets.iter().map(|target| {
+                let ctx = SweepContext {
+                    target: target.clone(),
+                    config: Arc::clone(&config),
+                    state: Arc::clone(&state),
+                    metrics: Arc::clone(&metrics),
+                    labels: TargetLabels::of(target),
+                    now: jiff::Timestamp::now(),
+                    cancel: CancellationToken::new(),
+                    tokens: tokens.clone(),
+                };
+                EngineRunner.sweep(ctx)
+            });
             let started = Instant::now();
-            let record = EngineRunner.sweep(ctx).await.unwrap();
+            let cpu_before = cpu_s();
+            let records: Vec<_> = futures::future::join_all(sweeps)
+                .await
+                .into_iter()
+                .map(Result::unwrap)
+                .collect();
             let wall = started.elapsed().as_secs_f64();
-            let mut times: Vec<f64> = record
-                .units
-                .iter()
+            let cpu = cpu_s() - cpu_before;
+            let units = || records.iter().flat_map(|r| r.units.iter());
+            let mut times: Vec<f64> = units()
                 .filter(|u| u.record.is_some())
                 .map(|u| u.duration.as_secs_f64())
                 .collect();
             times.sort_by(f64::total_cmp);
-            let failed = record.units.iter().filter(|u| u.record.is_none()).count();
-            let deleted: u64 = record.kinds.values().map(|c| c.deleted).sum();
-            let left: u64 = record.kinds.values().map(|c| c.left()).sum();
+            let failed = units().filter(|u| u.record.is_none()).count();
+            let counts = || records.iter().flat_map(|r| r.kinds.values());
+            let deleted: u64 = counts().map(|c| c.deleted).sum();
+            let left: u64 = counts().map(|c| c.left()).sum();
+            let listing_errors: u64 = records.iter().map(|r| r.listing_errors).sum();
             say(&json!({
-                "units": record.units.len(),
+                "units": units().count(),
                 "failed_units": failed,
                 "wall_s": wall,
                 "unit_p50_s": quantile(&times, 0.50),
@@ -434,12 +526,29 @@ fn role_sweep(flag: &dyn Fn(&str) -> Option<String>) {
                 "unit_max_s": times.last().copied().unwrap_or(f64::NAN),
                 "deleted": deleted,
                 "left": left,
-                "listing_errors": record.listing_errors,
+                "listing_errors": listing_errors,
+                "cpu_s": cpu,
                 "tokens_cached": tokens.len(),
                 "vmhwm_kib": vmhwm_kib(),
             }));
         }
     });
+}
+
+/// CPU time this process has used (user + system, all threads), in seconds.
+fn cpu_s() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command (which may hold spaces) start at state; utime and stime
+    // are the 14th and 15th fields, in clock ticks (100 per second on Linux).
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 /// Peak resident set size of this process (`VmHWM`), in KiB.

@@ -378,7 +378,7 @@ async fn issue(
         project_id,
         project_name,
         roles,
-        catalog: info.catalog,
+        catalog: info.catalog.trimmed(cloud.interface()),
     })
 }
 

@@ -27,7 +27,7 @@ pub(crate) struct Scoped {
     pub project_name: String,
     /// Role names on the token.
     pub roles: Vec<String>,
-    /// The whole catalog.
+    /// The catalog: the services we use, on the cloud's interface.
     pub catalog: Catalog,
 }
 

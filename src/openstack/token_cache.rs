@@ -1,6 +1,6 @@
 //! Scoped Keystone tokens kept across sessions, so that a daemon sweeping the same
 //! projects every few minutes asks Keystone for a token per scope about once an hour, not
-//! once per sweep. Keyed by auth URL, identity and scope (no secret in the key); an entry
+//! once per sweep. Keyed by auth URL, interface, identity and scope (no secret in the key); an entry
 //! also holds the credential's secret, and a lookup with another secret (rotated
 //! credentials) drops it. A token is reused only while more than a margin of its life is
 //! left (see [`reuse_margin`]); a 401 still renews it.
@@ -25,10 +25,12 @@ pub(crate) fn reuse_margin(lifetime: Duration) -> Duration {
         .min(lifetime / 2)
 }
 
-/// Who asks, for what scope, where: everything but the secret.
+/// Who asks, for what scope, where: everything but the secret. The interface too, as a
+/// cached token keeps only its catalog's endpoints.
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct Key {
     auth_url: String,
+    interface: String,
     identity: String,
 }
 
@@ -45,6 +47,7 @@ impl Key {
         };
         Key {
             auth_url: cloud.auth_url().trim_end_matches('/').to_owned(),
+            interface: cloud.interface().to_owned(),
             identity,
         }
     }
