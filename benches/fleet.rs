@@ -50,7 +50,7 @@ use role::Role;
 use stacksweep::config::Config;
 use stacksweep::daemon::state::StateStore;
 use stacksweep::daemon::{EngineRunner, SweepContext, SweepRunner};
-use stacksweep::metrics::{Metrics, TargetLabels};
+use stacksweep::metrics::{Metrics, SweepOutcome, TargetLabels};
 use stacksweep::openstack::TokenCache;
 use stacksweep_sim::{Scenario, Sim, SimConfig, SimHandle};
 use tokio_util::sync::CancellationToken;
@@ -175,6 +175,13 @@ fn print_result(r: &Value) {
             f("sim_cpu_s"),
         );
     }
+    println!(
+        "/metrics after the cycles: {} series, {:.1} MiB, rendered in {:.2} s; peak RSS then {:.1} MiB",
+        r["metrics_series"],
+        r["metrics_mib"].as_f64().unwrap_or(f64::NAN),
+        r["metrics_render_s"].as_f64().unwrap_or(f64::NAN),
+        r["rss_after_render_mib"].as_f64().unwrap_or(f64::NAN)
+    );
     let check = if r["ok"] == true {
         format!(
             "ok: {} leaked gone, {} kept intact, no unit failed",
@@ -293,6 +300,7 @@ fn run_case(case: &Case) -> Value {
             "sim_cpu_s": sim_cpu_after - sim_cpu_before,
         }));
     }
+    let scrape = replicas[0].ask("metrics");
     for replica in replicas {
         replica.finish();
     }
@@ -317,6 +325,10 @@ fn run_case(case: &Case) -> Value {
         "survivors": survivors,
         "seed_s": seed_s,
         "cycles": cycles,
+        "metrics_series": scrape["series"],
+        "metrics_mib": scrape["bytes"].as_f64().unwrap_or(f64::NAN) / 1048576.0,
+        "metrics_render_s": scrape["render_s"],
+        "rss_after_render_mib": scrape["vmhwm_kib"].as_f64().unwrap_or(f64::NAN) / 1024.0,
         "selected_left": selected_left,
         "survivors_gone": survivors_gone,
         "failed_units": failed_units,
@@ -479,9 +491,21 @@ fn role_sweep(flag: &dyn Fn(&str) -> Option<String>) {
         say(&json!({"ready": true}));
         let mut rx = commands();
         while let Some(command) = rx.recv().await {
-            if command.trim() != "cycle" {
-                say(&json!({"error": format!("unknown command {command:?}")}));
-                continue;
+            match command.trim() {
+                "cycle" => {}
+                "metrics" => {
+                    // What one scrape of /metrics costs after the cycles.
+                    let started = Instant::now();
+                    let text = metrics.render().unwrap();
+                    let series = text.lines().filter(|l| !l.starts_with('#')).count();
+                    say(&json!({"series": series, "bytes": text.len(),
+                        "render_s": started.elapsed().as_secs_f64(), "vmhwm_kib": vmhwm_kib()}));
+                    continue;
+                }
+                other => {
+                    say(&json!({"error": format!("unknown command {other:?}")}));
+                    continue;
+                }
             }
             // Every target at once, as the daemon does when their schedules coincide.
             let sweeps = config.targets.iter().map(|target| {
@@ -506,6 +530,17 @@ fn role_sweep(flag: &dyn Fn(&str) -> Option<String>) {
                 .collect();
             let wall = started.elapsed().as_secs_f64();
             let cpu = cpu_s() - cpu_before;
+            // What the daemon's scheduler records after each target's sweep.
+            let finished = jiff::Timestamp::now().as_millisecond() as f64 / 1000.0;
+            for (target, record) in config.targets.iter().zip(&records) {
+                let outcome = match record.listing_errors > 0
+                    || record.kinds.values().any(|c| c.left() > 0)
+                {
+                    true => SweepOutcome::Incomplete,
+                    false => SweepOutcome::Clean,
+                };
+                metrics.record_sweep(&TargetLabels::of(target), outcome, Some(record), finished);
+            }
             let units = || records.iter().flat_map(|r| r.units.iter());
             let mut times: Vec<f64> = units()
                 .filter(|u| u.record.is_some())
