@@ -170,12 +170,15 @@ async fn sweep_job(
     if let Some(quota) = &swept.quota {
         ctx.metrics.record_quota(labels, quota);
     }
-    let state = ctx.state.snapshot();
-    Ok(record(
-        &swept.report,
-        &swept.inventory,
-        &grace.held,
-        |key| state.first_seen(state_key, key.kind.as_str(), &key.id),
-        ctx.now,
-    ))
+    // Read in place: a copy of the whole state per unit costs O(units²) over a sweep of
+    // thousands of units (benches/fleet.rs).
+    Ok(ctx.state.with(|state| {
+        record(
+            &swept.report,
+            &swept.inventory,
+            &grace.held,
+            |key| state.first_seen(state_key, key.kind.as_str(), &key.id),
+            ctx.now,
+        )
+    }))
 }
