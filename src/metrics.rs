@@ -403,6 +403,9 @@ pub struct UnitRecord {
     /// What the unit's sweep did; `None` when it could not sweep (its error is logged
     /// and counted as a listing error of the target).
     pub record: Option<SweepRecord>,
+    /// How long the unit's sweep took, connecting included (zero when it never started):
+    /// what a fleet's capacity is planned on.
+    pub duration: std::time::Duration,
 }
 
 /// Every metric stacksweep exports, and the registry that renders them.
@@ -912,11 +915,13 @@ mod tests {
                     project: "ci-1".into(),
                     region: "RegionOne".into(),
                     record: Some(unit(2)),
+                    ..UnitRecord::default()
                 },
                 UnitRecord {
                     project: "ci-1".into(),
                     region: "RegionTwo".into(),
                     record: Some(unit(1)),
+                    ..UnitRecord::default()
                 },
             ],
             ..unit(3)

@@ -244,7 +244,7 @@ impl SimHandle {
     /// `cx-1`, the CI user a member of each, every one holding the same job (same tag,
     /// same names) in every region. What a sweep of `ci-*` must delete and keep.
     fn seed_multi_project(&self) -> Manifest {
-        let tag = format!("ci-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        let tag = scenarios::new_tag();
         let mut manifest = Manifest {
             tag: tag.clone(),
             ..Manifest::default()
@@ -256,6 +256,27 @@ impl SimHandle {
                 if !selected {
                     m.survivors.append(&mut m.selected);
                 }
+                manifest.selected.append(&mut m.selected);
+                manifest.survivors.append(&mut m.survivors);
+            }
+        }
+        manifest
+    }
+
+    /// Seeds `scenario` (not `multi-project`, which has its own projects) into each of
+    /// `projects` (made if missing, the CI user a member of each) in every region, all
+    /// under one tag: a fleet of CI projects for benchmarks. Returns what a sweep of that
+    /// tag must delete and keep.
+    pub fn seed_projects(&self, projects: &[String], scenario: &Scenario) -> Manifest {
+        let tag = scenarios::new_tag();
+        let mut manifest = Manifest {
+            tag: tag.clone(),
+            ..Manifest::default()
+        };
+        for name in projects {
+            let project = self.add_project(name);
+            for region in self.regions.values() {
+                let mut m = scenarios::seed_tagged(&mut region.lock(), &project, scenario, &tag);
                 manifest.selected.append(&mut m.selected);
                 manifest.survivors.append(&mut m.survivors);
             }

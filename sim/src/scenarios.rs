@@ -159,10 +159,30 @@ impl Manifest {
 /// Seeds `scenario` into `project`. A scenario that cannot be built completely (a
 /// malformed file) yields what was built before the failure.
 pub fn seed(state: &mut SimState, project: &str, scenario: &Scenario) -> Manifest {
+    let tag = match scenario {
+        Scenario::File(f) => f.tag.clone(),
+        _ => new_tag(),
+    };
+    seed_tagged(state, project, scenario, &tag)
+}
+
+/// A fresh job tag, `ci-` and 8 hex digits.
+pub fn new_tag() -> String {
+    format!("ci-{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
+}
+
+/// [`seed`] with the job's tag given (a file scenario keeps its own), so that one job can
+/// span many projects and regions.
+pub fn seed_tagged(
+    state: &mut SimState,
+    project: &str,
+    scenario: &Scenario,
+    tag: &str,
+) -> Manifest {
     let mut s = Seeder::new(state, project);
     let tag = match scenario {
         Scenario::File(f) => f.tag.clone(),
-        _ => format!("ci-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]),
+        _ => tag.to_owned(),
     };
     let built = match scenario {
         Scenario::KubesprayAborted { nodes } => kubespray(&mut s, &tag, *nodes),

@@ -42,6 +42,7 @@ pub use self::runner::EngineRunner;
 use crate::config::{Config, ConfigError, Target};
 use crate::daemon::state::StateStore;
 use crate::metrics::{Metrics, SweepRecord, TargetLabels};
+use crate::openstack::TokenCache;
 
 /// Default of [`DaemonOptions::drain_timeout`].
 pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(60);
@@ -78,6 +79,9 @@ pub struct SweepContext {
     /// Cancelled at the per-sweep deadline or on shutdown: start no new deletes, let the
     /// ones in flight finish, return what was done.
     pub cancel: CancellationToken,
+    /// Scoped tokens reused from one sweep to the next (one cache per config generation:
+    /// a reload starts afresh).
+    pub tokens: TokenCache,
 }
 
 /// Carries out sweeps for the daemon. The engine implements it; tests use fakes.
@@ -143,6 +147,8 @@ struct Generation {
     /// `schedule.max_concurrent_targets` permits; a reload that changes the bound makes
     /// a new semaphore (sweeps already running keep their old permit).
     permits: Arc<Semaphore>,
+    /// Scoped Keystone tokens of this generation's sweeps: dropped with it on reload.
+    tokens: TokenCache,
 }
 
 /// What the daemon's tasks share.
@@ -204,6 +210,7 @@ impl<R: SweepRunner> Daemon<R> {
         let (generation, _) = watch::channel(Arc::new(Generation {
             config: Arc::new(config),
             permits,
+            tokens: TokenCache::new(),
         }));
         let shared = Arc::new(Shared {
             runner,
@@ -323,6 +330,7 @@ impl<R: SweepRunner> DaemonHandle<R> {
         self.shared.generation.send_replace(Arc::new(Generation {
             config: Arc::new(config),
             permits,
+            tokens: TokenCache::new(),
         }));
     }
 

@@ -1,5 +1,6 @@
 //! The daemon's [`SweepRunner`] on the engine: each sweep connects afresh (credentials
-//! resolved again, so rotated ones are picked up) and runs the engine with the grace
+//! resolved again, so rotated ones are picked up; a scoped token of the same credential
+//! is reused from the sweep before while it has life enough left) and runs the engine with the grace
 //! period's hooks, then records quota and counts. A target of several projects or
 //! regions is swept unit by unit (discovered afresh each sweep), each unit's counts kept
 //! for its own metric series.
@@ -46,7 +47,8 @@ impl SweepRunner for EngineRunner {
     }
 
     async fn sweep(&self, ctx: SweepContext) -> Result<SweepRecord, SweepError> {
-        let spec = ctx.config.job(&ctx.target);
+        let mut spec = ctx.config.job(&ctx.target);
+        spec.connect.session.tokens = Some(ctx.tokens.clone());
         if ctx.target.units.is_single() {
             return sweep_job(&ctx, spec, &ctx.target.name, &ctx.labels).await;
         }
@@ -78,6 +80,7 @@ async fn sweep_units(ctx: &SweepContext, spec: JobSpec) -> Result<SweepRecord, S
             project: u.project_label().to_owned(),
             region: u.region.clone().unwrap_or_default(),
             record: None,
+            duration: std::time::Duration::ZERO,
         });
     }
     let app_credential = discovery.app_credential;
@@ -90,7 +93,9 @@ async fn sweep_units(ctx: &SweepContext, spec: JobSpec) -> Result<SweepRecord, S
                 let key = u.key();
                 let region = u.region.clone().unwrap_or_default();
                 let labels = ctx.labels.unit(u.project_label(), &region);
+                let started = tokio::time::Instant::now();
                 let result = sweep_job(ctx, unit_spec, &key, &labels).await;
+                let duration = started.elapsed();
                 if let Err(e) = &result {
                     tracing::warn!(target = %ctx.target.name, unit = %key, error = %e, "unit not swept");
                 }
@@ -98,6 +103,7 @@ async fn sweep_units(ctx: &SweepContext, spec: JobSpec) -> Result<SweepRecord, S
                     project: u.project_label().to_owned(),
                     region,
                     record: result.ok(),
+                    duration,
                 }
             }
         })
@@ -164,12 +170,15 @@ async fn sweep_job(
     if let Some(quota) = &swept.quota {
         ctx.metrics.record_quota(labels, quota);
     }
-    let state = ctx.state.snapshot();
-    Ok(record(
-        &swept.report,
-        &swept.inventory,
-        &grace.held,
-        |key| state.first_seen(state_key, key.kind.as_str(), &key.id),
-        ctx.now,
-    ))
+    // Read in place: a copy of the whole state per unit costs O(units²) over a sweep of
+    // thousands of units (benches/fleet.rs).
+    Ok(ctx.state.with(|state| {
+        record(
+            &swept.report,
+            &swept.inventory,
+            &grace.held,
+            |key| state.first_seen(state_key, key.kind.as_str(), &key.id),
+            ctx.now,
+        )
+    }))
 }

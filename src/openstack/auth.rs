@@ -19,7 +19,8 @@ use super::catalog::{api_root, Catalog, ALL_SERVICES};
 use super::clouds::{AuthMethod, CloudConfig, DomainRef, UserRef};
 use super::error::{parse_error_body, ApiError};
 use super::request::{Call, Credential, Requester};
-use super::token::Token;
+use super::token::{Scoped, Token};
+use super::token_cache::{reuse_margin, TokenCache};
 use super::Service;
 
 /// The margin before expiry at which a token is renewed: a tenth of its life, at least
@@ -66,6 +67,8 @@ pub(crate) struct Authenticator {
     current: RwLock<Arc<Token>>,
     /// Serialises renewals.
     renewing: Mutex<()>,
+    /// Where tokens are shared with other sessions of the same credential and scope.
+    cache: Option<TokenCache>,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -95,21 +98,43 @@ pub(crate) fn identity_root(auth_url: &str) -> Result<Url, ApiError> {
 }
 
 impl Authenticator {
-    /// Authenticates for the first time.
+    /// Authenticates for the first time: takes the cached token of this credential and
+    /// scope when `cache` has one with life enough left, else asks Keystone (and caches
+    /// the answer).
     pub async fn login(
         cloud: &CloudConfig,
         requester: &Requester,
+        cache: Option<TokenCache>,
     ) -> Result<Authenticator, ApiError> {
         let identity_root = identity_root(cloud.auth_url())?;
         let tokens_url = Url::parse(&format!("{identity_root}/auth/tokens"))
             .map_err(|e| ApiError::Setup(e.to_string()))?;
-        let token = issue(cloud, &identity_root, &tokens_url, requester, 1).await?;
+        let _issuing = match &cache {
+            Some(c) => Some(c.issuing(cloud).await),
+            None => None,
+        };
+        let cached = cache.as_ref().and_then(|c| c.get(cloud));
+        let scoped = match cached {
+            Some(scoped) => {
+                debug!(project_id = %scoped.project_id, "reusing a cached token");
+                scoped
+            }
+            None => {
+                let scoped = Arc::new(issue(cloud, &identity_root, &tokens_url, requester).await?);
+                if let Some(cache) = &cache {
+                    cache.put(cloud, Arc::clone(&scoped));
+                }
+                scoped
+            }
+        };
+        let token = token_for(&scoped, cloud, &identity_root, 1);
         Ok(Authenticator {
             cloud: cloud.clone(),
             tokens_url,
             identity_root,
             current: RwLock::new(Arc::new(token)),
             renewing: Mutex::new(()),
+            cache,
         })
     }
 
@@ -128,24 +153,52 @@ impl Authenticator {
         self.current.read().await.clone()
     }
 
-    /// Renews the token unless someone already replaced generation `stale`.
+    /// Renews the token unless someone already replaced generation `stale`: with another
+    /// session's newer token of the same scope when the cache has one (so that a 401 on a
+    /// shared token costs Keystone one request, not one per session), else from Keystone.
     pub async fn refresh(&self, requester: &Requester, stale: u64) -> Result<Arc<Token>, ApiError> {
         let _guard = self.renewing.lock().await;
         let token = self.current.read().await.clone();
         if token.generation != stale {
             return Ok(token);
         }
-        // Boxed: issuing goes through the request path, which calls back into us.
-        let fresh = Arc::new(
-            Box::pin(issue(
-                &self.cloud,
-                &self.identity_root,
-                &self.tokens_url,
-                requester,
-                stale + 1,
-            ))
-            .await?,
-        );
+        let _issuing = match &self.cache {
+            Some(c) => Some(c.issuing(&self.cloud).await),
+            None => None,
+        };
+        let newer = self
+            .cache
+            .as_ref()
+            .and_then(|c| c.latest(&self.cloud))
+            .filter(|s| {
+                s.secret.expose_secret() != token.secret.expose_secret()
+                    && Instant::now() < s.renew_at
+            });
+        let scoped = match newer {
+            Some(scoped) => scoped,
+            None => {
+                // Boxed: issuing goes through the request path, which calls back into us.
+                let scoped = Arc::new(
+                    Box::pin(issue(
+                        &self.cloud,
+                        &self.identity_root,
+                        &self.tokens_url,
+                        requester,
+                    ))
+                    .await?,
+                );
+                if let Some(cache) = &self.cache {
+                    cache.put(&self.cloud, Arc::clone(&scoped));
+                }
+                scoped
+            }
+        };
+        let fresh = Arc::new(token_for(
+            &scoped,
+            &self.cloud,
+            &self.identity_root,
+            stale + 1,
+        ));
         info!(generation = fresh.generation, "re-authenticated");
         *self.current.write().await = fresh.clone();
         Ok(fresh)
@@ -253,8 +306,7 @@ async fn issue(
     identity_root: &Url,
     tokens_url: &Url,
     requester: &Requester,
-    generation: u64,
-) -> Result<Token, ApiError> {
+) -> Result<Scoped, ApiError> {
     let fail = |message: String| ApiError::Auth {
         who: cloud.who(),
         auth_url: identity_root.to_string(),
@@ -314,9 +366,28 @@ async fn issue(
         // No usable expiry: renew only on 401.
         None => Instant::now() + Duration::from_secs(365 * 24 * 3600),
     };
+    let reuse_until = match lifetime {
+        Some(life) => Instant::now() + life.saturating_sub(reuse_margin(life)),
+        None => renew_at,
+    };
+    debug!(project_id = %project_id, lifetime_s = lifetime.map(|l| l.as_secs()), "authenticated");
+    Ok(Scoped {
+        secret,
+        renew_at,
+        reuse_until,
+        project_id,
+        project_name,
+        roles,
+        catalog: info.catalog.trimmed(cloud.interface()),
+    })
+}
+
+/// A session's token from what Keystone issued: the API roots of `cloud`'s interface
+/// and region picked from the catalog.
+fn token_for(scoped: &Scoped, cloud: &CloudConfig, identity_root: &Url, generation: u64) -> Token {
     let mut roots = HashMap::new();
     for service in ALL_SERVICES {
-        if let Some(url) = info
+        if let Some(url) = scoped
             .catalog
             .endpoint(service, cloud.interface(), cloud.region())
         {
@@ -334,18 +405,16 @@ async fn issue(
     roots
         .entry(Service::Identity)
         .or_insert_with(|| identity_root.clone());
-    debug!(generation, project_id = %project_id, lifetime_s = lifetime.map(|l| l.as_secs()), "authenticated");
-    let regions = info.catalog.regions(cloud.interface());
-    Ok(Token {
-        secret,
+    Token {
+        secret: scoped.secret.clone(),
         generation,
-        renew_at,
+        renew_at: scoped.renew_at,
         roots,
-        project_id,
-        project_name,
-        roles,
-        regions,
-    })
+        project_id: scoped.project_id.clone(),
+        project_name: scoped.project_name.clone(),
+        roles: scoped.roles.clone(),
+        regions: scoped.catalog.regions(cloud.interface()),
+    }
 }
 
 /// How long the token lives: `expires_at - issued_at` by Keystone's own clock (immune to

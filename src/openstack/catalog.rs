@@ -96,6 +96,29 @@ impl Catalog {
 }
 
 impl Catalog {
+    /// Only what a session on `interface` uses: the services we talk to, and their
+    /// endpoints on that interface (a cached token keeps this, not the whole catalog).
+    pub fn trimmed(self, interface: &str) -> Catalog {
+        let ours: Vec<&str> = ALL_SERVICES
+            .iter()
+            .flat_map(|s| service_types(*s).iter().copied())
+            .collect();
+        let mut entries: Vec<CatalogEntry> = self
+            .0
+            .into_iter()
+            .filter(|entry| ours.contains(&entry.kind.as_str()))
+            .map(|mut entry| {
+                entry
+                    .endpoints
+                    .retain(|ep| ep.interface.trim_end_matches("URL") == interface);
+                entry.endpoints.shrink_to_fit();
+                entry
+            })
+            .collect();
+        entries.shrink_to_fit();
+        Catalog(entries)
+    }
+
     /// The regions with an endpoint on `interface` of any service we sweep (Keystone
     /// aside: a region that offers only identity has nothing to sweep).
     pub fn regions(&self, interface: &str) -> std::collections::BTreeSet<String> {
@@ -195,6 +218,30 @@ mod tests {
             Some("http://c1:8776/v3/p1")
         );
         assert_eq!(c.endpoint(Service::Compute, "public", None), None);
+    }
+
+    /// A trimmed catalog answers every lookup on its interface as the whole one did, and
+    /// keeps nothing else.
+    #[test]
+    fn trimmed_keeps_what_the_interface_uses() {
+        let mut whole = catalog();
+        whole.0.push(
+            serde_json::from_value(json!({"type": "placement", "endpoints": [
+            {"interface": "public", "region_id": "RegionOne", "url": "http://p"}]}))
+            .unwrap(),
+        );
+        let trimmed = whole.clone().trimmed("public");
+        for service in ALL_SERVICES {
+            for region in [None, Some("RegionOne"), Some("RegionTwo")] {
+                assert_eq!(
+                    trimmed.endpoint(service, "public", region),
+                    whole.endpoint(service, "public", region)
+                );
+            }
+        }
+        assert_eq!(trimmed.regions("public"), whole.regions("public"));
+        assert_eq!(trimmed.endpoint(Service::Network, "internal", None), None);
+        assert!(trimmed.0.iter().all(|e| e.kind != "placement"));
     }
 
     /// Interface and region both narrow the pick.

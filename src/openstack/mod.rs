@@ -3,6 +3,7 @@
 //!
 //! - [`clouds`]: where credentials come from, resolved as the `openstack` CLI does;
 //! - [`auth`]: Keystone v3 tokens and their renewal;
+//! - [`token_cache`]: scoped tokens reused across sessions (the daemon's sweeps);
 //! - [`catalog`]: endpoint choice and versioned API roots;
 //! - [`request`]: the one request path;
 //! - [`pacing`]: per-service adaptive limits of concurrency and rate;
@@ -41,6 +42,7 @@ pub mod paginate;
 pub mod request;
 pub mod session;
 mod token;
+pub mod token_cache;
 
 pub use clouds::{
     AuthMethod, CloudConfig, CloudsError, CloudsSource, DomainRef, ProjectScope, UserRef,
@@ -50,6 +52,7 @@ pub use error::{parse_error_body, parse_retry_after, ApiError, UnreachableCause}
 pub use pacing::{PacingMode, PacingStats, Pushback, RetryCounts};
 pub use request::{microversion_headers, RequestObserver, RetryPolicy, RetryReason};
 pub use session::{DeleteOutcome, Session, SessionOptions};
+pub use token_cache::TokenCache;
 
 /// An OpenStack service the janitor talks to, as named in the catalog.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

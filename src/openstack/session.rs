@@ -18,6 +18,7 @@ use super::paginate::{self, PageSource};
 use super::request::{
     error_chain, Call, Reply, RequestConfig, RequestObserver, Requester, RetryPolicy,
 };
+use super::token_cache::TokenCache;
 use super::Service;
 
 /// Settings for a [`Session`].
@@ -41,6 +42,9 @@ pub struct SessionOptions {
     pub max_pages: usize,
     /// Told about every exchange and retry (metrics).
     pub observer: Option<Arc<dyn RequestObserver>>,
+    /// Scoped tokens shared with other sessions (the daemon's sweeps); `None`: this
+    /// session asks Keystone for its own.
+    pub tokens: Option<TokenCache>,
 }
 
 impl Default for SessionOptions {
@@ -57,6 +61,7 @@ impl Default for SessionOptions {
             page_size: 200,
             max_pages: 1000,
             observer: None,
+            tokens: None,
         }
     }
 }
@@ -72,6 +77,7 @@ impl fmt::Debug for SessionOptions {
             .field("page_size", &self.page_size)
             .field("max_pages", &self.max_pages)
             .field("observer", &self.observer.is_some())
+            .field("tokens", &self.tokens)
             .finish()
     }
 }
@@ -161,7 +167,9 @@ fn join(root: &Url, path: &str) -> Result<Url, url::ParseError> {
 }
 
 impl Session {
-    /// Authenticates (Keystone v3 password or application credential) and reads the catalog.
+    /// Authenticates (Keystone v3 password or application credential) and reads the
+    /// catalog; with [`SessionOptions::tokens`], a cached token of the same credential and
+    /// scope is used instead when it has life enough left.
     pub async fn connect(
         cloud: &CloudConfig,
         options: SessionOptions,
@@ -181,7 +189,7 @@ impl Session {
                 observer: options.observer.clone(),
             },
         );
-        let auth = Authenticator::login(cloud, &requester).await?;
+        let auth = Authenticator::login(cloud, &requester, options.tokens.clone()).await?;
         let token = auth.peek().await;
         let inner = Inner {
             cloud_name: cloud.name().to_owned(),

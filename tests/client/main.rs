@@ -10,3 +10,4 @@ mod secrets;
 mod session;
 mod sim;
 mod tls;
+mod tokens;

@@ -7,4 +7,5 @@ mod support;
 mod fake;
 mod quota;
 mod sim;
+mod tokens;
 mod units;

@@ -140,3 +140,29 @@ async fn scoped_token_sees_only_its_project_in_every_region() {
         2
     );
 }
+
+/// `seed_projects` seeds one job under one tag into every named project of every region;
+/// each project's token sees its own share, and the user may scope to each.
+#[tokio::test]
+async fn seed_projects_spans_projects_and_regions() {
+    let (sim, api) = start(two_regions()).await;
+    let names: Vec<String> = (0..3).map(|i| format!("fleet-{i}")).collect();
+    let manifest = sim.seed_projects(&names, &Scenario::Scale { resources: 25 });
+    // Two chains of 13 (one selected, one kept) per project and region.
+    assert_eq!(manifest.selected.len(), 3 * 2 * 13);
+    assert_eq!(manifest.survivors.len(), 3 * 2 * 13);
+    let (_, body) = api.get("/identity/v3/auth/projects").await;
+    let listed = body["projects"].as_array().unwrap();
+    for name in &names {
+        assert!(listed.iter().any(|p| p["name"] == name.as_str()), "{name}");
+    }
+    let fleet1 = login(&sim, "ci-user", "ci-password", "fleet-1").await;
+    for prefix in ["", "/regions/RegionTwo"] {
+        let seen = network_names(&fleet1, prefix).await;
+        assert!(
+            seen.contains(&format!("{}-net-0", manifest.tag)),
+            "{seen:?}"
+        );
+        assert_eq!(seen.len(), 2, "{seen:?}");
+    }
+}
