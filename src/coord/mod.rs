@@ -1,0 +1,9 @@
+//! Sharing the work units between daemon replicas. [`assign`] decides, purely, which
+//! member owns a unit (rendezvous hashing); [`shard`] is the static `--shard I/N` split.
+//! Without either, one process sweeps everything.
+
+pub mod assign;
+pub mod shard;
+
+pub use self::assign::{owner, owns};
+pub use self::shard::{Shard, ShardError};
