@@ -4,6 +4,8 @@
 
 pub mod assign;
 pub mod shard;
+pub mod share;
 
 pub use self::assign::{owner, owns};
 pub use self::shard::{Shard, ShardError};
+pub use self::share::{single_key, Share};

@@ -40,6 +40,7 @@ use self::health::Health;
 pub use self::record::record;
 pub use self::runner::EngineRunner;
 use crate::config::{Config, ConfigError, Target};
+use crate::coord::Share;
 use crate::daemon::state::StateStore;
 use crate::metrics::{Metrics, SweepRecord, TargetLabels};
 
@@ -78,6 +79,8 @@ pub struct SweepContext {
     /// Cancelled at the per-sweep deadline or on shutdown: start no new deletes, let the
     /// ones in flight finish, return what was done.
     pub cancel: CancellationToken,
+    /// Which units this replica sweeps (everything, without coordination).
+    pub share: Arc<Share>,
 }
 
 /// Carries out sweeps for the daemon. The engine implements it; tests use fakes.
@@ -148,6 +151,8 @@ struct Generation {
 /// What the daemon's tasks share.
 struct Shared<R> {
     runner: R,
+    /// This replica's share of the units; fixed for the daemon's life.
+    share: Arc<Share>,
     metrics: Arc<Metrics>,
     health: Arc<Health>,
     state: Arc<StateStore>,
@@ -201,12 +206,14 @@ impl<R: SweepRunner> Daemon<R> {
         }
         let state = Arc::new(StateStore::load(config.safety.state_file.as_deref()));
         let permits = Arc::new(Semaphore::new(config.schedule.max_concurrent_targets));
+        let share = Arc::new(Share::of_static(&config.coordination));
         let (generation, _) = watch::channel(Arc::new(Generation {
             config: Arc::new(config),
             permits,
         }));
         let shared = Arc::new(Shared {
             runner,
+            share,
             metrics: options.metrics,
             health: Arc::new(Health::default()),
             state,
@@ -303,6 +310,10 @@ impl<R: SweepRunner> DaemonHandle<R> {
             tracing::warn!(old = %current.listen, new = %config.listen,
                 "the listen address cannot change on reload; restart to apply it");
             config.listen = current.listen;
+        }
+        if config.coordination != current.coordination {
+            tracing::warn!("[coordination] cannot change on reload; restart to apply it");
+            config.coordination = current.coordination.clone();
         }
         if config.safety.state_file != current.safety.state_file {
             tracing::warn!("safety.state_file cannot change on reload; restart to apply it");

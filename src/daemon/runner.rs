@@ -12,6 +12,7 @@ use super::grace::Grace;
 use super::record::{log_report, record};
 use super::{SweepContext, SweepError, SweepRunner};
 use crate::config::{Config, Target};
+use crate::coord;
 use crate::engine::unit;
 use crate::engine::{self, ConnectError, DeleteBudget, Job, JobSpec};
 use crate::metrics::{SweepRecord, TargetLabels, UnitRecord};
@@ -48,6 +49,11 @@ impl SweepRunner for EngineRunner {
     async fn sweep(&self, ctx: SweepContext) -> Result<SweepRecord, SweepError> {
         let spec = ctx.config.job(&ctx.target);
         if ctx.target.units.is_single() {
+            let key = coord::single_key(&ctx.target);
+            if !ctx.share.owns(&key) {
+                tracing::info!(target = %ctx.target.name, unit = %key, "another replica's unit: not swept");
+                return Ok(SweepRecord::default());
+            }
             return sweep_job(&ctx, spec, &ctx.target.name, &ctx.labels).await;
         }
         sweep_units(&ctx, spec).await
@@ -72,7 +78,19 @@ async fn sweep_units(ctx: &SweepContext, spec: JobSpec) -> Result<SweepRecord, S
         .max_deletes_total
         .map(|n| Arc::new(DeleteBudget::new(n)));
     let mut units: Vec<UnitRecord> = Vec::new();
-    for (u, e) in &discovery.failed {
+    let (mine, others): (Vec<_>, Vec<_>) = discovery
+        .units
+        .into_iter()
+        .partition(|u| ctx.share.owns(&u.key()));
+    if !others.is_empty() {
+        tracing::info!(target = %ctx.target.name, mine = mine.len(), others = others.len(),
+            "units shared with other replicas: sweeping mine");
+    }
+    for (u, e) in discovery
+        .failed
+        .iter()
+        .filter(|(u, _)| ctx.share.owns(&u.key()))
+    {
         tracing::warn!(target = %ctx.target.name, unit = %u.key(), error = %chain(e), "unit not swept");
         units.push(UnitRecord {
             project: u.project_label().to_owned(),
@@ -81,7 +99,7 @@ async fn sweep_units(ctx: &SweepContext, spec: JobSpec) -> Result<SweepRecord, S
         });
     }
     let app_credential = discovery.app_credential;
-    let swept: Vec<UnitRecord> = stream::iter(discovery.units)
+    let swept: Vec<UnitRecord> = stream::iter(mine)
         .map(|u| {
             let mut unit_spec = spec.clone();
             unit_spec.connect = u.connect_spec(&spec.connect, app_credential);

@@ -173,6 +173,7 @@ async fn sweep_once<R: SweepRunner>(
         labels: labels.clone(),
         now: shared.clock.now(),
         cancel: cancel.clone(),
+        share: Arc::clone(&shared.share),
     };
     let deadline = generation.config.schedule.deadline;
     tracing::info!(target = %target.name, "sweep started");

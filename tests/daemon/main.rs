@@ -6,5 +6,6 @@ mod support;
 
 mod fake;
 mod quota;
+mod shard;
 mod sim;
 mod units;
