@@ -2,10 +2,16 @@
 //! process), a static shard, or (with etcd) what rendezvous hashing over the live members
 //! gives it, each unit locked while it is swept.
 
+use std::sync::Arc;
+
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use super::etcd::{EtcdError, EtcdMember, UnitLock, View};
+use super::Shard;
 use crate::config::{Coordination, Target};
 use crate::engine::unit::Unit;
-
-use super::Shard;
+use crate::metrics::Metrics;
 
 /// Which units this process sweeps.
 #[derive(Debug, Clone, Default)]
@@ -15,10 +21,65 @@ pub enum Share {
     Everything,
     /// The units of this static shard.
     Shard(Shard),
+    /// The units rendezvous hashing gives this member among the live ones on etcd.
+    Etcd(Arc<EtcdMember>),
+}
+
+/// Why a unit is not swept now.
+#[derive(Debug, thiserror::Error)]
+pub enum Skip {
+    /// Another replica owns it (or took it over while this one waited).
+    #[error("another replica's unit")]
+    NotOurs,
+    /// Another replica held its lock for a whole lease TTL.
+    #[error("its lock stayed held by another replica")]
+    Held,
+    /// The etcd session is down: no deletes start.
+    #[error("not swept: {0}")]
+    Etcd(#[from] EtcdError),
+}
+
+/// The right to sweep one unit now: its lock (with etcd) and a cancellation token that
+/// fires when the etcd session ends, so the sweep starts no more deletes (in-flight ones
+/// finish, as at shutdown). [`Turn::finish`] gives it back.
+pub struct Turn {
+    /// Cancel the unit's sweep with this.
+    pub cancel: CancellationToken,
+    lock: Option<(UnitLock, Arc<EtcdMember>)>,
+    watcher: Option<tokio::task::JoinHandle<()>>,
+    metrics: Option<Arc<Metrics>>,
+}
+
+impl Turn {
+    /// Releases the unit's lock.
+    pub async fn finish(mut self) {
+        if let Some(w) = self.watcher.take() {
+            w.abort();
+        }
+        if let Some((lock, _)) = self.lock.take() {
+            lock.release().await;
+        }
+        if let Some(m) = self.metrics.take() {
+            m.add_units_in_progress(-1);
+        }
+    }
 }
 
 impl Share {
-    /// The share a config without etcd gives (etcd needs a connection: see the daemon).
+    /// The share a config gives: etcd needs `metrics` (membership and session gauges) and
+    /// is not connected until [`EtcdMember::run`] runs.
+    pub fn of(coordination: &Coordination, metrics: &Arc<Metrics>) -> Share {
+        match coordination {
+            Coordination::Alone => Share::Everything,
+            Coordination::Shard(s) => {
+                metrics.set_coordination_members("shard", s.count());
+                Share::Shard(s.clone())
+            }
+            Coordination::Etcd(c) => Share::Etcd(EtcdMember::new(c.clone(), Arc::clone(metrics))),
+        }
+    }
+
+    /// The share a config without etcd gives (`sweep`: a one-off run takes no locks).
     pub fn of_static(coordination: &Coordination) -> Share {
         match coordination {
             Coordination::Shard(s) => Share::Shard(s.clone()),
@@ -26,12 +87,92 @@ impl Share {
         }
     }
 
-    /// Whether this process sweeps the unit of `key`.
+    /// Whether this process sweeps the unit of `key` now.
     pub fn owns(&self, key: &str) -> bool {
         match self {
             Share::Everything => true,
             Share::Shard(s) => s.owns(key),
+            Share::Etcd(m) => m.owns(key),
         }
+    }
+
+    /// `shard` or `etcd` (metric label); `None` for one process.
+    pub fn label(&self) -> Option<&'static str> {
+        match self {
+            Share::Everything => None,
+            Share::Shard(_) => Some("shard"),
+            Share::Etcd(_) => Some("etcd"),
+        }
+    }
+
+    /// The name this replica gives itself towards the cloud (`User-Agent`).
+    pub fn member(&self) -> Option<String> {
+        match self {
+            Share::Everything => None,
+            Share::Shard(s) => Some(format!("shard-{}-of-{}", s.index(), s.count())),
+            Share::Etcd(m) => Some(m.name().to_owned()),
+        }
+    }
+
+    /// How long membership must stay quiet before a replica sweeps its new share (a
+    /// quarter of the lease TTL, within 250 ms and 2 s).
+    pub fn settle(&self) -> std::time::Duration {
+        use std::time::Duration;
+        match self {
+            Share::Etcd(m) => {
+                (m.lease_ttl() / 4).clamp(Duration::from_millis(250), Duration::from_secs(2))
+            }
+            _ => Duration::ZERO,
+        }
+    }
+
+    /// The etcd view to follow (membership and session changes), if coordinated on etcd.
+    pub fn subscribe(&self) -> Option<watch::Receiver<View>> {
+        match self {
+            Share::Etcd(m) => Some(m.subscribe()),
+            _ => None,
+        }
+    }
+
+    /// Takes the unit of `key` for sweeping: with etcd, checks it is still ours and
+    /// takes its lock, and ties the turn's cancellation to the session.
+    pub async fn begin(&self, key: &str, parent: &CancellationToken) -> Result<Turn, Skip> {
+        let Share::Etcd(member) = self else {
+            if !self.owns(key) {
+                return Err(Skip::NotOurs);
+            }
+            return Ok(Turn {
+                cancel: parent.child_token(),
+                lock: None,
+                watcher: None,
+                metrics: None,
+            });
+        };
+        let session = member.view().session;
+        let lock = member.lock(key, parent).await?;
+        let Some(lock) = lock else {
+            return Err(if member.owns(key) {
+                Skip::Held
+            } else {
+                Skip::NotOurs
+            });
+        };
+        let cancel = parent.child_token();
+        let watcher = tokio::spawn({
+            let (member, cancel) = (Arc::clone(member), cancel.clone());
+            async move {
+                member.session_ended(session).await;
+                cancel.cancel();
+            }
+        });
+        let metrics = member.metrics();
+        metrics.add_units_in_progress(1);
+        Ok(Turn {
+            cancel,
+            lock: Some((lock, Arc::clone(member))),
+            watcher: Some(watcher),
+            metrics: Some(metrics),
+        })
     }
 }
 

@@ -206,7 +206,7 @@ impl<R: SweepRunner> Daemon<R> {
         }
         let state = Arc::new(StateStore::load(config.safety.state_file.as_deref()));
         let permits = Arc::new(Semaphore::new(config.schedule.max_concurrent_targets));
-        let share = Arc::new(Share::of_static(&config.coordination));
+        let share = Arc::new(Share::of(&config.coordination, &options.metrics));
         let (generation, _) = watch::channel(Arc::new(Generation {
             config: Arc::new(config),
             permits,
@@ -245,6 +245,13 @@ impl<R: SweepRunner> Daemon<R> {
         let endpoints = http::Endpoints {
             metrics: Arc::clone(&shared.metrics),
             health: Arc::clone(&shared.health),
+            share: Arc::clone(&shared.share),
+        };
+        // The etcd session outlives the drain: in-flight units keep their locks to the end.
+        let member_stop = CancellationToken::new();
+        let member = match &*shared.share {
+            Share::Etcd(m) => Some(tokio::spawn(Arc::clone(m).run(member_stop.clone()))),
+            _ => None,
         };
         // The server outlives the drain, so the last sweeps' metrics can still be scraped.
         let server_stop = CancellationToken::new();
@@ -269,6 +276,11 @@ impl<R: SweepRunner> Daemon<R> {
         }
         if let Err(e) = shared.state.save().await {
             tracing::error!(error = %e, "cannot write the state file on shutdown");
+        }
+        member_stop.cancel();
+        if let Some(task) = member {
+            // Leaving revokes the lease, so the others take the units over at once.
+            let _ = tokio::time::timeout(Duration::from_secs(3), task).await;
         }
         server_stop.cancel();
         let served = match outcome {

@@ -12,7 +12,7 @@ use super::grace::Grace;
 use super::record::{log_report, record};
 use super::{SweepContext, SweepError, SweepRunner};
 use crate::config::{Config, Target};
-use crate::coord;
+use crate::coord::{self, Skip};
 use crate::engine::unit;
 use crate::engine::{self, ConnectError, DeleteBudget, Job, JobSpec};
 use crate::metrics::{SweepRecord, TargetLabels, UnitRecord};
@@ -48,13 +48,15 @@ impl SweepRunner for EngineRunner {
 
     async fn sweep(&self, ctx: SweepContext) -> Result<SweepRecord, SweepError> {
         let spec = ctx.config.job(&ctx.target);
+        let mut spec = spec;
+        spec.connect.session.member = ctx.share.member();
         if ctx.target.units.is_single() {
             let key = coord::single_key(&ctx.target);
-            if !ctx.share.owns(&key) {
-                tracing::info!(target = %ctx.target.name, unit = %key, "another replica's unit: not swept");
-                return Ok(SweepRecord::default());
-            }
-            return sweep_job(&ctx, spec, &ctx.target.name, &ctx.labels).await;
+            let (labels, name) = (ctx.labels.clone(), ctx.target.name.clone());
+            return match sweep_owned(&ctx, &key, spec, &name, &labels).await {
+                Some(result) => result,
+                None => Ok(SweepRecord::default()),
+            };
         }
         sweep_units(&ctx, spec).await
     }
@@ -82,7 +84,9 @@ async fn sweep_units(ctx: &SweepContext, spec: JobSpec) -> Result<SweepRecord, S
         .units
         .into_iter()
         .partition(|u| ctx.share.owns(&u.key()));
-    if !others.is_empty() {
+    if let Some(label) = ctx.share.label() {
+        ctx.metrics
+            .set_owned_units(label, &ctx.target.name, mine.len());
         tracing::info!(target = %ctx.target.name, mine = mine.len(), others = others.len(),
             "units shared with other replicas: sweeping mine");
     }
@@ -108,18 +112,19 @@ async fn sweep_units(ctx: &SweepContext, spec: JobSpec) -> Result<SweepRecord, S
                 let key = u.key();
                 let region = u.region.clone().unwrap_or_default();
                 let labels = ctx.labels.unit(u.project_label(), &region);
-                let result = sweep_job(ctx, unit_spec, &key, &labels).await;
+                let result = sweep_owned(ctx, &key, unit_spec, &key, &labels).await?;
                 if let Err(e) = &result {
                     tracing::warn!(target = %ctx.target.name, unit = %key, error = %e, "unit not swept");
                 }
-                UnitRecord {
+                Some(UnitRecord {
                     project: u.project_label().to_owned(),
                     region,
                     record: result.ok(),
-                }
+                })
             }
         })
         .buffer_unordered(ctx.config.schedule.max_concurrent_units)
+        .filter_map(std::future::ready)
         .collect()
         .await;
     units.extend(swept);
@@ -151,6 +156,34 @@ fn sum(units: Vec<UnitRecord>) -> SweepRecord {
     }
     total.units = units;
     total
+}
+
+/// Sweeps the unit of `key` if it is still this replica's: takes its turn (its lock,
+/// with etcd), sweeps under the turn's cancellation (the etcd session ending stops new
+/// deletes, as shutdown does), and gives the turn back. `None` when it is another's now;
+/// an error when it could not be taken (held, or the session is down).
+async fn sweep_owned(
+    ctx: &SweepContext,
+    key: &str,
+    spec: JobSpec,
+    state_key: &str,
+    labels: &TargetLabels,
+) -> Option<Result<SweepRecord, SweepError>> {
+    let turn = match ctx.share.begin(key, &ctx.cancel).await {
+        Ok(turn) => turn,
+        Err(Skip::NotOurs) => {
+            tracing::debug!(unit = %key, "another replica's unit: not swept");
+            return None;
+        }
+        Err(e) => return Some(Err(SweepError::Failed(e.to_string()))),
+    };
+    let unit_ctx = SweepContext {
+        cancel: turn.cancel.clone(),
+        ..ctx.clone()
+    };
+    let result = sweep_job(&unit_ctx, spec, state_key, labels).await;
+    turn.finish().await;
+    Some(result)
 }
 
 /// One sweep of one job (a target, or one unit of it); `state_key` is where its grace
