@@ -4,6 +4,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod etcd;
 mod fake;
 mod quota;
 mod shard;
