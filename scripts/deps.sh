@@ -20,3 +20,13 @@ if ! apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null 2>&1
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
+# We only want the etcd binary (tests start their own on free ports): make sure the
+# packaged server is not left running.
+if [[ " ${need[*]} " == *" etcd-server "* ]]; then
+  if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+    systemctl disable --now etcd >/dev/null 2>&1 || true
+  elif [ -x /etc/init.d/etcd ]; then
+    /etc/init.d/etcd stop >/dev/null 2>&1 || true
+    update-rc.d etcd disable >/dev/null 2>&1 || true
+  fi
+fi
