@@ -45,7 +45,7 @@ pub enum Skip {
 pub struct Turn {
     /// Cancel the unit's sweep with this.
     pub cancel: CancellationToken,
-    lock: Option<(UnitLock, Arc<EtcdMember>)>,
+    lock: Option<UnitLock>,
     watcher: Option<tokio::task::JoinHandle<()>>,
     metrics: Option<Arc<Metrics>>,
 }
@@ -53,11 +53,25 @@ pub struct Turn {
 impl Turn {
     /// Releases the unit's lock.
     pub async fn finish(mut self) {
+        if let Some(lock) = self.lock.take() {
+            lock.release().await;
+        }
+        // Drop does the rest.
+    }
+}
+
+impl Drop for Turn {
+    /// A turn dropped unfinished (its sweep abandoned after the drain timeout) still
+    /// gives its lock back, in the background: else it would stay held as long as this
+    /// replica's lease lives.
+    fn drop(&mut self) {
         if let Some(w) = self.watcher.take() {
             w.abort();
         }
-        if let Some((lock, _)) = self.lock.take() {
-            lock.release().await;
+        if let Some(lock) = self.lock.take() {
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(lock.release());
+            }
         }
         if let Some(m) = self.metrics.take() {
             m.add_units_in_progress(-1);
@@ -148,7 +162,12 @@ impl Share {
                 metrics: None,
             });
         };
-        let session = member.view().session;
+        let view = member.view();
+        if !view.up {
+            // Counted as a unit not swept: the target's sweep is then incomplete.
+            return Err(Skip::Etcd(EtcdError::Down));
+        }
+        let session = view.session;
         let lock = member.lock(key, parent).await?;
         let Some(lock) = lock else {
             return Err(if member.owns(key) {
@@ -169,7 +188,7 @@ impl Share {
         metrics.add_units_in_progress(1);
         Ok(Turn {
             cancel,
-            lock: Some((lock, Arc::clone(member))),
+            lock: Some(lock),
             watcher: Some(watcher),
             metrics: Some(metrics),
         })

@@ -291,9 +291,12 @@ async fn a_killed_replicas_units_are_taken_over() {
         replicas.push(Replica::spawn(&cloud, &etcd, &prefix, name).await);
     }
     // Kill r0 once it has deleted something, and while its share is not done.
-    until(Duration::from_secs(60), "r0 deletes", &replicas, || async {
-        cloud.deletes().iter().any(|r| member_of(r) == Some("r0"))
-    })
+    until(
+        Duration::from_secs(120),
+        "r0 deletes",
+        &replicas,
+        || async { cloud.deletes().iter().any(|r| member_of(r) == Some("r0")) },
+    )
     .await;
     replicas[0].child.start_kill().unwrap();
     replicas[0].child.wait().await.unwrap();
