@@ -207,3 +207,29 @@ pub fn single_key(target: &Target) -> String {
     }
     .key()
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    /// A static shard hands out turns only for its own units (a single-target's key
+    /// included); one process takes every unit.
+    #[tokio::test]
+    async fn static_turns_only_for_owned_units() {
+        let shard: Shard = "0/2".parse().unwrap();
+        let share = Share::Shard(shard.clone());
+        let cancel = CancellationToken::new();
+        for p in 0..20 {
+            let key = format!("ci/p{p}/-");
+            let turn = share.begin(&key, &cancel).await;
+            assert_eq!(turn.is_ok(), shard.owns(&key), "{key}");
+            if let Ok(t) = turn {
+                t.finish().await;
+            }
+            assert!(Share::Everything.begin(&key, &cancel).await.is_ok());
+        }
+        assert_eq!(share.member().as_deref(), Some("shard-0-of-2"));
+        assert_eq!(Share::Everything.member(), None);
+    }
+}
