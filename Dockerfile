@@ -2,6 +2,9 @@
 # (tests/cli/deploy.rs checks this file against .ci/run), run as a non-root user on a
 # distroless base that carries CA certificates.
 FROM rust:1.95-bookworm AS build
+# etcd-client's build compiles etcd's gRPC API with protoc.
+RUN apt-get update && apt-get install -y --no-install-recommends protobuf-compiler \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src

@@ -518,6 +518,7 @@ fn role_sweep(flag: &dyn Fn(&str) -> Option<String>) {
                     now: jiff::Timestamp::now(),
                     cancel: CancellationToken::new(),
                     tokens: tokens.clone(),
+                    share: Arc::new(stacksweep::coord::Share::Everything),
                 };
                 EngineRunner.sweep(ctx)
             });

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::coord::Shard;
 use crate::engine::select::{self, Filters, Marks, Selector};
 use crate::engine::unit::{ProjectPick, RegionPick, UnitsSpec};
 use crate::engine::{ConnectSpec, JobSpec, SweepOptions};
@@ -114,9 +115,36 @@ pub struct RawConfig {
     /// Where the daemon serves metrics and health.
     #[serde(default)]
     pub metrics: RawMetrics,
+    /// Sharing the units between daemon replicas (none: one process sweeps everything).
+    #[serde(default)]
+    pub coordination: RawCoordination,
     /// The clouds/projects to sweep.
     #[serde(default, rename = "target")]
     pub targets: Vec<RawTarget>,
+}
+
+/// `[coordination]` as written: a static shard, or etcd, or neither.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCoordination {
+    /// `"I/N"`: this replica sweeps the units rendezvous hashing gives shard `I` of `N`.
+    pub shard: Option<String>,
+    /// Replicas that find each other on etcd.
+    pub etcd: Option<RawEtcd>,
+}
+
+/// `[coordination.etcd]` as written.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEtcd {
+    /// `["http://127.0.0.1:2379"]`.
+    pub endpoints: Option<Vec<String>>,
+    /// Where members and locks live (default `/stacksweep`).
+    pub prefix: Option<String>,
+    /// How long a dead replica keeps its units (default `10s`).
+    pub lease_ttl: Option<String>,
+    /// This replica's name (default: `POD_NAME`, else the host name).
+    pub member: Option<String>,
 }
 
 /// Selector keys as written (see the README's config reference).
@@ -290,6 +318,33 @@ pub struct Config {
     pub retry: Retry,
     /// The daemon's listen address.
     pub listen: SocketAddr,
+    /// Which units this process sweeps.
+    pub coordination: Coordination,
+}
+
+/// How the units are shared between replicas.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Coordination {
+    /// One process sweeps everything (the default).
+    #[default]
+    Alone,
+    /// A static shard: this replica's share of a fixed split, no failover.
+    Shard(Shard),
+    /// Replicas registered on etcd share the units and lock each while it is swept.
+    Etcd(EtcdConfig),
+}
+
+/// `[coordination.etcd]`, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EtcdConfig {
+    /// The cluster's client URLs.
+    pub endpoints: Vec<String>,
+    /// Key prefix, without a trailing `/` (`/stacksweep`).
+    pub prefix: String,
+    /// The lease's TTL: how long a dead replica's units stay locked and owned.
+    pub lease_ttl: Duration,
+    /// The configured member name (`None`: `POD_NAME`, else the host name, at start).
+    pub member: Option<String>,
 }
 
 /// One cloud/project to sweep, with its selector.
@@ -438,6 +493,10 @@ pub mod defaults {
     pub const MAX_CONCURRENT_UNITS: usize = 4;
     /// Daemon schedule when none is given.
     pub const CRON: &str = "*/15 * * * *";
+    /// Where replicas keep members and locks in etcd.
+    pub const ETCD_PREFIX: &str = "/stacksweep";
+    /// How long a dead replica keeps its units.
+    pub const LEASE_TTL: Duration = Duration::from_secs(10);
 }
 
 /// Parses a duration as users write it: `"6h"`, `"1d 2h"`, `"30m"`, `"500ms"`, `"0s"`,
@@ -707,6 +766,8 @@ impl RawConfig {
             SocketAddr::from(([127, 0, 0, 1], 9187))
         });
 
+        let coordination = validate_coordination(&self.coordination, &mut problems);
+
         if self.targets.is_empty() {
             problems.push(
                 "target",
@@ -766,11 +827,82 @@ impl RawConfig {
                 schedule,
                 retry,
                 listen,
+                coordination,
             })
         } else {
             Err(problems.0)
         }
     }
+}
+
+/// `[coordination]`, checked: a shard `I/N` with `I` below `N`, or etcd with endpoints
+/// and a lease TTL of whole seconds (2 s at least: etcd's own floor), not both.
+fn validate_coordination(raw: &RawCoordination, problems: &mut Problems) -> Coordination {
+    let shard = raw.shard.as_ref().and_then(|text| {
+        text.parse::<Shard>()
+            .map_err(|e| problems.push("coordination.shard", e.to_string()))
+            .ok()
+    });
+    let Some(etcd) = &raw.etcd else {
+        return shard.map_or(Coordination::Alone, Coordination::Shard);
+    };
+    if raw.shard.is_some() {
+        problems.push(
+            "coordination.shard",
+            "a static shard and [coordination.etcd] exclude each other: etcd shares the \
+             units itself",
+        );
+    }
+    let endpoints = etcd.endpoints.clone().unwrap_or_default();
+    if endpoints.is_empty() {
+        problems.push(
+            "coordination.etcd.endpoints",
+            "missing: list the etcd client URLs, e.g. [\"http://127.0.0.1:2379\"]",
+        );
+    }
+    for (i, e) in endpoints.iter().enumerate() {
+        if url::Url::parse(e).map_or(true, |u| u.scheme() != "http") {
+            problems.push(
+                format!("coordination.etcd.endpoints[{i}]"),
+                format!("{e:?} is not an http:// URL (TLS to etcd is not supported yet)"),
+            );
+        }
+    }
+    let prefix = etcd
+        .prefix
+        .clone()
+        .unwrap_or_else(|| defaults::ETCD_PREFIX.to_owned());
+    if !prefix.starts_with('/') {
+        problems.push(
+            "coordination.etcd.prefix",
+            format!("{prefix:?} must start with /"),
+        );
+    }
+    let lease_ttl = problems.duration(
+        "coordination.etcd.lease_ttl",
+        &etcd.lease_ttl,
+        defaults::LEASE_TTL,
+    );
+    if lease_ttl < Duration::from_secs(2) || lease_ttl.subsec_nanos() != 0 {
+        problems.push(
+            "coordination.etcd.lease_ttl",
+            "must be whole seconds, 2s at least (etcd leases count in seconds)",
+        );
+    }
+    if let Some(m) = &etcd.member {
+        if m.is_empty() || m.contains(['/', '\0']) {
+            problems.push(
+                "coordination.etcd.member",
+                format!("{m:?} must be a non-empty name without / (it is part of a key)"),
+            );
+        }
+    }
+    Coordination::Etcd(EtcdConfig {
+        endpoints,
+        prefix: prefix.trim_end_matches('/').to_owned(),
+        lease_ttl,
+        member: etcd.member.clone(),
+    })
 }
 
 /// A target's `projects`, `domain` and `regions`, checked: `project` and `projects` (or
@@ -994,6 +1126,58 @@ mod tests {
             Ok(_) => vec![],
             Err(e) => e.problems(),
         }
+    }
+
+    const TARGET: &str = "[[target]]\ncloud = \"ci\"\n[select]\ntags = [\"ci\"]\n";
+
+    /// `[coordination]`: absent is one process; a shard parses; etcd gets its defaults.
+    #[test]
+    fn coordination_parses_with_defaults() {
+        let c = Config::parse(TARGET, "t").unwrap();
+        assert_eq!(c.coordination, Coordination::Alone);
+        let c = Config::parse(&format!("[coordination]\nshard = \"2/3\"\n{TARGET}"), "t").unwrap();
+        assert_eq!(c.coordination, Coordination::Shard("2/3".parse().unwrap()));
+        let c = Config::parse(
+            &format!("[coordination.etcd]\nendpoints = [\"http://127.0.0.1:2379\"]\n{TARGET}"),
+            "t",
+        )
+        .unwrap();
+        assert_eq!(
+            c.coordination,
+            Coordination::Etcd(EtcdConfig {
+                endpoints: vec!["http://127.0.0.1:2379".into()],
+                prefix: "/stacksweep".into(),
+                lease_ttl: Duration::from_secs(10),
+                member: None,
+            })
+        );
+    }
+
+    /// Every `[coordination]` mistake is reported with its key path.
+    #[test]
+    fn coordination_problems_name_the_key() {
+        let p = problems(&format!(
+            "[coordination]\nshard = \"3/3\"\n[coordination.etcd]\nendpoints = [\"tcp:x\"]\n\
+             prefix = \"x\"\nlease_ttl = \"1500ms\"\nmember = \"a/b\"\n{TARGET}"
+        ));
+        let paths: Vec<&str> = p.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "coordination.shard",
+                "coordination.shard",
+                "coordination.etcd.endpoints[0]",
+                "coordination.etcd.prefix",
+                "coordination.etcd.lease_ttl",
+                "coordination.etcd.member"
+            ],
+            "{p:?}"
+        );
+        assert!(p[0].message.contains("I must be from 0 to 2"), "{p:?}");
+        let p = problems(&format!("[coordination]\nshards = \"0/2\"\n{TARGET}"));
+        assert!(p[0].message.contains("unknown field `shards`"), "{p:?}");
+        let p = problems(&format!("[coordination.etcd]\nprefix = \"/x\"\n{TARGET}"));
+        assert_eq!(p[0].path, "coordination.etcd.endpoints", "{p:?}");
     }
 
     /// A minimal config with one target and one tag validates, with the documented defaults.

@@ -19,6 +19,7 @@
 //! nothing of it; only the binary's `sim` and `demo` subcommands do.
 
 pub mod config;
+pub mod coord;
 pub mod daemon;
 pub mod engine;
 pub mod metrics;

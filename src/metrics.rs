@@ -304,6 +304,18 @@ struct RequestLabels {
     status: StatusClass,
 }
 
+/// How replicas share the units, as a label: `shard` (static) or `etcd`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct CoordLabels {
+    coordination: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct CoordTargetLabels {
+    coordination: &'static str,
+    target: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct ServiceLabels {
     target: String,
@@ -427,6 +439,11 @@ pub struct Metrics {
     quota_used: Family<QuotaLabels, Gauge>,
     quota_limit: Family<QuotaLabels, Gauge>,
     quota_freed: Family<QuotaLabels, Counter>,
+    coord_members: Family<CoordLabels, Gauge>,
+    coord_session_up: Family<CoordLabels, Gauge>,
+    coord_owned_units: Family<CoordTargetLabels, Gauge>,
+    coord_lock_waits: Family<CoordLabels, Counter>,
+    coord_units_in_progress: Family<CoordLabels, Gauge>,
     /// Kinds each target reported last time, so a kind missing from the next report is
     /// reset to 0 in the last-sweep gauges instead of showing stale numbers.
     kinds_seen: Mutex<HashMap<TargetLabels, BTreeSet<&'static str>>>,
@@ -469,6 +486,11 @@ impl Metrics {
             quota_used: Family::default(),
             quota_limit: Family::default(),
             quota_freed: Family::default(),
+            coord_members: Family::default(),
+            coord_session_up: Family::default(),
+            coord_owned_units: Family::default(),
+            coord_lock_waits: Family::default(),
+            coord_units_in_progress: Family::default(),
             kinds_seen: Mutex::default(),
             registry: Registry::default(),
         };
@@ -552,7 +574,78 @@ impl Metrics {
             "Quota freed by sweeps (usage before minus after, where it dropped), by quota resource",
             m.quota_freed.clone(),
         );
+        registry.register(
+            "coordination_members",
+            "Replicas sharing the units: live members seen on etcd, or N of a static shard I/N",
+            m.coord_members.clone(),
+        );
+        registry.register(
+            "coordination_session_up",
+            "1 while this replica's etcd session (lease) is alive; 0: it starts no deletes",
+            m.coord_session_up.clone(),
+        );
+        registry.register(
+            "coordination_owned_units",
+            "Units of the target this replica owned at its last sweep (rendezvous hashing)",
+            m.coord_owned_units.clone(),
+        );
+        registry.register(
+            "coordination_lock_waits",
+            "Times a unit's lock was held by another replica when this one wanted it",
+            m.coord_lock_waits.clone(),
+        );
+        registry.register(
+            "coordination_units_in_progress",
+            "Units this replica holds the lock of and is sweeping now",
+            m.coord_units_in_progress.clone(),
+        );
         Metrics { registry, ..m }
+    }
+
+    /// Records the replicas sharing the work (`coordination`: `shard` or `etcd`).
+    pub fn set_coordination_members(&self, coordination: &'static str, members: usize) {
+        let n = i64::try_from(members).unwrap_or(i64::MAX);
+        self.coord_members
+            .get_or_create(&CoordLabels { coordination })
+            .set(n);
+    }
+
+    /// Records whether the etcd session is alive.
+    pub fn set_coordination_session(&self, up: bool) {
+        self.coord_session_up
+            .get_or_create(&CoordLabels {
+                coordination: "etcd",
+            })
+            .set(i64::from(up));
+    }
+
+    /// Records how many of `target`'s units this replica owned at its last sweep.
+    pub fn set_owned_units(&self, coordination: &'static str, target: &str, units: usize) {
+        let n = i64::try_from(units).unwrap_or(i64::MAX);
+        self.coord_owned_units
+            .get_or_create(&CoordTargetLabels {
+                coordination,
+                target: target.to_owned(),
+            })
+            .set(n);
+    }
+
+    /// Counts one wait for a unit lock held by another replica.
+    pub fn inc_lock_waits(&self) {
+        self.coord_lock_waits
+            .get_or_create(&CoordLabels {
+                coordination: "etcd",
+            })
+            .inc();
+    }
+
+    /// Moves the count of units being swept under their lock by `delta` (+1, -1).
+    pub fn add_units_in_progress(&self, delta: i64) {
+        self.coord_units_in_progress
+            .get_or_create(&CoordLabels {
+                coordination: "etcd",
+            })
+            .inc_by(delta);
     }
 
     /// Records a sweep's quota report: usage and limits as last read (after the sweep

@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 
 use crate::error::{ApiError, Style};
 use crate::faults::{database_error, Fault};
+use crate::log::RequestRecord;
 use crate::state::{Job, SimState};
 use crate::store::{Ctx, Obj};
 
@@ -182,6 +183,17 @@ async fn faults_and_log(State(shared): St, req: Request, next: Next) -> Response
     let path = req.uri().path().to_string();
     let query = req.uri().query().map(str::to_string);
     let service = service_of(&path);
+    let (client, token) = {
+        let header = |name: &str| -> Option<String> {
+            let value = req.headers().get(name)?.to_str().ok()?;
+            Some(value.to_owned())
+        };
+        (header("user-agent"), header("x-auth-token"))
+    };
+    // The token's project: which project a request acted in (tests of replicas read it).
+    let project = token
+        .and_then(|t| shared.identity().lock().keystone.validate(&t))
+        .map(|ctx| ctx.project_id);
     // A further region's faults may be set apart (`RegionTwo/compute`).
     let fault_key = match region_of(&path) {
         Some((region, _)) => format!("{region}/{service}"),
@@ -245,10 +257,15 @@ async fn faults_and_log(State(shared): St, req: Request, next: Next) -> Response
             (resp, Some(status.as_u16()))
         }
     };
-    shared
-        .lock()
-        .log
-        .record(&method, &path, query, service, status);
+    shared.lock().log.record(RequestRecord {
+        method,
+        path,
+        query,
+        service: service.to_owned(),
+        status,
+        client,
+        project,
+    });
     resp
 }
 

@@ -284,6 +284,25 @@ impl SimHandle {
         manifest
     }
 
+    /// The small job of `multi-project` (same tag in each), seeded into each of `names`
+    /// (projects made as needed, the CI user a member) in the primary region: many
+    /// projects for tests of several sweepers sharing them. What a sweep of the tag must
+    /// delete and keep.
+    pub fn seed_job_projects(&self, names: &[String]) -> Manifest {
+        let tag = format!("ci-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        let mut manifest = Manifest {
+            tag: tag.clone(),
+            ..Manifest::default()
+        };
+        for name in names {
+            let project = self.add_project(name);
+            let mut m = scenarios::seed_job(&mut self.shared.lock(), &project, &tag);
+            manifest.selected.append(&mut m.selected);
+            manifest.survivors.append(&mut m.survivors);
+        }
+        manifest
+    }
+
     /// A project with this name (made if it is not there yet) in which the CI user has
     /// the member role; returns its id.
     pub fn add_project(&self, name: &str) -> String {

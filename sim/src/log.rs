@@ -15,6 +15,10 @@ pub struct RequestRecord {
     pub service: String,
     /// Status answered; `None` when the connection was dropped.
     pub status: Option<u16>,
+    /// The client's `User-Agent` (stacksweep names its replica there), if any.
+    pub client: Option<String>,
+    /// The project the request's token is scoped to, if it carried a valid one.
+    pub project: Option<String>,
 }
 
 /// Most records kept; older ones are dropped (counters keep counting).
@@ -29,28 +33,15 @@ pub struct RequestLog {
 
 impl RequestLog {
     /// Adds one request.
-    pub fn record(
-        &mut self,
-        method: &str,
-        path: &str,
-        query: Option<String>,
-        service: &str,
-        status: Option<u16>,
-    ) {
+    pub fn record(&mut self, record: RequestRecord) {
         *self
             .counts
-            .entry(format!("{method} {}", endpoint_of(path)))
+            .entry(format!("{} {}", record.method, endpoint_of(&record.path)))
             .or_default() += 1;
         if self.records.len() >= MAX_RECORDS {
             self.records.drain(..MAX_RECORDS / 2);
         }
-        self.records.push(RequestRecord {
-            method: method.to_string(),
-            path: path.to_string(),
-            query,
-            service: service.to_string(),
-            status,
-        });
+        self.records.push(record);
     }
 
     /// Forgets the records kept so far; the counters keep counting.

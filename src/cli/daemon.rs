@@ -11,8 +11,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::common::{self, SelectFlags};
 use stacksweep::config::{
-    Config, Problem, RawConfig, RawMetrics, RawSafety, RawSchedule, StringOrList,
+    Config, Coordination, Problem, RawConfig, RawMetrics, RawSafety, RawSchedule, StringOrList,
 };
+use stacksweep::coord::Shard;
 use stacksweep::daemon::{self, DaemonError, EngineRunner};
 
 /// Flags of `stacksweep daemon`.
@@ -58,6 +59,12 @@ pub struct DaemonArgs {
     /// If a sweep selects more than N resources, it deletes nothing.
     #[arg(long, value_name = "N")]
     pub max_deletes: Option<usize>,
+
+    /// Sweep only static shard I of N (I from 0 to N-1, e.g. a StatefulSet's pod
+    /// ordinal): the units rendezvous hashing gives it. Overrides `[coordination] shard`;
+    /// excludes `[coordination.etcd]`.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<Shard>,
 }
 
 /// The flags that describe a single target, exclusive with `--config`.
@@ -109,6 +116,20 @@ impl DaemonArgs {
     /// Loads `--config`, or builds and validates the single-target config of the flags.
     /// Every problem is reported at once (with the flag's name in single-target mode).
     pub fn load(&self) -> anyhow::Result<Config> {
+        let mut config = self.load_file_or_flags()?;
+        if let Some(shard) = &self.shard {
+            if let Coordination::Etcd(_) = config.coordination {
+                anyhow::bail!(
+                    "--shard {shard}: the config has [coordination.etcd], which shares the \
+                     units itself; use one or the other"
+                );
+            }
+            config.coordination = Coordination::Shard(shard.clone());
+        }
+        Ok(config)
+    }
+
+    fn load_file_or_flags(&self) -> anyhow::Result<Config> {
         if let Some(path) = &self.config {
             return Config::load(path).map_err(anyhow::Error::from);
         }
@@ -254,6 +275,23 @@ mod tests {
     fn no_selector_is_refused() {
         let err = parse(&["--cloud", "ci"]).unwrap().load().unwrap_err();
         assert!(err.to_string().contains("selector"), "{err}");
+    }
+
+    /// `--shard I/N` sets the static shard; `3/3`, `a/2` and `0/0` are refused by clap
+    /// with the reason.
+    #[test]
+    fn shard_flag() {
+        let args = parse(&["--cloud", "ci", "--tag", "x", "--shard", "1/3"]).unwrap();
+        let c = args.load().unwrap();
+        assert_eq!(c.coordination, Coordination::Shard("1/3".parse().unwrap()));
+        for bad in ["3/3", "a/2", "0/0"] {
+            let err = parse(&["--cloud", "ci", "--tag", "x", "--shard", bad])
+                .err()
+                .unwrap()
+                .to_string();
+            assert!(err.contains("is not a shard"), "{err}");
+        }
+        assert!(parse(&["--config", "c.toml", "--shard", "0/2"]).is_ok());
     }
 
     /// `--config` excludes the single-target flags.

@@ -12,7 +12,8 @@ use serde::Serialize;
 
 use super::common::{self, SelectFlags};
 use super::{exit, Shutdown};
-use stacksweep::config::{Config, RawConfig, Target};
+use stacksweep::config::{Config, Coordination, RawConfig, Target};
+use stacksweep::coord::{self, Shard, Share};
 use stacksweep::engine::quota::QuotaReport;
 use stacksweep::engine::report::Report;
 use stacksweep::engine::unit::{self, Unit};
@@ -69,6 +70,10 @@ pub struct SweepArgs {
     /// the ceilings as fixed caps (config `retry.pacing`).
     #[arg(long, value_name = "MODE", value_parser = ["adaptive", "fixed"])]
     pub pacing: Option<String>,
+    /// Sweep only static shard I of N (I from 0 to N-1): the units rendezvous hashing
+    /// gives it, as `stacksweep daemon --shard I/N` does (config `[coordination] shard`).
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<Shard>,
 }
 
 /// Builds the config this sweep runs with: the file (if any) with the flags over it.
@@ -115,7 +120,19 @@ pub fn effective_config(args: &SweepArgs) -> anyhow::Result<Config> {
     if args.pacing.is_some() {
         raw.retry.pacing = args.pacing.clone();
     }
-    Ok(common::validate(raw, &origin)?)
+    if let Some(shard) = &args.shard {
+        raw.coordination.shard = Some(shard.to_string());
+        raw.coordination.etcd = None;
+    }
+    let config = common::validate(raw, &origin)?;
+    if let Coordination::Etcd(_) = config.coordination {
+        // A one-off sweep takes no etcd locks: it must not race the daemon replicas.
+        anyhow::bail!(
+            "{origin}: [coordination.etcd] is for `stacksweep daemon` replicas; a one-off sweep \
+             would not take their locks. Run it with --shard I/N, or without [coordination]"
+        );
+    }
+    Ok(config)
 }
 
 /// Where a cancelled sweep stopped.
@@ -219,7 +236,11 @@ async fn target_work<'a>(
     let mut spec = config.job(target);
     spec.options.dry_run = dry_run;
     spec.options.total_budget = budget.clone();
+    let share = Share::of_static(&config.coordination);
     if target.units.is_single() {
+        if !share.owns(&coord::single_key(target)) {
+            return Vec::new();
+        }
         return vec![Work::Sweep {
             target,
             unit: None,
@@ -252,9 +273,10 @@ async fn target_work<'a>(
     let mut work: Vec<Work<'a>> = discovery
         .failed
         .into_iter()
+        .filter(|(u, _)| share.owns(&u.key()))
         .map(|(u, e)| Work::Done(Box::new(TargetOutcome::new(target, Some(&u)).failed(e))))
         .collect();
-    for u in discovery.units {
+    for u in discovery.units.into_iter().filter(|u| share.owns(&u.key())) {
         let mut unit_spec = spec.clone();
         unit_spec.connect = u.connect_spec(&spec.connect, discovery.app_credential);
         work.push(Work::Sweep {

@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use super::health::Health;
+use crate::coord::Share;
 use crate::metrics::{Metrics, OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE};
 
 /// What the handlers read.
@@ -21,6 +22,8 @@ pub struct Endpoints {
     pub metrics: Arc<Metrics>,
     /// Read by `/readyz`.
     pub health: Arc<Health>,
+    /// This replica's share of the units (`/readyz` shows membership and the session).
+    pub share: Arc<Share>,
 }
 
 /// The router of the three endpoints.
@@ -68,18 +71,49 @@ async fn healthz() -> &'static str {
     "ok\n"
 }
 
-/// 200 when every target's last authentication succeeded; 503 naming those that did not.
+/// 200 when every target's last authentication succeeded (and, with etcd, the session
+/// is up); 503 naming what is not. With coordination, a last line says this replica's
+/// share (`coordination: etcd member a of 3 [a, b, c], session up`).
 async fn readyz(State(e): State<Endpoints>) -> Response {
-    match e.health.readiness() {
-        Ok(()) => "ready\n".into_response(),
-        Err(lines) => {
+    let (coordination, session_up) = coordination_line(&e.share);
+    let mut not_ready = e.health.readiness().err().unwrap_or_default();
+    if !session_up {
+        not_ready.push("etcd: session down: this replica starts no deletes".to_owned());
+    }
+    let (status, mut body) = match not_ready.is_empty() {
+        true => (StatusCode::OK, String::from("ready\n")),
+        false => {
             let mut body = String::from("not ready:\n");
-            for l in lines {
+            for l in not_ready {
                 body.push_str("  ");
                 body.push_str(&l);
                 body.push('\n');
             }
-            (StatusCode::SERVICE_UNAVAILABLE, body).into_response()
+            (StatusCode::SERVICE_UNAVAILABLE, body)
+        }
+    };
+    if let Some(line) = coordination {
+        body.push_str(&line);
+        body.push('\n');
+    }
+    (status, body).into_response()
+}
+
+/// This replica's share as one line, and whether it may start deletes.
+fn coordination_line(share: &Share) -> (Option<String>, bool) {
+    match share {
+        Share::Everything => (None, true),
+        Share::Shard(s) => (Some(format!("coordination: static shard {s}")), true),
+        Share::Etcd(m) => {
+            let v = m.view();
+            let state = if v.up { "up" } else { "down" };
+            let line = format!(
+                "coordination: etcd member {} of {} [{}], session {state}",
+                m.name(),
+                v.members.len(),
+                v.members.join(", ")
+            );
+            (Some(line), v.up)
         }
     }
 }

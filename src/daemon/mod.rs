@@ -40,6 +40,7 @@ use self::health::Health;
 pub use self::record::record;
 pub use self::runner::EngineRunner;
 use crate::config::{Config, ConfigError, Target};
+use crate::coord::Share;
 use crate::daemon::state::StateStore;
 use crate::metrics::{Metrics, SweepRecord, TargetLabels};
 use crate::openstack::TokenCache;
@@ -82,6 +83,8 @@ pub struct SweepContext {
     /// Scoped tokens reused from one sweep to the next (one cache per config generation:
     /// a reload starts afresh).
     pub tokens: TokenCache,
+    /// Which units this replica sweeps (everything, without coordination).
+    pub share: Arc<Share>,
 }
 
 /// Carries out sweeps for the daemon. The engine implements it; tests use fakes.
@@ -154,6 +157,8 @@ struct Generation {
 /// What the daemon's tasks share.
 struct Shared<R> {
     runner: R,
+    /// This replica's share of the units; fixed for the daemon's life.
+    share: Arc<Share>,
     metrics: Arc<Metrics>,
     health: Arc<Health>,
     state: Arc<StateStore>,
@@ -207,6 +212,7 @@ impl<R: SweepRunner> Daemon<R> {
         }
         let state = Arc::new(StateStore::load(config.safety.state_file.as_deref()));
         let permits = Arc::new(Semaphore::new(config.schedule.max_concurrent_targets));
+        let share = Arc::new(Share::of(&config.coordination, &options.metrics));
         let (generation, _) = watch::channel(Arc::new(Generation {
             config: Arc::new(config),
             permits,
@@ -214,6 +220,7 @@ impl<R: SweepRunner> Daemon<R> {
         }));
         let shared = Arc::new(Shared {
             runner,
+            share,
             metrics: options.metrics,
             health: Arc::new(Health::default()),
             state,
@@ -245,6 +252,13 @@ impl<R: SweepRunner> Daemon<R> {
         let endpoints = http::Endpoints {
             metrics: Arc::clone(&shared.metrics),
             health: Arc::clone(&shared.health),
+            share: Arc::clone(&shared.share),
+        };
+        // The etcd session outlives the drain: in-flight units keep their locks to the end.
+        let member_stop = CancellationToken::new();
+        let member = match &*shared.share {
+            Share::Etcd(m) => Some(tokio::spawn(Arc::clone(m).run(member_stop.clone()))),
+            _ => None,
         };
         // The server outlives the drain, so the last sweeps' metrics can still be scraped.
         let server_stop = CancellationToken::new();
@@ -269,6 +283,11 @@ impl<R: SweepRunner> Daemon<R> {
         }
         if let Err(e) = shared.state.save().await {
             tracing::error!(error = %e, "cannot write the state file on shutdown");
+        }
+        member_stop.cancel();
+        if let Some(task) = member {
+            // Leaving revokes the lease, so the others take the units over at once.
+            let _ = tokio::time::timeout(Duration::from_secs(3), task).await;
         }
         server_stop.cancel();
         let served = match outcome {
@@ -310,6 +329,10 @@ impl<R: SweepRunner> DaemonHandle<R> {
             tracing::warn!(old = %current.listen, new = %config.listen,
                 "the listen address cannot change on reload; restart to apply it");
             config.listen = current.listen;
+        }
+        if config.coordination != current.coordination {
+            tracing::warn!("[coordination] cannot change on reload; restart to apply it");
+            config.coordination = current.coordination.clone();
         }
         if config.safety.state_file != current.safety.state_file {
             tracing::warn!("safety.state_file cannot change on reload; restart to apply it");

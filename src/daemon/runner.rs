@@ -13,6 +13,7 @@ use super::grace::Grace;
 use super::record::{log_report, record};
 use super::{SweepContext, SweepError, SweepRunner};
 use crate::config::{Config, Target};
+use crate::coord::{self, Skip};
 use crate::engine::unit;
 use crate::engine::{self, ConnectError, DeleteBudget, Job, JobSpec};
 use crate::metrics::{SweepRecord, TargetLabels, UnitRecord};
@@ -49,8 +50,14 @@ impl SweepRunner for EngineRunner {
     async fn sweep(&self, ctx: SweepContext) -> Result<SweepRecord, SweepError> {
         let mut spec = ctx.config.job(&ctx.target);
         spec.connect.session.tokens = Some(ctx.tokens.clone());
+        spec.connect.session.member = ctx.share.member();
         if ctx.target.units.is_single() {
-            return sweep_job(&ctx, spec, &ctx.target.name, &ctx.labels).await;
+            let key = coord::single_key(&ctx.target);
+            let (labels, name) = (ctx.labels.clone(), ctx.target.name.clone());
+            return match sweep_owned(&ctx, &key, spec, &name, &labels).await {
+                Some(result) => result,
+                None => Ok(SweepRecord::default()),
+            };
         }
         sweep_units(&ctx, spec).await
     }
@@ -74,7 +81,21 @@ async fn sweep_units(ctx: &SweepContext, spec: JobSpec) -> Result<SweepRecord, S
         .max_deletes_total
         .map(|n| Arc::new(DeleteBudget::new(n)));
     let mut units: Vec<UnitRecord> = Vec::new();
-    for (u, e) in &discovery.failed {
+    let (mine, others): (Vec<_>, Vec<_>) = discovery
+        .units
+        .into_iter()
+        .partition(|u| ctx.share.owns(&u.key()));
+    if let Some(label) = ctx.share.label() {
+        ctx.metrics
+            .set_owned_units(label, &ctx.target.name, mine.len());
+        tracing::info!(target = %ctx.target.name, mine = mine.len(), others = others.len(),
+            "units shared with other replicas: sweeping mine");
+    }
+    for (u, e) in discovery
+        .failed
+        .iter()
+        .filter(|(u, _)| ctx.share.owns(&u.key()))
+    {
         tracing::warn!(target = %ctx.target.name, unit = %u.key(), error = %chain(e), "unit not swept");
         units.push(UnitRecord {
             project: u.project_label().to_owned(),
@@ -84,7 +105,7 @@ async fn sweep_units(ctx: &SweepContext, spec: JobSpec) -> Result<SweepRecord, S
         });
     }
     let app_credential = discovery.app_credential;
-    let swept: Vec<UnitRecord> = stream::iter(discovery.units)
+    let swept: Vec<UnitRecord> = stream::iter(mine)
         .map(|u| {
             let mut unit_spec = spec.clone();
             unit_spec.connect = u.connect_spec(&spec.connect, app_credential);
@@ -94,20 +115,21 @@ async fn sweep_units(ctx: &SweepContext, spec: JobSpec) -> Result<SweepRecord, S
                 let region = u.region.clone().unwrap_or_default();
                 let labels = ctx.labels.unit(u.project_label(), &region);
                 let started = tokio::time::Instant::now();
-                let result = sweep_job(ctx, unit_spec, &key, &labels).await;
+                let result = sweep_owned(ctx, &key, unit_spec, &key, &labels).await?;
                 let duration = started.elapsed();
                 if let Err(e) = &result {
                     tracing::warn!(target = %ctx.target.name, unit = %key, error = %e, "unit not swept");
                 }
-                UnitRecord {
+                Some(UnitRecord {
                     project: u.project_label().to_owned(),
                     region,
                     record: result.ok(),
                     duration,
-                }
+                })
             }
         })
         .buffer_unordered(ctx.config.schedule.max_concurrent_units)
+        .filter_map(std::future::ready)
         .collect()
         .await;
     units.extend(swept);
@@ -139,6 +161,34 @@ fn sum(units: Vec<UnitRecord>) -> SweepRecord {
     }
     total.units = units;
     total
+}
+
+/// Sweeps the unit of `key` if it is still this replica's: takes its turn (its lock,
+/// with etcd), sweeps under the turn's cancellation (the etcd session ending stops new
+/// deletes, as shutdown does), and gives the turn back. `None` when it is another's now;
+/// an error when it could not be taken (held, or the session is down).
+async fn sweep_owned(
+    ctx: &SweepContext,
+    key: &str,
+    spec: JobSpec,
+    state_key: &str,
+    labels: &TargetLabels,
+) -> Option<Result<SweepRecord, SweepError>> {
+    let turn = match ctx.share.begin(key, &ctx.cancel).await {
+        Ok(turn) => turn,
+        Err(Skip::NotOurs) => {
+            tracing::debug!(unit = %key, "another replica's unit: not swept");
+            return None;
+        }
+        Err(e) => return Some(Err(SweepError::Failed(e.to_string()))),
+    };
+    let unit_ctx = SweepContext {
+        cancel: turn.cancel.clone(),
+        ..ctx.clone()
+    };
+    let result = sweep_job(&unit_ctx, spec, state_key, labels).await;
+    turn.finish().await;
+    Some(result)
 }
 
 /// One sweep of one job (a target, or one unit of it); `state_key` is where its grace

@@ -7,6 +7,7 @@
 use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
+use tokio::sync::watch;
 use tokio::task::{JoinError, JoinHandle};
 use tokio_util::sync::CancellationToken;
 
@@ -14,6 +15,7 @@ use super::clock::{jitter, next_fire, until};
 use super::health::AuthStatus;
 use super::{Generation, Shared, SweepContext, SweepError, SweepRunner, AUTH_CHECK_TIMEOUT};
 use crate::config::{Config, Target};
+use crate::coord::etcd::View;
 use crate::metrics::{SweepOutcome, SweepRecord, TargetLabels};
 
 /// What the HTTP server task returns.
@@ -101,6 +103,9 @@ async fn target_loop<R: SweepRunner>(
     stop: CancellationToken,
 ) {
     let mut rx = shared.generation.subscribe();
+    // With etcd: membership and session changes, after which this replica sweeps its
+    // (new) share at once instead of at the next cron time: how units move to the others.
+    let mut share_rx = shared.share.subscribe();
     // The last time fired (or now): each cron time fires at most once.
     let mut after = shared.clock.now();
     loop {
@@ -121,6 +126,7 @@ async fn target_loop<R: SweepRunner>(
             tracing::warn!(target = %name, "the target's schedule never fires again");
         }
         let wait = next.map(|at| until(shared.clock.now(), at) + jitter(schedule.jitter));
+        let mut share_changed = false;
         tokio::select! {
             _ = stop.cancelled() => return,
             changed = rx.changed() => {
@@ -131,10 +137,19 @@ async fn target_loop<R: SweepRunner>(
                 after = after.max(shared.clock.now());
                 continue;
             }
+            () = view_changed(&mut share_rx) => share_changed = true,
             _ = sleep_or_pend(wait) => {}
         }
-        let Some(fired) = next else { continue };
-        after = fired;
+        if share_changed {
+            let settle = shared.share.settle();
+            if !settled(&mut share_rx, settle, &stop).await {
+                continue;
+            }
+            tracing::info!(target = %name, "the replicas' membership changed: sweeping this replica's share now");
+        } else {
+            let Some(fired) = next else { continue };
+            after = fired;
+        }
         let permit = tokio::select! {
             _ = stop.cancelled() => return,
             permit = Arc::clone(&generation.permits).acquire_owned() => match permit {
@@ -142,10 +157,41 @@ async fn target_loop<R: SweepRunner>(
                 Err(_) => return,
             },
         };
+        // Changes from here on call for another sweep after this one.
+        if let Some(r) = &mut share_rx {
+            r.borrow_and_update();
+        }
         sweep_once(&shared, &generation, target, &stop).await;
         drop(permit);
         // Times that passed while sweeping are skipped, not run back to back.
         after = after.max(shared.clock.now());
+    }
+}
+
+/// Resolves when the etcd view changes (never without etcd).
+async fn view_changed(rx: &mut Option<watch::Receiver<View>>) {
+    if let Some(r) = rx {
+        if r.changed().await.is_ok() {
+            return;
+        }
+    }
+    std::future::pending().await
+}
+
+/// Waits until the view has been quiet for `settle` (replicas starting or leaving
+/// together make one move, not several); true when the session is then up.
+async fn settled(
+    rx: &mut Option<watch::Receiver<View>>,
+    settle: Duration,
+    stop: &CancellationToken,
+) -> bool {
+    let Some(r) = rx else { return false };
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return false,
+            changed = r.changed() => if changed.is_err() { return false },
+            () = tokio::time::sleep(settle) => return r.borrow().up,
+        }
     }
 }
 
@@ -174,6 +220,7 @@ async fn sweep_once<R: SweepRunner>(
         now: shared.clock.now(),
         cancel: cancel.clone(),
         tokens: generation.tokens.clone(),
+        share: Arc::clone(&shared.share),
     };
     let deadline = generation.config.schedule.deadline;
     tracing::info!(target = %target.name, "sweep started");

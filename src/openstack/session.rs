@@ -45,6 +45,9 @@ pub struct SessionOptions {
     /// Scoped tokens shared with other sessions (the daemon's sweeps); `None`: this
     /// session asks Keystone for its own.
     pub tokens: Option<TokenCache>,
+    /// The daemon replica's member name, sent in the `User-Agent`
+    /// (`stacksweep/0.1.0 member/NAME`) so the cloud's logs tell replicas apart.
+    pub member: Option<String>,
 }
 
 impl Default for SessionOptions {
@@ -62,6 +65,7 @@ impl Default for SessionOptions {
             max_pages: 1000,
             observer: None,
             tokens: None,
+            member: None,
         }
     }
 }
@@ -78,6 +82,7 @@ impl fmt::Debug for SessionOptions {
             .field("max_pages", &self.max_pages)
             .field("observer", &self.observer.is_some())
             .field("tokens", &self.tokens)
+            .field("member", &self.member)
             .finish()
     }
 }
@@ -127,9 +132,14 @@ impl fmt::Debug for Session {
 /// The HTTP client: rustls, verification on unless the cloud says `insecure` explicitly,
 /// plus the cloud's CA bundle.
 fn http_client(cloud: &CloudConfig, options: &SessionOptions) -> Result<reqwest::Client, ApiError> {
+    const AGENT: &str = concat!("stacksweep/", env!("CARGO_PKG_VERSION"));
+    let agent = match &options.member {
+        Some(member) => format!("{AGENT} member/{member}"),
+        None => AGENT.to_owned(),
+    };
     let mut builder = reqwest::Client::builder()
         .use_rustls_tls()
-        .user_agent(concat!("stacksweep/", env!("CARGO_PKG_VERSION")))
+        .user_agent(agent)
         .connect_timeout(options.request_timeout.min(Duration::from_secs(30)));
     if let Some(path) = cloud.cacert() {
         let pem = std::fs::read(path)

@@ -144,19 +144,11 @@ fn dockerfile_matches_ci() {
     assert!(dockerfile.contains("ENTRYPOINT [\"stacksweep\"]"));
 }
 
-/// `daemon` flags the manifests use that come from the coordination branch (#16, etcd and
-/// static shards), built beside this one: they are not in `stacksweep daemon --help` until
-/// both are merged. REVIEWER: after the merge, empty this list; the tests below then
-/// check `--shard` against the binary like every other flag.
-const FLAGS_PENDING_MERGE: &[&str] = &["--shard"];
-
-/// The keys of `[coordination.etcd]` (#16), as the coordination branch names them (same
-/// caveat as [`FLAGS_PENDING_MERGE`]: once merged, the whole ConfigMap goes through
-/// `Config::parse`, so this list can go).
+/// The keys of `[coordination.etcd]` (#16) the etcd ConfigMap must set.
 const ETCD_KEYS: &[&str] = &["endpoints", "prefix", "lease_ttl", "member"];
 
 /// Every `--flag` of `args` (after the subcommand) is one `stacksweep daemon --help` lists,
-/// or one of [`FLAGS_PENDING_MERGE`].
+/// with `--shard` among them.
 fn check_daemon_flags(args: &[Value]) {
     let help = std::process::Command::new(env!("CARGO_BIN_EXE_stacksweep"))
         .args(["daemon", "--help"])
@@ -170,10 +162,7 @@ fn check_daemon_flags(args: &[Value]) {
         let listed = help
             .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
             .any(|word| word == arg);
-        assert!(
-            listed || FLAGS_PENDING_MERGE.contains(&arg),
-            "{arg} is not a flag of `stacksweep daemon`"
-        );
+        assert!(listed, "{arg} is not a flag of `stacksweep daemon`");
     }
 }
 

@@ -397,3 +397,43 @@ async fn unreachable_region_fails_alone() {
         "a mutating request reached RegionTwo"
     );
 }
+
+/// `sweep --shard 0/2` then `--shard 1/2`: each run sweeps only its rendezvous units,
+/// the two together every unit exactly once, and everything selected ends deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_static_shards_sweep_every_unit_once() {
+    let bed = bed().await;
+    let config = config(&bed, r#"["ci-*"]"#, r#""all""#, "");
+    let mut seen = Vec::new();
+    for shard in ["0/2", "1/2"] {
+        let args = [
+            "sweep", "--config", &config, "--output", "json", "--shard", shard,
+        ];
+        let run = bed.run(&args, &[]).await;
+        assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
+        let doc: Value = serde_json::from_str(&run.stdout).unwrap();
+        let s: stacksweep::coord::Shard = shard.parse().unwrap();
+        for t in doc["targets"].as_array().unwrap() {
+            let u = &t["unit"];
+            let id = bed.sim.add_project(u["project"].as_str().unwrap());
+            let key = format!(
+                "{}/{id}/{}",
+                t["target"].as_str().unwrap(),
+                u["region"].as_str().unwrap()
+            );
+            assert!(s.owns(&key), "{key} swept by shard {shard}");
+            seen.push(key);
+        }
+    }
+    seen.sort();
+    let len = seen.len();
+    seen.dedup();
+    assert_eq!((seen.len(), len), (4, 4), "{seen:?}");
+    assert_eq!(bed.left(), Vec::<(String, String)>::new());
+    bed.assert_survivors();
+    let run = bed
+        .run(&["sweep", "--config", &config, "--shard", "2/2"], &[])
+        .await;
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    assert!(run.stderr.contains("is not a shard"), "{}", run.stderr);
+}

@@ -4,8 +4,10 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod etcd;
 mod fake;
 mod quota;
+mod shard;
 mod sim;
 mod tokens;
 mod units;

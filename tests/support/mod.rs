@@ -10,6 +10,7 @@
 //! ```
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod etcd;
 pub mod fake_cloud;
 
 use std::path::{Path, PathBuf};
