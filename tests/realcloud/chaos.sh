@@ -158,7 +158,8 @@ EOF
   fi
 
   rc2=0
-  "${cmd[@]}" >"$base-sweep2.json" 2>"$base-sweep2.log" || rc2=$?
+  # Bounded too: a delete the fault lost must fail the round, not hold CI for 30 minutes.
+  "${cmd[@]}" --deadline 5m >"$base-sweep2.json" 2>"$base-sweep2.log" || rc2=$?
   ((rc2 == 0)) || { tail -n 30 "$base-sweep2.log" >&2; rc_die "chaos $fault: second sweep exited $rc2 (want 0)"; }
   "$PY" "$RC_HERE/verify.py" --cloud ci "$base-manifest.json" --facts "$base-facts.json" ||
     rc_die "chaos $fault: not converged or a survivor touched (see $base-*.json)"
