@@ -1271,31 +1271,13 @@ mod tests {
     /// deleted for real once it answers truly; without doubt, a 404 is taken as gone.
     #[tokio::test(start_paused = true)]
     async fn doubtful_not_found_is_read_again() {
-        let ci = regex::Regex::new("^ci-").unwrap();
         for (doubting, deleted) in [(true, true), (false, false)] {
-            let inventory = Inventory::new("proj", vec![ours(Kind::Network, "n")]);
-            let marks = Marks {
-                name_regex: Some(ci.clone()),
-                ..Marks::default()
-            };
-            let selector = Selector::new(marks, Filters::default()).unwrap();
-            let selection = select::evaluate(&inventory, &selector, Timestamp::now());
-            let plan = plan::build(&inventory, &selection);
             let cloud = FalseNotFound {
                 false_404s: Mutex::new(2),
                 deleted: Mutex::new(false),
                 doubting,
             };
-            let options = SweepOptions::default();
-            let report = execute(
-                &cloud,
-                &inventory,
-                &selection,
-                plan,
-                &options,
-                CancellationToken::new(),
-            )
-            .await;
+            let report = sweep_one(&cloud, Kind::Network, &SweepOptions::default()).await;
             assert_eq!(
                 *cloud.deleted.lock().unwrap(),
                 deleted,
@@ -1353,35 +1335,18 @@ mod tests {
     /// it fails the step with the count, instead of waiting for the deadline.
     #[tokio::test(start_paused = true)]
     async fn undone_delete_is_sent_again() {
-        let ci = regex::Regex::new("^ci-").unwrap();
         for (undo, sent, outcome) in [
             (0, 1, Outcome::Deleted),
             (1, 2, Outcome::Deleted),
             (3, 4, Outcome::Deleted),
             (9, 4, Outcome::Failed),
         ] {
-            let inventory = Inventory::new("proj", vec![ours(Kind::Server, "s")]);
-            let marks = Marks {
-                name_regex: Some(ci.clone()),
-                ..Marks::default()
-            };
-            let selector = Selector::new(marks, Filters::default()).unwrap();
-            let selection = select::evaluate(&inventory, &selector, Timestamp::now());
-            let plan = plan::build(&inventory, &selection);
             let cloud = UndoingNova {
                 undo,
                 deletes: Mutex::new(0),
                 reads_since_delete: Mutex::new(0),
             };
-            let report = execute(
-                &cloud,
-                &inventory,
-                &selection,
-                plan,
-                &SweepOptions::default(),
-                CancellationToken::new(),
-            )
-            .await;
+            let report = sweep_one(&cloud, Kind::Server, &SweepOptions::default()).await;
             assert_eq!(*cloud.deletes.lock().unwrap(), sent, "undo={undo}");
             let end = &report.resources[0];
             assert_eq!(end.outcome, outcome, "undo={undo}: {end:?}");
@@ -1419,17 +1384,9 @@ mod tests {
     }
 
     /// A delete still in progress at the deadline is reported stuck (the cloud may have
-    /// lost it; an admin must reset it), not failed, and is sent once.
+    /// lost it; an admin must reset it), not failed.
     #[tokio::test(start_paused = true)]
     async fn delete_still_in_progress_at_the_deadline_is_stuck() {
-        let inventory = Inventory::new("proj", vec![ours(Kind::Snapshot, "s")]);
-        let marks = Marks {
-            name_regex: Some(regex::Regex::new("^ci-").unwrap()),
-            ..Marks::default()
-        };
-        let selector = Selector::new(marks, Filters::default()).unwrap();
-        let selection = select::evaluate(&inventory, &selector, Timestamp::now());
-        let plan = plan::build(&inventory, &selection);
         let cloud = LostDelete {
             deleted: Mutex::new(false),
         };
@@ -1437,15 +1394,7 @@ mod tests {
             deadline: Duration::from_secs(60),
             ..SweepOptions::default()
         };
-        let report = execute(
-            &cloud,
-            &inventory,
-            &selection,
-            plan,
-            &options,
-            CancellationToken::new(),
-        )
-        .await;
+        let report = sweep_one(&cloud, Kind::Snapshot, &options).await;
         let end = &report.resources[0];
         assert_eq!(end.outcome, Outcome::Stuck, "{end:?}");
         assert!(
@@ -1453,6 +1402,33 @@ mod tests {
                 && end.reason.contains("may have lost the delete"),
             "{end:?}"
         );
+    }
+
+    /// The selection of every `ci-` named resource of `inventory`, and its plan.
+    fn select_ci(inventory: &Inventory) -> (Selection, Plan) {
+        let marks = Marks {
+            name_regex: Some(regex::Regex::new("^ci-").unwrap()),
+            ..Marks::default()
+        };
+        let selector = Selector::new(marks, Filters::default()).unwrap();
+        let selection = select::evaluate(inventory, &selector, Timestamp::now());
+        let plan = plan::build(inventory, &selection);
+        (selection, plan)
+    }
+
+    /// Sweeps one `ci-` resource of `kind` (selected by name) against `cloud`.
+    async fn sweep_one<C: Cloud>(cloud: &C, kind: Kind, options: &SweepOptions) -> Report {
+        let inventory = Inventory::new("proj", vec![ours(kind, "x")]);
+        let (selection, plan) = select_ci(&inventory);
+        execute(
+            cloud,
+            &inventory,
+            &selection,
+            plan,
+            options,
+            CancellationToken::new(),
+        )
+        .await
     }
 
     fn ours(kind: Kind, id: &str) -> Resource {
@@ -1476,13 +1452,7 @@ mod tests {
             "attached server",
         ));
         let inventory = Inventory::new("proj", vec![server, volume]);
-        let marks = Marks {
-            name_regex: Some(regex::Regex::new("^ci-").unwrap()),
-            ..Marks::default()
-        };
-        let selector = Selector::new(marks, Filters::default()).unwrap();
-        let selection = select::evaluate(&inventory, &selector, Timestamp::now());
-        let plan = plan::build(&inventory, &selection);
+        let (selection, plan) = select_ci(&inventory);
         let cancel = CancellationToken::new();
         let cloud = NeverGone {
             deleted: Mutex::new(Vec::new()),

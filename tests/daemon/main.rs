@@ -6,6 +6,7 @@ mod support;
 
 mod etcd;
 mod fake;
+mod multi;
 mod quota;
 mod shard;
 mod sim;

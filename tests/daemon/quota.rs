@@ -71,12 +71,7 @@ async fn daemon_exports_quota() {
     let task = tokio::spawn(daemon.run(shutdown.clone()));
     tokio::time::sleep(Duration::from_secs(65)).await;
 
-    let text = reqwest::get(format!("http://{addr}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = crate::multi::scrape(addr).await;
     let pid = ci.project_id().to_owned();
     let networks = sim.with_state(|st| {
         st.neutron

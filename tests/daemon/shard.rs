@@ -9,12 +9,12 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use jiff::Timestamp;
 use stacksweep::config::Config;
 use stacksweep::coord::Shard;
 use stacksweep::daemon::{Clock, Daemon, DaemonOptions, EngineRunner};
-use stacksweep_sim::{Scenario, Sim, SimConfig};
 use tokio_util::sync::CancellationToken;
+
+use crate::multi::{before_a_minute, scrape, MultiProject};
 
 /// The units (`project/region`) with a deleted server in a daemon's `/metrics`.
 fn swept_units(text: &str) -> BTreeSet<String> {
@@ -39,29 +39,13 @@ fn swept_units(text: &str) -> BTreeSet<String> {
 #[tokio::test(start_paused = true)]
 async fn two_static_shards_sweep_disjoint_units_covering_all() {
     let _env = crate::support::ENV.lock().await;
-    let sim = Sim::start(SimConfig {
-        regions: vec!["RegionOne".into(), "RegionTwo".into()],
-        ..SimConfig::default()
-    })
-    .await
-    .unwrap();
-    let manifest = sim.seed(&Scenario::MultiProject);
-    let dir = tempfile::tempdir().unwrap();
-    let clouds = dir.path().join("clouds.yaml");
-    sim.write_clouds_yaml(&clouds).unwrap();
-    std::env::set_var("OS_CLIENT_CONFIG_FILE", &clouds);
-    let tag = &manifest.tag;
-    let start = Timestamp::from_second(Timestamp::now().as_second() / 60 * 60 + 30).unwrap();
+    let bed = MultiProject::start().await;
+    let (sim, manifest) = (&bed.sim, &bed.manifest);
+    let start = before_a_minute();
     let shutdown = CancellationToken::new();
     let mut daemons = Vec::new();
     for i in 0..2 {
-        let text = format!(
-            "[coordination]\nshard = \"{i}/2\"\n\
-             [metrics]\nlisten = \"127.0.0.1:0\"\n[schedule]\ncron = \"* * * * *\"\n\
-             [select]\nany_tags = [\"{tag}\"]\nmetadata = {{ \"ci-job\" = \"{tag}\" }}\n\
-             name_regex = \"^{tag}-\"\nolder_than = \"6h\"\n\
-             [[target]]\nname = \"ci\"\ncloud = \"sim\"\nprojects = [\"ci-*\"]\nregions = \"all\"\n",
-        );
+        let text = bed.config_text(&format!("[coordination]\nshard = \"{i}/2\"\n"));
         let config = Config::parse(&text, "test").unwrap();
         let options = DaemonOptions {
             clock: Clock::virtual_from(start),
@@ -75,12 +59,7 @@ async fn two_static_shards_sweep_disjoint_units_covering_all() {
 
     let mut all = BTreeSet::new();
     for (i, (addr, _)) in daemons.iter().enumerate() {
-        let text = reqwest::get(format!("http://{addr}/metrics"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = scrape(*addr).await;
         let shard = Shard::new(i, 2).unwrap();
         let mut expected = BTreeSet::new();
         for project in ["ci-1", "ci-2"] {
@@ -109,5 +88,5 @@ async fn two_static_shards_sweep_disjoint_units_covering_all() {
     for (_, task) in daemons {
         task.await.unwrap().unwrap();
     }
-    sim.shutdown().await;
+    bed.sim.shutdown().await;
 }

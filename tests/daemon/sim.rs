@@ -7,7 +7,6 @@
 //! `OS_CLIENT_CONFIG_FILE`, which is process-wide.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
@@ -18,6 +17,8 @@ use stacksweep::daemon::{Clock, Daemon, DaemonOptions, EngineRunner};
 use stacksweep::openstack::{CloudConfig, Service, Session};
 use stacksweep_sim::{FaultConfig, Sim, SimConfig};
 use tokio_util::sync::CancellationToken;
+
+use crate::multi::scrape;
 
 /// Creates a network tagged as Neutron tags things (PUT after create); returns its ID.
 async fn network(session: &Session, name: &str, tags: &[&str]) -> String {
@@ -46,13 +47,6 @@ fn config(state_file: &Path, grace: &str, extra: &str) -> Config {
         state = state_file.display().to_string(),
     );
     Config::parse(&text, "test").unwrap()
-}
-
-async fn scrape(addr: SocketAddr) -> String {
-    let resp = reqwest::get(format!("http://{addr}/metrics"))
-        .await
-        .unwrap();
-    resp.text().await.unwrap()
 }
 
 /// The value of the sample named with exactly these labels (0 when absent).

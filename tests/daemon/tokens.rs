@@ -8,11 +8,12 @@
 
 use std::time::Duration;
 
-use jiff::Timestamp;
 use stacksweep::config::Config;
 use stacksweep::daemon::{Clock, Daemon, DaemonOptions, EngineRunner};
-use stacksweep_sim::{Scenario, Sim, SimConfig, SimHandle};
+use stacksweep_sim::SimHandle;
 use tokio_util::sync::CancellationToken;
+
+use crate::multi::{before_a_minute, scrape, MultiProject};
 
 /// Keystone token requests the simulator answered.
 fn token_posts(sim: &SimHandle) -> usize {
@@ -21,12 +22,7 @@ fn token_posts(sim: &SimHandle) -> usize {
 
 /// Clean sweeps of target `ci`, from `/metrics`.
 async fn clean_sweeps(addr: std::net::SocketAddr) -> f64 {
-    let text = reqwest::get(format!("http://{addr}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = scrape(addr).await;
     let series = r#"stacksweep_sweeps_total{target="ci",cloud="sim",project="",outcome="clean"}"#;
     text.lines()
         .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
@@ -38,27 +34,10 @@ async fn clean_sweeps(addr: std::net::SocketAddr) -> f64 {
 #[tokio::test(start_paused = true)]
 async fn sweeps_reuse_one_token_per_scope() {
     let _env = crate::support::ENV.lock().await;
-    let sim = Sim::start(SimConfig {
-        regions: vec!["RegionOne".into(), "RegionTwo".into()],
-        ..SimConfig::default()
-    })
-    .await
-    .unwrap();
-    let manifest = sim.seed(&Scenario::MultiProject);
-    let dir = tempfile::tempdir().unwrap();
-    let clouds = dir.path().join("clouds.yaml");
-    sim.write_clouds_yaml(&clouds).unwrap();
-    std::env::set_var("OS_CLIENT_CONFIG_FILE", &clouds);
-    let tag = &manifest.tag;
-    let text = format!(
-        "[metrics]\nlisten = \"127.0.0.1:0\"\n[schedule]\ncron = \"* * * * *\"\n\
-         [select]\nany_tags = [\"{tag}\"]\nmetadata = {{ \"ci-job\" = \"{tag}\" }}\n\
-         name_regex = \"^{tag}-\"\nolder_than = \"6h\"\n\
-         [[target]]\nname = \"ci\"\ncloud = \"sim\"\nprojects = [\"ci-*\"]\nregions = \"all\"\n",
-    );
-    let config = Config::parse(&text, "test").unwrap();
-    // 30 s before a minute boundary: each further 60 s crosses exactly one.
-    let start = Timestamp::from_second(Timestamp::now().as_second() / 60 * 60 + 30).unwrap();
+    let bed = MultiProject::start().await;
+    let (sim, manifest) = (&bed.sim, &bed.manifest);
+    let config = Config::parse(&bed.config_text(""), "test").unwrap();
+    let start = before_a_minute();
     let options = DaemonOptions {
         clock: Clock::virtual_from(start),
         ..DaemonOptions::default()
@@ -75,22 +54,22 @@ async fn sweeps_reuse_one_token_per_scope() {
     assert_eq!(clean_sweeps(addr).await, 1.0);
     // Readiness check 1, discovery (the cloud's `ci` project by name) 1, `ci-1` and
     // `ci-2` by ID 1 each (their two regions share it).
-    assert_eq!(token_posts(&sim), 4);
+    assert_eq!(token_posts(sim), 4);
     tokio::time::sleep(Duration::from_secs(120)).await;
     assert_eq!(clean_sweeps(addr).await, 3.0);
-    assert_eq!(token_posts(&sim), 4, "sweeps 2 and 3 reuse every token");
+    assert_eq!(token_posts(sim), 4, "sweeps 2 and 3 reuse every token");
 
     // A reload (the same config) drops the cache: the readiness check and the next
     // sweep's three scopes authenticate again.
     handle.reload(config);
     tokio::time::sleep(Duration::from_secs(60)).await;
     assert_eq!(clean_sweeps(addr).await, 4.0);
-    assert_eq!(token_posts(&sim), 8);
+    assert_eq!(token_posts(sim), 8);
 
     for (kind, id) in &manifest.selected {
         assert!(!sim.exists(kind, id), "{kind} {id} left");
     }
     shutdown.cancel();
     task.await.unwrap().unwrap();
-    sim.shutdown().await;
+    bed.sim.shutdown().await;
 }

@@ -9,10 +9,10 @@
 
 use std::time::Duration;
 
-use jiff::Timestamp;
 use stacksweep::config::Config;
 use stacksweep::daemon::{Clock, Daemon, DaemonOptions, EngineRunner};
-use stacksweep_sim::{Scenario, Sim, SimConfig};
+
+use crate::multi::{before_a_minute, scrape, MultiProject};
 use tokio_util::sync::CancellationToken;
 
 /// The value of the sample named with exactly these labels (`None` when absent).
@@ -27,27 +27,10 @@ fn sample(text: &str, series: &str) -> Option<f64> {
 async fn daemon_exports_one_series_per_unit() {
     // Tests of this crate that set the environment take turns.
     let _env = crate::support::ENV.lock().await;
-    let sim = Sim::start(SimConfig {
-        regions: vec!["RegionOne".into(), "RegionTwo".into()],
-        ..SimConfig::default()
-    })
-    .await
-    .unwrap();
-    let manifest = sim.seed(&Scenario::MultiProject);
-    let dir = tempfile::tempdir().unwrap();
-    let clouds = dir.path().join("clouds.yaml");
-    sim.write_clouds_yaml(&clouds).unwrap();
-    std::env::set_var("OS_CLIENT_CONFIG_FILE", &clouds);
-    let tag = &manifest.tag;
-    let text = format!(
-        "[metrics]\nlisten = \"127.0.0.1:0\"\n[schedule]\ncron = \"* * * * *\"\n\
-         [select]\nany_tags = [\"{tag}\"]\nmetadata = {{ \"ci-job\" = \"{tag}\" }}\n\
-         name_regex = \"^{tag}-\"\nolder_than = \"6h\"\n\
-         [[target]]\nname = \"ci\"\ncloud = \"sim\"\nprojects = [\"ci-*\"]\nregions = \"all\"\n",
-    );
-    let config = Config::parse(&text, "test").unwrap();
-    // Start 30 s before a minute boundary, so the 65 s below cross exactly one.
-    let start = Timestamp::from_second(Timestamp::now().as_second() / 60 * 60 + 30).unwrap();
+    let bed = MultiProject::start().await;
+    let (sim, manifest) = (&bed.sim, &bed.manifest);
+    let config = Config::parse(&bed.config_text(""), "test").unwrap();
+    let start = before_a_minute();
     let options = DaemonOptions {
         clock: Clock::virtual_from(start),
         ..DaemonOptions::default()
@@ -58,12 +41,7 @@ async fn daemon_exports_one_series_per_unit() {
     let task = tokio::spawn(daemon.run(shutdown.clone()));
     tokio::time::sleep(Duration::from_secs(65)).await;
 
-    let text = reqwest::get(format!("http://{addr}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = scrape(addr).await;
     for project in ["ci-1", "ci-2"] {
         for region in ["RegionOne", "RegionTwo"] {
             let series = format!(
@@ -89,5 +67,5 @@ async fn daemon_exports_one_series_per_unit() {
     }
     shutdown.cancel();
     task.await.unwrap().unwrap();
-    sim.shutdown().await;
+    bed.sim.shutdown().await;
 }
