@@ -3,8 +3,8 @@
 # For each fault:
 #   seed 4 leaked jobs (no new survivors: the stage's own stay, with their attachments
 #   recorded) -> start a sweep -> once it is deleting, inject the fault -> the first
-#   sweep ends however it ends (within 4 minutes) -> after the RabbitMQ restart, an admin
-#   resets the Cinder deletes the bus lost -> a second sweep must exit 0 -> verify: every selected
+#   sweep ends however it ends (within 4 minutes) -> an admin resets the deletes the
+#   fault lost (stuck in progress) -> a second sweep must exit 0 -> verify: every selected
 #   resource gone, every survivor intact with the same attachments (nothing kept left
 #   half-detached) -> the first sweep's report must say what it retried and why.
 # Faults: neutron-server stopped for 20 s; RabbitMQ restarted (deletes in flight stall;
@@ -69,21 +69,30 @@ inject() {
   esac
 }
 
-# An operator's step after RabbitMQ restarted: a Cinder delete whose message the bus lost
-# stays `deleting` for ever (the first sweep reports it stuck); only an admin can reset
-# it. Prints how many it reset. Everything else the janitor must finish by itself.
+# An operator's step after each fault: a delete the fault lost stays in progress for ever
+# (Cinder kept snapshots `deleting` after the RabbitMQ restart; Nova kept a server's task
+# `deleting` after the MariaDB outage) and the first sweep reports it stuck; only an admin
+# can reset it (to `error`, which a member may delete). Prints how many it reset.
+# Everything else the janitor must finish by itself.
 reset_lost_deletes() {
   "$PY" - <<'EOF'
 import openstack
 pid = openstack.connect(cloud="ci").current_project_id
-bs = openstack.connect(cloud="admin").block_storage
+admin = openstack.connect(cloud="admin")
+bs, cs = admin.block_storage, admin.compute
 n = 0
+def reset(proxy, path, body):
+    global n
+    resp = proxy.post(path, json=body)
+    if resp.status_code >= 400:
+        raise SystemExit(f"reset {path}: HTTP {resp.status_code} {resp.text}")
+    n += 1
 for path, items in (("snapshots", bs.snapshots), ("volumes", bs.volumes)):
     for item in items(all_projects=True, project_id=pid, status="deleting"):
-        resp = bs.post(f"/{path}/{item.id}/action", json={"os-reset_status": {"status": "error"}})
-        if resp.status_code >= 400:
-            raise SystemExit(f"reset of {path} {item.id}: HTTP {resp.status_code} {resp.text}")
-        n += 1
+        reset(bs, f"/{path}/{item.id}/action", {"os-reset_status": {"status": "error"}})
+for server in cs.servers(all_projects=True, project_id=pid):
+    if server.task_state == "deleting":
+        reset(cs, f"/servers/{server.id}/action", {"os-resetState": {"state": "error"}})
 print(n)
 EOF
 }
@@ -153,9 +162,7 @@ EOF
   wait "$sweep_pid" || rc1=$?
   touch "$base.stop"
   wait "$probe_pid" || rc_log "chaos $fault: the probe failed (see $base-probe.log)"
-  if [[ $fault == rabbitmq ]]; then
-    rc_log "chaos $fault: an admin reset $(reset_lost_deletes) Cinder delete(s) the bus lost"
-  fi
+  rc_log "chaos $fault: an admin reset $(reset_lost_deletes) delete(s) the fault lost"
 
   rc2=0
   # Bounded too: a delete the fault lost must fail the round, not hold CI for 30 minutes.
