@@ -170,6 +170,14 @@ impl Inventory {
     }
 }
 
+/// The network a port is on.
+fn network_of(port: &Resource) -> Option<&str> {
+    port.refs
+        .iter()
+        .find(|x| x.kind == Some(Kind::Network) && x.role == "network")
+        .map(|x| x.id.as_str())
+}
+
 /// Adds what only the other side shows: router interfaces (from their ports) and the
 /// `OwnedBy` side of every `Owns`.
 fn link(resources: &mut [Resource]) {
@@ -227,6 +235,22 @@ fn link(resources: &mut [Resource]) {
             }
         }
     }
+    // An address names a port only within a network: a port's pairs name addresses on
+    // its own network; a route's next hop is on a subnet the router has an interface on,
+    // or on its gateway network (Neutron refuses any other next hop).
+    let reaches = |router: &Resource, holder: &Resource| {
+        let gateway = router.refs.iter().find(|x| x.role == "gateway network");
+        let on_gateway = gateway.is_some_and(|g| network_of(holder) == Some(g.id.as_str()));
+        let on_interface = holder
+            .refs
+            .iter()
+            .filter(|x| x.kind == Some(Kind::Subnet))
+            .any(|s| {
+                let routers = routers_of.get(s.id.as_str());
+                routers.is_some_and(|rs| rs.contains(&router.id.as_str()))
+            });
+        on_gateway || on_interface
+    };
     for (ri, r) in resources.iter().enumerate() {
         for reference in &r.refs {
             let holders = || {
@@ -238,9 +262,11 @@ fn link(resources: &mut [Resource]) {
                     .filter(move |&h| h != ri)
             };
             match reference.relation {
-                // A port keeps the ports holding its address pairs' addresses.
+                // A port keeps the ports of its network holding its address pairs'
+                // addresses.
                 Relation::Guards if reference.role == resources::ALLOWED_ADDRESS_PAIR => {
-                    for h in holders() {
+                    let network = network_of(r);
+                    for h in holders().filter(|&h| network_of(&resources[h]) == network) {
                         let guard = Reference::new(
                             Relation::Guards,
                             Kind::Port,
@@ -252,7 +278,7 @@ fn link(resources: &mut [Resource]) {
                 }
                 // The port a route goes through keeps the router.
                 Relation::Guards if reference.role == resources::ROUTE_NEXTHOP => {
-                    for h in holders() {
+                    for h in holders().filter(|&h| reaches(r, &resources[h])) {
                         let guard = Reference::new(
                             Relation::Guards,
                             r.kind,

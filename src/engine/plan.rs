@@ -446,7 +446,7 @@ pub fn build(inventory: &Inventory, selection: &Selection) -> Plan {
             }
         }
     }
-    for (i, t) in attached {
+    for &(i, t) in &attached {
         wire_attachment(&mut g, i, t);
     }
     keep_owners_too(&mut g);
@@ -465,6 +465,7 @@ pub fn build(inventory: &Inventory, selection: &Selection) -> Plan {
         }
     }
     g.edges.extend(waits);
+    release_after_awaited(&mut g, &attached);
     g.edges.retain(|(a, b, _)| a != b);
     g.edges.sort_by_key(|&(a, b, w)| (a, b, w.rank()));
     g.edges.dedup();
@@ -509,6 +510,39 @@ fn wire_attachment(g: &mut Graph<'_>, i: usize, t: usize) {
     for to in g.all_nodes(i) {
         g.edges.push((t, to, Why::Attached));
     }
+}
+
+/// A selected `t` that `i` is attached to (a floating IP's port) may stay after all when
+/// its delete waits on something only expected to go with its owner (a port passed to
+/// Nova, pairing `t`'s address, may outlive its server and keep `t`). Letting go of `t`
+/// first would then have detached `i` from a kept resource: `i` lets go only once every
+/// such awaited resource is gone, and stays when one stays.
+fn release_after_awaited(g: &mut Graph<'_>, attached: &[(usize, usize)]) {
+    let mut into: Vec<Vec<usize>> = vec![Vec::new(); g.nodes.len()];
+    for &(from, to, why) in &g.edges {
+        if why.orders() {
+            into[to].push(from);
+        }
+    }
+    let mut waits = Vec::new();
+    for &(i, t) in attached.iter().filter(|&&(_, t)| g.selected[t]) {
+        let mut seen: BTreeSet<usize> = BTreeSet::new();
+        let mut stack = vec![t];
+        while let Some(node) = stack.pop() {
+            for &from in &into[node] {
+                if seen.insert(from) {
+                    stack.push(from);
+                }
+            }
+        }
+        let awaited = seen
+            .into_iter()
+            .filter(|&a| matches!(g.state[a], State::Await(_)) && g.nodes[a].0 != i);
+        for a in awaited {
+            waits.extend(g.all_nodes(i).into_iter().map(|to| (a, to, Why::Order)));
+        }
+    }
+    g.edges.extend(waits);
 }
 
 /// What the cloud deletes with its owner (a server's port, a stack's router) can only
@@ -1205,6 +1239,70 @@ mod tests {
         );
     }
 
+    /// An address names a port only within a network: a kept port on another network
+    /// holding the address a selected port's pairs name, or a route's next hop on a
+    /// subnet the router has no interface on, keeps nothing.
+    #[test]
+    fn addresses_name_ports_of_one_network() {
+        let port = |id: &str, marked: bool, net: &'static str, subnet: &'static str| {
+            let mut p = mk(
+                Port,
+                id,
+                marked,
+                &[
+                    (Needs, Network, net, "network"),
+                    (Needs, Subnet, subnet, "subnet"),
+                ],
+            );
+            p.addresses.push("10.0.0.5".into());
+            p
+        };
+        let mut pairing = port("vm", false, "net-a", "sn-a");
+        pairing.addresses = vec!["10.0.0.6".into()];
+        pairing.refs.push(Reference::new(
+            Guards,
+            Port,
+            "10.0.0.5",
+            resources::ALLOWED_ADDRESS_PAIR,
+        ));
+        let plan = plan_of(vec![
+            pairing.clone(),
+            port("vip", true, "net-a", "sn-a"),
+            port("twin", true, "net-b", "sn-b"),
+        ]);
+        assert!(reason(&plan, "vip").contains("allowed address pair of port vm"));
+        assert!(pos(&plan, Port, "twin", "delete") > 0);
+
+        let mut router = mk(
+            Router,
+            "r",
+            true,
+            &[(Guards, Port, "10.0.0.5", resources::ROUTE_NEXTHOP)],
+        );
+        router.detach.push(Detach::RouterRoutes {
+            router_id: "r".into(),
+        });
+        let plan = plan_of(vec![
+            router.clone(),
+            interface_port(),
+            port("elsewhere", false, "net-b", "sn-b"),
+        ]);
+        assert!(
+            pos(&plan, Router, "r", "delete") > 0,
+            "{}",
+            plan.render_text()
+        );
+        let plan = plan_of(vec![
+            router,
+            interface_port(),
+            port("hop", false, "net-a", "sn"),
+        ]);
+        assert_eq!(
+            reason(&plan, "r"),
+            "skipped: a route of it goes through port hop (unselected)"
+        );
+    }
+
     /// A floating IP attached to a port we keep is kept.
     #[test]
     fn attached_to_kept_port() {
@@ -1250,6 +1348,40 @@ mod tests {
             "skipped: attached to port p (unselected)"
         );
         assert!(plan.steps.is_empty(), "{}", plan.render_text());
+    }
+
+    /// A floating IP on a selected port that a port passed to a selected server keeps
+    /// (its address pairs name the port's): the pairing port may outlive the server and
+    /// keep the port, so the floating IP lets go only once the pairing port is gone, not
+    /// first (it would have been detached from a port that stays).
+    #[test]
+    fn attached_to_port_kept_until_an_awaited_port_is_gone() {
+        let mut vip = mk(Port, "vip", true, &[]);
+        vip.addresses.push("10.0.0.5".into());
+        let vm = mk(
+            Port,
+            "vm",
+            false,
+            &[
+                (OwnedBy, Server, "s", "server"),
+                (Guards, Port, "10.0.0.5", resources::ALLOWED_ADDRESS_PAIR),
+            ],
+        );
+        let plan = plan_of(vec![
+            mk(Server, "s", true, &[]),
+            vm,
+            vip,
+            fip("f", true, "vip", None),
+        ]);
+        let vm = pos(&plan, Port, "vm", "await-gone");
+        for action in ["detach", "delete"] {
+            let f = pos(&plan, FloatingIp, "f", action);
+            assert!(
+                plan.steps[f - 1].after.contains(&vm),
+                "{action} of f runs before vm is gone:\n{}",
+                plan.render_text()
+            );
+        }
     }
 
     /// A volume attached to a server this project cannot see is kept.

@@ -801,8 +801,10 @@ fn read_holds(sim: &SimHandle) -> Holds {
             }
             // A port keeps the port holding an address of its pairs, and the server
             // that port is bound to (deleting the server may delete the port).
+            // (An address names a port only within its network.)
             for pair in p["allowed_address_pairs"].as_array().into_iter().flatten() {
-                for q in n.ports.values().filter(|q| q["id"] != p["id"]) {
+                let others = n.ports.values().filter(|q| q["id"] != p["id"]);
+                for q in others.filter(|q| q["network_id"] == p["network_id"]) {
                     let holds = q["fixed_ips"].as_array().into_iter().flatten();
                     if holds
                         .into_iter()
@@ -844,10 +846,20 @@ fn read_holds(sim: &SimHandle) -> Holds {
                 }
             }
         }
-        // The port a route goes through keeps the router.
+        // The port a route goes through keeps the router: a port on a subnet the router
+        // has an interface on, or on its gateway network (Neutron refuses other hops).
         for r in n.routers.values() {
+            let reaches = |q: &serde_json::Map<String, Value>| {
+                let gateway = &r["external_gateway_info"]["network_id"];
+                let on_interface = q["fixed_ips"].as_array().into_iter().flatten().any(|ip| {
+                    interfaces.iter().any(|(_, router, sub)| {
+                        router == s(r, "id") && ip["subnet_id"] == json!(sub)
+                    })
+                });
+                on_interface || (!gateway.is_null() && q["network_id"] == *gateway)
+            };
             for route in r["routes"].as_array().into_iter().flatten() {
-                for q in n.ports.values() {
+                for q in n.ports.values().filter(|q| reaches(q)) {
                     let holds = q["fixed_ips"].as_array().into_iter().flatten();
                     if holds
                         .into_iter()
@@ -1312,6 +1324,8 @@ async fn fixed_seeds() {
         9114059248033000344,
         3054044585164235375,
         10883783080508321741,
+        11388246003849581035,
+        10321391477861146943,
     ] {
         check(seed).await;
     }
