@@ -182,14 +182,17 @@ pub async fn run_with(
     let started_at = Timestamp::now();
     let start = Instant::now();
     let pacing_before = session.pacing();
+    // The quota before is read beside the listing (both only read): nothing is deleted
+    // until both are done.
     let listed = async {
-        let quota_before = match job.measure_quota {
-            true => Some(quota::read(session).await),
-            false => None,
+        let quota_before = async {
+            match job.measure_quota {
+                true => Some(quota::read(session).await),
+                false => None,
+            }
         };
-        list(session, &job.selector)
-            .await
-            .map(|listed| (quota_before, listed))
+        let (quota_before, listed) = tokio::join!(quota_before, list(session, &job.selector));
+        listed.map(|listed| (quota_before, listed))
     };
     let (quota_before, listed) = tokio::select! {
         biased;
