@@ -842,8 +842,16 @@ fn outcome_of(report: &Report, id: &str) -> stacksweep::engine::report::Resource
         .clone()
 }
 
+/// 300 cases unless `PROPTEST_CASES` asks for another count (a long run, once).
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
 
     /// No unselected resource is ever deleted or detached; every selected, unskipped one
     /// is deleted and gone; skipped ones survive; every delete call came after the
