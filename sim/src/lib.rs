@@ -252,7 +252,7 @@ impl SimHandle {
         for (name, selected) in scenarios::MULTI_PROJECTS {
             let project = self.add_project(name);
             for region in self.regions.values() {
-                let mut m = scenarios::seed_job(&mut region.lock(), &project, &tag);
+                let mut m = scenarios::seed_mixed_job(&mut region.lock(), &project, &tag);
                 if !selected {
                     m.survivors.append(&mut m.selected);
                 }

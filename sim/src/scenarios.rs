@@ -4,8 +4,9 @@
 //!
 //! Built in: `kubespray-aborted[:NODES]`, `capo-cluster[:WORKERS]`,
 //! `openshift-aborted[:WORKERS]` (which puts Barbican, Designate and Manila in the
-//! catalog), `scale[:N]`, `multi-project` (several projects and regions; seeded by the
-//! handle, which knows the regions). A scenario can also be a JSON file (see
+//! catalog), `scale[:N]`, `multi-project` (several projects and regions, each with a job
+//! of every kind, which also puts Barbican, Designate and Manila in the catalog; seeded
+//! by the handle, which knows the regions). A scenario can also be a JSON file (see
 //! [`FileScenario`]).
 //!
 //! Selected resources carry the scenario's tag where the kind has tags, their names start
@@ -190,7 +191,7 @@ pub fn seed_tagged(
         Scenario::OpenshiftAborted { workers } => openshift(&mut s, &tag, *workers),
         Scenario::Scale { resources } => scale(&mut s, &tag, *resources),
         // One project of one region: the handle seeds the others.
-        Scenario::MultiProject => small_job(&mut s, &tag),
+        Scenario::MultiProject => small_job(&mut s, &tag).map(drop),
         Scenario::File(f) => from_file(&mut s, f),
     };
     if let Err(e) = built {
@@ -204,7 +205,7 @@ pub fn seed_tagged(
 /// Seeds [`Scenario::MultiProject`]'s job with `tag` into `project` of this store.
 pub fn seed_job(state: &mut SimState, project: &str, tag: &str) -> Manifest {
     let mut s = Seeder::new(state, project);
-    if let Err(e) = small_job(&mut s, tag) {
+    if let Err(e) = small_job(&mut s, tag).map(drop) {
         tracing::warn!(project, error = %e.message, "multi-project job seeded partially");
     }
     let mut m = s.manifest;
@@ -212,11 +213,79 @@ pub fn seed_job(state: &mut SimState, project: &str, tag: &str) -> Manifest {
     m
 }
 
+/// Seeds [`Scenario::MultiProject`]'s job with `tag` into `project` of this store, and
+/// beside it one of every newer kind (a trunk, a port forwarding, a volume backup with an
+/// incremental on it; Barbican, Designate and Manila leftovers, with those services put
+/// in the catalog): what a sweep of several projects and regions must clean in one run.
+pub fn seed_mixed_job(state: &mut SimState, project: &str, tag: &str) -> Manifest {
+    let mut s = Seeder::new(state, project);
+    let seeded = small_job(&mut s, tag).and_then(|job| newer_kinds(&mut s, tag, &job));
+    if let Err(e) = seeded {
+        tracing::warn!(project, error = %e.message, "multi-project job seeded partially");
+    }
+    let mut m = s.manifest;
+    m.tag = tag.to_owned();
+    m
+}
+
+/// What [`small_job`] made that more of the job hangs on.
+struct SmallJob {
+    network: String,
+    volume: String,
+}
+
+/// The newer kinds of a job, on [`small_job`]'s network and volume.
+fn newer_kinds(s: &mut Seeder, tag: &str, job: &SmallJob) -> Result<(), ApiError> {
+    for service in ["key-manager", "dns", "sharev2"] {
+        let services = &mut s.st.keystone.optional_services;
+        if !services.iter().any(|x| x == service) {
+            services.push(service.to_owned());
+        }
+    }
+    let t = [tag];
+    let p = |n: &str| format!("{tag}-{n}");
+    let meta = json!({ "ci-job": tag });
+    let parent = s.port(&job.network, &p("trunk-parent"), &t, &[])?;
+    let sub = s.port(&job.network, &p("trunk-sub"), &t, &[])?;
+    let trunk = s.trunk(&p("trunk"), &t, &parent, &[&sub])?;
+    let pf_fip = s.floating_ip(&p("pf-fip"), &t, None)?;
+    let forwarding = s.port_forwarding(&pf_fip, &parent, 2222)?;
+    let full = s.backup(&job.volume, &p("backup"), false, meta.clone())?;
+    let incremental = s.backup(&job.volume, &p("backup-incr"), true, meta.clone())?;
+    let secret = s.secret(&p("tls-key"));
+    let container = s.secret_container(&p("tls"), &[&secret]);
+    let zone = s.zone(&format!("{}.example.org.", p("apps")), "");
+    let record = s.recordset(&zone, &p("api"), "A", &["192.0.2.60"]);
+    let share_net = s.share_network(&p("share-network"));
+    let share = s.share(&p("share"), Some(&share_net), meta);
+    let share_snap = s.share_snapshot(&share, &p("share-snapshot"));
+    for (kind, id) in [
+        ("port", parent),
+        ("port", sub),
+        ("trunk", trunk),
+        ("floating-ip", pf_fip),
+        ("port-forwarding", forwarding),
+        ("volume-backup", full),
+        ("volume-backup", incremental),
+        ("secret", secret),
+        ("secret-container", container),
+        ("zone", zone),
+        ("recordset", record),
+        ("share-network", share_net),
+        ("share", share),
+        ("share-snapshot", share_snap),
+    ] {
+        s.age(kind, &id, 7);
+        s.record(kind, &id, true);
+    }
+    Ok(())
+}
+
 /// A small job that can be seeded in several projects of one store with the same tag and
 /// names (no keypair: keypairs belong to the user, not the project, and their names are
 /// unique per user): a network with a subnet and a routed router, security groups, a
 /// server with a floating IP and a data volume with a snapshot; and a kept network.
-fn small_job(s: &mut Seeder, tag: &str) -> Result<(), ApiError> {
+fn small_job(s: &mut Seeder, tag: &str) -> Result<SmallJob, ApiError> {
     let t = [tag];
     let p = |n: &str| format!("{tag}-{n}");
     let meta = json!({ "ci-job": tag });
@@ -251,6 +320,10 @@ fn small_job(s: &mut Seeder, tag: &str) -> Result<(), ApiError> {
     let data = s.volume(&p("data"), 1, meta.clone())?;
     s.attach(&server, &data);
     let snap = s.snapshot(&data, &p("snap"), meta)?;
+    let job = SmallJob {
+        network: net.clone(),
+        volume: data.clone(),
+    };
     for (kind, id) in [
         ("network", net),
         ("subnet", sub),
@@ -264,7 +337,7 @@ fn small_job(s: &mut Seeder, tag: &str) -> Result<(), ApiError> {
         s.age(kind, &id, 7);
         s.record(kind, &id, true);
     }
-    Ok(())
+    Ok(job)
 }
 
 /// Builds resources directly in the store, as the project's member would through the

@@ -19,7 +19,8 @@ pub struct SimArgs {
     /// Seed a scenario: `kubespray-aborted[:NODES]`, `capo-cluster[:WORKERS]`,
     /// `openshift-aborted[:WORKERS]` (Barbican, Designate and Manila leftovers; puts them
     /// in the catalog), `scale[:N]`, `multi-project` (projects ci-1, ci-2 and the
-    /// look-alike cx-1 in RegionOne and RegionTwo), or a path to a scenario JSON file.
+    /// look-alike cx-1 in RegionOne and RegionTwo, each with a job of every kind), or a
+    /// path to a scenario JSON file.
     #[arg(long)]
     pub scenario: Option<String>,
     /// Latency added to every answer (`20ms`, `1s`).

@@ -94,14 +94,34 @@ fn reported_ids(doc: &Value) -> BTreeSet<String> {
         .collect()
 }
 
-/// Two `ci-*` projects in two regions are swept clean in one run, one report per unit
-/// and a total; the look-alike `cx-1` with the very same job is untouched; a second run
+/// Two `ci-*` projects in two regions, each with a job of every kind, are swept clean in
+/// one run, one report per unit and a total; the look-alike `cx-1` with the very same job is untouched; a second run
 /// deletes nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_projects_two_regions_swept_clean_then_idle() {
     let bed = bed().await;
     let look_alike = look_alike_ids(&bed);
     assert!(look_alike.len() >= 10, "{look_alike:?}");
+    let kinds: BTreeSet<&str> = bed
+        .manifest
+        .selected
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .collect();
+    for kind in [
+        "trunk",
+        "port-forwarding",
+        "volume-backup",
+        "secret",
+        "secret-container",
+        "zone",
+        "recordset",
+        "share",
+        "share-snapshot",
+        "share-network",
+    ] {
+        assert!(kinds.contains(kind), "the job has no {kind}: {kinds:?}");
+    }
     let config = config(&bed, r#"["ci-*"]"#, r#""all""#, "");
     let (run, doc) = sweep_json(&bed, &config, false).await;
     assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
@@ -345,6 +365,9 @@ async fn unreachable_region_fails_alone() {
         "image",
         "orchestration",
         "object-store",
+        "key-manager",
+        "dns",
+        "sharev2",
     ] {
         bed.sim.set_faults(
             &format!("RegionTwo/{service}"),
