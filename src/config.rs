@@ -5,7 +5,7 @@
 //! [`Config`] is the validated, typed result the rest of the program uses. The config
 //! names clouds; it never holds a credential (those come from `clouds.yaml` / `OS_*`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -145,6 +145,18 @@ pub struct RawEtcd {
     pub lease_ttl: Option<String>,
     /// This replica's name (default: `POD_NAME`, else the host name).
     pub member: Option<String>,
+    /// PEM CA bundle that signed etcd's server certificate (`https://` endpoints;
+    /// default: the system's roots).
+    pub ca_file: Option<PathBuf>,
+    /// PEM client certificate, with `key_file` (etcd's `--client-cert-auth`).
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key of `cert_file`.
+    pub key_file: Option<PathBuf>,
+    /// etcd user (etcd's `--auth`), with `password_env`.
+    pub username: Option<String>,
+    /// The environment variable holding that user's password (never the password
+    /// itself in the file).
+    pub password_env: Option<String>,
 }
 
 /// Selector keys as written (see the README's config reference).
@@ -345,6 +357,29 @@ pub struct EtcdConfig {
     pub lease_ttl: Duration,
     /// The configured member name (`None`: `POD_NAME`, else the host name, at start).
     pub member: Option<String>,
+    /// TLS to etcd (`https://` endpoints): `None` for `http://`.
+    pub tls: Option<EtcdTls>,
+    /// etcd authentication: the user and the environment variable holding its password.
+    pub auth: Option<EtcdAuth>,
+}
+
+/// `[coordination.etcd]`'s TLS files, checked to be readable when the config loads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EtcdTls {
+    /// The CA bundle that signed etcd's certificate (`None`: the system's roots).
+    pub ca_file: Option<PathBuf>,
+    /// A client certificate and its key, for etcd's `--client-cert-auth`.
+    pub identity: Option<(PathBuf, PathBuf)>,
+}
+
+/// etcd's user authentication. The password is read from `password_env` when a session
+/// connects, so it lives in no file, no config value and no `Debug` output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EtcdAuth {
+    /// The etcd user.
+    pub username: String,
+    /// The environment variable holding its password.
+    pub password_env: String,
 }
 
 /// One cloud/project to sweep, with its selector.
@@ -860,14 +895,26 @@ fn validate_coordination(raw: &RawCoordination, problems: &mut Problems) -> Coor
             "missing: list the etcd client URLs, e.g. [\"http://127.0.0.1:2379\"]",
         );
     }
+    let schemes: BTreeSet<String> = endpoints
+        .iter()
+        .filter_map(|e| url::Url::parse(e).ok().map(|u| u.scheme().to_owned()))
+        .collect();
     for (i, e) in endpoints.iter().enumerate() {
-        if url::Url::parse(e).map_or(true, |u| u.scheme() != "http") {
+        if url::Url::parse(e).map_or(true, |u| !matches!(u.scheme(), "http" | "https")) {
             problems.push(
                 format!("coordination.etcd.endpoints[{i}]"),
-                format!("{e:?} is not an http:// URL (TLS to etcd is not supported yet)"),
+                format!("{e:?} is not an http:// or https:// URL"),
             );
         }
     }
+    if schemes.len() > 1 {
+        problems.push(
+            "coordination.etcd.endpoints",
+            "mixes http:// and https://: one cluster speaks one of them",
+        );
+    }
+    let tls = validate_etcd_tls(etcd, schemes.contains("https"), problems);
+    let auth = validate_etcd_auth(etcd, problems);
     let prefix = etcd
         .prefix
         .clone()
@@ -902,7 +949,78 @@ fn validate_coordination(raw: &RawCoordination, problems: &mut Problems) -> Coor
         prefix: prefix.trim_end_matches('/').to_owned(),
         lease_ttl,
         member: etcd.member.clone(),
+        tls,
+        auth,
     })
+}
+
+/// The TLS files of `[coordination.etcd]`: only with `https://` endpoints, a key with
+/// its certificate, and each file readable now (not at the first connection).
+fn validate_etcd_tls(raw: &RawEtcd, https: bool, problems: &mut Problems) -> Option<EtcdTls> {
+    let named = [
+        ("ca_file", &raw.ca_file),
+        ("cert_file", &raw.cert_file),
+        ("key_file", &raw.key_file),
+    ];
+    for (key, path) in named {
+        let Some(path) = path else { continue };
+        let path_key = format!("coordination.etcd.{key}");
+        if !https {
+            problems.push(path_key, "is for https:// endpoints only");
+        } else if let Err(e) = std::fs::read(path) {
+            problems.push(path_key, format!("cannot read {}: {e}", path.display()));
+        }
+    }
+    let identity = match (&raw.cert_file, &raw.key_file) {
+        (Some(cert), Some(key)) => Some((cert.clone(), key.clone())),
+        (None, None) => None,
+        (Some(_), None) => {
+            problems.push("coordination.etcd.key_file", "missing: cert_file needs it");
+            None
+        }
+        (None, Some(_)) => {
+            problems.push("coordination.etcd.cert_file", "missing: key_file needs it");
+            None
+        }
+    };
+    https.then(|| EtcdTls {
+        ca_file: raw.ca_file.clone(),
+        identity,
+    })
+}
+
+/// etcd's user and the environment variable holding its password, both or neither; the
+/// variable must be set now, so a replica does not start only to fail at connecting.
+fn validate_etcd_auth(raw: &RawEtcd, problems: &mut Problems) -> Option<EtcdAuth> {
+    match (&raw.username, &raw.password_env) {
+        (None, None) => None,
+        (Some(_), None) => {
+            problems.push(
+                "coordination.etcd.password_env",
+                "missing: name the environment variable holding the user's password",
+            );
+            None
+        }
+        (None, Some(_)) => {
+            problems.push(
+                "coordination.etcd.username",
+                "missing: password_env needs it",
+            );
+            None
+        }
+        (Some(username), Some(var)) => {
+            if std::env::var_os(var).is_none_or(|v| v.is_empty()) {
+                problems.push(
+                    "coordination.etcd.password_env",
+                    format!("the environment variable {var} is not set"),
+                );
+            }
+            Some(EtcdAuth {
+                username: username.clone(),
+                password_env: var.clone(),
+            })
+        }
+    }
 }
 
 /// A target's `projects`, `domain` and `regions`, checked: `project` and `projects` (or
@@ -1149,8 +1267,87 @@ mod tests {
                 prefix: "/stacksweep".into(),
                 lease_ttl: Duration::from_secs(10),
                 member: None,
+                tls: None,
+                auth: None,
             })
         );
+    }
+
+    /// `https://` endpoints take a CA, a client certificate and key, and a user whose
+    /// password is read from the environment (its name kept, never the password).
+    #[test]
+    fn etcd_tls_and_auth_parse() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        let (cert, key) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
+        for f in [&ca, &cert, &key] {
+            std::fs::write(f, "pem").unwrap();
+        }
+        // (A variable every test process has: PATH.)
+        let text = format!(
+            "[coordination.etcd]\nendpoints = [\"https://etcd:2379\"]\nca_file = {ca:?}\n\
+             cert_file = {cert:?}\nkey_file = {key:?}\nusername = \"sweeper\"\n\
+             password_env = \"PATH\"\n{TARGET}"
+        );
+        let c = Config::parse(&text, "t").unwrap();
+        let Coordination::Etcd(etcd) = c.coordination else {
+            panic!("{:?}", c.coordination)
+        };
+        assert_eq!(
+            etcd.tls,
+            Some(EtcdTls {
+                ca_file: Some(ca),
+                identity: Some((cert, key)),
+            })
+        );
+        assert_eq!(
+            etcd.auth,
+            Some(EtcdAuth {
+                username: "sweeper".into(),
+                password_env: "PATH".into(),
+            })
+        );
+    }
+
+    /// TLS settings without `https://`, a key without its certificate, unreadable files,
+    /// mixed schemes and a user without a set password variable are refused by key.
+    #[test]
+    fn etcd_tls_and_auth_problems_name_the_key() {
+        let p = problems(&format!(
+            "[coordination.etcd]\nendpoints = [\"http://a:2379\"]\nca_file = \"/x/ca.pem\"\n{TARGET}"
+        ));
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].path, "coordination.etcd.ca_file");
+        assert!(p[0].message.contains("https:// endpoints only"), "{p:?}");
+        let p = problems(&format!(
+            "[coordination.etcd]\nendpoints = [\"https://a:2379\", \"http://b:2379\"]\n\
+             key_file = \"/nonexistent/k.pem\"\nusername = \"u\"\n\
+             password_env = \"STACKSWEEP_TEST_SURELY_UNSET_VAR\"\n{TARGET}"
+        ));
+        let paths: Vec<&str> = p.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "coordination.etcd.endpoints",
+                "coordination.etcd.key_file",
+                "coordination.etcd.cert_file",
+                "coordination.etcd.password_env"
+            ],
+            "{p:?}"
+        );
+        assert!(
+            p[1].message.contains("cannot read /nonexistent/k.pem"),
+            "{p:?}"
+        );
+        assert!(
+            p[3].message
+                .contains("STACKSWEEP_TEST_SURELY_UNSET_VAR is not set"),
+            "{p:?}"
+        );
+        let p = problems(&format!(
+            "[coordination.etcd]\nendpoints = [\"https://a:2379\"]\nusername = \"u\"\n{TARGET}"
+        ));
+        assert_eq!(p[0].path, "coordination.etcd.password_env", "{p:?}");
     }
 
     /// Every `[coordination]` mistake is reported with its key path.

@@ -12,12 +12,13 @@
 //! deletes (the daemon cancels its units' sweeps, which finish their in-flight deletes
 //! only) before another may take its units. It then reconnects with a new lease.
 
+use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use etcd_client::{
-    Client, Compare, CompareOp, ConnectOptions, GetOptions, PutOptions, Txn, TxnOp, TxnOpResponse,
-    WatchOptions,
+    Certificate, Client, Compare, CompareOp, ConnectOptions, GetOptions, Identity, PutOptions,
+    TlsOptions, Txn, TxnOp, TxnOpResponse, WatchOptions,
 };
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -52,6 +53,9 @@ pub enum EtcdError {
     /// There is no session right now.
     #[error("no etcd session")]
     Down,
+    /// A TLS file or the password's environment variable could not be read.
+    #[error("etcd connection settings: {0}")]
+    Config(String),
 }
 
 /// What a replica knows of the group, as the scheduler and `/readyz` read it.
@@ -112,6 +116,37 @@ impl UnitLock {
             tracing::warn!(lock = %key, error = %e, "cannot release a unit lock; it goes with the lease");
         }
     }
+}
+
+/// TLS and authentication as configured: the files are read and the password taken
+/// from its environment variable at each connection (a rotated certificate is picked
+/// up by the next session).
+fn connect_options(config: &EtcdConfig) -> Result<ConnectOptions, EtcdError> {
+    let mut options = ConnectOptions::new();
+    if let Some(tls) = &config.tls {
+        let read = |path: &Path| {
+            std::fs::read(path).map_err(|e| EtcdError::Config(format!("{}: {e}", path.display())))
+        };
+        let mut settings = TlsOptions::new();
+        settings = match &tls.ca_file {
+            Some(ca) => settings.ca_certificate(Certificate::from_pem(read(ca)?)),
+            None => settings.with_native_roots(),
+        };
+        if let Some((cert, key)) = &tls.identity {
+            settings = settings.identity(Identity::from_pem(read(cert)?, read(key)?));
+        }
+        options = options.with_tls(settings);
+    }
+    if let Some(auth) = &config.auth {
+        let password = std::env::var(&auth.password_env).map_err(|_| {
+            EtcdError::Config(format!(
+                "the environment variable {} is not set",
+                auth.password_env
+            ))
+        })?;
+        options = options.with_user(auth.username.clone(), password);
+    }
+    Ok(options)
 }
 
 /// The member name when none is configured: `POD_NAME` (Kubernetes' downward API), else
@@ -285,7 +320,7 @@ impl EtcdMember {
     /// One session, from connecting to its end: `Ok` only when `stop` ended it.
     async fn session_once(&self, stop: &CancellationToken) -> Result<(), EtcdError> {
         let ttl = self.config.lease_ttl;
-        let options = ConnectOptions::new()
+        let options = connect_options(&self.config)?
             .with_connect_timeout(ttl / 2)
             .with_timeout(ttl / 2)
             .with_keep_alive(ttl / 3, ttl / 3);

@@ -16,11 +16,16 @@ use stacksweep_sim::log::RequestRecord;
 use stacksweep_sim::{Manifest, Sim, SimConfig, SimHandle};
 use tokio::process::Child;
 
-use crate::support::etcd::Etcd;
+use crate::support::etcd::{tls_file, Etcd};
 use crate::support::{bin, fast_sim_config};
 
 /// The lease TTL of these tests' replicas, in seconds.
 const TTL: u64 = 3;
+
+/// The etcd `root` user's password in the authentication test (replicas have it in
+/// `ETCD_PASSWORD_RIGHT`), and a wrong one (in `ETCD_PASSWORD_WRONG`).
+const ETCD_PASSWORD: &str = "etcd-root-pw-4711";
+const WRONG_PASSWORD: &str = "not-the-pw-0815";
 
 /// A simulator with `n` projects `ci-001`.. each holding the small job, and the
 /// project ids by name.
@@ -93,6 +98,17 @@ struct Replica {
 
 impl Replica {
     async fn spawn(cloud: &Cloud, etcd: &Etcd, prefix: &str, name: &str) -> Replica {
+        Replica::spawn_with(cloud, etcd, prefix, name, "").await
+    }
+
+    /// A replica whose `[coordination.etcd]` also has `etcd_extra` (TLS files, a user).
+    async fn spawn_with(
+        cloud: &Cloud,
+        etcd: &Etcd,
+        prefix: &str,
+        name: &str,
+        etcd_extra: &str,
+    ) -> Replica {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -109,6 +125,7 @@ max_concurrent_units = 8
 endpoints = ["{endpoint}"]
 prefix = "{prefix}"
 lease_ttl = "{TTL}s"
+{etcd_extra}
 [select]
 any_tags = ["{tag}"]
 metadata = {{ "ci-job" = "{tag}" }}
@@ -139,6 +156,8 @@ projects = ["ci-*"]
                 cloud.dir.path().join("clouds.yaml"),
             )
             .env("POD_NAME", name)
+            .env("ETCD_PASSWORD_RIGHT", ETCD_PASSWORD)
+            .env("ETCD_PASSWORD_WRONG", WRONG_PASSWORD)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(out.try_clone().unwrap())
@@ -414,4 +433,101 @@ async fn replicas_start_no_deletes_while_etcd_is_down() {
     assert!(cloud.deletes().len() > quiet);
     assert_eq!(cloud.lost(), Vec::<(String, String)>::new());
     assert_no_interleaving(&cloud.deletes());
+}
+
+/// Two replicas over six projects, one whose etcd settings are `refused` and one whose
+/// are `admitted` (`(member, [coordination.etcd] lines)`): the admitted one sweeps every
+/// project, the refused one never gets a session (`/readyz` says so), logs `refusal`,
+/// and deletes nothing.
+async fn one_refused_one_admitted(
+    etcd: &Etcd,
+    test: &str,
+    refused: (&str, &str),
+    admitted: (&str, &str),
+    refusal: &str,
+) -> (Cloud, [Replica; 2]) {
+    let cloud = Cloud::start(6, Duration::ZERO).await;
+    let prefix = prefix(test);
+    let replicas = [
+        Replica::spawn_with(&cloud, etcd, &prefix, refused.0, refused.1).await,
+        Replica::spawn_with(&cloud, etcd, &prefix, admitted.0, admitted.1).await,
+    ];
+    until(
+        Duration::from_secs(60),
+        "every selected resource deleted",
+        &replicas,
+        || async { cloud.left() == 0 },
+    )
+    .await;
+    until(
+        Duration::from_secs(30),
+        "the refused replica logs why",
+        &replicas,
+        || async { replicas[0].log().to_lowercase().contains(refusal) },
+    )
+    .await;
+    assert_eq!(cloud.lost(), Vec::<(String, String)>::new());
+    let deletes = cloud.deletes();
+    let members: BTreeSet<&str> = deletes.iter().filter_map(member_of).collect();
+    assert_eq!(members, BTreeSet::from([admitted.0]), "{}", logs(&replicas));
+    let ready = replicas[1].get("/readyz").await;
+    let one = format!("of 1 [{}], session up", admitted.0);
+    assert!(ready.contains(&one), "{ready}");
+    let ready = replicas[0].get("/readyz").await;
+    assert!(ready.contains("session down"), "{ready}");
+    (cloud, replicas)
+}
+
+/// etcd on `https://` with client-certificate auth: a replica with the CA, certificate
+/// and key sweeps every project; one without a client certificate never gets a session,
+/// says why, and deletes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_reach_etcd_over_tls_with_a_client_certificate() {
+    let etcd = Etcd::start_tls().await;
+    let ca = format!("ca_file = {:?}", tls_file("ca.pem"));
+    let with_cert = format!(
+        "{ca}\ncert_file = {:?}\nkey_file = {:?}",
+        tls_file("client.pem"),
+        tls_file("client.key")
+    );
+    // (rustls: "received fatal alert: BadCertificate".)
+    let refused = ("no-cert", ca.as_str());
+    let admitted = ("cert", with_cert.as_str());
+    one_refused_one_admitted(&etcd, "tls", refused, admitted, "certificate").await;
+}
+
+/// etcd with authentication on: a replica whose user's password comes from the
+/// environment variable `password_env` names sweeps every project; one given a wrong
+/// password never gets a session and deletes nothing; neither password is ever logged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_authenticate_to_etcd_with_a_password_from_the_environment() {
+    let etcd = Etcd::start().await;
+    let mut admin = etcd_client::Client::connect([etcd.endpoint()], None)
+        .await
+        .unwrap();
+    let _ = admin.role_add("root").await;
+    admin.user_add("root", ETCD_PASSWORD, None).await.unwrap();
+    admin.user_grant_role("root", "root").await.unwrap();
+    admin.auth_enable().await.unwrap();
+    let user = |var: &str| format!("username = \"root\"\npassword_env = \"{var}\"");
+    let (wrong, right) = (user("ETCD_PASSWORD_WRONG"), user("ETCD_PASSWORD_RIGHT"));
+    let refused = ("wrong-pw", wrong.as_str());
+    let admitted = ("right-pw", right.as_str());
+    let (_cloud, replicas) =
+        one_refused_one_admitted(&etcd, "auth", refused, admitted, "authentication failed").await;
+    for r in &replicas {
+        let seen = format!(
+            "{}{}{}",
+            r.log(),
+            r.get("/metrics").await,
+            r.get("/readyz").await
+        );
+        for secret in [ETCD_PASSWORD, WRONG_PASSWORD] {
+            assert!(
+                !seen.contains(secret),
+                "{} shows a password:\n{seen}",
+                r.name
+            );
+        }
+    }
 }

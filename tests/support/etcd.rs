@@ -14,6 +14,15 @@ pub struct Etcd {
     dir: tempfile::TempDir,
     client_port: u16,
     peer_port: u16,
+    /// With TLS: serves `tests/support/tls/server.pem` on `https://` and requires a
+    /// client certificate signed by `client-ca.pem`; `/health` is then read from a plain
+    /// metrics listener on this port.
+    tls_metrics_port: Option<u16>,
+}
+
+/// A file of `tests/support/tls/` (test-only keys).
+pub fn tls_file(name: &str) -> String {
+    format!("{}/tests/support/tls/{name}", env!("CARGO_MANIFEST_DIR"))
 }
 
 /// A port free now (the listener is dropped: a small race, fine on a test machine).
@@ -28,19 +37,33 @@ fn free_port() -> u16 {
 impl Etcd {
     /// Starts etcd and waits until it answers `/health`.
     pub async fn start() -> Etcd {
+        Etcd::start_with(None).await
+    }
+
+    /// Starts etcd on `https://`, requiring client certificates (`--client-cert-auth`).
+    pub async fn start_tls() -> Etcd {
+        Etcd::start_with(Some(free_port())).await
+    }
+
+    async fn start_with(tls_metrics_port: Option<u16>) -> Etcd {
         let mut etcd = Etcd {
             child: None,
             dir: tempfile::tempdir().unwrap(),
             client_port: free_port(),
             peer_port: free_port(),
+            tls_metrics_port,
         };
         etcd.resume().await;
         etcd
     }
 
-    /// The client URL (`http://127.0.0.1:PORT`).
+    /// The client URL (`http://127.0.0.1:PORT`, or `https://` with TLS).
     pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.client_port)
+        let scheme = match self.tls_metrics_port {
+            Some(_) => "https",
+            None => "http",
+        };
+        format!("{scheme}://127.0.0.1:{}", self.client_port)
     }
 
     /// Kills etcd (as a crash would) and waits for it to be gone.
@@ -60,7 +83,19 @@ impl Etcd {
             .append(true)
             .open(self.dir.path().join("etcd.log"))
             .unwrap();
-        let child = Command::new("etcd")
+        let mut command = Command::new("etcd");
+        if let Some(metrics) = self.tls_metrics_port {
+            command
+                .args(["--cert-file", &tls_file("server.pem")])
+                .args(["--key-file", &tls_file("server.key")])
+                .arg("--client-cert-auth")
+                .args(["--trusted-ca-file", &tls_file("client-ca.pem")])
+                .args([
+                    "--listen-metrics-urls",
+                    &format!("http://127.0.0.1:{metrics}"),
+                ]);
+        }
+        let child = command
             .args(["--name", "test"])
             .arg("--data-dir")
             .arg(self.dir.path().join("data"))
@@ -77,7 +112,10 @@ impl Etcd {
                 panic!("cannot run `etcd` ({e}): install etcd-server (scripts/test does)")
             });
         self.child = Some(child);
-        let url = format!("{}/health", self.endpoint());
+        let url = match self.tls_metrics_port {
+            Some(metrics) => format!("http://127.0.0.1:{metrics}/health"),
+            None => format!("{}/health", self.endpoint()),
+        };
         for _ in 0..200 {
             if let Ok(r) = reqwest::get(&url).await {
                 if r.text().await.unwrap_or_default().contains("true") {
