@@ -397,16 +397,19 @@ pub async fn collect(session: &Session, needs_age: impl Fn(&Resource) -> bool) -
             Err(e) => errors.push((*kind, e.to_string())),
         }
     }
-    for r in found.iter_mut().filter(|r| r.kind == Kind::Keypair) {
-        if needs_age(r) {
-            match resources::keypair_details(session, &r.id).await {
-                Ok(details) => r.created_at = details.created_at,
-                Err(e) => {
-                    tracing::warn!(kind = "keypair", id = %r.id, error = %e, "could not read keypair age")
-                }
+    // The keypairs' details, all at once (the session paces Nova).
+    let aged = found
+        .iter_mut()
+        .filter(|r| r.kind == Kind::Keypair && needs_age(r));
+    join_all(aged.map(|r| async move {
+        match resources::keypair_details(session, &r.id).await {
+            Ok(details) => r.created_at = details.created_at,
+            Err(e) => {
+                tracing::warn!(kind = "keypair", id = %r.id, error = %e, "could not read keypair age")
             }
         }
-    }
+    }))
+    .await;
     let mut inventory = Inventory::new(project, found);
     for (kind, error) in errors {
         tracing::warn!(kind = kind.as_str(), %error, "listing failed");

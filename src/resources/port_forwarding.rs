@@ -10,6 +10,7 @@
 //! floating IP keeps its internal port. Listed per floating IP; a cloud without the
 //! extension answers 404 on `/extensions/floating-ip-port-forwarding`: absent.
 
+use futures::StreamExt;
 use serde_json::Value;
 
 use super::{
@@ -104,6 +105,10 @@ fn keep_floating_ip(known: &Resource, mut fresh: Resource) -> Option<Resource> {
     Some(fresh)
 }
 
+/// How many floating IPs' forwardings are listed at once (at most: the session's pacing
+/// of Neutron decides how many are in flight).
+const FIPS_AT_ONCE: usize = 64;
+
 /// Asks whether the extension is there, then lists the forwardings of every floating
 /// IP of the project.
 async fn list(session: &Session) -> Result<Vec<Resource>, ResourceError> {
@@ -118,17 +123,22 @@ async fn list(session: &Session) -> Result<Vec<Resource>, ResourceError> {
         })
         .await
         .map_err(api_error(kind))?;
-    let mut out = Vec::new();
-    for fip in fips.into_iter().flatten() {
+    // One list per floating IP, many at once (the session paces Neutron): one after the
+    // other they made the listing as long as the floating IPs times the latency.
+    let per_fip = fips.into_iter().flatten().map(|fip| async move {
         let path = format!("/floatingips/{}/port_forwardings", segment(&fip));
-        let items = session
+        session
             .list_map(Service::Network, &path, "port_forwardings", |mut v| {
                 if let Value::Object(o) = &mut v {
                     o.insert("floatingip_id".into(), Value::String(fip.clone()));
                 }
                 parse(&v)
             })
-            .await;
+            .await
+    });
+    let mut lists = futures::stream::iter(per_fip).buffered(FIPS_AT_ONCE);
+    let mut out = Vec::new();
+    while let Some(items) = lists.next().await {
         match items {
             Ok(items) => {
                 for item in items {

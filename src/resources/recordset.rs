@@ -155,9 +155,15 @@ async fn list(session: &Session) -> Result<Vec<Resource>, ResourceError> {
         })
         .await
         .map_err(api_error(Kind::Recordset))?;
+    // Every zone's recordsets at once (the session paces Designate).
+    let per_zone = zones.into_iter().flatten();
+    let lists = futures::future::join_all(
+        per_zone.map(|(zone, name)| async move { list_of_zone(session, &zone, &name).await }),
+    )
+    .await;
     let mut out = Vec::new();
-    for (zone, name) in zones.into_iter().flatten() {
-        match list_of_zone(session, &zone, &name).await {
+    for listed in lists {
+        match listed {
             Ok(mut records) => out.append(&mut records),
             // The zone went between the two listings: nothing of it is left.
             Err(e) if e.api().is_some_and(|a| a.is_not_found()) => {}
