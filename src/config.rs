@@ -267,6 +267,10 @@ pub struct RawRetry {
 pub struct RawMetrics {
     /// `host:port` for `/metrics`, `/healthz`, `/readyz`.
     pub listen: Option<String>,
+    /// `"auto"` (default), `"always"` or `"never"`: per-unit (project, region) series.
+    pub per_unit_series: Option<String>,
+    /// With `"auto"`: a target of more units than this exports only its sums.
+    pub per_unit_series_limit: Option<usize>,
 }
 
 /// One target as written.
@@ -330,8 +334,36 @@ pub struct Config {
     pub retry: Retry,
     /// The daemon's listen address.
     pub listen: SocketAddr,
+    /// Whether a target of several units exports series per unit.
+    pub unit_series: UnitSeries,
     /// Which units this process sweeps.
     pub coordination: Coordination,
+}
+
+/// Whether the per-kind, oldest-leak and quota series of a target of several units are
+/// exported per unit (`project` and `region` labels) or only summed at the target's.
+/// Each unit costs a few hundred series (kinds × outcomes, quota resources): a fleet of
+/// thousands of projects would be millions of series, for the replica's memory and for
+/// Prometheus alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnitSeries {
+    /// Per unit while the target has at most this many units, else summed.
+    Auto(usize),
+    /// Always per unit.
+    Always,
+    /// Always summed.
+    Never,
+}
+
+impl UnitSeries {
+    /// Whether a target of `units` units exports them one by one.
+    pub fn per_unit(self, units: usize) -> bool {
+        match self {
+            UnitSeries::Auto(limit) => units <= limit,
+            UnitSeries::Always => true,
+            UnitSeries::Never => false,
+        }
+    }
 }
 
 /// How the units are shared between replicas.
@@ -532,6 +564,9 @@ pub mod defaults {
     pub const ETCD_PREFIX: &str = "/stacksweep";
     /// How long a dead replica keeps its units.
     pub const LEASE_TTL: Duration = Duration::from_secs(10);
+    /// Units per target up to which `per_unit_series = "auto"` exports each unit: about
+    /// 20,000 series for a target at the limit, a size Prometheus holds easily.
+    pub const PER_UNIT_SERIES_LIMIT: usize = 100;
 }
 
 /// Parses a duration as users write it: `"6h"`, `"1d 2h"`, `"30m"`, `"500ms"`, `"0s"`,
@@ -802,6 +837,30 @@ impl RawConfig {
         });
 
         let coordination = validate_coordination(&self.coordination, &mut problems);
+        let limit = self
+            .metrics
+            .per_unit_series_limit
+            .unwrap_or(defaults::PER_UNIT_SERIES_LIMIT);
+        let unit_series = match self.metrics.per_unit_series.as_deref() {
+            None | Some("auto") => UnitSeries::Auto(limit),
+            Some("always") => UnitSeries::Always,
+            Some("never") => UnitSeries::Never,
+            Some(other) => {
+                problems.push(
+                    "metrics.per_unit_series",
+                    format!("{other:?} is not one of \"auto\", \"always\", \"never\""),
+                );
+                UnitSeries::Auto(limit)
+            }
+        };
+        if self.metrics.per_unit_series_limit.is_some()
+            && !matches!(unit_series, UnitSeries::Auto(_))
+        {
+            problems.push(
+                "metrics.per_unit_series_limit",
+                "only applies to per_unit_series = \"auto\"",
+            );
+        }
 
         if self.targets.is_empty() {
             problems.push(
@@ -862,6 +921,7 @@ impl RawConfig {
                 schedule,
                 retry,
                 listen,
+                unit_series,
                 coordination,
             })
         } else {
@@ -1271,6 +1331,28 @@ mod tests {
                 auth: None,
             })
         );
+    }
+
+    /// `metrics.per_unit_series`: `auto` with its limit by default, `always`, `never`;
+    /// an unknown value, or a limit beside anything but `auto`, is refused by key.
+    #[test]
+    fn per_unit_series_parses_and_refuses_by_key() {
+        let parse = |metrics: &str| Config::parse(&format!("[metrics]\n{metrics}\n{TARGET}"), "t");
+        assert_eq!(parse("").unwrap().unit_series, UnitSeries::Auto(100));
+        let limited = parse("per_unit_series_limit = 5").unwrap().unit_series;
+        assert_eq!(limited, UnitSeries::Auto(5));
+        assert!(limited.per_unit(5) && !limited.per_unit(6));
+        assert_eq!(
+            parse("per_unit_series = \"never\"").unwrap().unit_series,
+            UnitSeries::Never
+        );
+        assert!(UnitSeries::Always.per_unit(1_000_000));
+        let p = problems(&format!("[metrics]\nper_unit_series = \"some\"\n{TARGET}"));
+        assert_eq!(p[0].path, "metrics.per_unit_series", "{p:?}");
+        let p = problems(&format!(
+            "[metrics]\nper_unit_series = \"always\"\nper_unit_series_limit = 5\n{TARGET}"
+        ));
+        assert_eq!(p[0].path, "metrics.per_unit_series_limit", "{p:?}");
     }
 
     /// `https://` endpoints take a CA, a client certificate and key, and a user whose

@@ -401,8 +401,12 @@ pub struct SweepRecord {
     /// Kinds whose listing failed: the sweep could not see everything.
     pub listing_errors: u64,
     /// A target of several units: each unit's own record (the counts above are their
-    /// sums). The per-kind series are exported per unit; empty for a single target.
+    /// sums); empty for a single target.
     pub units: Vec<UnitRecord>,
+    /// Whether the units' per-kind, oldest-leak and quota series are exported one by one
+    /// (`project` and `region` labels), else only their sums, at the target's labels
+    /// (`metrics.per_unit_series`).
+    pub unit_series: bool,
 }
 
 /// One unit's part of a sweep.
@@ -650,14 +654,16 @@ impl Metrics {
 
     /// Records a sweep's quota report: usage and limits as last read (after the sweep
     /// when there was an after), and what it freed. Resources a service would not report
-    /// this time keep their last values.
-    pub fn record_quota(&self, target: &TargetLabels, report: &QuotaReport) {
+    /// this time keep their last values. Without `gauges` (a unit whose series are summed
+    /// at its target's labels), only what it freed is counted: one project's usage and
+    /// limits summed with others' would mean nothing.
+    pub fn record_quota(&self, target: &TargetLabels, report: &QuotaReport, gauges: bool) {
         let latest = report.after.as_ref().unwrap_or(&report.before);
         let labels = |r: QuotaResource| QuotaLabels {
             target: target.clone(),
             resource: QuotaLabel(r),
         };
-        for (r, u) in &latest.usage {
+        for (r, u) in latest.usage.iter().filter(|_| gauges) {
             let l = labels(*r);
             self.quota_used
                 .get_or_create(&l)
@@ -718,15 +724,78 @@ impl Metrics {
         if outcome.is_success() {
             self.last_success.get_or_create(target).set(finished_at);
         }
-        if record.units.is_empty() {
+        if record.units.is_empty() || !record.unit_series {
+            // Summed at the target's labels: the units' own series (of an earlier,
+            // smaller fleet) go, or sums would count them twice.
+            self.forget_counts_of_target(target, |labels| labels == target);
             self.record_counts(target, record);
             return;
         }
         // Per unit only: a target-level copy would count every resource twice in sums.
+        // A unit no longer this replica's (another's share now, or gone) loses its
+        // series, which would otherwise stay frozen beside the new owner's.
+        let units: std::collections::HashSet<TargetLabels> = record
+            .units
+            .iter()
+            .map(|u| target.unit(&u.project, &u.region))
+            .collect();
+        self.forget_counts_of_target(target, |labels| units.contains(labels));
         for unit in &record.units {
             if let Some(r) = &unit.record {
                 self.record_counts(&target.unit(&unit.project, &unit.region), r);
             }
+        }
+    }
+
+    /// Drops the per-kind, oldest-leak and quota series of `target` and of its units,
+    /// but for the labels `keep` accepts.
+    fn forget_counts_of_target(&self, target: &TargetLabels, keep: impl Fn(&TargetLabels) -> bool) {
+        let gone: Vec<TargetLabels> = {
+            let mut seen = self
+                .kinds_seen
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let gone: Vec<TargetLabels> = seen
+                .keys()
+                .filter(|k| k.target == target.target && k.cloud == target.cloud && !keep(k))
+                .cloned()
+                .collect();
+            for k in &gone {
+                seen.remove(k);
+            }
+            gone
+        };
+        for labels in gone {
+            self.forget_counts(&labels);
+        }
+    }
+
+    /// Drops every per-kind, oldest-leak and quota series of `labels`.
+    fn forget_counts(&self, labels: &TargetLabels) {
+        self.oldest_leak.remove(labels);
+        for kind in crate::resources::Kind::ALL.iter().map(|k| k.as_str()) {
+            self.conflict_retries.remove(&KindLabels {
+                target: labels.clone(),
+                kind,
+            });
+            for outcome in ResourceOutcome::ALL {
+                let l = ResourceLabels {
+                    target: labels.clone(),
+                    kind,
+                    outcome,
+                };
+                self.resources.remove(&l);
+                self.last_sweep_resources.remove(&l);
+            }
+        }
+        for r in QuotaResource::ALL {
+            let l = QuotaLabels {
+                target: labels.clone(),
+                resource: QuotaLabel(*r),
+            };
+            self.quota_used.remove(&l);
+            self.quota_limit.remove(&l);
+            self.quota_freed.remove(&l);
         }
     }
 
@@ -1017,6 +1086,7 @@ mod tests {
                     ..UnitRecord::default()
                 },
             ],
+            unit_series: true,
             ..unit(3)
         };
         m.record_sweep(&t, SweepOutcome::Clean, Some(&record), 1000.0);
@@ -1051,6 +1121,92 @@ mod tests {
         );
     }
 
+    /// A record of `units` units (`ci-0`.., one region) that each deleted one server.
+    fn units_record(units: usize, unit_series: bool) -> SweepRecord {
+        let one = || SweepRecord {
+            kinds: BTreeMap::from([(
+                "server",
+                KindCounts {
+                    found: 1,
+                    selected: 1,
+                    deleted: 1,
+                    ..KindCounts::default()
+                },
+            )]),
+            ..SweepRecord::default()
+        };
+        let n = u64::try_from(units).unwrap();
+        SweepRecord {
+            kinds: BTreeMap::from([(
+                "server",
+                KindCounts {
+                    found: n,
+                    selected: n,
+                    deleted: n,
+                    ..KindCounts::default()
+                },
+            )]),
+            units: (0..units)
+                .map(|i| UnitRecord {
+                    project: format!("ci-{i}"),
+                    region: "RegionOne".into(),
+                    record: Some(one()),
+                    ..UnitRecord::default()
+                })
+                .collect(),
+            unit_series,
+            ..SweepRecord::default()
+        }
+    }
+
+    /// Summed (a fleet past `per_unit_series_limit`): one set of series at the target's
+    /// labels, however many units, holding their sums; no `project`/`region` series; and
+    /// the per-unit series of an earlier, smaller sweep are dropped, not left frozen.
+    #[test]
+    fn summed_units_export_a_bounded_set_of_series() {
+        let series = |text: &str| text.lines().filter(|l| !l.starts_with('#')).count();
+        let m = Metrics::new();
+        let t = target();
+        m.record_sweep(&t, SweepOutcome::Clean, Some(&units_record(3, true)), 1.0);
+        assert!(m.render().unwrap().contains(r#"project="ci-2""#));
+        m.record_sweep(&t, SweepOutcome::Clean, Some(&units_record(10, false)), 2.0);
+        let ten = m.render().unwrap();
+        assert!(!ten.contains(r#"project="ci-"#), "{ten}");
+        let l = r#"{target="ci",cloud="sim",project="",kind="server",outcome="deleted"}"#;
+        assert_eq!(
+            sample(&ten, &format!("stacksweep_last_sweep_resources{l}")),
+            Some(10.0)
+        );
+        let m2 = Metrics::new();
+        m2.record_sweep(
+            &t,
+            SweepOutcome::Clean,
+            Some(&units_record(1000, false)),
+            2.0,
+        );
+        assert_eq!(series(&m2.render().unwrap()), series(&ten));
+    }
+
+    /// Per unit, a unit this replica no longer sweeps (another's share now) loses its
+    /// series, and so does the target-level sum of an earlier, larger fleet.
+    #[test]
+    fn a_unit_that_moved_away_loses_its_series() {
+        let m = Metrics::new();
+        let t = target();
+        m.record_sweep(&t, SweepOutcome::Clean, Some(&units_record(2, false)), 1.0);
+        m.record_sweep(&t, SweepOutcome::Clean, Some(&units_record(3, true)), 2.0);
+        m.record_sweep(&t, SweepOutcome::Clean, Some(&units_record(2, true)), 3.0);
+        let text = m.render().unwrap();
+        assert!(text.contains(r#"project="ci-1""#), "{text}");
+        assert!(!text.contains(r#"project="ci-2""#), "{text}");
+        assert!(
+            !text.contains(
+                r#"stacksweep_last_sweep_resources{target="ci",cloud="sim",project="",kind"#
+            ),
+            "{text}"
+        );
+    }
+
     /// The value of the one sample line that starts with `prefix` (name and labels).
     fn sample(text: &str, prefix: &str) -> Option<f64> {
         text.lines()
@@ -1073,8 +1229,8 @@ mod tests {
             s
         };
         let report = QuotaReport::new(snap(18), Some(snap(2)));
-        m.record_quota(&t, &report);
-        m.record_quota(&t, &report);
+        m.record_quota(&t, &report, true);
+        m.record_quota(&t, &report, true);
         let text = m.render_text().unwrap();
         let l = r#"{target="ci",cloud="sim",project="",resource="#;
         assert_eq!(
@@ -1123,6 +1279,7 @@ mod tests {
             oldest_leak_age: Some(Duration::from_secs(90)),
             listing_errors: 0,
             units: Vec::new(),
+            unit_series: false,
         };
         m.record_sweep(&t, SweepOutcome::Incomplete, Some(&record), 1000.0);
         m.record_sweep(&t, SweepOutcome::Incomplete, Some(&record), 2000.0);

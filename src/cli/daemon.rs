@@ -107,6 +107,7 @@ impl DaemonArgs {
             },
             metrics: RawMetrics {
                 listen: self.listen.clone(),
+                ..RawMetrics::default()
             },
             targets: vec![common::flag_target(self.cloud.as_deref())],
             ..RawConfig::default()

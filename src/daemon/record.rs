@@ -61,6 +61,7 @@ pub fn record(
         oldest_leak_age,
         listing_errors: n(report.errors.len()),
         units: Vec::new(),
+        unit_series: false,
     }
 }
 

@@ -54,7 +54,7 @@ impl SweepRunner for EngineRunner {
         if ctx.target.units.is_single() {
             let key = coord::single_key(&ctx.target);
             let (labels, name) = (ctx.labels.clone(), ctx.target.name.clone());
-            return match sweep_owned(&ctx, &key, spec, &name, &labels).await {
+            return match sweep_owned(&ctx, &key, spec, &name, (&labels, true)).await {
                 Some(result) => result,
                 None => Ok(SweepRecord::default()),
             };
@@ -81,6 +81,9 @@ async fn sweep_units(ctx: &SweepContext, spec: JobSpec) -> Result<SweepRecord, S
         .max_deletes_total
         .map(|n| Arc::new(DeleteBudget::new(n)));
     let mut units: Vec<UnitRecord> = Vec::new();
+    // Counted over every unit of the target, so each replica of a shared target decides
+    // alike.
+    let unit_series = ctx.config.unit_series.per_unit(discovery.units.len());
     let (mine, others): (Vec<_>, Vec<_>) = discovery
         .units
         .into_iter()
@@ -113,9 +116,13 @@ async fn sweep_units(ctx: &SweepContext, spec: JobSpec) -> Result<SweepRecord, S
             async move {
                 let key = u.key();
                 let region = u.region.clone().unwrap_or_default();
-                let labels = ctx.labels.unit(u.project_label(), &region);
+                let labels = match unit_series {
+                    true => ctx.labels.unit(u.project_label(), &region),
+                    false => ctx.labels.clone(),
+                };
                 let started = tokio::time::Instant::now();
-                let result = sweep_owned(ctx, &key, unit_spec, &key, &labels).await?;
+                let quota = (&labels, unit_series);
+                let result = sweep_owned(ctx, &key, unit_spec, &key, quota).await?;
                 let duration = started.elapsed();
                 if let Err(e) = &result {
                     tracing::warn!(target = %ctx.target.name, unit = %key, error = %e, "unit not swept");
@@ -133,7 +140,10 @@ async fn sweep_units(ctx: &SweepContext, spec: JobSpec) -> Result<SweepRecord, S
         .collect()
         .await;
     units.extend(swept);
-    Ok(sum(units))
+    Ok(SweepRecord {
+        unit_series,
+        ..sum(units)
+    })
 }
 
 /// A target's record: its units' counts summed, a unit that could not sweep counted as
@@ -172,7 +182,7 @@ async fn sweep_owned(
     key: &str,
     spec: JobSpec,
     state_key: &str,
-    labels: &TargetLabels,
+    quota: (&TargetLabels, bool),
 ) -> Option<Result<SweepRecord, SweepError>> {
     let turn = match ctx.share.begin(key, &ctx.cancel).await {
         Ok(turn) => turn,
@@ -186,19 +196,19 @@ async fn sweep_owned(
         cancel: turn.cancel.clone(),
         ..ctx.clone()
     };
-    let result = sweep_job(&unit_ctx, spec, state_key, labels).await;
+    let result = sweep_job(&unit_ctx, spec, state_key, quota).await;
     turn.finish().await;
     Some(result)
 }
 
 /// One sweep of one job (a target, or one unit of it); `state_key` is where its grace
-/// sightings are remembered (the target's name, or the unit's key), `labels` its quota
-/// series'.
+/// sightings are remembered (the target's name, or the unit's key), `quota` its quota
+/// series' labels and whether they carry its usage and limits (else only its frees).
 async fn sweep_job(
     ctx: &SweepContext,
     mut spec: JobSpec,
     state_key: &str,
-    labels: &TargetLabels,
+    quota: (&TargetLabels, bool),
 ) -> Result<SweepRecord, SweepError> {
     spec.connect.session.observer = Some(ctx.metrics.request_observer(&ctx.labels));
     let job = Job::connect(spec, &ctx.cancel).await.map_err(|e| match e {
@@ -217,8 +227,9 @@ async fn sweep_job(
         .await
         .map_err(|e| SweepError::Failed(chain(&e)))?;
     log_report(state_key, &swept.report);
-    if let Some(quota) = &swept.quota {
-        ctx.metrics.record_quota(labels, quota);
+    if let Some(report) = &swept.quota {
+        let (labels, gauges) = quota;
+        ctx.metrics.record_quota(labels, report, gauges);
     }
     // Read in place: a copy of the whole state per unit costs O(units²) over a sweep of
     // thousands of units (benches/fleet.rs).

@@ -4,8 +4,11 @@
 //! one series per unit, labelled with its `project` and `region`; the look-alike `cx-1`
 //! gets no series and keeps everything.
 //!
-//! One test in this file: credentials are found the production way, through
-//! `OS_CLIENT_CONFIG_FILE`, which is process-wide.
+//! Past `metrics.per_unit_series_limit` units, a target's series are its units' sums
+//! instead, at the target's labels.
+//!
+//! Credentials are found the production way, through `OS_CLIENT_CONFIG_FILE`, which is
+//! process-wide: the tests take turns.
 
 use std::time::Duration;
 
@@ -64,6 +67,40 @@ async fn daemon_exports_one_series_per_unit() {
     }
     for (kind, id) in &manifest.survivors {
         assert!(sim.exists(kind, id), "survivor {kind} {id} deleted");
+    }
+    shutdown.cancel();
+    task.await.unwrap().unwrap();
+    bed.sim.shutdown().await;
+}
+
+/// A target of more units than `per_unit_series_limit` exports its units' sums at its
+/// own labels, with no `project`/`region` series, and still deletes every unit's job.
+#[tokio::test(start_paused = true)]
+async fn daemon_sums_the_units_of_a_large_target() {
+    let _env = crate::support::ENV.lock().await;
+    let bed = MultiProject::start().await;
+    let text = bed
+        .config_text("")
+        .replace("[metrics]\n", "[metrics]\nper_unit_series_limit = 3\n");
+    let config = Config::parse(&text, "test").unwrap();
+    let options = DaemonOptions {
+        clock: Clock::virtual_from(before_a_minute()),
+        ..DaemonOptions::default()
+    };
+    let daemon = Daemon::new(config, EngineRunner, options).await.unwrap();
+    let addr = daemon.local_addr().unwrap();
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(daemon.run(shutdown.clone()));
+    tokio::time::sleep(Duration::from_secs(65)).await;
+
+    let text = scrape(addr).await;
+    assert!(!text.contains("region=\""), "{text}");
+    assert!(!text.contains("project=\"ci-"), "{text}");
+    // The four units' servers (one each), summed.
+    let series = r#"stacksweep_resources_total{target="ci",cloud="sim",project="",kind="server",outcome="deleted"}"#;
+    assert_eq!(sample(&text, series), Some(4.0), "{text}");
+    for (kind, id) in &bed.manifest.selected {
+        assert!(!bed.sim.exists(kind, id), "{kind} {id} left");
     }
     shutdown.cancel();
     task.await.unwrap().unwrap();
