@@ -25,6 +25,7 @@ pub mod faults;
 pub mod glance;
 pub mod heat;
 pub mod http;
+pub mod index;
 pub mod keystone;
 pub mod log;
 pub mod manila;

@@ -12,6 +12,8 @@ use std::ops::Bound;
 use jiff::Timestamp;
 use serde_json::{Map, Value};
 
+use crate::index::{IndexDef, Indexes};
+
 /// A resource as the API shows it (plus `_`-prefixed private keys).
 pub type Obj = Map<String, Value>;
 
@@ -19,25 +21,51 @@ pub type Obj = Map<String, Value>;
 #[derive(Debug, Default, Clone)]
 pub struct Table {
     items: BTreeMap<String, Obj>,
+    /// Secondary indexes (none unless made [`Table::indexed`]); every path that can
+    /// change a resource below tells them.
+    index: Indexes,
 }
 
 impl Table {
+    /// An empty table that keeps these indexes, for [`Table::by`].
+    pub fn indexed(defs: &[&'static IndexDef]) -> Table {
+        Table {
+            items: BTreeMap::new(),
+            index: Indexes::new(defs),
+        }
+    }
+    /// The resources filed under `key` by `def`, in id order: exactly what
+    /// `values().filter(|o| def.matches(o, key))` gives, from the index when the table
+    /// keeps it.
+    pub fn by<'a>(&'a self, def: &IndexDef, key: &str) -> Vec<&'a Obj> {
+        match self.index.ids(def, key, &self.items) {
+            Some(ids) => ids.iter().filter_map(|id| self.items.get(id)).collect(),
+            None => self.values().filter(|o| def.matches(o, key)).collect(),
+        }
+    }
+    /// Whether the table's indexes agree with a full scan (tests).
+    pub fn indexes_agree(&self) -> bool {
+        self.index.agree(&self.items)
+    }
     /// The resource with this id.
     pub fn get(&self, id: &str) -> Option<&Obj> {
         self.items.get(id)
     }
     /// The resource with this id, to change it.
     pub fn get_mut(&mut self, id: &str) -> Option<&mut Obj> {
+        self.index.touched(id);
         self.items.get_mut(id)
     }
     /// Stores a resource under its `id` key.
     pub fn insert(&mut self, obj: Obj) -> String {
         let id = str_of(&obj, "id").to_string();
+        self.index.touched(&id);
         self.items.insert(id.clone(), obj);
         id
     }
     /// Removes and returns a resource.
     pub fn remove(&mut self, id: &str) -> Option<Obj> {
+        self.index.touched(id);
         self.items.remove(id)
     }
     /// Whether a resource with this id exists.
@@ -58,6 +86,7 @@ impl Table {
     }
     /// All resources, by id, to change them.
     pub fn values_mut(&mut self) -> impl Iterator<Item = &mut Obj> {
+        self.index.touched_all();
         self.items.values_mut()
     }
     /// All ids, sorted.

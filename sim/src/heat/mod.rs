@@ -181,7 +181,8 @@ fn tear_down(st: &mut SimState, resources: &[Value]) {
             let ports: Vec<String> = st
                 .neutron
                 .ports
-                .values()
+                .by(&crate::neutron::indexes::PORTS_BY_DEVICE, &id)
+                .into_iter()
                 .filter(|p| str_of(p, "device_id") == id)
                 .map(|p| str_of(p, "id").to_string())
                 .collect();

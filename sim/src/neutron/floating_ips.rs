@@ -108,7 +108,7 @@ impl NeutronState {
     /// Releases a floating IP; its port forwardings go with it.
     pub(super) fn delete_floatingip_internal(&mut self, id: &str) {
         if let Some(f) = self.floatingips.remove(id) {
-            self.drop_forwardings(|pf| str_of(pf, "_fip") == id);
+            self.drop_forwardings(&super::indexes::FORWARDINGS_BY_FIP, id);
             self.ports.remove(str_of(&f, "_port"));
         }
     }

@@ -7,6 +7,7 @@
 mod actions;
 mod api;
 mod floating_ips;
+pub mod indexes;
 pub mod kind;
 mod networks;
 mod ops;

@@ -3,6 +3,7 @@
 
 use serde_json::{json, Value};
 
+use super::indexes::{PORTS_BY_NETWORK, PORTS_BY_SUBNET};
 use super::kind::NKind;
 use super::ports::port_on_subnet;
 use super::state::{bad, conflict, owner_of, policy, std_attrs, touch, NeutronState};
@@ -45,7 +46,12 @@ fn host_addr(cidr: &str, host: u32) -> Option<String> {
 impl NeutronState {
     /// Neutron with the admin-owned external network `public` and its subnet.
     pub(crate) fn new(admin_project: &str) -> NeutronState {
-        let mut n = NeutronState::default();
+        let mut n = NeutronState {
+            ports: super::indexes::ports_table(),
+            floatingips: super::indexes::floatingips_table(),
+            port_forwardings: super::indexes::port_forwardings_table(),
+            ..NeutronState::default()
+        };
         let admin = Ctx {
             project_id: admin_project.into(),
             user_id: String::new(),
@@ -194,7 +200,8 @@ impl NeutronState {
     pub(super) fn delete_network(&mut self, id: &str, obj: &Obj) -> Result<(), ApiError> {
         let users: Vec<String> = self
             .ports
-            .values()
+            .by(&PORTS_BY_NETWORK, id)
+            .into_iter()
             .filter(|p| {
                 str_of(p, "network_id") == id && str_of(p, "device_owner") != "network:dhcp"
             })
@@ -218,7 +225,8 @@ impl NeutronState {
     pub(super) fn delete_subnet(&mut self, id: &str, obj: &Obj) -> Result<(), ApiError> {
         let used = self
             .ports
-            .values()
+            .by(&PORTS_BY_SUBNET, id)
+            .into_iter()
             .any(|p| port_on_subnet(p, id) && str_of(p, "device_owner") != "network:dhcp");
         if used {
             return Err(conflict(

@@ -11,10 +11,12 @@ use axum::response::Response;
 use axum::Extension;
 use serde_json::{json, Value};
 
+use super::indexes::FORWARDINGS_BY_FIP;
 use super::kind::NKind;
 use super::state::{bad, NeutronState};
 use crate::error::{ApiError, Style};
 use crate::http::{body_obj, empty, parse_body, reply, Caller, St};
+use crate::index::IndexDef;
 use crate::store::{new_id, public, str_of, Ctx, Obj};
 
 /// The extension's alias.
@@ -29,12 +31,13 @@ fn not_found(id: &str) -> ApiError {
 }
 
 impl NeutronState {
-    /// Removes the forwardings `gone` picks (their floating IP or internal port went).
-    pub(super) fn drop_forwardings(&mut self, gone: impl Fn(&Obj) -> bool) {
+    /// Removes the forwardings filed under `key` by `by` (their floating IP or internal
+    /// port went).
+    pub(super) fn drop_forwardings(&mut self, by: &IndexDef, key: &str) {
         let ids: Vec<String> = self
             .port_forwardings
-            .values()
-            .filter(|pf| gone(pf))
+            .by(by, key)
+            .into_iter()
             .map(|pf| str_of(pf, "id").to_string())
             .collect();
         for id in ids {
@@ -47,7 +50,8 @@ impl NeutronState {
     pub(super) fn refuse_if_forwarded(&self, fip: &str) -> Result<(), ApiError> {
         if self
             .port_forwardings
-            .values()
+            .by(&FORWARDINGS_BY_FIP, fip)
+            .into_iter()
             .any(|pf| str_of(pf, "_fip") == fip)
         {
             return Err(super::state::conflict(

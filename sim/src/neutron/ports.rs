@@ -3,6 +3,7 @@
 
 use serde_json::{json, Value};
 
+use super::indexes::{FIPS_BY_PORT, FORWARDINGS_BY_PORT};
 use super::kind::NKind;
 use super::state::{bad, conflict, owner_of, policy, std_attrs, touch, NeutronState};
 use crate::error::ApiError;
@@ -141,9 +142,15 @@ impl NeutronState {
     /// its port forwardings go with it.
     pub fn delete_port_internal(&mut self, id: &str) {
         if self.ports.remove(id).is_some() {
-            self.drop_forwardings(|pf| str_of(pf, "internal_port_id") == id);
-            for f in self.floatingips.values_mut() {
-                if str_of(f, "port_id") == id {
+            self.drop_forwardings(&FORWARDINGS_BY_PORT, id);
+            let on_port: Vec<String> = self
+                .floatingips
+                .by(&FIPS_BY_PORT, id)
+                .into_iter()
+                .map(|f| str_of(f, "id").to_string())
+                .collect();
+            for fip in on_port {
+                if let Some(f) = self.floatingips.get_mut(&fip) {
                     NeutronState::disassociate(f);
                 }
             }

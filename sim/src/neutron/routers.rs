@@ -281,13 +281,17 @@ impl NeutronState {
                     format!("Router interface for subnet {sub} on router {router_id} cannot be deleted, as it is required by one or more routes."),
                 ));
             }
-            let used = self.floatingips.values().any(|f| {
-                str_of(f, "router_id") == router_id
-                    && self
-                        .ports
-                        .get(str_of(f, "port_id"))
-                        .is_some_and(|p| port_on_subnet(p, sub))
-            });
+            let used = self
+                .floatingips
+                .by(&super::indexes::FIPS_BY_ROUTER, router_id)
+                .into_iter()
+                .any(|f| {
+                    str_of(f, "router_id") == router_id
+                        && self
+                            .ports
+                            .get(str_of(f, "port_id"))
+                            .is_some_and(|p| port_on_subnet(p, sub))
+                });
             if used {
                 return Err(conflict(
                     "RouterInterfaceInUseByFloatingIP",

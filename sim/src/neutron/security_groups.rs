@@ -188,7 +188,8 @@ impl NeutronState {
         }
         let in_use = self
             .ports
-            .values()
+            .by(&super::indexes::PORTS_BY_SECURITY_GROUP, id)
+            .into_iter()
             .any(|p| strs_of(p, "security_groups").iter().any(|g| g == id));
         if in_use {
             return Err(conflict(

@@ -35,7 +35,7 @@ pub struct NeutronState {
     pub networks: Table,
     /// Subnets.
     pub subnets: Table,
-    /// Ports.
+    /// Ports (indexed: see `indexes.rs`).
     pub ports: Table,
     /// Routers.
     pub routers: Table,
