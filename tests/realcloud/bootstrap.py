@@ -19,7 +19,7 @@ import openstack
 
 KS = "http://127.0.0.1:5000/v3"
 REGION = "RegionOne"
-SERVICE_USERS = ["nova", "neutron", "cinder", "placement", "glance"]
+SERVICE_USERS = ["nova", "neutron", "cinder", "placement", "glance", "barbican"]
 CATALOG = [
     # type, name, url
     ("compute", "nova", "http://127.0.0.1:8774/v2.1"),
@@ -27,6 +27,7 @@ CATALOG = [
     ("block-storage", "cinder", "http://127.0.0.1:8776/v3/%(project_id)s"),
     ("placement", "placement", "http://127.0.0.1:8778"),
     ("image", "glance", "http://127.0.0.1:9292"),
+    ("key-manager", "barbican", "http://127.0.0.1:9311"),
 ]
 PUBLIC_CIDR = "172.24.4.0/24"
 FLAVOR = "ci.tiny"

@@ -142,6 +142,10 @@ EOF
   # stuck then, not waited for until the default 30 minutes. At most 8 requests per
   # second per service, so that it is still deleting when the fault bites (unpaced, it
   # may finish 4 jobs before MariaDB has even stopped).
+  # Emptied here, not only by the background job's redirection: the wait below must not
+  # read an earlier stage's log left in $OUT (it did, and the fault struck before the
+  # sweep had even authenticated).
+  : >"$base-sweep1.log"
   "${cmd[@]}" --deadline 4m --requests-per-second 8 >"$base-sweep1.json" 2>"$base-sweep1.log" &
   sweep_pid=$!
   # The fault starts once the sweep is deleting.

@@ -544,7 +544,8 @@ def barbican_id(url):
 
 
 def case_barbican_refs(c, ctx):
-    """Barbican refuses nothing: a secret a container lists is deleted (204)."""
+    """Barbican refuses nothing: a secret a container lists is deleted (204) and drops out
+    of the container's `secret_refs`; 404s carry Barbican's `description`."""
     c.h.require("key-manager")
     s1 = c.h.ok("key-manager", "POST", "/secrets", {"name": c.nm("cert"), "payload": "x",
                 "payload_content_type": "text/plain"})
@@ -555,9 +556,22 @@ def case_barbican_refs(c, ctx):
     cid = barbican_id(cont["container_ref"])
     c.later(c.delete_quiet, "key-manager", f"/containers/{cid}")
     c.request("delete-secret-in-container", "key-manager", "DELETE", f"/secrets/{sid}")
-    c.request("delete-secret-again", "key-manager", "DELETE", f"/secrets/{sid}")
+    status, body = c.h.call("key-manager", "GET", f"/containers/{cid}")
+    c.record("container-after-secret-delete", status, body,
+             fact=f"secret_refs={len((body or {}).get('secret_refs') or [])}")
+    status, body = c.request("delete-secret-again", "key-manager", "DELETE", f"/secrets/{sid}")
+    c.record("delete-secret-again-body", status, body, fact=barbican_error(body))
     c.request("delete-container", "key-manager", "DELETE", f"/containers/{cid}")
-    c.request("delete-container-again", "key-manager", "DELETE", f"/containers/{cid}")
+    status, body = c.request("delete-container-again", "key-manager", "DELETE",
+                             f"/containers/{cid}")
+    c.record("delete-container-again-body", status, body, fact=barbican_error(body))
+
+
+def barbican_error(body):
+    """Barbican's error body as a fact: `code title: description`."""
+    if not isinstance(body, dict):
+        return f"body={body!r}"
+    return f"{body.get('code')} {body.get('title')}: {body.get('description')}"
 
 
 def case_designate_zone(c, ctx):

@@ -16,11 +16,11 @@ import json
 import sys
 
 # Kinds whose service (or Neutron plugin) the bed does not run: preflight must call them
-# absent, not failed. Octavia, Heat, Swift, Barbican, Designate and Manila are not
-# installed (the bed's Neutron loads the trunk and port forwarding plugins).
+# absent, not failed. Octavia, Heat, Swift, Designate and Manila are not installed
+# (the bed runs Barbican, and its Neutron loads the trunk and port forwarding plugins).
 ABSENT = {
     "load-balancer", "stack", "container",
-    "secret", "secret-container", "zone", "recordset",
+    "zone", "recordset",
     "share", "share-snapshot", "share-network",
 }
 

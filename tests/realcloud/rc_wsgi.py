@@ -4,7 +4,9 @@ The services' WSGI modules parse ``sys.argv`` with oslo.config, so under gunicor
 they see gunicorn's own arguments and exit 2 ("unrecognized arguments"). Each
 factory here resets ``sys.argv`` before importing its service; configuration
 comes from the OS_*_CONFIG_* variables that up.sh sets (Cinder has none, so its
-config file goes through argv from REALCLOUD_CINDER_CONF).
+config file goes through argv from REALCLOUD_CINDER_CONF; Barbican reads
+~/.barbican/barbican.conf, and its own entry point hard-codes the paste file's path
+under /etc, so its paste file comes from REALCLOUD_BARBICAN_PASTE).
 
 Used as ``gunicorn 'rc_wsgi:keystone()'`` with ``--pythonpath`` this directory.
 """
@@ -57,3 +59,10 @@ def nova():
     from nova.wsgi.osapi_compute import application
 
     return application
+
+
+def barbican():
+    _reset_argv()
+    from paste import deploy
+
+    return deploy.loadapp("config:" + os.environ["REALCLOUD_BARBICAN_PASTE"])

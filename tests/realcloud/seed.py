@@ -5,12 +5,16 @@ named `ci-job-N-*` and tagged `ci-job-N` where the kind has tags; volumes and
 snapshots carry metadata `ci-job=N`; floating IPs carry the tag and a description;
 keypairs and server groups have only their name. Each job also leaves a trunk (parent
 and sub-port) and a port forwarding on its spare floating IP to its server's port; the
-survivors have a trunk and a forwarding of their own.
+survivors have a trunk and a forwarding of their own. Each job leaves a Barbican secret
+and a container naming it (both matched by name: Barbican has no tags).
 
 Survivors sit next to them: untagged resources on the same external network
 (router gateway, floating IP), and look-alikes by name and mark (`ci-job-10-*`,
 tag `ci-job-10`, metadata `ci-job=10`, names without the trailing dash) that the
-selector below must not catch. The manifest (JSON) lists what a sweep must delete
+selector below must not catch. An unmarked container holding a secret named like a job's
+(`ci-job-N-held-secret`) keeps that secret: the sweep skips it, naming the container
+(`held` in the manifest: a sweep that meets it exits 1, so the stage checks it in a
+sweep of its own, `--held-secret`). The manifest (JSON) lists what a sweep must delete
 (`selected`) and what it must leave (`survivors`), each as {kind, id}, plus the
 selector arguments (`sweep_args`) that select exactly the leaked jobs.
 
@@ -159,6 +163,32 @@ class Seeder:
         record("port-forwarding", pf, parent=fip.id)
         return pf
 
+    def barbican(self, collection, body):
+        """Creates a Barbican secret or container (plain HTTP); an object with `.id`."""
+        sess = self.conn.session
+        url = sess.get_endpoint(service_type="key-manager", interface="public").rstrip("/")
+        if not url.endswith("/v1"):
+            url += "/v1"
+        resp = sess.post(f"{url}/{collection}", json=body)
+        ref = resp.json()["secret_ref" if collection == "secrets" else "container_ref"]
+        return type("BarbicanRef", (), {"id": ref.rsplit("/", 1)[-1], "ref": ref})()
+
+    def secret(self, name, record):
+        return record("secret", self.barbican("secrets", {
+            "name": name, "payload": "stacksweep", "payload_content_type": "text/plain"}))
+
+    def secret_container(self, name, secrets, record):
+        return record("secret-container", self.barbican("containers", {
+            "name": name, "type": "generic",
+            "secret_refs": [{"name": f"s{i}", "secret_ref": s.ref} for i, s in enumerate(secrets)]}))
+
+    def held_secret(self, n):
+        """A secret job N's name pattern selects, in an unmarked container: kept, the
+        container named as its blocker."""
+        held = self.secret(f"ci-job-{n}-held-secret", self.keep)
+        holder = self.secret_container("keep-holder", [held], self.keep)
+        self.held_ids = {"secret": held.id, "container": holder.id}
+
     def volume(self, name, metadata, record):
         vol = record("volume", self.conn.block_storage.create_volume(
             name=name, size=1, metadata=metadata))
@@ -190,6 +220,8 @@ class Seeder:
         mine("image", self.conn.image.create_image(
             name=f"{p}image", disk_format="raw", container_format="bare",
             visibility="private", tags=tags, data=b"leaked image\n", wait=True))
+        secret = self.secret(f"{p}secret", mine)
+        self.secret_container(f"{p}container", [secret], mine)
         if async_delete:
             sg_c = mine("security-group", self.net.create_security_group(name=f"{p}sg-c"))
             self.net.set_tags(sg_c, tags)
@@ -230,6 +262,12 @@ class Seeder:
         # Admin-owned things the project uses.
         keep("network", self.public)
         keep("image", self.image)
+        # Barbican look-alikes: job 10's name, a name without the dash, and an unmarked
+        # container of an unmarked secret.
+        self.secret("ci-job-10-secret", keep)
+        self.secret("ci-job-1", keep)
+        kept = self.secret("keep-secret", keep)
+        self.secret_container("keep-container", [kept], keep)
         del parts
 
     # --------------------------------------------------------------- finishing
@@ -266,6 +304,9 @@ def main():
     ap.add_argument("--first-job", type=int, default=1, help="number of the first job")
     ap.add_argument("--no-keypair", action="store_true",
                     help="jobs without a keypair (a look-alike project of the same user)")
+    ap.add_argument("--held-secret", action="store_true",
+                    help="only a secret of the first job held by an unmarked container "
+                         "(both survivors; the manifest names them under `held`)")
     ap.add_argument("--out", required=True, help="manifest JSON path")
     args = ap.parse_args()
     jobs = list(range(args.first_job, args.first_job + args.jobs))
@@ -274,9 +315,12 @@ def main():
     t0 = time.monotonic()
     conn = openstack.connect(cloud=args.cloud)
     seeder = Seeder(conn)
-    for n in jobs:
+    if args.held_secret:
+        seeder.held_secret(jobs[0])
+        jobs = jobs[:1]
+    for n in ([] if args.held_secret else jobs):
         seeder.job(n, args.async_server_delete, keypair=not args.no_keypair)
-    if not args.no_survivors:
+    if not args.no_survivors and not args.held_secret:
         seeder.survivors_set()
     seeder.finish()
     for sg in conn.network.security_groups(name="default"):
@@ -294,6 +338,8 @@ def main():
         "selected": seeder.selected,
         "survivors": seeder.survivors,
     }
+    if args.held_secret:
+        manifest["held"] = seeder.held_ids
     with open(args.out, "w") as f:
         json.dump(manifest, f, indent=1)
     seeder.delete_doomed()

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Brings up real OpenStack (Keystone, Neutron, Cinder, Placement, Nova, Glance) on
+# Brings up real OpenStack (Keystone, Neutron, Cinder, Placement, Nova, Glance, Barbican) on
 # 127.0.0.1 for stacksweep's real-cloud tests, and writes $REALCLOUD_DIR/clouds.yaml.
 #
 # Idempotent: installs only what is missing; if the test bed is already up and
@@ -78,7 +78,7 @@ if [[ "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
   {
     "$RC_VENV/bin/pip" install -q --upgrade pip &&
       "$RC_VENV/bin/pip" install -q -c "$RC_HERE/constraints.txt" \
-        keystone neutron cinder nova openstack-placement glance gunicorn \
+        keystone neutron cinder nova openstack-placement glance barbican gunicorn \
         python-openstackclient openstacksdk PyMySQL &&
       "$RC_VENV/bin/pip" install -q "$RC_HERE/bindall"
   } >"$RC_LOG/pip.log" 2>&1 || { tail -n 30 "$RC_LOG/pip.log"; rc_die "pip install failed"; }
@@ -119,7 +119,7 @@ service_token_roles_required = true
 EOF
 }
 
-mkdir -p "$RC_ETC"/{keystone,placement,glance,neutron/plugins/ml2,cinder,nova} \
+mkdir -p "$RC_ETC"/{keystone,placement,glance,neutron/plugins/ml2,cinder,nova,barbican/.barbican} \
   "$RC_DATA"/{keystone,glance/images,glance/staging,glance/tasks,neutron,cinder,nova,locks}
 
 cat >"$RC_ETC/keystone/keystone.conf" <<EOF
@@ -233,6 +233,31 @@ EOF
   authtoken cinder
 } >"$RC_ETC/cinder/cinder.conf"
 
+# Barbican reads only the default locations (~/.barbican/barbican.conf, /etc/barbican/):
+# its processes run with HOME=$RC_ETC/barbican. simple_crypto wraps the per-project
+# keys with a random Fernet KEK; secrets and containers need no worker (no orders).
+cp "$V/etc/barbican/barbican-api-paste.ini" "$RC_ETC/barbican/"
+KEK="$("$V/bin/python" -c 'import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())')"
+{
+  cat <<EOF
+[DEFAULT]
+host_href = http://127.0.0.1:9311
+db_auto_create = false
+[database]
+connection = $DB/barbican
+[secretstore]
+enabled_secretstore_plugins = store_crypto
+[crypto]
+enabled_crypto_plugins = simple_crypto
+[simple_crypto_plugin]
+kek = $KEK
+[oslo_messaging_notifications]
+driver = noop
+EOF
+  authtoken barbican
+} >"$RC_ETC/barbican/.barbican/barbican.conf"
+chmod 600 "$RC_ETC/barbican/.barbican/barbican.conf"
+
 cp "$V/etc/nova/api-paste.ini" "$RC_ETC/nova/"
 {
   cat <<EOF
@@ -315,7 +340,7 @@ gunicorn_start() { # NAME PORT FACTORY ENV...
 # ---------------------------------------------------------------- infra
 # A port already taken would let a foreign server answer our health checks.
 for sp in mariadb:3306 epmd:4369 rabbitmq:5672 rabbitmq:25672 keystone:5000 placement:8778 \
-  glance:9292 neutron:9696 cinder-api:8776 nova-api:8774; do
+  glance:9292 neutron:9696 cinder-api:8776 nova-api:8774 barbican:9311; do
   if port_open "${sp#*:}"; then
     rc_die "service ${sp%%:*} cannot start: 127.0.0.1:${sp#*:} is already in use by another process"
   fi
@@ -342,7 +367,7 @@ start rabbitmq runuser -u rabbitmq -- env HOME=/var/lib/rabbitmq \
   /usr/lib/rabbitmq/bin/rabbitmq-server
 wait_for mariadb 60 mariadb-admin --no-defaults --socket="$RC_DATA/mysql/mysqld.sock" ping
 {
-  for d in keystone placement glance neutron cinder nova nova_api nova_cell0; do
+  for d in keystone placement glance neutron cinder nova nova_api nova_cell0 barbican; do
     echo "CREATE DATABASE $d CHARACTER SET utf8mb4;"
   done
   echo "CREATE USER 'stacksweep'@'127.0.0.1' IDENTIFIED BY '$PW';"
@@ -371,6 +396,7 @@ dbsync placement "$V/bin/placement-manage" --config-file "$RC_ETC/placement/plac
 dbsync glance "$V/bin/glance-manage" --config-file "$RC_ETC/glance/glance-api.conf" db_sync
 dbsync neutron "$V/bin/neutron-db-manage" --config-file "$RC_ETC/neutron/neutron.conf" \
   --config-file "$RC_ETC/neutron/plugins/ml2/ml2_conf.ini" upgrade heads
+dbsync barbican env HOME="$RC_ETC/barbican" "$V/bin/barbican-manage" db upgrade
 dbsync cinder "$V/bin/cinder-manage" --config-file "$RC_ETC/cinder/cinder.conf" db sync
 dbsync nova bash -c "set -e
   '$V/bin/nova-manage' ${NCONF[*]} api_db sync
@@ -406,6 +432,8 @@ start cinder-volume "$V/bin/cinder-volume" --config-file "$RC_ETC/cinder/cinder.
 # Nova reads its paste pipeline from the first file listed.
 gunicorn_start nova-api 8774 nova OS_NOVA_CONFIG_DIR="$RC_ETC/nova" \
   "OS_NOVA_CONFIG_FILES=api-paste.ini;nova.conf"
+gunicorn_start barbican 9311 barbican HOME="$RC_ETC/barbican" \
+  REALCLOUD_BARBICAN_PASTE="$RC_ETC/barbican/barbican-api-paste.ini"
 start nova-conductor "$V/bin/nova-conductor" "${NCONF[@]}"
 start nova-scheduler "$V/bin/nova-scheduler" "${NCONF[@]}"
 wait_for placement 120 http_ok http://127.0.0.1:8778/
@@ -414,6 +442,7 @@ wait_for glance 120 http_ok http://127.0.0.1:9292/versions
 wait_for neutron 120 http_ok http://127.0.0.1:9696/
 wait_for cinder-api 120 http_ok http://127.0.0.1:8776/
 wait_for nova-api 120 http_ok http://127.0.0.1:8774/
+wait_for barbican 120 http_ok http://127.0.0.1:9311/
 phase_done start-apis
 
 # ---------------------------------------------------------------- resources + clouds.yaml

@@ -5,7 +5,8 @@ be in an error or deleting state. Exits 1 with one line per failure, else 0.
 Usage: verify.py MANIFEST [--cloud ci] [--facts-out FACTS | --facts FACTS]
 
 --facts-out records each survivor's attachments (a router's interfaces, a port's
-device, a floating IP's port, a volume's servers, a group's rules); --facts then
+device, a floating IP's port, a volume's servers, a group's rules, a secret container's
+secrets); --facts then
 checks them unchanged, so that nothing kept was left half-detached by a sweep that a
 failure interrupted (the chaos stage).
 """
@@ -37,7 +38,28 @@ def getter(conn, kind):
         "image": conn.image.get_image,
         "trunk": net.get_trunk,
         "port-forwarding": net.get_port_forwarding,
+        "secret": lambda rid: barbican_get(conn, "secrets", rid),
+        "secret-container": lambda rid: barbican_get(conn, "containers", rid),
     }[kind]
+
+
+class Barbican:
+    """A Barbican secret or container as shown (plain HTTP: the ID is the ref's tail)."""
+
+    def __init__(self, body):
+        self.body = body
+        self.status = body.get("status")
+        self.name = body.get("name")
+
+
+def barbican_get(conn, collection, rid):
+    url = conn.session.get_endpoint(service_type="key-manager", interface="public")
+    base = url.rstrip("/") + ("" if url.rstrip("/").endswith("/v1") else "/v1")
+    resp = conn.session.get(f"{base}/{collection}/{rid}", raise_exc=False)
+    if resp.status_code == 404:
+        raise exceptions.NotFoundException(f"{collection}/{rid}")
+    resp.raise_for_status()
+    return Barbican(resp.json())
 
 
 def fetch(conn, kind, rid, parent=None):
@@ -99,6 +121,9 @@ def facts(conn, kind, res):
                 "external_port": res.external_port}
     if kind == "server":
         return {"status": res.status}
+    if kind == "secret-container":
+        return {"secrets": sorted(r["secret_ref"].rsplit("/", 1)[-1]
+                                  for r in res.body.get("secret_refs") or [])}
     return {}
 
 

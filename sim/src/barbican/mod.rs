@@ -1,8 +1,10 @@
 //! Barbican v1 (`key-manager`, an optional service: in the catalog only when enabled):
 //! secrets and containers listed with `limit`/`offset` and a `next` URL (never a
-//! marker), shown by ID, deleted with 204, 404 in Barbican's own body ("Not Found. Sorry
-//! but your secret is in another castle."). Deleting a secret a container or a listener
-//! still refers to is allowed, as in Barbican: nothing is refused.
+//! marker), shown by ID, deleted with 204, 404 in Barbican's own body (`{"code": 404,
+//! "title": "Not Found", "description": "Secret not found."}`, as Barbican 23 answers on
+//! the real test bed). Deleting a secret a container or a listener still refers to is
+//! allowed, as in Barbican: nothing is refused, and the secret drops out of the
+//! containers' `secret_refs`.
 
 pub mod state;
 
@@ -28,17 +30,12 @@ const DEFAULT_LIMIT: usize = 10;
 const MAX_LIMIT: usize = 100;
 
 fn not_found(collection: &str) -> ApiError {
-    let what = if collection == "containers" {
-        "container"
+    let description = if collection == "containers" {
+        "Secrets container not found."
     } else {
-        "secret"
+        "Secret not found."
     };
-    ApiError::new(
-        Style::Barbican,
-        StatusCode::NOT_FOUND,
-        "",
-        format!("Not Found. Sorry but your {what} is in another castle."),
-    )
+    ApiError::new(Style::Barbican, StatusCode::NOT_FOUND, "", description)
 }
 
 /// Barbican's `/v1` URL on the simulator.
@@ -182,6 +179,9 @@ async fn delete(
     }
     if let Some(t) = st.barbican.table_mut(&collection) {
         t.remove(&id);
+    }
+    if collection == "secrets" {
+        st.barbican.forget_secret(&id);
     }
     Ok(empty(StatusCode::NO_CONTENT))
 }

@@ -69,6 +69,20 @@ impl BarbicanState {
         container
     }
 
+    /// Drops a deleted secret from every container's `secret_refs`: Barbican shows a
+    /// container without the secrets deleted under it (measured on the real test bed).
+    pub fn forget_secret(&mut self, id: &str) {
+        for container in self.containers.values_mut() {
+            if let Some(Value::Array(refs)) = container.get_mut("secret_refs") {
+                refs.retain(|r| {
+                    r.get("secret_ref")
+                        .and_then(Value::as_str)
+                        .is_none_or(|url| url.rsplit('/').next() != Some(id))
+                });
+            }
+        }
+    }
+
     /// The table of `collection` (`secrets`, `containers`).
     pub fn table(&self, collection: &str) -> Option<&Table> {
         match collection {
