@@ -750,24 +750,30 @@ impl Metrics {
     /// Drops the per-kind, oldest-leak and quota series of `target` and of its units,
     /// but for the labels `keep` accepts.
     fn forget_counts_of_target(&self, target: &TargetLabels, keep: impl Fn(&TargetLabels) -> bool) {
-        let gone: Vec<TargetLabels> = {
-            let mut seen = self
-                .kinds_seen
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let gone: Vec<TargetLabels> = seen
-                .keys()
-                .filter(|k| k.target == target.target && k.cloud == target.cloud && !keep(k))
-                .cloned()
-                .collect();
-            for k in &gone {
-                seen.remove(k);
-            }
-            gone
-        };
-        for labels in gone {
+        for (labels, _) in self.take_seen(target, keep) {
             self.forget_counts(&labels);
         }
+    }
+
+    /// Takes out of `kinds_seen` the labels of `target` and of its units but for those
+    /// `keep` accepts, with the kinds each last had.
+    fn take_seen(
+        &self,
+        target: &TargetLabels,
+        keep: impl Fn(&TargetLabels) -> bool,
+    ) -> Vec<(TargetLabels, BTreeSet<&'static str>)> {
+        let mut seen = self
+            .kinds_seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let gone: Vec<TargetLabels> = seen
+            .keys()
+            .filter(|k| k.target == target.target && k.cloud == target.cloud && !keep(k))
+            .cloned()
+            .collect();
+        gone.into_iter()
+            .filter_map(|k| seen.remove(&k).map(|kinds| (k, kinds)))
+            .collect()
     }
 
     /// Drops every per-kind, oldest-leak and quota series of `labels`.
@@ -864,21 +870,7 @@ impl Metrics {
         self.authenticated.remove(target);
         self.oldest_leak.remove(target);
         // The target's own series, and those of each of its units.
-        let forgotten: Vec<(TargetLabels, BTreeSet<&'static str>)> = {
-            let mut seen = self
-                .kinds_seen
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let keys: Vec<TargetLabels> = seen
-                .keys()
-                .filter(|k| k.target == target.target && k.cloud == target.cloud)
-                .cloned()
-                .collect();
-            keys.into_iter()
-                .filter_map(|k| seen.remove(&k).map(|kinds| (k, kinds)))
-                .collect()
-        };
-        for (labels, kinds) in forgotten {
+        for (labels, kinds) in self.take_seen(target, |_| false) {
             self.oldest_leak.remove(&labels);
             for kind in kinds {
                 for outcome in ResourceOutcome::ALL {

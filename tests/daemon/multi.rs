@@ -65,3 +65,26 @@ pub async fn scrape(addr: SocketAddr) -> String {
         .await
         .unwrap()
 }
+
+/// Runs a daemon of `config` on virtual time from `start` for 65 s (one sweep of a
+/// `* * * * *` schedule when `start` is [`before_a_minute`]), then stops it and returns
+/// what its `/metrics` said.
+pub async fn metrics_after_a_minute(
+    config: stacksweep::config::Config,
+    start: Timestamp,
+) -> String {
+    use stacksweep::daemon::{Clock, Daemon, DaemonOptions, EngineRunner};
+    let options = DaemonOptions {
+        clock: Clock::virtual_from(start),
+        ..DaemonOptions::default()
+    };
+    let daemon = Daemon::new(config, EngineRunner, options).await.unwrap();
+    let addr = daemon.local_addr().unwrap();
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let task = tokio::spawn(daemon.run(shutdown.clone()));
+    tokio::time::sleep(std::time::Duration::from_secs(65)).await;
+    let text = scrape(addr).await;
+    shutdown.cancel();
+    task.await.unwrap().unwrap();
+    text
+}

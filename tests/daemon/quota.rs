@@ -7,15 +7,11 @@
 //! `OS_CLIENT_CONFIG_FILE`, which is process-wide.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::time::Duration;
-
 use jiff::Timestamp;
 use serde_json::json;
 use stacksweep::config::Config;
-use stacksweep::daemon::{Clock, Daemon, DaemonOptions, EngineRunner};
 use stacksweep::openstack::{CloudConfig, Service, Session, SessionOptions};
 use stacksweep_sim::{Sim, SimConfig};
-use tokio_util::sync::CancellationToken;
 
 /// The value of the sample named with exactly these labels (`None` when absent).
 fn sample(text: &str, series: &str) -> Option<f64> {
@@ -61,17 +57,7 @@ async fn daemon_exports_quota() {
         state = dir.path().join("state.json").display().to_string(),
     );
     let config = Config::parse(&text, "test").unwrap();
-    let options = DaemonOptions {
-        clock: Clock::virtual_from(Timestamp::now()),
-        ..DaemonOptions::default()
-    };
-    let daemon = Daemon::new(config, EngineRunner, options).await.unwrap();
-    let addr = daemon.local_addr().unwrap();
-    let shutdown = CancellationToken::new();
-    let task = tokio::spawn(daemon.run(shutdown.clone()));
-    tokio::time::sleep(Duration::from_secs(65)).await;
-
-    let text = crate::multi::scrape(addr).await;
+    let text = crate::multi::metrics_after_a_minute(config, Timestamp::now()).await;
     let pid = ci.project_id().to_owned();
     let networks = sim.with_state(|st| {
         st.neutron
@@ -85,7 +71,5 @@ async fn daemon_exports_quota() {
     assert_eq!(quota(&text, "limit", "networks"), Some(200.0), "{text}");
     assert_eq!(quota(&text, "limit", "cores"), Some(-1.0), "{text}");
     assert_eq!(quota(&text, "used", "instances"), Some(0.0), "{text}");
-    shutdown.cancel();
-    task.await.unwrap().unwrap();
     sim.shutdown().await;
 }

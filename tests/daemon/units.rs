@@ -10,13 +10,9 @@
 //! Credentials are found the production way, through `OS_CLIENT_CONFIG_FILE`, which is
 //! process-wide: the tests take turns.
 
-use std::time::Duration;
-
 use stacksweep::config::Config;
-use stacksweep::daemon::{Clock, Daemon, DaemonOptions, EngineRunner};
 
-use crate::multi::{before_a_minute, scrape, MultiProject};
-use tokio_util::sync::CancellationToken;
+use crate::multi::{before_a_minute, metrics_after_a_minute, MultiProject};
 
 /// The value of the sample named with exactly these labels (`None` when absent).
 fn sample(text: &str, series: &str) -> Option<f64> {
@@ -33,18 +29,7 @@ async fn daemon_exports_one_series_per_unit() {
     let bed = MultiProject::start().await;
     let (sim, manifest) = (&bed.sim, &bed.manifest);
     let config = Config::parse(&bed.config_text(""), "test").unwrap();
-    let start = before_a_minute();
-    let options = DaemonOptions {
-        clock: Clock::virtual_from(start),
-        ..DaemonOptions::default()
-    };
-    let daemon = Daemon::new(config, EngineRunner, options).await.unwrap();
-    let addr = daemon.local_addr().unwrap();
-    let shutdown = CancellationToken::new();
-    let task = tokio::spawn(daemon.run(shutdown.clone()));
-    tokio::time::sleep(Duration::from_secs(65)).await;
-
-    let text = scrape(addr).await;
+    let text = metrics_after_a_minute(config, before_a_minute()).await;
     for project in ["ci-1", "ci-2"] {
         for region in ["RegionOne", "RegionTwo"] {
             let series = format!(
@@ -68,8 +53,6 @@ async fn daemon_exports_one_series_per_unit() {
     for (kind, id) in &manifest.survivors {
         assert!(sim.exists(kind, id), "survivor {kind} {id} deleted");
     }
-    shutdown.cancel();
-    task.await.unwrap().unwrap();
     bed.sim.shutdown().await;
 }
 
@@ -83,17 +66,7 @@ async fn daemon_sums_the_units_of_a_large_target() {
         .config_text("")
         .replace("[metrics]\n", "[metrics]\nper_unit_series_limit = 3\n");
     let config = Config::parse(&text, "test").unwrap();
-    let options = DaemonOptions {
-        clock: Clock::virtual_from(before_a_minute()),
-        ..DaemonOptions::default()
-    };
-    let daemon = Daemon::new(config, EngineRunner, options).await.unwrap();
-    let addr = daemon.local_addr().unwrap();
-    let shutdown = CancellationToken::new();
-    let task = tokio::spawn(daemon.run(shutdown.clone()));
-    tokio::time::sleep(Duration::from_secs(65)).await;
-
-    let text = scrape(addr).await;
+    let text = metrics_after_a_minute(config, before_a_minute()).await;
     assert!(!text.contains("region=\""), "{text}");
     assert!(!text.contains("project=\"ci-"), "{text}");
     // The four units' servers (one each), summed.
@@ -102,7 +75,5 @@ async fn daemon_sums_the_units_of_a_large_target() {
     for (kind, id) in &bed.manifest.selected {
         assert!(!bed.sim.exists(kind, id), "{kind} {id} left");
     }
-    shutdown.cancel();
-    task.await.unwrap().unwrap();
     bed.sim.shutdown().await;
 }

@@ -16,7 +16,7 @@ pub static PORTS_BY_NETWORK: IndexDef = IndexDef {
     keys_of: |p| one(p, "network_id"),
 };
 
-/// Ports by the subnets of their `fixed_ips` (see `ports::port_on_subnet`).
+/// Ports by the subnets of their `fixed_ips` (`ports::port_on_subnet` asks it of one port).
 pub static PORTS_BY_SUBNET: IndexDef = IndexDef {
     name: "ports by subnet",
     keys_of: |p| {

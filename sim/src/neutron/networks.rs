@@ -5,7 +5,6 @@ use serde_json::{json, Value};
 
 use super::indexes::{PORTS_BY_NETWORK, PORTS_BY_SUBNET};
 use super::kind::NKind;
-use super::ports::port_on_subnet;
 use super::state::{bad, conflict, owner_of, policy, std_attrs, touch, NeutronState};
 use crate::error::ApiError;
 use crate::store::{str_of, strs_of, Ctx, Obj};
@@ -227,7 +226,7 @@ impl NeutronState {
             .ports
             .by(&PORTS_BY_SUBNET, id)
             .into_iter()
-            .any(|p| port_on_subnet(p, id) && str_of(p, "device_owner") != "network:dhcp");
+            .any(|p| str_of(p, "device_owner") != "network:dhcp");
         if used {
             return Err(conflict(
                 "SubnetInUse",

@@ -18,12 +18,9 @@ const ROUTER_OWNERS: [&str; 5] = [
     "network:floatingip",
 ];
 
-/// Whether a port has an address on this subnet.
+/// Whether a port has an address on this subnet (what the subnet index files it under).
 pub(super) fn port_on_subnet(port: &Obj, subnet_id: &str) -> bool {
-    port["fixed_ips"].as_array().is_some_and(|ips| {
-        ips.iter()
-            .any(|ip| ip["subnet_id"].as_str() == Some(subnet_id))
-    })
+    super::indexes::PORTS_BY_SUBNET.matches(port, subnet_id)
 }
 
 impl NeutronState {
