@@ -319,6 +319,13 @@ fn role_sweep(flag: &dyn Fn(&str) -> Option<String>) {
         "none" => None,
         n => Some(n.parse::<u32>().unwrap()),
     };
+    if std::env::var_os("RUST_LOG").is_some() {
+        // `RUST_LOG=stacksweep::openstack::pacing=trace` shows the limiter's windows.
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     runtime().block_on(async move {
         let cloud = CloudConfig::from_clouds_yaml(&clouds, "sim").unwrap();
         let pacing = match flag("--pacing").as_deref() {

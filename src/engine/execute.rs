@@ -44,10 +44,12 @@ pub struct SweepOptions {
     pub max_deletes: Option<usize>,
     /// The whole sweep's time budget; retries and polls stop at it.
     pub deadline: Duration,
-    /// Steps acting (re-reading, deleting, detaching, retrying) at once, per service;
-    /// steps waiting for something to go are not counted. As high as the session's
-    /// ceiling of requests in flight: the session's adaptive pacing, which learns what
-    /// the service takes, bounds the requests, not the walk.
+    /// Requests in flight per service the walk is sized for: as high as the session's
+    /// ceiling, since the session's adaptive pacing, which learns what the service
+    /// takes, bounds the requests, not the walk. Steps acting (re-reading, deleting,
+    /// detaching, retrying) at once per service are a quarter more (none more below 4),
+    /// so that the pacing, not the walk, is what bounds; steps waiting for something to
+    /// go are not counted.
     pub concurrency: usize,
     /// First delay before retrying a conflict; doubles each time, with jitter.
     pub retry_base: Duration,
@@ -775,6 +777,16 @@ async fn await_step<C: Cloud>(
     }
 }
 
+/// Steps acting at once per service, for `concurrency` requests in flight: a quarter
+/// more (none below 4, so that a concurrency of 1 still means one step at a time), so
+/// that a step busy between its two requests (a re-read answered, its delete not yet
+/// sent) or just ended does not leave a request slot empty. The session's pacing still
+/// bounds the requests; the extra steps wait for its permits.
+fn steps_acting_per_service(concurrency: usize) -> usize {
+    let concurrency = concurrency.max(1);
+    concurrency + concurrency / 4
+}
+
 /// Carries out `plan` against `cloud` and reports. Never deletes a resource that is not
 /// a delete step of the plan.
 pub async fn execute<C: Cloud>(
@@ -877,7 +889,7 @@ async fn walk<C: Cloud>(
     let sent = Sent(Mutex::new(HashSet::new()));
     let mut started = vec![false; n];
     let mut running = FuturesUnordered::new();
-    let concurrency = options.concurrency.max(1);
+    let concurrency = steps_acting_per_service(options.concurrency);
     // Resolves `drain` after cancellation: then what still runs is abandoned.
     let drained = async {
         cancel.cancelled().await;
@@ -1196,10 +1208,22 @@ fn assemble(
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
+
     use super::*;
     use crate::engine::plan;
     use crate::engine::select::{self, Filters, Marks, Selector};
     use crate::resources::Reference;
+
+    /// The walk keeps a quarter more steps acting than requests may be in flight, and
+    /// exactly as many below 4 (one at a time stays one at a time).
+    #[test]
+    fn steps_acting_leave_headroom_above_the_requests() {
+        let steps: Vec<usize> = [0, 1, 3, 4, 8, 64]
+            .into_iter()
+            .map(steps_acting_per_service)
+            .collect();
+        assert_eq!(steps, [1, 1, 3, 5, 10, 80]);
+    }
 
     /// A cloud whose asynchronous deletes never finish, and which cancels the sweep as
     /// soon as it is sent its first delete (a SIGTERM mid-sweep).

@@ -7,6 +7,7 @@
 //! - [`catalog`]: endpoint choice and versioned API roots;
 //! - [`request`]: the one request path;
 //! - [`pacing`]: per-service adaptive limits of concurrency and rate;
+//! - `lag`: how late this process runs, so that pacing does not blame the service;
 //! - [`paginate`]: every page of a collection, with guards;
 //! - [`error`]: errors and the tolerant parsing of the services' error bodies;
 //! - [`session`]: [`Session`], the JSON verbs the resource modules use.
@@ -37,6 +38,7 @@ pub mod auth;
 pub mod catalog;
 pub mod clouds;
 pub mod error;
+mod lag;
 pub mod pacing;
 pub mod paginate;
 pub mod request;

@@ -16,6 +16,9 @@
 //!   next window is no faster for it, the slowness is the service's own, not our load:
 //!   the floors are measured again from there instead of shrinking further. At most one decrease per
 //!   window: answers to requests sent before the last decrease do not count again.
+//! - **Latency** is an answer's time less the time this process was kept from running
+//!   while it was in flight (`super::lag`): on a busy runner or under a CPU quota our
+//!   own delay is not the service's load.
 //! - **Latency floor** per request shape (method, first path segment, depth, query or
 //!   not): a page of 200 ports is not "slow" next to a single keypair, so each shape is
 //!   compared with its own best. A shape first seen while the service is slow gets its
@@ -49,6 +52,7 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
+use super::lag::{self, LagMark};
 use super::request::RequestObserver;
 use super::Service;
 
@@ -469,6 +473,22 @@ impl Controller {
         rtt: Duration,
         signal: Signal,
     ) {
+        self.answered_late(sent, now, shape, rtt, Duration::ZERO, signal);
+    }
+
+    /// [`Controller::answered`] for a request during whose flight this process was kept
+    /// from running for `client_delay`: the answer is judged without it, while the
+    /// floors stay made of whole round trips (a floor net of a delay that did not hold
+    /// up this answer would be too low, and every later answer would look slow).
+    pub fn answered_late(
+        &mut self,
+        sent: Instant,
+        now: Instant,
+        shape: u64,
+        rtt: Duration,
+        client_delay: Duration,
+        signal: Signal,
+    ) {
         self.in_flight = self.in_flight.saturating_sub(1);
         // Answers to requests sent before the last decrease saw the old load: they
         // neither shrink the limit again nor count in the new window.
@@ -476,7 +496,7 @@ impl Controller {
         match signal {
             Signal::Clean => {
                 self.accepted.add(self.origin, now);
-                let ratio = self.sample(shape, rtt);
+                let ratio = self.sample(shape, rtt, client_delay);
                 if sent >= self.window.started {
                     self.window.answers += 1;
                     if let Some(ratio) = ratio {
@@ -518,7 +538,7 @@ impl Controller {
 
     /// The ratio of `rtt` to its shape's floor (the floor updated first); `None` once
     /// too many shapes were seen.
-    fn sample(&mut self, shape: u64, rtt: Duration) -> Option<f64> {
+    fn sample(&mut self, shape: u64, rtt: Duration, client_delay: Duration) -> Option<f64> {
         let rtt = rtt.max(Duration::from_micros(100));
         match self.floors.iter().position(|(s, _)| *s == shape) {
             Some(i) => {
@@ -526,7 +546,8 @@ impl Controller {
                 // set too low (under a passing slowdown) does not shrink the limit forever.
                 let floor = &mut self.floors[i].1;
                 *floor = floor.mul_f64(1.0 + FLOOR_CREEP).min(rtt);
-                let ratio = rtt.as_secs_f64() / floor.as_secs_f64();
+                let service = lag::service_time(rtt, client_delay).max(Duration::from_micros(100));
+                let ratio = service.as_secs_f64() / floor.as_secs_f64();
                 self.recent_ratio += (ratio.min(RATIO_CAP) - self.recent_ratio) / 8.0;
                 Some(ratio)
             }
@@ -650,8 +671,7 @@ impl Controller {
             return;
         }
         self.shrunk_at_ratio = None;
-        if ratio > LATENCY_HIGH {
-        } else if ratio <= LATENCY_LOW && window.used_up() {
+        if ratio <= LATENCY_LOW && window.used_up() {
             self.limit = if self.slow_start {
                 self.limit * 2.0
             } else {
@@ -691,15 +711,20 @@ pub(crate) struct Ticket<'a> {
     sent: Instant,
     shape: u64,
     done: bool,
+    /// How late this process ran while the request was in flight.
+    lag: LagMark,
 }
 
 impl Ticket<'_> {
-    /// The request's answer (after `rtt`) and what it said.
+    /// The request's answer (after `rtt`) and what it said. The service is judged on
+    /// `rtt` less the time this process was kept from running meanwhile (see
+    /// [`super::lag`]): a starved client is not a slow service.
     pub fn finish(mut self, rtt: Duration, signal: Signal) {
         self.done = true;
+        let client_delay = self.lag.client_delay();
         let now = Instant::now();
         self.pacer
-            .update(|c| c.answered(self.sent, now, self.shape, rtt, signal));
+            .update(|c| c.answered_late(self.sent, now, self.shape, rtt, client_delay, signal));
         let pushback = match signal {
             Signal::Throttled { .. } => Some(Pushback::Throttled),
             Signal::Overloaded { .. } => Some(Pushback::Overloaded),
@@ -802,6 +827,7 @@ impl Pacer {
                 sent: now,
                 shape,
                 done: false,
+                lag: LagMark::start(),
             });
         }
     }
@@ -1010,6 +1036,42 @@ mod tests {
         assert_eq!(c.concurrency(), 16, "fast again: +1");
     }
 
+    /// Answers slowed by this process's own delay (a busy runner, a CPU quota) are
+    /// judged without it: the limit grows where the same round trips from a slow
+    /// service would shrink it; and the delay does not lower the floor.
+    #[test]
+    fn our_own_delay_is_not_the_services_latency() {
+        let run = |client_delay: Duration| {
+            let mut now = Instant::now();
+            let mut c = Controller::new(adaptive(64, None), now);
+            window(&mut c, &mut now, 20 * MS, Signal::Clean);
+            window(&mut c, &mut now, 20 * MS, Signal::Clean);
+            assert_eq!(c.concurrency(), 32);
+            for _ in 0..32 {
+                c.started(now, true);
+            }
+            let sent = now;
+            now += 80 * MS;
+            for _ in 0..32 {
+                c.answered_late(sent, now, 1, 80 * MS, client_delay, Signal::Clean);
+            }
+            let limit = c.concurrency();
+            window(&mut c, &mut now, 20 * MS, Signal::Clean);
+            (limit, c.concurrency())
+        };
+        assert_eq!(run(Duration::ZERO).0, 22, "the service slow: down 30%");
+        // 75 of the 80 ms were ours: the service answered in 5 ms, faster than ever.
+        let (limit, after) = run(75 * MS);
+        assert_eq!(
+            limit, 64,
+            "judged on the service's time: slow start goes on"
+        );
+        assert_eq!(
+            after, 64,
+            "the floor stayed at 20 ms: 20 ms answers are not slow"
+        );
+    }
+
     /// When shrinking the limit does not make answers faster, the slowness is the
     /// service's own: the floors are taken again from its current speed, and the limit
     /// stops shrinking.
@@ -1065,12 +1127,12 @@ mod tests {
     fn new_shapes_are_judged_under_the_current_load() {
         let now = Instant::now();
         let mut c = Controller::new(adaptive(64, None), now);
-        c.sample(1, 10 * MS);
+        c.sample(1, 10 * MS, Duration::ZERO);
         for _ in 0..40 {
-            c.sample(1, 20 * MS);
+            c.sample(1, 20 * MS, Duration::ZERO);
         }
         assert!(c.recent_ratio > 1.9, "{}", c.recent_ratio);
-        let first = c.sample(2, 60 * MS).unwrap();
+        let first = c.sample(2, 60 * MS, Duration::ZERO).unwrap();
         assert!(first > 1.9, "the new shape is as slow as the rest: {first}");
         let floor = c.floors.iter().find(|(s, _)| *s == 2).unwrap().1;
         assert!(floor < 32 * MS && floor > 28 * MS, "{floor:?}");

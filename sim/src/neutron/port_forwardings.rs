@@ -34,14 +34,36 @@ impl NeutronState {
     /// Removes the forwardings filed under `key` by `by` (their floating IP or internal
     /// port went).
     pub(super) fn drop_forwardings(&mut self, by: &IndexDef, key: &str) {
-        let ids: Vec<String> = self
+        let dropped: Vec<(String, String)> = self
             .port_forwardings
             .by(by, key)
             .into_iter()
-            .map(|pf| str_of(pf, "id").to_string())
+            .map(|pf| (str_of(pf, "id").to_string(), str_of(pf, "_fip").to_string()))
             .collect();
-        for id in ids {
+        for (id, fip) in dropped {
             self.port_forwardings.remove(&id);
+            self.show_forwardings_on_fip(&fip);
+        }
+    }
+
+    /// Neutron's `expose-port-forwarding-in-fip`: a floating IP's own body lists its
+    /// forwardings, with these fields only (no description, no ranges). Called after
+    /// every change of a floating IP's forwardings.
+    pub(super) fn show_forwardings_on_fip(&mut self, fip: &str) {
+        let shown: Vec<Value> = self
+            .port_forwardings
+            .by(&FORWARDINGS_BY_FIP, fip)
+            .into_iter()
+            .filter(|pf| str_of(pf, "_fip") == fip)
+            .map(|pf| {
+                json!({"id": pf["id"], "internal_ip_address": pf["internal_ip_address"],
+                    "protocol": pf["protocol"], "internal_port": pf["internal_port"],
+                    "external_port": pf["external_port"],
+                    "internal_port_id": pf["internal_port_id"]})
+            })
+            .collect();
+        if let Some(o) = self.floatingips.get_mut(fip) {
+            o.insert("port_forwardings".into(), Value::Array(shown));
         }
     }
 
@@ -106,6 +128,7 @@ impl NeutronState {
             return Err(bad("internal"));
         };
         self.port_forwardings.insert(pf.clone());
+        self.show_forwardings_on_fip(fip);
         Ok(pf)
     }
 
@@ -128,7 +151,8 @@ pub(super) async fn list(
     let items: Vec<Value> = st
         .neutron
         .port_forwardings
-        .values()
+        .by(&FORWARDINGS_BY_FIP, &fip)
+        .into_iter()
         .filter(|pf| str_of(pf, "_fip") == fip)
         .map(public)
         .collect();
@@ -177,5 +201,6 @@ pub(super) async fn delete(
         ));
     }
     st.neutron.port_forwardings.remove(&id);
+    st.neutron.show_forwardings_on_fip(&fip);
     Ok(empty(StatusCode::NO_CONTENT))
 }

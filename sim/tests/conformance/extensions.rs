@@ -203,6 +203,38 @@ async fn port_forwardings() {
     let (_, list) = api.get(&coll).await;
     assert_eq!(list["port_forwardings"].as_array().unwrap().len(), 2);
     assert!(list["port_forwardings"][0].get("_fip").is_none());
+    // `expose-port-forwarding-in-fip`: the floating IP shows them, as Neutron's
+    // `_extend_floatingip_dict` does (these fields only).
+    let fip_path = format!("/network/v2.0/floatingips/{fip}");
+    let shown = api.get(&fip_path).await.1["floatingip"]["port_forwardings"].clone();
+    let mut shown_ids: Vec<&str> = shown
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|pf| pf["id"].as_str().unwrap())
+        .collect();
+    shown_ids.sort_unstable();
+    let mut created: Vec<&str> = ids.iter().map(String::as_str).collect();
+    created.sort_unstable();
+    assert_eq!(shown_ids, created);
+    let mut keys: Vec<&str> = shown[0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "external_port",
+            "id",
+            "internal_ip_address",
+            "internal_port",
+            "internal_port_id",
+            "protocol"
+        ]
+    );
     let one = format!("{coll}/{}", ids[0]);
     assert_eq!(api.get(&one).await.0, 200);
     assert_eq!(api.delete(&one).await.0, 204);
@@ -219,6 +251,8 @@ async fn port_forwardings() {
     deleted(&api, &format!("ports/{kept}")).await;
     let (_, list) = api.get(&coll).await;
     assert_eq!(list["port_forwardings"], json!([]));
+    let (_, body) = api.get(&fip_path).await;
+    assert_eq!(body["floatingip"]["port_forwardings"], json!([]));
     // Its floating IP is held by it.
     let (status, out) = api
         .post(
