@@ -790,6 +790,14 @@ fn assemble(
     for (pos, &node) in order.iter().enumerate() {
         number[node] = pos + 1;
     }
+    // Each node's ordering predecessors, gathered once: scanning every edge per step
+    // made planning quadratic (0.48 s of a 20,000-resource sweep).
+    let mut before: Vec<Vec<usize>> = vec![Vec::new(); g.nodes.len()];
+    for &(a, b, why) in &g.edges {
+        if why.orders() && number[a] > 0 {
+            before[b].push(number[a]);
+        }
+    }
     let steps = order
         .iter()
         .map(|&node| {
@@ -803,12 +811,7 @@ fn assemble(
                 },
                 (NodeKind::Delete, _) => Action::Delete,
             };
-            let mut after: Vec<usize> = g
-                .edges
-                .iter()
-                .filter(|&&(a, b, why)| b == node && why.orders() && number[a] > 0)
-                .map(|&(a, _, _)| number[a])
-                .collect();
+            let mut after = std::mem::take(&mut before[node]);
             after.sort_unstable();
             after.dedup();
             Step {
