@@ -2,7 +2,7 @@
 
   identity   service project, service users and catalog, projects `ci`, `ci-2`, `ci-other` with
              `ci-user` as member (Keystone must be up)
-  resources  waits for nova-compute and cinder-volume, then creates the external
+  resources  waits for nova-compute, cinder-volume and cinder-backup, then creates the external
              network `public`, a flavor, an image, raised quotas, and writes
              clouds.yaml with clouds `ci`, `ci-2`, `ci-other` (the member) and `admin`
   check      exit 0 when the bed described by clouds.yaml answers
@@ -129,6 +129,10 @@ def resources(conn, password, directory):
         for s in conn.block_storage.services()
     ), 150)
     wait("cinder-volume", "cinder-volume", lambda: volume_ready(conn), 150)
+    wait("cinder-backup", "cinder-backup", lambda: any(
+        s.binary == "cinder-backup" and s.state == "up"
+        for s in conn.block_storage.services()
+    ), 150)
 
     net = conn.network.find_network("public")
     if net is None:

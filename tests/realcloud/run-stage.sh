@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The real-cloud CI stage (run by .ci/run after the fast suite):
-#   up -> seed leaked jobs -> stacksweep sweep (as the project member) -> verify ->
+#   up -> seed leaked jobs (with volume backups) -> stacksweep sweep (as the project member) -> verify ->
 #   second sweep deletes nothing -> one target over two projects (a third, look-alike
 #   project untouched) -> conformance on real -> conformance on the
 #   simulator + compare -> preflight and quota -> chaos (chaos.sh: services restarted
@@ -82,7 +82,7 @@ export OS_CLIENT_CONFIG_FILE="$RC_DIR/clouds.yaml"
 
 # ---------------------------------------------------------------- seed, sweep, verify
 "$PY" "$RC_HERE/seed.py" --cloud ci --jobs "${REALCLOUD_JOBS:-2}" --async-server-delete \
-  --out "$OUT/manifest.json"
+  --backups --out "$OUT/manifest.json"
 step seed
 
 if [[ "${REALCLOUD_SKIP_SWEEP:-0}" == 1 ]]; then
@@ -104,6 +104,17 @@ else
     rc_die "first sweep exited $rc (want 0); report in $OUT/sweep1.json"
   fi
   "$PY" "$RC_HERE/verify.py" --cloud ci "$OUT/manifest.json"
+  # cinder-backup: each job's incremental backup was deleted before the backup under it.
+  "$PY" - "$OUT/sweep1.json" <<'EOF'
+import json, sys
+steps = json.load(open(sys.argv[1]))["targets"][0]["report"]["plan"]["steps"]
+backups = {s["name"]: s for s in steps if s["kind"] == "volume-backup"}
+fulls = [n for n in backups if n.endswith("-backup")]
+bad = [n for n in fulls if backups.get(n + "-inc", {}).get("number") not in backups[n]["after"]]
+if not fulls or bad:
+    sys.exit(f"backups not planned after their incrementals: {bad or 'no backups in the plan'}")
+print(f"volume backups: {len(fulls)} deleted after their incrementals", file=sys.stderr)
+EOF
   step verify
   rc=0
   "${cmd[@]}" >"$OUT/sweep2.json" 2>"$OUT/sweep2.log" || rc=$?

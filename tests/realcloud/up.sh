@@ -220,8 +220,13 @@ api_paste_config = $RC_ETC/cinder/api-paste.ini
 resource_query_filters_file = $RC_ETC/cinder/resource_filters.json
 glance_api_servers = http://127.0.0.1:9292
 osapi_volume_workers = 1
+backup_driver = cinder.backup.drivers.posix.PosixBackupDriver
+backup_posix_path = $RC_DATA/cinder/backups
+backup_file_size = 1048576
+backup_compression_algorithm = none
+backup_enable_progress_timer = false
 [fake]
-volume_driver = cinder.tests.fake_driver.FakeLoggingVolumeDriver
+volume_driver = filevolume.FileVolumeDriver
 volume_backend_name = fake
 [database]
 connection = $DB/cinder
@@ -229,6 +234,10 @@ connection = $DB/cinder
 lock_path = $RC_DATA/locks
 [oslo_messaging_notifications]
 driver = noop
+[privsep_osbrick]
+# cinder-backup reads the connector properties through os-brick's privsep daemon; the
+# bed runs as root without sudo, so the helper starts directly.
+helper_command = $V/bin/privsep-helper --config-file $RC_ETC/cinder/cinder.conf
 EOF
   authtoken cinder
 } >"$RC_ETC/cinder/cinder.conf"
@@ -428,7 +437,9 @@ gunicorn_start neutron 9696 neutron OS_NEUTRON_CONFIG_DIR="$RC_ETC/neutron" \
   "OS_NEUTRON_CONFIG_FILES=neutron.conf;plugins/ml2/ml2_conf.ini"
 gunicorn_start cinder-api 8776 cinder REALCLOUD_CINDER_CONF="$RC_ETC/cinder/cinder.conf"
 start cinder-scheduler "$V/bin/cinder-scheduler" --config-file "$RC_ETC/cinder/cinder.conf"
-start cinder-volume "$V/bin/cinder-volume" --config-file "$RC_ETC/cinder/cinder.conf"
+# filevolume.py (this directory): a sparse file per volume, attached as os-brick's `local`.
+start cinder-volume env PYTHONPATH="$RC_HERE" "$V/bin/cinder-volume" --config-file "$RC_ETC/cinder/cinder.conf"
+start cinder-backup "$V/bin/cinder-backup" --config-file "$RC_ETC/cinder/cinder.conf"
 # Nova reads its paste pipeline from the first file listed.
 gunicorn_start nova-api 8774 nova OS_NOVA_CONFIG_DIR="$RC_ETC/nova" \
   "OS_NOVA_CONFIG_FILES=api-paste.ini;nova.conf"

@@ -35,6 +35,7 @@ def getter(conn, kind):
         "security-group": net.get_security_group,
         "volume": bs.get_volume,
         "snapshot": bs.get_snapshot,
+        "volume-backup": bs.get_backup,
         "image": conn.image.get_image,
         "trunk": net.get_trunk,
         "port-forwarding": net.get_port_forwarding,
