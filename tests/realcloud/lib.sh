@@ -11,7 +11,7 @@ RC_DATA="$RC_DIR/data"
 RC_TIMINGS="$RC_DIR/timings.txt"
 
 # Every process up.sh starts, in start order (down.sh stops them in reverse).
-RC_SERVICES=(mariadb epmd rabbitmq keystone placement glance neutron
+RC_SERVICES=(mariadb epmd rabbitmq keystone placement glance neutron neutron2
   cinder-api cinder-scheduler cinder-volume cinder-backup
   nova-api nova-conductor nova-scheduler nova-compute barbican)
 

@@ -151,26 +151,35 @@ EOF
 fi
 
 # ---------------------------------------------------------------- projects (issue 15)
-# One target over two of the member's three projects: ci-2's leaked job goes; the same
-# job (names, tags, metadata) in ci-other, which the target does not name, stays, and so
-# does everything of ci's. A second run deletes nothing.
+# One target over two of the member's three projects in every region: ci-2's leaked job
+# goes; the same job (names, tags, metadata) in ci-other, which the target does not name,
+# stays, and so does everything of ci's. RegionTwo (a second Neutron, nothing else) holds
+# the job's network resources in all three projects: gone in ci and ci-2, whole in
+# ci-other; the janitor finds every other kind absent there. A second run deletes nothing.
 if [[ "${REALCLOUD_SKIP_SWEEP:-0}" != 1 ]]; then
   "$PY" "$RC_HERE/seed.py" --cloud ci-2 --jobs 1 --first-job 5 --no-survivors \
     --out "$OUT/manifest-ci-2.json"
   "$PY" "$RC_HERE/seed.py" --cloud ci-other --jobs 1 --first-job 5 --no-survivors --no-keypair \
     --out "$OUT/manifest-ci-other-seeded.json"
-  "$PY" - "$OUT/manifest-ci-other-seeded.json" "$OUT/manifest-ci-other.json" <<'EOF'
+  for p in ci ci-2 ci-other; do
+    "$PY" "$RC_HERE/seed.py" --cloud "$p" --region RegionTwo --network-only --jobs 1 \
+      --first-job 5 --no-survivors --out "$OUT/manifest-r2-$p.json"
+  done
+  for m in ci-other-seeded:ci-other r2-ci-other:r2-ci-other-kept; do
+    "$PY" - "$OUT/manifest-${m%%:*}.json" "$OUT/manifest-${m#*:}.json" <<'EOF'
 import json, sys
 m = json.load(open(sys.argv[1]))
 m["survivors"] += m["selected"]  # not in the target: every one of them must stay
 m["selected"] = []
 json.dump(m, open(sys.argv[2], "w"), indent=1)
 EOF
+  done
   cat >"$OUT/projects.toml" <<EOF
 [[target]]
 name = "ci-projects"
 cloud = "ci"
 projects = ["ci", "ci-2"]
+regions = "all"
 EOF
   mapfile -t sweep_args < <("$PY" -c 'import json,sys; print("\n".join(json.load(open(sys.argv[1]))["sweep_args"]))' "$OUT/manifest-ci-2.json")
   cmd=("$STACKSWEEP_BIN" sweep --config "$OUT/projects.toml" "${sweep_args[@]}" --output json)
@@ -182,8 +191,23 @@ EOF
     "$PY" "$RC_HERE/verify.py" --cloud ci-2 "$OUT/manifest-ci-2.json"
     "$PY" "$RC_HERE/verify.py" --cloud ci-other "$OUT/manifest-ci-other.json"
     "$PY" "$RC_HERE/verify.py" --cloud ci "$OUT/manifest.json"
+    for m in ci:r2-ci ci-2:r2-ci-2 ci-other:r2-ci-other-kept; do
+      "$PY" "$RC_HERE/verify.py" --cloud "${m%%:*}" --region RegionTwo "$OUT/manifest-${m#*:}.json"
+    done
   done
   deleted_nothing "$OUT/projects-sweep2.json"
+  "$PY" - "$OUT/projects-sweep1.json" <<'EOF'
+import json, sys
+units = {(t["unit"]["project"], t["unit"]["region"]): t for t in json.load(open(sys.argv[1]))["targets"]}
+want = {(p, r) for p in ("ci", "ci-2") for r in ("RegionOne", "RegionTwo")}
+if set(units) != want:
+    sys.exit(f"units swept: {sorted(units)}, want {sorted(want)}")
+bad = [k for k, t in units.items() if t["report"]["errors"] or t["report"]["aborted"]]
+two = units[("ci-2", "RegionTwo")]["report"]
+if bad or not two["kinds"].get("network", {}).get("deleted"):
+    sys.exit(f"units with errors: {bad}; RegionTwo of ci-2 deleted no network")
+print("projects: 4 units (2 projects x 2 regions) swept, no errors", file=sys.stderr)
+EOF
   step projects
 fi
 
@@ -217,10 +241,16 @@ fi
 if [[ "${REALCLOUD_SKIP_SWEEP:-0}" != 1 ]]; then
   rc=0
   "$STACKSWEEP_BIN" preflight --cloud ci --output json >"$OUT/preflight.json" 2>"$OUT/preflight.log" || rc=$?
+  # RegionTwo: Neutron's kinds usable, every other kind absent, exit 0.
+  printf '[[target]]\nname = "ci-r2"\ncloud = "ci"\nregion = "RegionTwo"\n[target.select]\ntags = ["ci-job-5"]\n' \
+    >"$OUT/region-two.toml"
+  "$STACKSWEEP_BIN" preflight --config "$OUT/region-two.toml" --output json \
+    >"$OUT/preflight-r2.json" 2>>"$OUT/preflight.log" || rc=$?
   "$STACKSWEEP_BIN" preflight --cloud ci >"$OUT/preflight.txt" 2>>"$OUT/preflight.log" || true
   cat "$OUT/preflight.txt" >&2
   ((rc == 0)) || rc_die "preflight exited $rc (want 0); see $OUT/preflight.json"
   "$PY" "$RC_HERE/quota_check.py" preflight "$OUT/preflight.json"
+  "$PY" "$RC_HERE/quota_check.py" preflight --network-only "$OUT/preflight-r2.json"
   "$PY" "$RC_HERE/quota_check.py" freed "$OUT/sweep1.json"
   "$STACKSWEEP_BIN" sweep --cloud ci --dry-run --tag no-such-tag --output json \
     >"$OUT/quota-dry-run.json" 2>"$OUT/quota-dry-run.log"

@@ -24,6 +24,10 @@ backup on top of it (named `ci-job-N-backup`, `ci-job-N-backup-inc`, metadata
 marks (`ci-job-10-backup` with metadata `ci-job=10`, incremental `ci-job-1`): the sweep
 deletes the incremental before the backup under it, and keeps the look-alikes.
 
+--region R seeds in that region; --network-only seeds only a job's Neutron resources
+(network, subnet, router with interface and gateway, groups, ports, floating IPs, a
+trunk): RegionTwo of the bed runs Neutron alone.
+
 --async-server-delete adds, per job, a server on its own security group and port,
 and deletes that server (without waiting) as the very last step, so the sweep that
 follows meets a server still deleting while its group is swept.
@@ -42,15 +46,15 @@ FLAVOR = "ci.tiny"
 
 
 class Seeder:
-    def __init__(self, conn):
+    def __init__(self, conn, network_only=False):
         self.conn = conn
         self.net = conn.network
         self.selected = []
         self.survivors = []
         self.public = self.net.find_network(PUBLIC_NET)
-        self.image = conn.image.find_image(IMAGE)
-        self.flavor = conn.compute.find_flavor(FLAVOR)
-        if not (self.public and self.image and self.flavor):
+        self.image = None if network_only else conn.image.find_image(IMAGE)
+        self.flavor = None if network_only else conn.compute.find_flavor(FLAVOR)
+        if not (self.public and (network_only or (self.image and self.flavor))):
             raise SystemExit("test bed lacks the public network, base image or flavor: run up.sh")
         self.servers_to_wait = []
         self.attach = []  # (server, volume)
@@ -225,7 +229,7 @@ class Seeder:
         return vol
 
     # --------------------------------------------------------------- one leaked job
-    def job(self, n, async_delete, keypair=True, backups=False):
+    def job(self, n, async_delete, keypair=True, backups=False, network_only=False):
         tag = f"ci-job-{n}"
         p = f"{tag}-"
         tags = [tag]
@@ -234,6 +238,9 @@ class Seeder:
         spare_fip = mine("floating-ip", self.net.create_ip(
             floating_network_id=self.public.id, description=f"{p}spare-fip"))
         self.net.set_tags(spare_fip, tags)
+        if network_only:
+            self.trunk(p, parts["net"], tags, mine)
+            return
         # Keypairs belong to the user, not the project: a look-alike job of the same user
         # in another project cannot have one of the same name.
         key = mine("keypair", self.conn.compute.create_keypair(name=f"{p}key")) if keypair else None
@@ -344,6 +351,9 @@ def main():
     ap.add_argument("--held-secret", action="store_true",
                     help="only a secret of the first job held by an unmarked container "
                          "(both survivors; the manifest names them under `held`)")
+    ap.add_argument("--region", help="the region to seed (default: the cloud's)")
+    ap.add_argument("--network-only", action="store_true",
+                    help="only the jobs' Neutron resources (a region with Neutron alone)")
     ap.add_argument("--backups", action="store_true",
                     help="a backup and an incremental on it per job's volume, and look-alikes")
     ap.add_argument("--out", required=True, help="manifest JSON path")
@@ -352,17 +362,20 @@ def main():
     if not (1 <= jobs[0] and jobs[-1] <= 9):
         ap.error("jobs must be numbered 1..9 (job 10 is the look-alike)")
     t0 = time.monotonic()
-    conn = openstack.connect(cloud=args.cloud)
-    seeder = Seeder(conn)
+    if args.network_only and not args.no_survivors:
+        ap.error("--network-only seeds jobs only: add --no-survivors")
+    conn = openstack.connect(cloud=args.cloud, **({"region_name": args.region} if args.region else {}))
+    seeder = Seeder(conn, network_only=args.network_only)
     if args.held_secret:
         seeder.held_secret(jobs[0])
         jobs = jobs[:1]
     for n in ([] if args.held_secret else jobs):
         seeder.job(n, args.async_server_delete, keypair=not args.no_keypair,
-                   backups=args.backups)
+                   backups=args.backups, network_only=args.network_only)
     if not args.no_survivors and not args.held_secret:
         seeder.survivors_set(backups=args.backups)
-    seeder.finish()
+    if not args.network_only:
+        seeder.finish()
     for sg in conn.network.security_groups(name="default"):
         seeder.keep("security-group", sg)
     sweep_args = ["--tag", f"ci-job-{jobs[0]}"]
