@@ -260,6 +260,12 @@ class Case:
         self.later(self.delete_backup, b["id"])
         return self.wait("block-storage", f"/backups/{b['id']}", "backup", {"available"})
 
+    def delete_backup_when_made(self, bid):
+        status, _ = self.h.call("block-storage", "GET", f"/backups/{bid}")
+        if status != 404:
+            self.wait("block-storage", f"/backups/{bid}", "backup", {"available", "error"})
+            self.delete_backup(bid)
+
     def delete_backup(self, bid):
         self.h.call("block-storage", "DELETE", f"/backups/{bid}")
         self.wait("block-storage", f"/backups/{bid}", "backup", None)
@@ -450,6 +456,27 @@ def case_volume_backup(c, ctx):
     status, body = c.request("delete-backup-again", "block-storage", "DELETE",
                              f"/backups/{full['id']}")
     c.results[f"{c.name}/delete-backup-again"]["fact"] = message(body).replace(full["id"], "<id>")
+
+
+def case_volume_backup_busy(c, ctx):
+    """While cinder-backup makes a backup (a second or so on the bed), the backup
+    (`creating`) and its volume (`backing-up`) refuse a delete, and the volume a further
+    backup: 400 each, messages recorded. Then the backup deletes."""
+    vol = c.volume()
+    b = c.h.ok("block-storage", "POST", "/backups", {"backup": {
+        "volume_id": vol["id"], "name": c.nm("backup")}})["backup"]
+    c.later(c.delete_backup_when_made, b["id"])
+    for check, method, path, body in (
+        ("delete-volume-while-backing-up", "DELETE", f"/volumes/{vol['id']}", None),
+        ("delete-backup-while-creating", "DELETE", f"/backups/{b['id']}", None),
+        ("backup-while-backing-up", "POST", "/backups",
+         {"backup": {"volume_id": vol["id"], "name": c.nm("inc"), "incremental": True}}),
+    ):
+        _, answer = c.request(check, "block-storage", method, path, body)
+        c.results[f"{c.name}/{check}"]["fact"] = message(answer)
+    c.wait("block-storage", f"/backups/{b['id']}", "backup", {"available"})
+    c.request("delete-backup-made", "block-storage", "DELETE", f"/backups/{b['id']}")
+    c.wait("block-storage", f"/backups/{b['id']}", "backup", None)
 
 
 def message(body):
@@ -694,6 +721,7 @@ CASES = [
     ("external-network", case_external_network),
     ("volume-snapshot", case_volume_snapshot),
     ("volume-backup", case_volume_backup),
+    ("volume-backup-busy", case_volume_backup_busy),
     ("image", case_image),
     ("keypair", case_keypair),
     ("server", case_server),
