@@ -66,6 +66,8 @@ pub struct SimConfig {
     pub volume_delete_delay: Duration,
     /// How long volumes stay attached after their server is gone.
     pub volume_detach_delay: Duration,
+    /// How long a backup made through the API stays `creating` (its volume `backing-up`).
+    pub backup_create_delay: Duration,
     /// How long load balancers and stacks linger in `PENDING_DELETE`/`DELETE_IN_PROGRESS`.
     pub other_delete_delay: Duration,
     /// Latency added to every request.
@@ -86,6 +88,7 @@ impl Default for SimConfig {
             server_delete_delay: Duration::from_millis(500),
             volume_delete_delay: Duration::from_millis(200),
             volume_detach_delay: Duration::from_millis(200),
+            backup_create_delay: Duration::from_millis(200),
             other_delete_delay: Duration::from_millis(200),
             latency: Duration::ZERO,
             faults: FaultConfig::default(),
@@ -111,6 +114,7 @@ impl Sim {
             server_delete: config.server_delete_delay,
             volume_delete: config.volume_delete_delay,
             volume_detach: config.volume_detach_delay,
+            backup_create: config.backup_create_delay,
             other_delete: config.other_delete_delay,
         };
         let faults = faults::FaultState::new(config.faults.clone(), config.latency);

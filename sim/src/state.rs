@@ -98,6 +98,9 @@ pub struct Delays {
     pub server_delete: Duration,
     /// A volume or snapshot in `deleting` until it disappears.
     pub volume_delete: Duration,
+    /// A backup made through the API stays `creating`, and its volume `backing-up`, this
+    /// long (as cinder-backup takes a while): meanwhile Cinder refuses to delete either.
+    pub backup_create: Duration,
     /// A volume stays `in-use`/`detaching` this long after its server is gone.
     pub volume_detach: Duration,
     /// A load balancer or stack in `PENDING_DELETE`/`DELETE_IN_PROGRESS`.

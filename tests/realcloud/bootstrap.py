@@ -1,10 +1,11 @@
 """Bootstraps the real-cloud test bed through the APIs (called by up.sh).
 
-  identity   service project, service users and catalog, projects `ci`, `ci-2`, `ci-other` with
-             `ci-user` as member (Keystone must be up)
-  resources  waits for nova-compute and cinder-volume, then creates the external
-             network `public`, a flavor, an image, raised quotas, and writes
-             clouds.yaml with clouds `ci`, `ci-2`, `ci-other` (the member) and `admin`
+  identity   service project, service users and catalog (RegionTwo: a second Neutron
+             only), projects `ci`, `ci-2`, `ci-other` with `ci-user` as member (Keystone
+             must be up)
+  resources  waits for nova-compute, cinder-volume and cinder-backup, then creates the
+             external network `public` (in both regions), a flavor, an image, raised
+             quotas, and writes clouds.yaml with clouds `ci`, `ci-2`, `ci-other` (the member) and `admin`
   check      exit 0 when the bed described by clouds.yaml answers
 
 On a service that never reports up it prints `SERVICE-DOWN: <name>` on stderr.
@@ -29,6 +30,10 @@ CATALOG = [
     ("image", "glance", "http://127.0.0.1:9292"),
     ("key-manager", "barbican", "http://127.0.0.1:9311"),
 ]
+# RegionTwo offers only a second Neutron (the janitor must call every other kind absent
+# there): the same Keystone, its own database and port.
+REGION_TWO = "RegionTwo"
+CATALOG_TWO = [("network", "neutron", "http://127.0.0.1:9697")]
 PUBLIC_CIDR = "172.24.4.0/24"
 FLAVOR = "ci.tiny"
 IMAGE = "ci-base-image"
@@ -37,7 +42,7 @@ IMAGE = "ci-base-image"
 PROJECTS = ("ci", "ci-2", "ci-other")
 
 
-def admin_conn(password):
+def admin_conn(password, region=REGION):
     return openstack.connect(
         auth_url=KS,
         username="admin",
@@ -45,7 +50,7 @@ def admin_conn(password):
         project_name="admin",
         user_domain_name="Default",
         project_domain_name="Default",
-        region_name=REGION,
+        region_name=region,
         identity_api_version="3",
     )
 
@@ -65,16 +70,18 @@ def identity(conn, password):
         )
         for role in ("admin", "service"):
             idc.assign_project_role_to_user(service_project, user, roles[role])
-    for stype, sname, url in CATALOG:
-        svc = next((s for s in idc.services() if s.type == stype), None) or idc.create_service(
-            type=stype, name=sname, is_enabled=True
-        )
-        have = {e.interface for e in idc.endpoints(service_id=svc.id)}
-        for interface in ("public", "internal"):
-            if interface not in have:
-                idc.create_endpoint(
-                    service_id=svc.id, interface=interface, url=url, region_id=REGION
-                )
+    if not any(r.id == REGION_TWO for r in idc.regions()):
+        idc.create_region(id=REGION_TWO)
+    for region, catalog in ((REGION, CATALOG), (REGION_TWO, CATALOG_TWO)):
+        for stype, sname, url in catalog:
+            svc = next((s for s in idc.services() if s.type == stype), None) or \
+                idc.create_service(type=stype, name=sname, is_enabled=True)
+            have = {e.interface for e in idc.endpoints(service_id=svc.id, region_id=region)}
+            for interface in ("public", "internal"):
+                if interface not in have:
+                    idc.create_endpoint(
+                        service_id=svc.id, interface=interface, url=url, region_id=region
+                    )
     projects = [
         idc.find_project(name) or idc.create_project(name=name, domain_id="default")
         for name in PROJECTS
@@ -116,20 +123,8 @@ def volume_ready(conn):
     )
 
 
-def resources(conn, password, directory):
-    wait("nova-conductor", "nova-conductor", lambda: any(
-        s.binary == "nova-conductor" and s.state == "up" for s in conn.compute.services()
-    ), 150)
-    wait("nova-scheduler", "nova-scheduler", lambda: any(
-        s.binary == "nova-scheduler" and s.state == "up" for s in conn.compute.services()
-    ), 150)
-    wait("nova-compute and its hypervisor", "nova-compute", lambda: compute_ready(conn), 150)
-    wait("cinder-scheduler", "cinder-scheduler", lambda: any(
-        s.binary == "cinder-scheduler" and s.state == "up"
-        for s in conn.block_storage.services()
-    ), 150)
-    wait("cinder-volume", "cinder-volume", lambda: volume_ready(conn), 150)
-
+def public_network(conn):
+    """The admin-owned external network `public` of one region, with its subnet."""
     net = conn.network.find_network("public")
     if net is None:
         net = conn.network.create_network(
@@ -148,6 +143,28 @@ def resources(conn, password, directory):
             allocation_pools=[{"start": "172.24.4.10", "end": "172.24.4.250"}],
             is_dhcp_enabled=False,
         )
+
+
+def resources(conn, conn_two, password, directory):
+    wait("nova-conductor", "nova-conductor", lambda: any(
+        s.binary == "nova-conductor" and s.state == "up" for s in conn.compute.services()
+    ), 150)
+    wait("nova-scheduler", "nova-scheduler", lambda: any(
+        s.binary == "nova-scheduler" and s.state == "up" for s in conn.compute.services()
+    ), 150)
+    wait("nova-compute and its hypervisor", "nova-compute", lambda: compute_ready(conn), 150)
+    wait("cinder-scheduler", "cinder-scheduler", lambda: any(
+        s.binary == "cinder-scheduler" and s.state == "up"
+        for s in conn.block_storage.services()
+    ), 150)
+    wait("cinder-volume", "cinder-volume", lambda: volume_ready(conn), 150)
+    wait("cinder-backup", "cinder-backup", lambda: any(
+        s.binary == "cinder-backup" and s.state == "up"
+        for s in conn.block_storage.services()
+    ), 150)
+
+    public_network(conn)
+    public_network(conn_two)
     if conn.compute.find_flavor(FLAVOR) is None:
         conn.compute.create_flavor(name=FLAVOR, ram=64, vcpus=1, disk=1, is_public=True)
     if conn.image.find_image(IMAGE) is None:
@@ -161,16 +178,11 @@ def resources(conn, password, directory):
         )
     for name in PROJECTS:
         project = conn.identity.find_project(name)
-        conn.network.update_quota(
-            project.id,
-            networks=-1,
-            subnets=-1,
-            ports=-1,
-            routers=-1,
-            floating_ips=-1,
-            security_groups=-1,
-            security_group_rules=-1,
-        )
+        for c in (conn, conn_two):
+            c.network.update_quota(
+                project.id, networks=-1, subnets=-1, ports=-1, routers=-1,
+                floating_ips=-1, security_groups=-1, security_group_rules=-1,
+            )
         conn.set_compute_quotas(
             project.id, instances=-1, cores=-1, ram=-1, key_pairs=-1, server_groups=-1,
             server_group_members=-1,
@@ -193,6 +205,7 @@ def write_clouds(directory, password):
             f"      user_domain_name: Default\n"
             f"      project_domain_name: Default\n"
             f"    region_name: {REGION}\n"
+            f"    regions: [{REGION}, {REGION_TWO}]\n"
             f"    identity_api_version: 3\n"
             f"    interface: public\n"
         )
@@ -214,6 +227,7 @@ def check(directory):
     list(conn.compute.servers(limit=1))
     list(conn.block_storage.volumes(limit=1))
     list(conn.image.images(limit=1))
+    list(openstack.connect(cloud="ci", region_name=REGION_TWO).network.networks(limit=1))
     return 0
 
 
@@ -234,7 +248,7 @@ def main():
     if args.step == "identity":
         identity(conn, password)
     else:
-        resources(conn, password, args.dir)
+        resources(conn, admin_conn(password, REGION_TWO), password, args.dir)
     return 0
 
 

@@ -252,6 +252,24 @@ class Case:
         self.h.call("block-storage", "DELETE", f"/snapshots/{sid}")
         self.wait("block-storage", f"/snapshots/{sid}", "snapshot", None)
 
+    def backup(self, vol, incremental):
+        """A backup of `vol` (an incremental one on its latest), once available."""
+        b = self.h.ok("block-storage", "POST", "/backups", {"backup": {
+            "volume_id": vol["id"], "name": self.nm("backup"),
+            "incremental": incremental}})["backup"]
+        self.later(self.delete_backup, b["id"])
+        return self.wait("block-storage", f"/backups/{b['id']}", "backup", {"available"})
+
+    def delete_backup_when_made(self, bid):
+        status, _ = self.h.call("block-storage", "GET", f"/backups/{bid}")
+        if status != 404:
+            self.wait("block-storage", f"/backups/{bid}", "backup", {"available", "error"})
+            self.delete_backup(bid)
+
+    def delete_backup(self, bid):
+        self.h.call("block-storage", "DELETE", f"/backups/{bid}")
+        self.wait("block-storage", f"/backups/{bid}", "backup", None)
+
     def image(self, protected=False):
         img = self.h.ok("image", "POST", "/images", {
             "name": self.nm("image"), "disk_format": "raw", "container_format": "bare",
@@ -410,6 +428,64 @@ def case_volume_snapshot(c, ctx):
     c.request("delete-volume", "block-storage", "DELETE", f"/volumes/{vol['id']}")
     c.wait("block-storage", f"/volumes/{vol['id']}", "volume", None)
     c.request("delete-volume-again", "block-storage", "DELETE", f"/volumes/{vol['id']}")
+
+
+def case_volume_backup(c, ctx):
+    """A backup with an incremental on top is refused (400, the message recorded); its
+    volume deletes although it has backups; the incremental goes, then the backup."""
+    vol = c.volume()
+    full = c.backup(vol, incremental=False)
+    c.wait("block-storage", f"/volumes/{vol['id']}", "volume", {"available"})
+    inc = c.backup(vol, incremental=True)
+    c.wait("block-storage", f"/volumes/{vol['id']}", "volume", {"available"})
+    status, body = c.request("delete-backup-with-incremental", "block-storage", "DELETE",
+                             f"/backups/{full['id']}")
+    c.results[f"{c.name}/delete-backup-with-incremental"]["fact"] = message(body)
+    _, body = c.h.call("block-storage", "GET", f"/backups/{full['id']}")
+    c.record("full-has-dependents", 200,
+             fact=f"has_dependent_backups={body['backup'].get('has_dependent_backups')}")
+    c.request("delete-volume-with-backups", "block-storage", "DELETE", f"/volumes/{vol['id']}")
+    c.wait("block-storage", f"/volumes/{vol['id']}", "volume", None)
+    c.request("delete-incremental", "block-storage", "DELETE", f"/backups/{inc['id']}")
+    c.wait("block-storage", f"/backups/{inc['id']}", "backup", None)
+    _, body = c.h.call("block-storage", "GET", f"/backups/{full['id']}")
+    c.record("full-after-incremental-gone", 200,
+             fact=f"has_dependent_backups={body['backup'].get('has_dependent_backups')}")
+    c.request("delete-backup", "block-storage", "DELETE", f"/backups/{full['id']}")
+    c.wait("block-storage", f"/backups/{full['id']}", "backup", None)
+    status, body = c.request("delete-backup-again", "block-storage", "DELETE",
+                             f"/backups/{full['id']}")
+    c.results[f"{c.name}/delete-backup-again"]["fact"] = message(body).replace(full["id"], "<id>")
+
+
+def case_volume_backup_busy(c, ctx):
+    """While cinder-backup makes a backup (a second or so on the bed), the backup
+    (`creating`) and its volume (`backing-up`) refuse a delete, and the volume a further
+    backup: 400 each, messages recorded. Then the backup deletes."""
+    vol = c.volume()
+    b = c.h.ok("block-storage", "POST", "/backups", {"backup": {
+        "volume_id": vol["id"], "name": c.nm("backup")}})["backup"]
+    c.later(c.delete_backup_when_made, b["id"])
+    for check, method, path, body in (
+        ("delete-volume-while-backing-up", "DELETE", f"/volumes/{vol['id']}", None),
+        ("delete-backup-while-creating", "DELETE", f"/backups/{b['id']}", None),
+        ("backup-while-backing-up", "POST", "/backups",
+         {"backup": {"volume_id": vol["id"], "name": c.nm("inc"), "incremental": True}}),
+    ):
+        _, answer = c.request(check, "block-storage", method, path, body)
+        c.results[f"{c.name}/{check}"]["fact"] = message(answer)
+    c.wait("block-storage", f"/backups/{b['id']}", "backup", {"available"})
+    c.request("delete-backup-made", "block-storage", "DELETE", f"/backups/{b['id']}")
+    c.wait("block-storage", f"/backups/{b['id']}", "backup", None)
+
+
+def message(body):
+    """The message of a Nova/Cinder-style error body (`{"badRequest": {"message"}}`)."""
+    if isinstance(body, dict) and len(body) == 1:
+        inner = next(iter(body.values()))
+        if isinstance(inner, dict):
+            return str(inner.get("message"))
+    return str(body)
 
 
 def case_image(c, ctx):
@@ -644,6 +720,8 @@ CASES = [
     ("router-gateway-only", case_router_gateway_only),
     ("external-network", case_external_network),
     ("volume-snapshot", case_volume_snapshot),
+    ("volume-backup", case_volume_backup),
+    ("volume-backup-busy", case_volume_backup_busy),
     ("image", case_image),
     ("keypair", case_keypair),
     ("server", case_server),

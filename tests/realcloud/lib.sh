@@ -11,8 +11,8 @@ RC_DATA="$RC_DIR/data"
 RC_TIMINGS="$RC_DIR/timings.txt"
 
 # Every process up.sh starts, in start order (down.sh stops them in reverse).
-RC_SERVICES=(mariadb epmd rabbitmq keystone placement glance neutron
-  cinder-api cinder-scheduler cinder-volume
+RC_SERVICES=(mariadb epmd rabbitmq keystone placement glance neutron neutron2
+  cinder-api cinder-scheduler cinder-volume cinder-backup
   nova-api nova-conductor nova-scheduler nova-compute barbican)
 
 rc_log() { printf '[realcloud %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }

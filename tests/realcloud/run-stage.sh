@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The real-cloud CI stage (run by .ci/run after the fast suite):
-#   up -> seed leaked jobs -> stacksweep sweep (as the project member) -> verify ->
+#   up -> seed leaked jobs (with volume backups) -> stacksweep sweep (as the project member) -> verify ->
 #   second sweep deletes nothing -> one target over two projects (a third, look-alike
 #   project untouched) -> conformance on real -> conformance on the
 #   simulator + compare -> preflight and quota -> chaos (chaos.sh: services restarted
@@ -82,7 +82,7 @@ export OS_CLIENT_CONFIG_FILE="$RC_DIR/clouds.yaml"
 
 # ---------------------------------------------------------------- seed, sweep, verify
 "$PY" "$RC_HERE/seed.py" --cloud ci --jobs "${REALCLOUD_JOBS:-2}" --async-server-delete \
-  --out "$OUT/manifest.json"
+  --backups --out "$OUT/manifest.json"
 step seed
 
 if [[ "${REALCLOUD_SKIP_SWEEP:-0}" == 1 ]]; then
@@ -104,6 +104,17 @@ else
     rc_die "first sweep exited $rc (want 0); report in $OUT/sweep1.json"
   fi
   "$PY" "$RC_HERE/verify.py" --cloud ci "$OUT/manifest.json"
+  # cinder-backup: each job's incremental backup was deleted before the backup under it.
+  "$PY" - "$OUT/sweep1.json" <<'EOF'
+import json, sys
+steps = json.load(open(sys.argv[1]))["targets"][0]["report"]["plan"]["steps"]
+backups = {s["name"]: s for s in steps if s["kind"] == "volume-backup"}
+fulls = [n for n in backups if n.endswith("-backup")]
+bad = [n for n in fulls if backups.get(n + "-inc", {}).get("number") not in backups[n]["after"]]
+if not fulls or bad:
+    sys.exit(f"backups not planned after their incrementals: {bad or 'no backups in the plan'}")
+print(f"volume backups: {len(fulls)} deleted after their incrementals", file=sys.stderr)
+EOF
   step verify
   rc=0
   "${cmd[@]}" >"$OUT/sweep2.json" 2>"$OUT/sweep2.log" || rc=$?
@@ -140,26 +151,38 @@ EOF
 fi
 
 # ---------------------------------------------------------------- projects (issue 15)
-# One target over two of the member's three projects: ci-2's leaked job goes; the same
-# job (names, tags, metadata) in ci-other, which the target does not name, stays, and so
-# does everything of ci's. A second run deletes nothing.
+# One target over two of the member's three projects in every region: ci-2's leaked job
+# goes; the same job (names, tags, metadata) in ci-other, which the target does not name,
+# stays, and so does everything of ci's. RegionTwo (a second Neutron, nothing else) holds
+# the job's network resources in all three projects: gone in ci and ci-2, whole in
+# ci-other; the janitor finds every other kind absent there. A second run deletes nothing.
 if [[ "${REALCLOUD_SKIP_SWEEP:-0}" != 1 ]]; then
   "$PY" "$RC_HERE/seed.py" --cloud ci-2 --jobs 1 --first-job 5 --no-survivors \
     --out "$OUT/manifest-ci-2.json"
   "$PY" "$RC_HERE/seed.py" --cloud ci-other --jobs 1 --first-job 5 --no-survivors --no-keypair \
     --out "$OUT/manifest-ci-other-seeded.json"
-  "$PY" - "$OUT/manifest-ci-other-seeded.json" "$OUT/manifest-ci-other.json" <<'EOF'
+  seeds=()
+  for p in ci ci-2 ci-other; do # in parallel: each is a few Neutron calls
+    "$PY" "$RC_HERE/seed.py" --cloud "$p" --region RegionTwo --network-only --jobs 1 \
+      --first-job 5 --no-survivors --out "$OUT/manifest-r2-$p.json" &
+    seeds+=($!)
+  done
+  for pid in "${seeds[@]}"; do wait "$pid" || rc_die "seeding RegionTwo failed"; done
+  for m in ci-other-seeded:ci-other r2-ci-other:r2-ci-other-kept; do
+    "$PY" - "$OUT/manifest-${m%%:*}.json" "$OUT/manifest-${m#*:}.json" <<'EOF'
 import json, sys
 m = json.load(open(sys.argv[1]))
 m["survivors"] += m["selected"]  # not in the target: every one of them must stay
 m["selected"] = []
 json.dump(m, open(sys.argv[2], "w"), indent=1)
 EOF
+  done
   cat >"$OUT/projects.toml" <<EOF
 [[target]]
 name = "ci-projects"
 cloud = "ci"
 projects = ["ci", "ci-2"]
+regions = "all"
 EOF
   mapfile -t sweep_args < <("$PY" -c 'import json,sys; print("\n".join(json.load(open(sys.argv[1]))["sweep_args"]))' "$OUT/manifest-ci-2.json")
   cmd=("$STACKSWEEP_BIN" sweep --config "$OUT/projects.toml" "${sweep_args[@]}" --output json)
@@ -171,8 +194,24 @@ EOF
     "$PY" "$RC_HERE/verify.py" --cloud ci-2 "$OUT/manifest-ci-2.json"
     "$PY" "$RC_HERE/verify.py" --cloud ci-other "$OUT/manifest-ci-other.json"
     "$PY" "$RC_HERE/verify.py" --cloud ci "$OUT/manifest.json"
+    ((run == 2)) && continue # the second run deleted nothing (checked below)
+    for m in ci:r2-ci ci-2:r2-ci-2 ci-other:r2-ci-other-kept; do
+      "$PY" "$RC_HERE/verify.py" --cloud "${m%%:*}" --region RegionTwo "$OUT/manifest-${m#*:}.json"
+    done
   done
   deleted_nothing "$OUT/projects-sweep2.json"
+  "$PY" - "$OUT/projects-sweep1.json" <<'EOF'
+import json, sys
+units = {(t["unit"]["project"], t["unit"]["region"]): t for t in json.load(open(sys.argv[1]))["targets"]}
+want = {(p, r) for p in ("ci", "ci-2") for r in ("RegionOne", "RegionTwo")}
+if set(units) != want:
+    sys.exit(f"units swept: {sorted(units)}, want {sorted(want)}")
+bad = [k for k, t in units.items() if t["report"]["errors"] or t["report"]["aborted"]]
+two = units[("ci-2", "RegionTwo")]["report"]
+if bad or not two["kinds"].get("network", {}).get("deleted"):
+    sys.exit(f"units with errors: {bad}; RegionTwo of ci-2 deleted no network")
+print("projects: 4 units (2 projects x 2 regions) swept, no errors", file=sys.stderr)
+EOF
   step projects
 fi
 
@@ -206,10 +245,16 @@ fi
 if [[ "${REALCLOUD_SKIP_SWEEP:-0}" != 1 ]]; then
   rc=0
   "$STACKSWEEP_BIN" preflight --cloud ci --output json >"$OUT/preflight.json" 2>"$OUT/preflight.log" || rc=$?
+  # RegionTwo: Neutron's kinds usable, every other kind absent, exit 0.
+  printf '[[target]]\nname = "ci-r2"\ncloud = "ci"\nregion = "RegionTwo"\n[target.select]\ntags = ["ci-job-5"]\n' \
+    >"$OUT/region-two.toml"
+  "$STACKSWEEP_BIN" preflight --config "$OUT/region-two.toml" --output json \
+    >"$OUT/preflight-r2.json" 2>>"$OUT/preflight.log" || rc=$?
   "$STACKSWEEP_BIN" preflight --cloud ci >"$OUT/preflight.txt" 2>>"$OUT/preflight.log" || true
   cat "$OUT/preflight.txt" >&2
   ((rc == 0)) || rc_die "preflight exited $rc (want 0); see $OUT/preflight.json"
   "$PY" "$RC_HERE/quota_check.py" preflight "$OUT/preflight.json"
+  "$PY" "$RC_HERE/quota_check.py" preflight --network-only "$OUT/preflight-r2.json"
   "$PY" "$RC_HERE/quota_check.py" freed "$OUT/sweep1.json"
   "$STACKSWEEP_BIN" sweep --cloud ci --dry-run --tag no-such-tag --output json \
     >"$OUT/quota-dry-run.json" 2>"$OUT/quota-dry-run.log"

@@ -18,6 +18,16 @@ sweep of its own, `--held-secret`). The manifest (JSON) lists what a sweep must 
 (`selected`) and what it must leave (`survivors`), each as {kind, id}, plus the
 selector arguments (`sweep_args`) that select exactly the leaked jobs.
 
+--backups adds, per job, a full backup of the job's snapshotted volume and an incremental
+backup on top of it (named `ci-job-N-backup`, `ci-job-N-backup-inc`, metadata
+`ci-job=N`), and among the survivors the same chain on a kept volume under look-alike
+marks (`ci-job-10-backup` with metadata `ci-job=10`, incremental `ci-job-1`): the sweep
+deletes the incremental before the backup under it, and keeps the look-alikes.
+
+--region R seeds in that region; --network-only seeds only a job's Neutron resources
+(network, subnet, router with interface and gateway, groups, ports, floating IPs, a
+trunk): RegionTwo of the bed runs Neutron alone.
+
 --async-server-delete adds, per job, a server on its own security group and port,
 and deletes that server (without waiting) as the very last step, so the sweep that
 follows meets a server still deleting while its group is swept.
@@ -36,20 +46,21 @@ FLAVOR = "ci.tiny"
 
 
 class Seeder:
-    def __init__(self, conn):
+    def __init__(self, conn, network_only=False):
         self.conn = conn
         self.net = conn.network
         self.selected = []
         self.survivors = []
         self.public = self.net.find_network(PUBLIC_NET)
-        self.image = conn.image.find_image(IMAGE)
-        self.flavor = conn.compute.find_flavor(FLAVOR)
-        if not (self.public and self.image and self.flavor):
+        self.image = None if network_only else conn.image.find_image(IMAGE)
+        self.flavor = None if network_only else conn.compute.find_flavor(FLAVOR)
+        if not (self.public and (network_only or (self.image and self.flavor))):
             raise SystemExit("test bed lacks the public network, base image or flavor: run up.sh")
         self.servers_to_wait = []
         self.attach = []  # (server, volume)
         self.doomed = []
         self.snapshot_later = []  # (name, volume, job or None)
+        self.backup_later = []  # (volume, [(name, metadata)] full then incremental, job or None)
 
     @staticmethod
     def item(kind, res, parent):
@@ -189,13 +200,36 @@ class Seeder:
         holder = self.secret_container("keep-holder", [held], self.keep)
         self.held_ids = {"secret": held.id, "container": holder.id}
 
+    def backup(self, volume, name, metadata, incremental):
+        """Starts a backup (microversion 3.43: metadata); its ID."""
+        sess = self.conn.session
+        url = sess.get_endpoint(service_type="block-storage", interface="public").rstrip("/")
+        resp = sess.post(f"{url}/backups", headers={"OpenStack-API-Version": "volume 3.43"},
+                         json={"backup": {"volume_id": volume.id, "name": name,
+                                          "metadata": metadata, "incremental": incremental}})
+        return resp.json()["backup"]["id"]
+
+    def backups(self):
+        """Each volume's full backup, then (once it is available) an incremental on top."""
+        bs = self.conn.block_storage
+        for step in (0, 1):
+            started = []
+            for vol, chain, n in self.backup_later:
+                bs.wait_for_status(vol, "available", failures=["error"], wait=120)
+                name, metadata = chain[step]
+                bid = self.backup(vol, name, metadata, incremental=step == 1)
+                started.append(bid)
+                (self.mine if n else self.keep)("volume-backup", type("B", (), {"id": bid})())
+            for bid in started:
+                bs.wait_for_status(bs.get_backup(bid), "available", failures=["error"], wait=120)
+
     def volume(self, name, metadata, record):
         vol = record("volume", self.conn.block_storage.create_volume(
             name=name, size=1, metadata=metadata))
         return vol
 
     # --------------------------------------------------------------- one leaked job
-    def job(self, n, async_delete, keypair=True):
+    def job(self, n, async_delete, keypair=True, backups=False, network_only=False):
         tag = f"ci-job-{n}"
         p = f"{tag}-"
         tags = [tag]
@@ -204,6 +238,9 @@ class Seeder:
         spare_fip = mine("floating-ip", self.net.create_ip(
             floating_network_id=self.public.id, description=f"{p}spare-fip"))
         self.net.set_tags(spare_fip, tags)
+        if network_only:
+            self.trunk(p, parts["net"], tags, mine)
+            return
         # Keypairs belong to the user, not the project: a look-alike job of the same user
         # in another project cannot have one of the same name.
         key = mine("keypair", self.conn.compute.create_keypair(name=f"{p}key")) if keypair else None
@@ -217,6 +254,9 @@ class Seeder:
         self.attach.append((srv, data))
         vol2 = self.volume(f"{p}vol2", {"ci-job": str(n)}, mine)
         self.snapshot_later.append((f"{p}snap", vol2, n))
+        if backups:
+            self.backup_later.append((vol2, [(f"{p}backup", {"ci-job": str(n)}),
+                                             (f"{p}backup-inc", {"ci-job": str(n)})], n))
         mine("image", self.conn.image.create_image(
             name=f"{p}image", disk_format="raw", container_format="bare",
             visibility="private", tags=tags, data=b"leaked image\n", wait=True))
@@ -232,7 +272,7 @@ class Seeder:
             self.doomed.append(doomed)
 
     # --------------------------------------------------------------- survivors
-    def survivors_set(self):
+    def survivors_set(self, backups=False):
         keep = self.keep
         # Look-alikes: job 10's marks, names without the trailing dash, other tags.
         parts = self.network_set("ci-job-10-", "10.210.0.0/24", ["ci-job-10"], keep)
@@ -256,6 +296,9 @@ class Seeder:
         self.attach.append((srv, data))
         v = self.volume("ci-job-1", {"ci-job-x": "1"}, keep)
         self.snapshot_later.append(("keep-snap", v, None))
+        if backups:
+            self.backup_later.append((v, [("ci-job-10-backup", {"ci-job": "10"}),
+                                          ("ci-job-1", {"ci-job-x": "1"})], None))
         keep("image", self.conn.image.create_image(
             name="ci-job-10-image", disk_format="raw", container_format="bare",
             visibility="private", tags=["ci-job-10"], data=b"kept image\n", wait=True))
@@ -288,6 +331,7 @@ class Seeder:
             bs.wait_for_status(vol, "in-use", failures=["error"], wait=120)
         for snap in [s for s in bs.snapshots() if s.status != "available"]:
             bs.wait_for_status(snap, "available", failures=["error"], wait=120)
+        self.backups()
 
     def delete_doomed(self):
         for srv in self.doomed:
@@ -307,22 +351,31 @@ def main():
     ap.add_argument("--held-secret", action="store_true",
                     help="only a secret of the first job held by an unmarked container "
                          "(both survivors; the manifest names them under `held`)")
+    ap.add_argument("--region", help="the region to seed (default: the cloud's)")
+    ap.add_argument("--network-only", action="store_true",
+                    help="only the jobs' Neutron resources (a region with Neutron alone)")
+    ap.add_argument("--backups", action="store_true",
+                    help="a backup and an incremental on it per job's volume, and look-alikes")
     ap.add_argument("--out", required=True, help="manifest JSON path")
     args = ap.parse_args()
     jobs = list(range(args.first_job, args.first_job + args.jobs))
     if not (1 <= jobs[0] and jobs[-1] <= 9):
         ap.error("jobs must be numbered 1..9 (job 10 is the look-alike)")
     t0 = time.monotonic()
-    conn = openstack.connect(cloud=args.cloud)
-    seeder = Seeder(conn)
+    if args.network_only and not args.no_survivors:
+        ap.error("--network-only seeds jobs only: add --no-survivors")
+    conn = openstack.connect(cloud=args.cloud, **({"region_name": args.region} if args.region else {}))
+    seeder = Seeder(conn, network_only=args.network_only)
     if args.held_secret:
         seeder.held_secret(jobs[0])
         jobs = jobs[:1]
     for n in ([] if args.held_secret else jobs):
-        seeder.job(n, args.async_server_delete, keypair=not args.no_keypair)
+        seeder.job(n, args.async_server_delete, keypair=not args.no_keypair,
+                   backups=args.backups, network_only=args.network_only)
     if not args.no_survivors and not args.held_secret:
-        seeder.survivors_set()
-    seeder.finish()
+        seeder.survivors_set(backups=args.backups)
+    if not args.network_only:
+        seeder.finish()
     for sg in conn.network.security_groups(name="default"):
         seeder.keep("security-group", sg)
     sweep_args = ["--tag", f"ci-job-{jobs[0]}"]

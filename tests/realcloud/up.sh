@@ -192,6 +192,11 @@ lock_path = $RC_DATA/locks
 EOF
   authtoken neutron
 } >"$RC_ETC/neutron/neutron.conf"
+# RegionTwo: a second Neutron (own database and state, port 9697, the same Keystone).
+mkdir -p "$RC_ETC/neutron2" "$RC_DATA/neutron2"
+sed -e "s|^connection = $DB/neutron\$|connection = $DB/neutron2|" \
+  -e "s|^state_path = .*|state_path = $RC_DATA/neutron2|" \
+  "$RC_ETC/neutron/neutron.conf" >"$RC_ETC/neutron2/neutron.conf"
 cat >"$RC_ETC/neutron/plugins/ml2/ml2_conf.ini" <<EOF
 [ml2]
 type_drivers = flat,vlan,vxlan
@@ -205,6 +210,10 @@ network_vlan_ranges = physnet1
 [ml2_type_vxlan]
 vni_ranges = 1:10000
 EOF
+mkdir -p "$RC_ETC/neutron2/plugins/ml2"
+cp "$RC_ETC/neutron/plugins/ml2/ml2_conf.ini" "$RC_ETC/neutron2/plugins/ml2/"
+grep -q "^connection = $DB/neutron2\$" "$RC_ETC/neutron2/neutron.conf" ||
+  rc_die "neutron2.conf: database not rewritten"
 
 cp "$V/etc/cinder/api-paste.ini" "$V/etc/cinder/resource_filters.json" "$RC_ETC/cinder/"
 {
@@ -220,8 +229,13 @@ api_paste_config = $RC_ETC/cinder/api-paste.ini
 resource_query_filters_file = $RC_ETC/cinder/resource_filters.json
 glance_api_servers = http://127.0.0.1:9292
 osapi_volume_workers = 1
+backup_driver = cinder.backup.drivers.posix.PosixBackupDriver
+backup_posix_path = $RC_DATA/cinder/backups
+backup_file_size = 1048576
+backup_compression_algorithm = none
+backup_enable_progress_timer = false
 [fake]
-volume_driver = cinder.tests.fake_driver.FakeLoggingVolumeDriver
+volume_driver = filevolume.FileVolumeDriver
 volume_backend_name = fake
 [database]
 connection = $DB/cinder
@@ -229,6 +243,10 @@ connection = $DB/cinder
 lock_path = $RC_DATA/locks
 [oslo_messaging_notifications]
 driver = noop
+[privsep_osbrick]
+# cinder-backup reads the connector properties through os-brick's privsep daemon; the
+# bed runs as root without sudo, so the helper starts directly.
+helper_command = $V/bin/privsep-helper --config-file $RC_ETC/cinder/cinder.conf
 EOF
   authtoken cinder
 } >"$RC_ETC/cinder/cinder.conf"
@@ -340,7 +358,7 @@ gunicorn_start() { # NAME PORT FACTORY ENV...
 # ---------------------------------------------------------------- infra
 # A port already taken would let a foreign server answer our health checks.
 for sp in mariadb:3306 epmd:4369 rabbitmq:5672 rabbitmq:25672 keystone:5000 placement:8778 \
-  glance:9292 neutron:9696 cinder-api:8776 nova-api:8774 barbican:9311; do
+  glance:9292 neutron:9696 neutron2:9697 cinder-api:8776 nova-api:8774 barbican:9311; do
   if port_open "${sp#*:}"; then
     rc_die "service ${sp%%:*} cannot start: 127.0.0.1:${sp#*:} is already in use by another process"
   fi
@@ -367,7 +385,7 @@ start rabbitmq runuser -u rabbitmq -- env HOME=/var/lib/rabbitmq \
   /usr/lib/rabbitmq/bin/rabbitmq-server
 wait_for mariadb 60 mariadb-admin --no-defaults --socket="$RC_DATA/mysql/mysqld.sock" ping
 {
-  for d in keystone placement glance neutron cinder nova nova_api nova_cell0 barbican; do
+  for d in keystone placement glance neutron neutron2 cinder nova nova_api nova_cell0 barbican; do
     echo "CREATE DATABASE $d CHARACTER SET utf8mb4;"
   done
   echo "CREATE USER 'stacksweep'@'127.0.0.1' IDENTIFIED BY '$PW';"
@@ -396,6 +414,8 @@ dbsync placement "$V/bin/placement-manage" --config-file "$RC_ETC/placement/plac
 dbsync glance "$V/bin/glance-manage" --config-file "$RC_ETC/glance/glance-api.conf" db_sync
 dbsync neutron "$V/bin/neutron-db-manage" --config-file "$RC_ETC/neutron/neutron.conf" \
   --config-file "$RC_ETC/neutron/plugins/ml2/ml2_conf.ini" upgrade heads
+dbsync neutron2 "$V/bin/neutron-db-manage" --config-file "$RC_ETC/neutron2/neutron.conf" \
+  --config-file "$RC_ETC/neutron2/plugins/ml2/ml2_conf.ini" upgrade heads
 dbsync barbican env HOME="$RC_ETC/barbican" "$V/bin/barbican-manage" db upgrade
 dbsync cinder "$V/bin/cinder-manage" --config-file "$RC_ETC/cinder/cinder.conf" db sync
 dbsync nova bash -c "set -e
@@ -426,9 +446,13 @@ gunicorn_start placement 8778 placement OS_PLACEMENT_CONFIG_DIR="$RC_ETC/placeme
 gunicorn_start glance 9292 glance OS_GLANCE_CONFIG_DIR="$RC_ETC/glance"
 gunicorn_start neutron 9696 neutron OS_NEUTRON_CONFIG_DIR="$RC_ETC/neutron" \
   "OS_NEUTRON_CONFIG_FILES=neutron.conf;plugins/ml2/ml2_conf.ini"
+gunicorn_start neutron2 9697 neutron OS_NEUTRON_CONFIG_DIR="$RC_ETC/neutron2" \
+  "OS_NEUTRON_CONFIG_FILES=neutron.conf;plugins/ml2/ml2_conf.ini"
 gunicorn_start cinder-api 8776 cinder REALCLOUD_CINDER_CONF="$RC_ETC/cinder/cinder.conf"
 start cinder-scheduler "$V/bin/cinder-scheduler" --config-file "$RC_ETC/cinder/cinder.conf"
-start cinder-volume "$V/bin/cinder-volume" --config-file "$RC_ETC/cinder/cinder.conf"
+# filevolume.py (this directory): a sparse file per volume, attached as os-brick's `local`.
+start cinder-volume env PYTHONPATH="$RC_HERE" "$V/bin/cinder-volume" --config-file "$RC_ETC/cinder/cinder.conf"
+start cinder-backup "$V/bin/cinder-backup" --config-file "$RC_ETC/cinder/cinder.conf"
 # Nova reads its paste pipeline from the first file listed.
 gunicorn_start nova-api 8774 nova OS_NOVA_CONFIG_DIR="$RC_ETC/nova" \
   "OS_NOVA_CONFIG_FILES=api-paste.ini;nova.conf"
@@ -440,6 +464,7 @@ wait_for placement 120 http_ok http://127.0.0.1:8778/
 start nova-compute "$V/bin/nova-compute" "${NCONF[@]}"
 wait_for glance 120 http_ok http://127.0.0.1:9292/versions
 wait_for neutron 120 http_ok http://127.0.0.1:9696/
+wait_for neutron2 120 http_ok http://127.0.0.1:9697/
 wait_for cinder-api 120 http_ok http://127.0.0.1:8776/
 wait_for nova-api 120 http_ok http://127.0.0.1:8774/
 wait_for barbican 120 http_ok http://127.0.0.1:9311/

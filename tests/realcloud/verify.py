@@ -2,7 +2,7 @@
 
 Every `selected` resource must answer 404; every `survivor` must still exist and not
 be in an error or deleting state. Exits 1 with one line per failure, else 0.
-Usage: verify.py MANIFEST [--cloud ci] [--facts-out FACTS | --facts FACTS]
+Usage: verify.py MANIFEST [--cloud ci] [--region R] [--facts-out FACTS | --facts FACTS]
 
 --facts-out records each survivor's attachments (a router's interfaces, a port's
 device, a floating IP's port, a volume's servers, a group's rules, a secret container's
@@ -22,25 +22,30 @@ BAD_STATES = {"error", "error_deleting", "deleting", "deleted", "soft_deleted", 
 
 
 def getter(conn, kind):
-    net, cs, bs = conn.network, conn.compute, conn.block_storage
-    return {
-        "server": cs.get_server,
-        "server-group": cs.get_server_group,
-        "keypair": cs.get_keypair,
-        "port": net.get_port,
-        "floating-ip": net.get_ip,
-        "router": net.get_router,
-        "subnet": net.get_subnet,
-        "network": net.get_network,
-        "security-group": net.get_security_group,
-        "volume": bs.get_volume,
-        "snapshot": bs.get_snapshot,
-        "image": conn.image.get_image,
-        "trunk": net.get_trunk,
-        "port-forwarding": net.get_port_forwarding,
-        "secret": lambda rid: barbican_get(conn, "secrets", rid),
-        "secret-container": lambda rid: barbican_get(conn, "containers", rid),
+    """The show call of a kind, looked up only for that kind (a region may offer Neutron
+    alone)."""
+    if kind == "secret":
+        return lambda rid: barbican_get(conn, "secrets", rid)
+    if kind == "secret-container":
+        return lambda rid: barbican_get(conn, "containers", rid)
+    service, method = {
+        "server": ("compute", "get_server"),
+        "server-group": ("compute", "get_server_group"),
+        "keypair": ("compute", "get_keypair"),
+        "port": ("network", "get_port"),
+        "floating-ip": ("network", "get_ip"),
+        "router": ("network", "get_router"),
+        "subnet": ("network", "get_subnet"),
+        "network": ("network", "get_network"),
+        "security-group": ("network", "get_security_group"),
+        "volume": ("block_storage", "get_volume"),
+        "snapshot": ("block_storage", "get_snapshot"),
+        "volume-backup": ("block_storage", "get_backup"),
+        "image": ("image", "get_image"),
+        "trunk": ("network", "get_trunk"),
+        "port-forwarding": ("network", "get_port_forwarding"),
     }[kind]
+    return getattr(getattr(conn, service), method)
 
 
 class Barbican:
@@ -149,13 +154,15 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("manifest")
     ap.add_argument("--cloud", default="ci")
+    ap.add_argument("--region", help="the region to check (default: the cloud's)")
     group = ap.add_mutually_exclusive_group()
     group.add_argument("--facts-out", help="record the survivors' attachments here")
     group.add_argument("--facts", help="check the survivors' attachments against these")
     args = ap.parse_args()
     with open(args.manifest) as f:
         manifest = json.load(f)
-    conn = openstack.connect(cloud=args.cloud)
+    conn = openstack.connect(cloud=args.cloud,
+                             **({"region_name": args.region} if args.region else {}))
     if args.facts_out:
         recorded = record_facts(conn, manifest)
         with open(args.facts_out, "w") as f:

@@ -1,5 +1,6 @@
 //! A backup's lifecycle: create (full, or incremental on the volume's latest backup,
-//! which then has dependents), and the delete through `deleting` (or `error_deleting`
+//! which then has dependents; through the API `creating` for a while, its volume
+//! `backing-up`, as cinder-backup answers), and the delete through `deleting` (or `error_deleting`
 //! when stuck), refused with 400 while the backup is not `available`/`error` or has
 //! incrementals on top of it. Backups neither block nor are blocked by their volume.
 
@@ -89,6 +90,38 @@ pub fn create_backup(st: &mut SimState, ctx: &Ctx, body: Obj) -> Result<Obj, Api
     }
     st.cinder.backups.insert(b.clone());
     Ok(b)
+}
+
+/// A backup just made through the API: `creating`, its volume `backing-up` (both refuse
+/// a delete with 400, and the volume a further backup), until the delay has passed.
+pub fn hold_new_backup(st: &mut SimState, backup: &Obj) -> Vec<Job> {
+    let delay = st.delays.backup_create;
+    if delay.is_zero() {
+        return Vec::new();
+    }
+    let id = str_of(backup, "id").to_string();
+    let vid = str_of(backup, "volume_id").to_string();
+    let mut previous = None;
+    if let Some(v) = st.cinder.volumes.get_mut(&vid) {
+        previous = Some(str_of(v, "status").to_string());
+        set_status(v, "backing-up");
+    }
+    if let Some(b) = st.cinder.backups.get_mut(&id) {
+        set_status(b, "creating");
+    }
+    vec![Job::after(delay, move |st| {
+        if let Some(b) = st.cinder.backups.get_mut(&id) {
+            if str_of(b, "status") == "creating" {
+                set_status(b, "available");
+            }
+        }
+        if let (Some(v), Some(previous)) = (st.cinder.volumes.get_mut(&vid), previous) {
+            if str_of(v, "status") == "backing-up" {
+                set_status(v, &previous);
+            }
+        }
+        Vec::new()
+    })]
 }
 
 /// Starts a backup delete: `deleting`, then gone (or `error_deleting` when stuck).

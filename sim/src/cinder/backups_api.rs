@@ -1,4 +1,4 @@
-//! Cinder's `/backups/{id}` handlers: create, show, delete.
+//! Cinder's `/backups/{id}` handlers: create (held `creating` for a while), show, delete.
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -7,7 +7,7 @@ use axum::response::Response;
 use axum::Extension;
 use serde_json::json;
 
-use super::backups::{create_backup, delete_backup, find_backup};
+use super::backups::{create_backup, delete_backup, find_backup, hold_new_backup};
 use crate::error::{ApiError, Style};
 use crate::http::{body_obj, empty, parse_body, reply, Caller, St};
 use crate::store::public;
@@ -19,7 +19,13 @@ pub(super) async fn post_backup(
 ) -> Result<Response, ApiError> {
     let body = parse_body(Style::Nova, &body)?;
     let obj = body_obj(Style::Nova, &body, "backup")?;
-    let b = create_backup(&mut s.lock(), &ctx, obj)?;
+    let (b, jobs) = {
+        let mut st = s.lock();
+        let b = create_backup(&mut st, &ctx, obj)?;
+        let jobs = hold_new_backup(&mut st, &b);
+        (b, jobs)
+    };
+    s.run_jobs(jobs);
     Ok(reply(
         StatusCode::ACCEPTED,
         json!({"backup": {"id": b["id"], "name": b["name"], "links": []}}),

@@ -275,8 +275,10 @@ async fn backup_chain_is_deleted_newest_first() {
     let (status, out) = backup(&api, &vol, false).await;
     assert_eq!(status, 202, "{out}");
     let full = out["backup"]["id"].as_str().unwrap().to_string();
+    tokio::time::sleep(Duration::from_secs(1)).await; // until the backup is made
     let (_, out) = backup(&api, &vol, true).await;
     let inc = out["backup"]["id"].as_str().unwrap().to_string();
+    tokio::time::sleep(Duration::from_secs(1)).await;
     let (_, list) = api.get("/volume/v3/{project}/backups/detail").await;
     let shown: Vec<&Value> = list["backups"].as_array().unwrap().iter().collect();
     assert_eq!(shown.len(), 2);
@@ -330,4 +332,43 @@ async fn backup_chain_is_deleted_newest_first() {
     );
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert!(!sim.exists("volume-backup", &full));
+}
+
+/// While a backup is being made (as real cinder-backup answered on the test bed): the
+/// backup is `creating` and refuses a delete ("Backup status must be available or
+/// error"), its volume is `backing-up` and refuses a delete and a further backup (400);
+/// once made, the backup is `available` and the volume back to `available`.
+#[tokio::test(start_paused = true)]
+async fn backup_in_progress_holds_backup_and_volume() {
+    use stacksweep_sim::cinder::BACKUP_BUSY;
+    let (_sim, api) = start(config()).await;
+    let vol = volume(&api, json!({"size": 1, "name": "v"})).await;
+    let (status, out) = backup(&api, &vol, false).await;
+    assert_eq!(status, 202, "{out}");
+    let id = out["backup"]["id"].as_str().unwrap().to_string();
+    let path = format!("/volume/v3/{{project}}/backups/{id}");
+    let vol_path = format!("/volume/v3/{{project}}/volumes/{vol}");
+    assert_eq!(api.get(&path).await.1["backup"]["status"], "creating");
+    assert_eq!(api.get(&vol_path).await.1["volume"]["status"], "backing-up");
+    let (status, body) = api.delete(&vol_path).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["badRequest"]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("Invalid volume: Volume status must be available or error"));
+    let (status, body) = api.delete(&path).await;
+    assert_eq!(
+        (status, body["badRequest"]["message"].as_str().unwrap()),
+        (400, BACKUP_BUSY)
+    );
+    let (status, body) = backup(&api, &vol, true).await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        body["badRequest"]["message"],
+        "Invalid volume: Volume to be backed up must be available or in-use, but the current status is \"backing-up\"."
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(api.get(&path).await.1["backup"]["status"], "available");
+    assert_eq!(api.get(&vol_path).await.1["volume"]["status"], "available");
+    assert_eq!(api.delete(&path).await.0, 202);
 }
