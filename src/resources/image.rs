@@ -28,8 +28,23 @@ pub(super) static SPEC: KindSpec = KindSpec {
     wrong_state_statuses: &[],
     named_by_description: false,
     follows: None,
-    hooks: Hooks::NONE,
+    hooks: Hooks {
+        after_read: Some(gone_if_deleted),
+        ..Hooks::NONE
+    },
 };
+
+/// An image Glance shows as `deleted` is gone. Glance records the status and then
+/// removes the row in two writes; a database outage between them (seen on the real bed
+/// when MariaDB stopped mid-sweep) leaves the row listed, and every further delete is
+/// refused with 400 "Image status transition from deleted to deleted".
+fn gone_if_deleted(_known: &Resource, fresh: Resource) -> Option<Resource> {
+    let deleted = fresh
+        .status
+        .as_deref()
+        .is_some_and(|s| s.eq_ignore_ascii_case("deleted"));
+    (!deleted).then_some(fresh)
+}
 
 /// Glance's own fields; every other scalar is a user property.
 const CORE: &[&str] = &[
@@ -80,6 +95,18 @@ pub(super) fn parse(v: &Value) -> Result<Resource, ParseError> {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+
+    /// An image Glance shows as `deleted` reads as gone; any other status is there.
+    #[test]
+    fn a_deleted_image_is_gone() {
+        let known = Resource::new(Kind::Image, "i1");
+        let with = |status: &str| {
+            parse(&serde_json::json!({"id": "i1", "name": "x", "status": status})).unwrap()
+        };
+        assert!(gone_if_deleted(&known, with("deleted")).is_none());
+        assert!(gone_if_deleted(&known, with("active")).is_some());
+        assert!(gone_if_deleted(&known, with("pending_delete")).is_some());
+    }
     use serde_json::json;
 
     /// Extra scalar fields are properties; protected images are undeletable.
