@@ -40,10 +40,26 @@ impl Role {
     }
 
     pub fn ask(&mut self, command: &str) -> Value {
+        self.send(command);
+        self.read()
+    }
+
+    /// Sends a command without waiting for its answer (several children at work at once).
+    pub fn send(&mut self, command: &str) {
         let stdin = self.stdin.as_mut().unwrap();
         writeln!(stdin, "{command}").unwrap();
         stdin.flush().unwrap();
-        self.read()
+    }
+
+    /// The child's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGKILLs the child (a crash: nothing of it runs after) and reaps it.
+    pub fn kill(mut self) {
+        self.child.kill().unwrap();
+        let _ = self.child.wait();
     }
 
     pub fn finish(mut self) {

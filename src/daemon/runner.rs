@@ -14,6 +14,7 @@ use super::record::{log_report, record};
 use super::{SweepContext, SweepError, SweepRunner};
 use crate::config::{Config, Target};
 use crate::coord::{self, Skip};
+use crate::engine::report::Outcome;
 use crate::engine::unit;
 use crate::engine::{self, ConnectError, DeleteBudget, Job, JobSpec};
 use crate::metrics::{SweepRecord, TargetLabels, UnitRecord};
@@ -234,12 +235,19 @@ async fn sweep_job(
     // Read in place: a copy of the whole state per unit costs O(units²) over a sweep of
     // thousands of units (benches/fleet.rs).
     Ok(ctx.state.with(|state| {
-        record(
+        let record = record(
             &swept.report,
             &swept.inventory,
             &grace.held,
             |key| state.first_seen(state_key, key.kind.as_str(), &key.id),
             ctx.now,
-        )
+        );
+        let gone = swept
+            .report
+            .resources
+            .iter()
+            .filter(|r| matches!(r.outcome, Outcome::Deleted | Outcome::GoneWithOwner));
+        state.forget_gone(state_key, gone.map(|r| (r.kind.as_str(), r.id.as_str())));
+        record
     }))
 }

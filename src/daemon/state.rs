@@ -156,6 +156,30 @@ impl State {
             .collect()
     }
 
+    /// Forgets resources a sweep saw go (deleted, or gone with an owner it deleted): an
+    /// ID never comes back, and until the next listing of the unit their sightings would
+    /// only take memory (a fleet's first cycle deletes half of what it lists).
+    pub fn forget_gone<'a>(
+        &mut self,
+        target: &str,
+        gone: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) {
+        let Some(t) = self.targets.get_mut(target) else {
+            return;
+        };
+        for (kind, id) in gone {
+            if let Some(sightings) = t.get_mut(kind) {
+                sightings.remove(id);
+                if sightings.is_empty() {
+                    t.remove(kind);
+                }
+            }
+        }
+        if t.is_empty() {
+            self.targets.remove(target);
+        }
+    }
+
     /// Forgets targets that are no longer configured.
     pub fn retain_targets(&mut self, keep: &[&str]) {
         // A unit's sightings are under its key, `target/project/region`.
@@ -417,6 +441,28 @@ mod tests {
         assert_eq!(s.len(), 3);
         s.retain_targets(&["ci"]);
         assert_eq!(s.len(), 2);
+    }
+
+    /// What a sweep saw go is forgotten at once; the rest, another kind and another
+    /// target are untouched.
+    #[test]
+    fn gone_resources_are_forgotten() {
+        let mut s = State::default();
+        s.observe_found("ci", "keypair", ["k1", "k2"], t(0));
+        s.observe_found("ci", "port", ["p1"], t(0));
+        s.observe_found("other", "keypair", ["k1"], t(0));
+        s.forget_gone("ci", [("keypair", "k1"), ("port", "p1"), ("network", "n1")]);
+        assert_eq!(s.first_seen("ci", "keypair", "k1"), None);
+        assert_eq!(s.first_seen("ci", "keypair", "k2"), Some(t(0)));
+        assert_eq!(s.first_seen("other", "keypair", "k1"), Some(t(0)));
+        assert_eq!(s.len(), 2);
+        s.forget_gone("ci", [("keypair", "k2")]);
+        s.forget_gone("nowhere", [("keypair", "k1")]);
+        assert_eq!(s, {
+            let mut o = State::default();
+            o.observe_found("other", "keypair", ["k1"], t(0));
+            o
+        });
     }
 
     /// The state round-trips through its file, written atomically (no temp file left).

@@ -3,18 +3,22 @@
 //! `/metrics` follows; then a shutdown mid-sweep leaves no delete half-done and the state
 //! written.
 //!
-//! One test in this file: credentials are found the production way, through
-//! `OS_CLIENT_CONFIG_FILE`, which is process-wide.
+//! Credentials are found the production way, through `OS_CLIENT_CONFIG_FILE`, which is
+//! process-wide: the tests take turns (`support::ENV`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
 use serde_json::json;
 use stacksweep::config::Config;
-use stacksweep::daemon::{Clock, Daemon, DaemonOptions, EngineRunner};
-use stacksweep::openstack::{CloudConfig, Service, Session};
+use stacksweep::coord::Share;
+use stacksweep::daemon::state::StateStore;
+use stacksweep::daemon::{Clock, Daemon, DaemonOptions, EngineRunner, SweepContext, SweepRunner};
+use stacksweep::metrics::{Metrics, TargetLabels};
+use stacksweep::openstack::{CloudConfig, Service, Session, TokenCache};
 use stacksweep_sim::{FaultConfig, Sim, SimConfig};
 use tokio_util::sync::CancellationToken;
 
@@ -206,4 +210,45 @@ async fn daemon_sweeps_the_simulator() {
         );
     }
     sim.shutdown().await;
+}
+
+/// A sweep forgets the grace sightings of what it deleted (an ID never comes back), so
+/// the state holds only what is still there instead of a whole listing until the next.
+#[tokio::test]
+async fn deleted_resources_leave_the_state() {
+    let _env = crate::support::ENV.lock().await;
+    let sim = Sim::start(SimConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let clouds = dir.path().join("clouds.yaml");
+    sim.write_clouds_yaml(&clouds).unwrap();
+    std::env::set_var("OS_CLIENT_CONFIG_FILE", &clouds);
+    let cloud = CloudConfig::from_clouds_yaml(&clouds, "sim").unwrap();
+    let config = Arc::new(config(Path::new("unused"), "0s", ""));
+    let ci = Session::connect(&cloud, config.session_options())
+        .await
+        .unwrap();
+    let keep = network(&ci, "shared", &[]).await;
+    let leak = network(&ci, "job-1", &["ci-leak"]).await;
+    let target = config.targets[0].clone();
+    let state = Arc::new(StateStore::in_memory());
+    let ctx = SweepContext {
+        labels: TargetLabels::of(&target),
+        target,
+        config,
+        state: Arc::clone(&state),
+        metrics: Arc::new(Metrics::new()),
+        now: Timestamp::now(),
+        cancel: CancellationToken::new(),
+        tokens: TokenCache::new(),
+        share: Arc::new(Share::Everything),
+    };
+    let record = EngineRunner.sweep(ctx).await.unwrap();
+    assert_eq!(record.kinds["network"].deleted, 1, "{record:?}");
+    assert!(!sim.exists("network", &leak));
+    let seen = state.snapshot();
+    assert_eq!(seen.first_seen("ci", "network", &leak), None, "{seen:?}");
+    assert!(
+        seen.first_seen("ci", "network", &keep).is_some(),
+        "{seen:?}"
+    );
 }
