@@ -19,7 +19,7 @@ use stacksweep::daemon::state::StateStore;
 use stacksweep::daemon::{Clock, Daemon, DaemonOptions, EngineRunner, SweepContext, SweepRunner};
 use stacksweep::metrics::{Metrics, TargetLabels};
 use stacksweep::openstack::{CloudConfig, Service, Session, TokenCache};
-use stacksweep_sim::{FaultConfig, Sim, SimConfig};
+use stacksweep_sim::{FaultConfig, Sim, SimConfig, SimHandle};
 use tokio_util::sync::CancellationToken;
 
 use crate::multi::scrape;
@@ -84,6 +84,18 @@ fn options() -> DaemonOptions {
     }
 }
 
+/// A simulator named `sim` in a clouds.yaml of a fresh directory, which the environment
+/// points at (callers hold `support::ENV`).
+async fn sim_in_clouds_yaml() -> (SimHandle, tempfile::TempDir, CloudConfig) {
+    let sim = Sim::start(SimConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let clouds = dir.path().join("clouds.yaml");
+    sim.write_clouds_yaml(&clouds).unwrap();
+    std::env::set_var("OS_CLIENT_CONFIG_FILE", &clouds);
+    let cloud = CloudConfig::from_clouds_yaml(&clouds, "sim").unwrap();
+    (sim, dir, cloud)
+}
+
 /// Leaks appearing between sweeps are held for the grace period, then deleted, untagged
 /// ones stay, metrics move; a shutdown mid-sweep finishes the deletes in flight, starts
 /// no more, writes the state and returns.
@@ -91,12 +103,7 @@ fn options() -> DaemonOptions {
 async fn daemon_sweeps_the_simulator() {
     // Tests of this crate that set the environment take turns.
     let _env = crate::support::ENV.lock().await;
-    let sim = Sim::start(SimConfig::default()).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let clouds = dir.path().join("clouds.yaml");
-    sim.write_clouds_yaml(&clouds).unwrap();
-    std::env::set_var("OS_CLIENT_CONFIG_FILE", &clouds);
-    let cloud = CloudConfig::from_clouds_yaml(&clouds, "sim").unwrap();
+    let (sim, dir, cloud) = sim_in_clouds_yaml().await;
     let session_options = config(Path::new("unused"), "0s", "").session_options();
     let ci = Session::connect(&cloud, session_options).await.unwrap();
 
@@ -217,12 +224,7 @@ async fn daemon_sweeps_the_simulator() {
 #[tokio::test]
 async fn deleted_resources_leave_the_state() {
     let _env = crate::support::ENV.lock().await;
-    let sim = Sim::start(SimConfig::default()).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let clouds = dir.path().join("clouds.yaml");
-    sim.write_clouds_yaml(&clouds).unwrap();
-    std::env::set_var("OS_CLIENT_CONFIG_FILE", &clouds);
-    let cloud = CloudConfig::from_clouds_yaml(&clouds, "sim").unwrap();
+    let (sim, _dir, cloud) = sim_in_clouds_yaml().await;
     let config = Arc::new(config(Path::new("unused"), "0s", ""));
     let ci = Session::connect(&cloud, config.session_options())
         .await

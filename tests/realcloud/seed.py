@@ -39,10 +39,24 @@ import sys
 import time
 
 import openstack
+from keystoneauth1 import exceptions
 
 PUBLIC_NET = "public"
 IMAGE = "ci-base-image"
 FLAVOR = "ci.tiny"
+
+
+def wait_available(wait, attempts=5):
+    """Runs a status wait (GETs only), again when cinder-api drops the connection: on a
+    loaded bed its gunicorn worker sometimes aborts one while cinder-backup works (a
+    CI run of the stage failed there, in seeding, before any sweep)."""
+    for attempt in range(attempts):
+        try:
+            return wait()
+        except exceptions.ConnectFailure:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(2)
 
 
 class Seeder:
@@ -215,13 +229,15 @@ class Seeder:
         for step in (0, 1):
             started = []
             for vol, chain, n in self.backup_later:
-                bs.wait_for_status(vol, "available", failures=["error"], wait=120)
+                wait_available(lambda: bs.wait_for_status(
+                    vol, "available", failures=["error"], wait=120))
                 name, metadata = chain[step]
                 bid = self.backup(vol, name, metadata, incremental=step == 1)
                 started.append(bid)
                 (self.mine if n else self.keep)("volume-backup", type("B", (), {"id": bid})())
             for bid in started:
-                bs.wait_for_status(bs.get_backup(bid), "available", failures=["error"], wait=120)
+                wait_available(lambda: bs.wait_for_status(
+                    bs.get_backup(bid), "available", failures=["error"], wait=120))
 
     def volume(self, name, metadata, record):
         vol = record("volume", self.conn.block_storage.create_volume(
