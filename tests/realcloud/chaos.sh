@@ -31,14 +31,40 @@ http_ok() { # URL: any answer below 500
   [[ $code != 000 && $code -lt 500 ]]
 }
 wait_ok() { # WHAT TIMEOUT CMD...: polls CMD until it succeeds
-  local what="$1" deadline=$(($(date +%s) + $2))
+  local what="$1" timeout="$2" deadline=$(($(date +%s) + $2))
   shift 2
   until "$@" >/dev/null 2>&1; do
-    (($(date +%s) < deadline)) || rc_die "chaos: $what not back after ${2:-?} s"
+    (($(date +%s) < deadline)) || rc_die "chaos: $what not back after $timeout s"
     sleep 0.5
   done
 }
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# apis_steady: three rounds in a row, a second apart, in which Nova, Neutron, Cinder,
+# Glance and Barbican each answer a list. A service whose database or queue came back
+# can still drop a request or two while its workers reconnect; the next round's
+# seeding must not meet that (a CI run failed there: nova-api, after the MariaDB round).
+apis_steady() {
+  "$PY" - <<'EOF'
+import sys, time
+import openstack
+deadline, steady, last = time.time() + 120, 0, None
+while steady < 3:
+    if time.time() > deadline:
+        sys.exit(f"APIs not steady after 120 s (last error: {last})")
+    try:
+        conn = openstack.connect(cloud="ci")
+        next(iter(conn.compute.servers(limit=1)), None)
+        next(iter(conn.network.ports(limit=1)), None)
+        next(iter(conn.block_storage.volumes(limit=1)), None)
+        next(iter(conn.image.images(limit=1)), None)
+        next(iter(conn.key_manager.secrets(limit=1)), None)
+        steady += 1
+    except Exception as exc:  # noqa: BLE001 - any failure means "not yet"
+        steady, last = 0, exc
+    time.sleep(1)
+EOF
+}
 
 # inject FAULT: the fault itself, returning once the service is back and healthy.
 inject() {
@@ -123,6 +149,7 @@ EOF
 for fault in ${CHAOS_FAULTS:-neutron rabbitmq mariadb keystone}; do
   t0=$(date +%s)
   base="$OUT/chaos-$fault"
+  apis_steady || rc_die "chaos $fault: the services did not settle before seeding"
   "$PY" "$RC_HERE/seed.py" --cloud ci --jobs "${CHAOS_JOBS:-4}" --async-server-delete \
     --no-survivors --out "$base-seeded.json" 2>"$base-seed.log" ||
     { tail -n 20 "$base-seed.log" >&2; rc_die "chaos $fault: seeding failed"; }

@@ -47,9 +47,10 @@ FLAVOR = "ci.tiny"
 
 
 def wait_available(wait, attempts=5):
-    """Runs a status wait (GETs only), again when cinder-api drops the connection: on a
-    loaded bed its gunicorn worker sometimes aborts one while cinder-backup works (a
-    CI run of the stage failed there, in seeding, before any sweep)."""
+    """Runs a status wait (GETs only), again when an API drops the connection: on a
+    loaded bed, or one just back from a chaos round, a worker of cinder-api or nova-api
+    sometimes aborts one (CI runs of the stage failed there, in seeding, before any
+    sweep: cinder-api while cinder-backup worked, nova-api after the MariaDB round)."""
     for attempt in range(attempts):
         try:
             return wait()
@@ -66,8 +67,10 @@ class Seeder:
         self.selected = []
         self.survivors = []
         self.public = self.net.find_network(PUBLIC_NET)
-        self.image = None if network_only else conn.image.find_image(IMAGE)
-        self.flavor = None if network_only else conn.compute.find_flavor(FLAVOR)
+        self.image = None if network_only else wait_available(
+            lambda: conn.image.find_image(IMAGE))
+        self.flavor = None if network_only else wait_available(
+            lambda: conn.compute.find_flavor(FLAVOR))
         if not (self.public and (network_only or (self.image and self.flavor))):
             raise SystemExit("test bed lacks the public network, base image or flavor: run up.sh")
         self.servers_to_wait = []
@@ -334,19 +337,25 @@ class Seeder:
         cs = self.conn.compute
         bs = self.conn.block_storage
         for srv in self.servers_to_wait:
-            cs.wait_for_server(srv, status="ACTIVE", wait=180)
+            wait_available(lambda: cs.wait_for_server(srv, status="ACTIVE", wait=180))
         for name, vol, n in self.snapshot_later:
-            bs.wait_for_status(vol, "available", failures=["error"], wait=120)
+            wait_available(lambda: bs.wait_for_status(
+                vol, "available", failures=["error"], wait=120))
             snap = bs.create_snapshot(volume_id=vol.id, name=name,
                                       metadata={"ci-job": str(n)} if n else {})
             (self.mine if n else self.keep)("snapshot", snap)
         for srv, vol in self.attach:
-            bs.wait_for_status(vol, "available", failures=["error"], wait=120)
+            wait_available(lambda: bs.wait_for_status(
+                vol, "available", failures=["error"], wait=120))
             cs.create_volume_attachment(srv, volume_id=vol.id)
         for srv, vol in self.attach:
-            bs.wait_for_status(vol, "in-use", failures=["error"], wait=120)
-        for snap in [s for s in bs.snapshots() if s.status != "available"]:
-            bs.wait_for_status(snap, "available", failures=["error"], wait=120)
+            wait_available(lambda: bs.wait_for_status(
+                vol, "in-use", failures=["error"], wait=120))
+        pending = wait_available(
+            lambda: [s for s in bs.snapshots() if s.status != "available"])
+        for snap in pending:
+            wait_available(lambda: bs.wait_for_status(
+                snap, "available", failures=["error"], wait=120))
         self.backups()
 
     def delete_doomed(self):
