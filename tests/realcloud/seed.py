@@ -232,13 +232,13 @@ class Seeder:
         for step in (0, 1):
             started = []
             for vol, chain, n in self.backup_later:
-                wait_available(lambda: bs.wait_for_status(
-                    vol, "available", failures=["error"], wait=120))
+                self.wait_status(vol, "available")
                 name, metadata = chain[step]
                 bid = self.backup(vol, name, metadata, incremental=step == 1)
                 started.append(bid)
                 (self.mine if n else self.keep)("volume-backup", type("B", (), {"id": bid})())
             for bid in started:
+                # The backup is read inside the retry too.
                 wait_available(lambda: bs.wait_for_status(
                     bs.get_backup(bid), "available", failures=["error"], wait=120))
 
@@ -332,6 +332,13 @@ class Seeder:
         self.secret_container("keep-container", [kept], keep)
         del parts
 
+    def wait_status(self, res, status):
+        """Waits (up to 2 min) until the Cinder resource `res` shows `status`; an API
+        that drops the connection meanwhile is asked again (`wait_available`)."""
+        bs = self.conn.block_storage
+        return wait_available(
+            lambda: bs.wait_for_status(res, status, failures=["error"], wait=120))
+
     # --------------------------------------------------------------- finishing
     def finish(self):
         cs = self.conn.compute
@@ -339,23 +346,19 @@ class Seeder:
         for srv in self.servers_to_wait:
             wait_available(lambda: cs.wait_for_server(srv, status="ACTIVE", wait=180))
         for name, vol, n in self.snapshot_later:
-            wait_available(lambda: bs.wait_for_status(
-                vol, "available", failures=["error"], wait=120))
+            self.wait_status(vol, "available")
             snap = bs.create_snapshot(volume_id=vol.id, name=name,
                                       metadata={"ci-job": str(n)} if n else {})
             (self.mine if n else self.keep)("snapshot", snap)
         for srv, vol in self.attach:
-            wait_available(lambda: bs.wait_for_status(
-                vol, "available", failures=["error"], wait=120))
+            self.wait_status(vol, "available")
             cs.create_volume_attachment(srv, volume_id=vol.id)
         for srv, vol in self.attach:
-            wait_available(lambda: bs.wait_for_status(
-                vol, "in-use", failures=["error"], wait=120))
+            self.wait_status(vol, "in-use")
         pending = wait_available(
             lambda: [s for s in bs.snapshots() if s.status != "available"])
         for snap in pending:
-            wait_available(lambda: bs.wait_for_status(
-                snap, "available", failures=["error"], wait=120))
+            self.wait_status(snap, "available")
         self.backups()
 
     def delete_doomed(self):
