@@ -2,11 +2,15 @@
 # What building and testing need besides a Rust toolchain, from Debian's packages,
 # installed only when missing (needs root and apt-get; otherwise says what to install):
 #   protoc  (protobuf-compiler): etcd-client's build compiles etcd's gRPC API
+#           (libprotobuf-dev):   the well-known types it imports (google/protobuf/*.proto),
+#                                only a recommendation of protobuf-compiler
 #   etcd    (etcd-server):       the coordination tests start a real etcd (tests/daemon/etcd.rs)
 set -euo pipefail
 
 need=()
 command -v protoc >/dev/null 2>&1 || need+=(protobuf-compiler)
+[ -f /usr/include/google/protobuf/descriptor.proto ] || [ -f /usr/local/include/google/protobuf/descriptor.proto ] ||
+  need+=(libprotobuf-dev)
 command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
 [ ${#need[@]} -eq 0 ] && exit 0
 
