@@ -2,8 +2,8 @@
 # (tests/cli/deploy.rs checks this file against .ci/run), run as a non-root user on a
 # distroless base that carries CA certificates.
 FROM rust:1.95-bookworm AS build
-# etcd-client's build compiles etcd's gRPC API with protoc.
-RUN apt-get update && apt-get install -y --no-install-recommends protobuf-compiler \
+# etcd-client's build compiles etcd's gRPC API with protoc (and its well-known types).
+RUN apt-get update && apt-get install -y --no-install-recommends protobuf-compiler libprotobuf-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
