@@ -3,6 +3,10 @@
 //! member list without talking to the others, and when a member leaves only its own units
 //! move (each to its next-highest member).
 //!
+//! A unit key is `target/project/region`; its owner is chosen by `target/project` alone,
+//! so all regions of a project go to one replica, which then asks Keystone for that
+//! project's token once, not once per region. Each unit still has its own lock.
+//!
 //! The hash is xxh3 with a fixed seed, never std's randomly keyed `SipHash`: replicas
 //! (and versions) must agree.
 
@@ -18,14 +22,22 @@ fn weight(member: &str, key: &str) -> u64 {
     XxHash3_64::oneshot(&bytes)
 }
 
+/// What a unit is placed by: its key without the last `/region` part (a key without a
+/// `/` is placed by itself).
+fn placement(key: &str) -> &str {
+    key.rsplit_once('/')
+        .map_or(key, |(project, _region)| project)
+}
+
 /// The member that owns `key` among `members` (`None` when there are none). Ties, which
 /// a 64-bit hash makes unlikely, go to the greater name, so the answer never depends on
 /// the list's order.
 pub fn owner<'a, S: AsRef<str>>(key: &str, members: &'a [S]) -> Option<&'a str> {
+    let placed_by = placement(key);
     members
         .iter()
         .map(AsRef::as_ref)
-        .max_by_key(|m| (weight(m, key), *m))
+        .max_by_key(|m| (weight(m, placed_by), *m))
 }
 
 /// Whether `me` owns `key` among `members` (never, if `me` is not one of them).
@@ -85,6 +97,25 @@ mod tests {
                 "member {m} owns {n} of 300: {counts:?}"
             );
         }
+    }
+
+    /// All regions of one project have one owner (its token is asked for once), while
+    /// the projects still spread over the members.
+    #[test]
+    fn a_projects_regions_share_their_owner() {
+        let members = ["r0", "r1", "r2"];
+        let mut owners_seen = BTreeMap::<&str, usize>::new();
+        for p in 0..60 {
+            let one = owner(&format!("ci/project-{p}/RegionOne"), &members).unwrap();
+            for region in ["RegionTwo", "RegionThree", "-"] {
+                let other = owner(&format!("ci/project-{p}/{region}"), &members).unwrap();
+                assert_eq!(one, other, "project-{p}: RegionOne and {region} differ");
+            }
+            *owners_seen.entry(one).or_default() += 1;
+        }
+        assert_eq!(owners_seen.len(), 3, "{owners_seen:?}");
+        assert_eq!(placement("ci/p/RegionOne"), "ci/p");
+        assert_eq!(placement("plain"), "plain");
     }
 
     /// When a member leaves, only its units move; every other unit keeps its owner.
