@@ -13,7 +13,7 @@
 //! [`execute`] is generic over [`Cloud`] so property tests can run it on an in-memory
 //! fake; [`SessionCloud`] is the real one.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -28,7 +28,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::engine::inventory::Inventory;
 use crate::engine::plan::{Action, Plan, Step};
-use crate::engine::ready::Ready;
 use crate::engine::report::{KindCounts, Outcome, Report, ResourceOutcome};
 use crate::engine::select::Selection;
 use crate::openstack::{ApiError, DeleteOutcome, Service, Session};
@@ -873,11 +872,14 @@ async fn walk<C: Cloud>(
             next[a - 1].push(i);
         }
     }
-    // Ready steps per service, longest chain first; a service's queue is only looked at
-    // while it has a free slot, so starting steps costs the same however many wait.
-    let mut ready = Ready::new(plan, &next);
+    // Ready steps per service, in plan order; a service's queue is only looked at while
+    // it has a free slot, so starting steps costs the same however many wait.
+    let mut ready: HashMap<Service, BTreeSet<usize>> = HashMap::new();
     for i in (0..n).filter(|&i| waiting[i] == 0) {
-        ready.push(plan, i);
+        ready
+            .entry(plan.steps[i].kind.service())
+            .or_default()
+            .insert(i);
     }
     let mut in_flight: HashMap<Service, usize> = HashMap::new();
     // Steps that gave up their slot to wait (or ended): not counted in `in_flight`.
@@ -901,10 +903,10 @@ async fn walk<C: Cloud>(
     let mut abandoned = false;
     loop {
         if !cancel.is_cancelled() && Instant::now() < deadline {
-            for (service, queue) in ready.iter_mut() {
+            for (service, queue) in &mut ready {
                 let busy = in_flight.entry(*service).or_insert(0);
                 while *busy < concurrency {
-                    let Some(i) = queue.pop() else {
+                    let Some(i) = queue.pop_first() else {
                         break;
                     };
                     let step = &plan.steps[i];
@@ -963,7 +965,8 @@ async fn walk<C: Cloud>(
             for &j in &next[i] {
                 waiting[j] -= 1;
                 if waiting[j] == 0 && ends[j].is_none() {
-                    ready.push(plan, j);
+                    let service = plan.steps[j].kind.service();
+                    ready.entry(service).or_default().insert(j);
                 }
             }
         } else if !(cancel.is_cancelled() && matches!(end, StepEnd::NotAttempted(_))) {

@@ -16,7 +16,6 @@ mod job;
 pub mod plan;
 pub mod preflight;
 pub mod quota;
-mod ready;
 pub mod report;
 pub mod select;
 pub mod unit;
