@@ -5,12 +5,14 @@
 //! regions is swept unit by unit (discovered afresh each sweep), each unit's counts kept
 //! for its own metric series.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
-use futures::stream::{self, StreamExt};
+use futures::stream::{FuturesUnordered, StreamExt};
 
 use super::grace::Grace;
 use super::record::{log_report, record};
+use super::scheduler::view_changed;
 use super::{SweepContext, SweepError, SweepRunner};
 use crate::config::{Config, Target};
 use crate::coord::{self, Skip};
@@ -109,38 +111,72 @@ async fn sweep_units(ctx: &SweepContext, spec: JobSpec) -> Result<SweepRecord, S
         });
     }
     let app_credential = discovery.app_credential;
-    let swept: Vec<UnitRecord> = stream::iter(mine)
-        .map(|u| {
-            let mut unit_spec = spec.clone();
-            unit_spec.connect = u.connect_spec(&spec.connect, app_credential);
-            unit_spec.options.total_budget = budget.clone();
-            async move {
-                let key = u.key();
-                let region = u.region.clone().unwrap_or_default();
-                let labels = match unit_series {
-                    true => ctx.labels.unit(u.project_label(), &region),
-                    false => ctx.labels.clone(),
-                };
-                let started = tokio::time::Instant::now();
-                let quota = (&labels, unit_series);
-                let result = sweep_owned(ctx, &key, unit_spec, &key, quota).await?;
-                let duration = started.elapsed();
-                if let Err(e) = &result {
-                    tracing::warn!(target = %ctx.target.name, unit = %key, error = %e, "unit not swept");
-                }
-                Some(UnitRecord {
-                    project: u.project_label().to_owned(),
-                    region,
-                    record: result.ok(),
-                    duration,
-                })
+    let sweep_unit = |u: unit::Unit| {
+        let mut unit_spec = spec.clone();
+        unit_spec.connect = u.connect_spec(&spec.connect, app_credential);
+        unit_spec.options.total_budget = budget.clone();
+        async move {
+            let key = u.key();
+            let region = u.region.clone().unwrap_or_default();
+            let labels = match unit_series {
+                true => ctx.labels.unit(u.project_label(), &region),
+                false => ctx.labels.clone(),
+            };
+            let started = tokio::time::Instant::now();
+            let quota = (&labels, unit_series);
+            let result = sweep_owned(ctx, &key, unit_spec, &key, quota).await?;
+            let duration = started.elapsed();
+            if let Err(e) = &result {
+                tracing::warn!(target = %ctx.target.name, unit = %key, error = %e, "unit not swept");
             }
-        })
-        .buffer_unordered(ctx.config.schedule.max_concurrent_units)
-        .filter_map(std::future::ready)
-        .collect()
-        .await;
-    units.extend(swept);
+            Some(UnitRecord {
+                project: u.project_label().to_owned(),
+                region,
+                record: result.ok(),
+                duration,
+            })
+        }
+    };
+    // Units another replica owned when this sweep began are taken over as soon as the
+    // membership gives them to this replica (a dead replica's, once its lease expires),
+    // not only when this sweep is over, and before this replica's own units still
+    // queued. A queued unit that moved away is skipped by its turn (`sweep_owned`), and
+    // each unit's lock keeps two replicas off one unit.
+    let mut view = ctx.share.subscribe();
+    let mut others = others;
+    let mut owned = mine.len();
+    let mut queue: VecDeque<unit::Unit> = mine.into();
+    let mut running = FuturesUnordered::new();
+    let at_once = ctx.config.schedule.max_concurrent_units.max(1);
+    loop {
+        while running.len() < at_once {
+            let Some(u) = queue.pop_front() else { break };
+            running.push(sweep_unit(u));
+        }
+        tokio::select! {
+            ended = running.next() => match ended {
+                Some(record) => units.extend(record),
+                None => break,
+            },
+            () = view_changed(&mut view) => {
+                let (taken, still): (Vec<_>, Vec<_>) =
+                    others.into_iter().partition(|u| ctx.share.owns(&u.key()));
+                others = still;
+                if !taken.is_empty() {
+                    owned += taken.len();
+                    if let Some(label) = ctx.share.label() {
+                        ctx.metrics.set_owned_units(label, &ctx.target.name, owned);
+                    }
+                    tracing::info!(target = %ctx.target.name, taken = taken.len(), others = others.len(),
+                        "the replicas' membership changed mid-sweep: taking over the units it gives this replica");
+                    // Overdue since their owner died: before this replica's own.
+                    for u in taken.into_iter().rev() {
+                        queue.push_front(u);
+                    }
+                }
+            }
+        }
+    }
     Ok(SweepRecord {
         unit_series,
         ..sum(units)

@@ -169,7 +169,7 @@ async fn target_loop<R: SweepRunner>(
 }
 
 /// Resolves when the etcd view changes (never without etcd).
-async fn view_changed(rx: &mut Option<watch::Receiver<View>>) {
+pub(super) async fn view_changed(rx: &mut Option<watch::Receiver<View>>) {
     if let Some(r) = rx {
         if r.changed().await.is_ok() {
             return;

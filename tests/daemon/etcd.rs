@@ -98,16 +98,18 @@ struct Replica {
 
 impl Replica {
     async fn spawn(cloud: &Cloud, etcd: &Etcd, prefix: &str, name: &str) -> Replica {
-        Replica::spawn_with(cloud, etcd, prefix, name, "").await
+        Replica::spawn_with(cloud, etcd, prefix, name, "", 8).await
     }
 
-    /// A replica whose `[coordination.etcd]` also has `etcd_extra` (TLS files, a user).
+    /// A replica whose `[coordination.etcd]` also has `etcd_extra` (TLS files, a user),
+    /// sweeping `units_at_once` units at a time.
     async fn spawn_with(
         cloud: &Cloud,
         etcd: &Etcd,
         prefix: &str,
         name: &str,
         etcd_extra: &str,
+        units_at_once: usize,
     ) -> Replica {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -120,7 +122,7 @@ impl Replica {
 listen = "127.0.0.1:{port}"
 [schedule]
 cron = "0 0 1 1 *"
-max_concurrent_units = 8
+max_concurrent_units = {units_at_once}
 [coordination.etcd]
 endpoints = ["{endpoint}"]
 prefix = "{prefix}"
@@ -225,6 +227,47 @@ where
     }
 }
 
+/// Waits until `replicas[0]` (r0) has deleted something, SIGKILLs it, and returns how
+/// many deletes the simulator had answered by then.
+async fn kill_r0_once_it_deletes(cloud: &Cloud, replicas: &mut [Replica]) -> usize {
+    until(Duration::from_secs(120), "r0 deletes", replicas, || async {
+        cloud.deletes().iter().any(|r| member_of(r) == Some("r0"))
+    })
+    .await;
+    replicas[0].child.start_kill().unwrap();
+    replicas[0].child.wait().await.unwrap();
+    cloud.deletes().len()
+}
+
+/// The projects r0 deleted in among the first `killed_at` deletes.
+fn projects_r0_deleted_in(cloud: &Cloud, killed_at: usize) -> BTreeSet<String> {
+    cloud.deletes()[..killed_at]
+        .iter()
+        .filter(|r| member_of(r) == Some("r0"))
+        .filter_map(|r| r.project.clone())
+        .collect()
+}
+
+/// Waits (at most `within`) until nothing selected is left, checks that no survivor
+/// went, and returns every delete.
+async fn converged(cloud: &Cloud, replicas: &[Replica], within: Duration) -> Vec<RequestRecord> {
+    until(within, "convergence after the kill", replicas, || async {
+        cloud.left() == 0
+    })
+    .await;
+    assert_eq!(cloud.lost(), Vec::<(String, String)>::new());
+    cloud.deletes()
+}
+
+/// The projects (by id) rendezvous hashing gives `member` among `members`.
+fn projects_of(cloud: &Cloud, member: &str, members: &[&str]) -> BTreeSet<String> {
+    let projects = cloud.projects.keys();
+    projects
+        .filter(|id| owner(&format!("ci/{id}/-"), members) == Some(member))
+        .cloned()
+        .collect()
+}
+
 /// A key prefix of this test's own in etcd.
 fn prefix(test: &str) -> String {
     format!("/stacksweep-test-{test}-{}", std::process::id())
@@ -310,36 +353,10 @@ async fn a_killed_replicas_units_are_taken_over() {
         replicas.push(Replica::spawn(&cloud, &etcd, &prefix, name).await);
     }
     // Kill r0 once it has deleted something, and while its share is not done.
-    until(
-        Duration::from_secs(120),
-        "r0 deletes",
-        &replicas,
-        || async { cloud.deletes().iter().any(|r| member_of(r) == Some("r0")) },
-    )
-    .await;
-    replicas[0].child.start_kill().unwrap();
-    replicas[0].child.wait().await.unwrap();
-    let killed_at = cloud.deletes().len();
-    let projects_of_r0: BTreeSet<String> = cloud
-        .projects
-        .keys()
-        .filter(|id| owner(&format!("ci/{id}/-"), &["r0", "r1", "r2"]) == Some("r0"))
-        .cloned()
-        .collect();
-    let r0_done: BTreeSet<String> = cloud.deletes()[..killed_at]
-        .iter()
-        .filter(|r| member_of(r) == Some("r0"))
-        .filter_map(|r| r.project.clone())
-        .collect();
-    until(
-        Duration::from_secs(60),
-        "convergence after the kill",
-        &replicas,
-        || async { cloud.left() == 0 },
-    )
-    .await;
-    assert_eq!(cloud.lost(), Vec::<(String, String)>::new());
-    let deletes = cloud.deletes();
+    let killed_at = kill_r0_once_it_deletes(&cloud, &mut replicas).await;
+    let projects_of_r0 = projects_of(&cloud, "r0", &["r0", "r1", "r2"]);
+    let r0_done = projects_r0_deleted_in(&cloud, killed_at);
+    let deletes = converged(&cloud, &replicas, Duration::from_secs(60)).await;
     // r0's projects it had not touched were swept by the others, some after the kill.
     let by_others = |range: &[RequestRecord]| -> BTreeSet<String> {
         range
@@ -365,6 +382,51 @@ async fn a_killed_replicas_units_are_taken_over() {
             r.name
         );
     }
+}
+
+/// A replica killed while the other is still in its own long sweep (one unit at a time,
+/// 20 ms answers): the survivor takes the dead one's units over within the lease TTL, in
+/// the middle of that sweep, not after it; everything converges without interleaving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_replicas_units_are_taken_over_mid_sweep() {
+    let etcd = Etcd::start().await;
+    let cloud = Cloud::start(30, Duration::from_millis(20)).await;
+    let prefix = prefix("midsweep");
+    let mut replicas = Vec::new();
+    for name in ["r0", "r1"] {
+        replicas.push(Replica::spawn_with(&cloud, &etcd, &prefix, name, "", 1).await);
+    }
+    let killed_at = kill_r0_once_it_deletes(&cloud, &mut replicas).await;
+    let of_r0 = projects_of(&cloud, "r0", &["r0", "r1"]);
+    let of_r1 = projects_of(&cloud, "r1", &["r0", "r1"]);
+    let r0_touched = projects_r0_deleted_in(&cloud, killed_at);
+    let deletes = converged(&cloud, &replicas, Duration::from_secs(120)).await;
+    let by_r1_in = |projects: &BTreeSet<String>| -> Vec<usize> {
+        (0..deletes.len())
+            .filter(|&i| member_of(&deletes[i]) == Some("r1"))
+            .filter(|&i| {
+                deletes[i]
+                    .project
+                    .as_ref()
+                    .is_some_and(|p| projects.contains(p))
+            })
+            .collect()
+    };
+    let untouched: BTreeSet<String> = of_r0.difference(&r0_touched).cloned().collect();
+    let first_taken_over = by_r1_in(&untouched).first().copied();
+    let last_of_its_own = by_r1_in(&of_r1).last().copied();
+    assert!(
+        first_taken_over.is_some() && first_taken_over < last_of_its_own,
+        "r1 swept r0's units only after its own sweep (first taken-over delete {first_taken_over:?}, \
+         last delete of its own units {last_of_its_own:?})\n{}",
+        logs(&replicas)
+    );
+    assert!(
+        replicas[1].log().contains("membership changed mid-sweep"),
+        "{}",
+        logs(&replicas)
+    );
+    assert_no_interleaving(&deletes);
 }
 
 /// etcd stopped for 30 s: every replica notices, finishes its in-flight deletes and
@@ -449,8 +511,8 @@ async fn one_refused_one_admitted(
     let cloud = Cloud::start(6, Duration::ZERO).await;
     let prefix = prefix(test);
     let replicas = [
-        Replica::spawn_with(&cloud, etcd, &prefix, refused.0, refused.1).await,
-        Replica::spawn_with(&cloud, etcd, &prefix, admitted.0, admitted.1).await,
+        Replica::spawn_with(&cloud, etcd, &prefix, refused.0, refused.1, 8).await,
+        Replica::spawn_with(&cloud, etcd, &prefix, admitted.0, admitted.1, 8).await,
     ];
     until(
         Duration::from_secs(60),
