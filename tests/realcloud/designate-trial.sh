@@ -3,6 +3,8 @@
 #   designate-trial.sh [up]   install what is missing, start everything, create a probe
 #                             zone and wait for it to go ACTIVE (prints timings)
 #   designate-trial.sh down   stop what `up` started (by PID file)
+#   designate-trial.sh sweep BIN   seed leaked zones/recordsets, sweep them with stacksweep
+#                             BIN by name, check the selection went and the rest stayed
 # Everything lives under DESIGNATE_TRIAL_DIR (default /tmp/designate-trial), on
 # 127.0.0.1 only, on ports of its own: RabbitMQ 5673 (epmd 4370, distribution 25673),
 # named 5354 (rndc 9530), designate-mdns 5355, the API 9001 (gunicorn, noauth, with a
@@ -35,7 +37,39 @@ if [[ "${1:-up}" == down ]]; then
   rc_log "designate trial stopped"
   exit 0
 fi
-[[ "${1:-up}" == up ]] || rc_die "usage: $0 [up|down]"
+if [[ "${1:-up}" == sweep ]]; then
+  # stacksweep against the running trial, through the stand-in Keystone: leaked zones and
+  # recordsets seeded, swept by name, then checked (designate_sweep.py).
+  BIN="${2:?usage: $0 sweep STACKSWEEP_BIN}"
+  OUT="$RC_DIR/results"
+  mkdir -p "$OUT"
+  cat >"$OUT/clouds.yaml" <<EOF
+clouds:
+  trial:
+    auth_type: password
+    auth:
+      auth_url: $API/identity/v3
+      username: trial-user
+      password: unused-by-the-stand-in
+      user_domain_name: Default
+      project_id: $PROJECT
+    region_name: RegionOne
+EOF
+  "$VENV/bin/python" "$RC_HERE/designate_sweep.py" seed "$OUT/sweep-manifest.json"
+  t=$(date +%s.%N)
+  rc=0
+  OS_CLIENT_CONFIG_FILE="$OUT/clouds.yaml" "$BIN" sweep --cloud trial \
+    --name-regex 'ci-job-1[.-]' --output json >"$OUT/sweep.json" 2>"$OUT/sweep.log" || rc=$?
+  rc_log "sweep exited $rc in $(echo "$(date +%s.%N) - $t" | bc | cut -c1-4) s (report $OUT/sweep.json)"
+  "$VENV/bin/python" "$RC_HERE/designate_sweep.py" verify "$OUT/sweep-manifest.json"
+  rc=0
+  OS_CLIENT_CONFIG_FILE="$OUT/clouds.yaml" "$BIN" sweep --cloud trial \
+    --name-regex 'ci-job-1[.-]' --output json >"$OUT/sweep-2.json" 2>"$OUT/sweep-2.log" || rc=$?
+  ((rc == 0)) || rc_die "the second sweep exited $rc (it should find nothing left)"
+  rc_log "second sweep: nothing left (exit 0)"
+  exit 0
+fi
+[[ "${1:-up}" == up ]] || rc_die "usage: $0 [up|down|sweep STACKSWEEP_BIN]"
 
 # ---------------------------------------------------------------- install
 need_apt=()
