@@ -5,6 +5,8 @@
 #   designate-trial.sh down   stop what `up` started (by PID file)
 #   designate-trial.sh sweep BIN   seed leaked zones/recordsets, sweep them with stacksweep
 #                             BIN by name, check the selection went and the rest stayed
+#   designate-trial.sh conformance BIN   case designate-zone on the trial and on
+#                             `BIN sim --service dns`, compared (exit 1 on a difference)
 # Everything lives under DESIGNATE_TRIAL_DIR (default /tmp/designate-trial), on
 # 127.0.0.1 only, on ports of its own: RabbitMQ 5673 (epmd 4370, distribution 25673),
 # named 5354 (rndc 9530), designate-mdns 5355, the API 9001 (gunicorn, noauth, with a
@@ -69,7 +71,31 @@ EOF
   rc_log "second sweep: nothing left (exit 0)"
   exit 0
 fi
-[[ "${1:-up}" == up ]] || rc_die "usage: $0 [up|down|sweep STACKSWEEP_BIN]"
+if [[ "${1:-up}" == conformance ]]; then
+  # conformance's Designate case on the running trial (noauth) and on `BIN sim --service
+  # dns`, compared as run-stage.sh compares the bed with the simulator: exit 1 on any
+  # difference.
+  BIN="${2:?usage: $0 conformance STACKSWEEP_BIN}"
+  OUT="$RC_DIR/results"
+  mkdir -p "$OUT"
+  "$VENV/bin/python" "$RC_HERE/conformance.py" --cloud designate-trial \
+    --dns-endpoint "$API" --project-id conformance-project --out "$OUT/conformance-real.json"
+  sim_yaml="$OUT/sim-clouds.yaml"
+  rm -f "$sim_yaml"
+  "$BIN" sim --service dns --clouds-yaml "$sim_yaml" >"$OUT/sim.log" 2>&1 &
+  sim_pid=$!
+  for ((i = 0; i < 100; i++)); do [[ -s "$sim_yaml" ]] && break; sleep 0.2; done
+  [[ -s "$sim_yaml" ]] || { kill "$sim_pid"; rc_die "stacksweep sim wrote no clouds.yaml in 20 s"; }
+  rc=0
+  OS_CLIENT_CONFIG_FILE="$sim_yaml" "$VENV/bin/python" "$RC_HERE/conformance.py" --cloud sim \
+    --case designate-zone --out "$OUT/conformance-sim.json" >/dev/null || rc=$?
+  kill "$sim_pid" 2>/dev/null || true
+  wait "$sim_pid" 2>/dev/null || true
+  ((rc == 0)) || rc_die "conformance on the simulator failed"
+  exec "$VENV/bin/python" "$RC_HERE/conformance.py" --compare "$OUT/conformance-real.json" \
+    "$OUT/conformance-sim.json"
+fi
+[[ "${1:-up}" == up ]] || rc_die "usage: $0 [up|down|sweep BIN|conformance BIN]"
 
 # ---------------------------------------------------------------- install
 need_apt=()
@@ -91,9 +117,9 @@ if ! "$VENV/bin/python" -c "import designate, gunicorn, openstack" 2>/dev/null |
   "$VENV/bin/pip" install -q --upgrade pip
   "$VENV/bin/pip" install -q "designate==$DES_VERSION" gunicorn openstacksdk==4.22.0
 fi
-phase install
 
 # ---------------------------------------------------------------- fresh state
+install_line=$(printf "%-14s %6.1f s" install "$(echo "$(date +%s.%N) - $T0" | bc)")
 down
 for sp in epmd:4370 rabbitmq:5673 rabbitmq:25673 named:5354 rndc:9530 mdns:5355 api:9001; do
   if ss -Hltn "sport = :${sp#*:}" | grep -q .; then
@@ -105,6 +131,7 @@ rm -rf "$RC_DIR"
 trap 'rc=$?; ((rc == 0)) || { rc_log "up failed: stopping what it started"; down; }; exit $rc' EXIT
 mkdir -p "$RC_RUN" "$RC_LOG/rabbitmq" "$RC_ETC" "$RC_DATA"/{rabbitmq/mnesia,rabbitmq/home,bind,designate/lock}
 E="$RC_ETC" D="$RC_DATA"
+echo "$install_line" | tee "$RC_TIMINGS" >&2
 
 rndc-confgen -a -A hmac-sha256 -k rndc-key -c "$E/rndc.key" >/dev/null 2>&1
 cat >"$E/rndc.conf" <<EOF
