@@ -129,7 +129,11 @@ async fn a_recordset_of_a_deleted_zone_is_recordset_not_found() {
     let (status, body) = api.get(&item).await;
     assert_eq!(
         (status, body["type"].as_str(), body["message"].as_str()),
-        (404, Some("recordset_not_found"), Some("Could not find RecordSet"))
+        (
+            404,
+            Some("recordset_not_found"),
+            Some("Could not find RecordSet")
+        )
     );
     let (status, body) = api.delete(&item).await;
     assert_eq!(
@@ -137,14 +141,20 @@ async fn a_recordset_of_a_deleted_zone_is_recordset_not_found() {
         (404, Some("recordset_not_found"))
     );
     let (status, body) = api.get(&format!("/dns/v2/zones/{z}/recordsets")).await;
-    assert_eq!((status, body["type"].as_str()), (404, Some("zone_not_found")));
+    assert_eq!(
+        (status, body["type"].as_str()),
+        (404, Some("zone_not_found"))
+    );
     let (status, body) = api
         .post(
             &format!("/dns/v2/zones/{z}/recordsets"),
             json!({"name": "x.ci-4.example.org.", "type": "A", "records": ["10.0.0.2"]}),
         )
         .await;
-    assert_eq!((status, body["type"].as_str()), (404, Some("zone_not_found")));
+    assert_eq!(
+        (status, body["type"].as_str()),
+        (404, Some("zone_not_found"))
+    );
     sim.shutdown().await;
 }
 
