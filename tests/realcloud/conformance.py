@@ -2,6 +2,8 @@
 
   conformance.py --cloud NAME --out results.json   run every case, record answers
   conformance.py --compare real.json sim.json      table; exit 1 on any difference
+  conformance.py --cloud designate --dns-endpoint http://127.0.0.1:9001 --project-id P \
+      --out real-dns.json                          Designate's cases on a noauth Designate
 
 Every check records (HTTP status, error type) of one request. The error type is
 NeutronError.type for Neutron, the body's single key (badRequest, itemNotFound,
@@ -17,6 +19,7 @@ one), a flavor (`ci.tiny`, else the smallest). Each case cleans up after itself.
 
 import argparse
 import json
+import os
 import sys
 import time
 import uuid
@@ -43,10 +46,33 @@ class Skip(Exception):
     """A case whose service the cloud does not offer."""
 
 
+class NoAuthSession:
+    """keystoneauth's `Session.request` as far as `Http` uses it, over plain `requests`,
+    for a Designate with `auth_strategy = noauth`: the project comes in a header."""
+
+    def __init__(self, project_id):
+        import requests
+
+        self.http = requests.Session()
+        self.http.headers.update({"X-Auth-Project-ID": project_id, "X-Roles": "member,reader"})
+
+    def request(self, url, method, headers=None, raise_exc=False, json=None, data=None):
+        del raise_exc  # answers are never raised, as with keystoneauth's raise_exc=False
+        return self.http.request(method, url, headers=headers, json=json, data=data, timeout=60)
+
+
 class Http:
     """Requests to one cloud's services by catalog type, answers as (status, body)."""
 
-    def __init__(self, cloud):
+    def __init__(self, cloud, dns_endpoint=None, project_id=None):
+        if dns_endpoint:
+            # A lone Designate without Keystone (tests/realcloud/designate-trial.sh).
+            self.project_id = project_id
+            self.sess = NoAuthSession(project_id)
+            self.base = {"dns": dns_endpoint.rstrip("/")}
+            if not self.base["dns"].endswith("/v2"):
+                self.base["dns"] += "/v2"
+            return
         self.conn = openstack.connect(cloud=cloud)
         self.sess = self.conn.session
         access = self.sess.auth.get_access(self.sess)
@@ -652,7 +678,8 @@ def barbican_error(body):
 
 def case_designate_zone(c, ctx):
     """Designate's SOA and apex NS refuse their delete; a zone delete is asynchronous and
-    takes its recordsets."""
+    takes its recordsets; while it runs, recordset changes are refused (400); after it, a
+    recordset of the zone is `recordset_not_found` and the zone's list `zone_not_found`."""
     c.h.require("dns")
     name = f"{c.nm('zone')}.example.org."
     z = c.h.ok("dns", "POST", "/zones", {"name": name, "email": "ci@example.org"})
@@ -671,6 +698,14 @@ def case_designate_zone(c, ctx):
     status, body = c.request("delete-zone", "dns", "DELETE", f"/zones/{z['id']}")
     c.record("delete-zone-action", status, body,
              fact=f"status={(body or {}).get('status')} action={(body or {}).get('action')}")
+    # While the delete runs, Designate refuses recordset changes in the zone.
+    status, body = c.request("create-record-in-deleting-zone", "dns", "POST",
+                             f"/zones/{z['id']}/recordsets",
+                             {"name": f"new.{name}", "type": "A", "records": ["192.0.2.2"]})
+    c.record("create-record-in-deleting-zone-message", status, body, fact=designate_message(body))
+    status, body = c.request("delete-record-in-deleting-zone", "dns", "DELETE",
+                             f"/zones/{z['id']}/recordsets/{www['id']}")
+    c.record("delete-record-in-deleting-zone-message", status, body, fact=designate_message(body))
     while c.h.call("dns", "GET", f"/zones/{z['id']}")[0] != 404:
         if time.monotonic() > deadline + WAIT:
             raise RuntimeError("zone never went")
@@ -678,6 +713,14 @@ def case_designate_zone(c, ctx):
     c.request("get-zone-after-delete", "dns", "GET", f"/zones/{z['id']}")
     c.request("get-record-after-zone-delete", "dns", "GET",
               f"/zones/{z['id']}/recordsets/{www['id']}")
+    c.request("delete-record-after-zone-delete", "dns", "DELETE",
+              f"/zones/{z['id']}/recordsets/{www['id']}")
+    c.request("list-records-after-zone-delete", "dns", "GET", f"/zones/{z['id']}/recordsets")
+
+
+def designate_message(body):
+    """Designate's error message as a fact."""
+    return f"message={(body or {}).get('message')!r}" if isinstance(body, dict) else None
 
 
 def case_manila_share(c, ctx):
@@ -733,10 +776,18 @@ CASES = [
     ("manila-share", case_manila_share),
 ]
 
+# The cases that need nothing but Designate (run against a lone noauth Designate).
+CASES_DNS_ONLY = ["designate-zone"]
 
-def run(cloud, out, only=None):
-    h = Http(cloud)
-    ctx = {"public": find_public(h), "flavor": find_flavor(h)}
+
+def run(cloud, out, only=None, dns_endpoint=None, project_id=None):
+    h = Http(cloud, dns_endpoint, project_id)
+    if dns_endpoint:
+        # Only Designate answers there: its cases alone, unless others are named.
+        only = only or [name for name in CASES_DNS_ONLY]
+        ctx = {}
+    else:
+        ctx = {"public": find_public(h), "flavor": find_flavor(h)}
     results = {}
     errors = []
     t0 = time.monotonic()
@@ -811,12 +862,18 @@ def main():
     ap.add_argument("--out")
     ap.add_argument("--case", action="append", help="run only these cases")
     ap.add_argument("--compare", nargs=2, metavar=("A.json", "B.json"))
+    ap.add_argument("--dns-endpoint", default=os.environ.get("CONFORMANCE_DNS_ENDPOINT"),
+                    help="a lone Designate with auth_strategy=noauth (no Keystone): runs "
+                    "its cases only, --cloud then names the results' column")
+    ap.add_argument("--project-id", default=os.environ.get("CONFORMANCE_PROJECT_ID",
+                                                           "conformance-project"),
+                    help="the project sent to a noauth Designate (X-Auth-Project-ID)")
     args = ap.parse_args()
     if args.compare:
         return compare(*args.compare)
     if not (args.cloud and args.out):
         ap.error("--cloud and --out are required (or --compare A B)")
-    return run(args.cloud, args.out, args.case)
+    return run(args.cloud, args.out, args.case, args.dns_endpoint, args.project_id)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 //! and their recordsets as bare objects, pages with `limit`/`marker` and a `links.next`
 //! URL, `metadata.total_count`. Creates and deletes answer 202 and go `PENDING` (action
 //! `CREATE` or `DELETE`) until done; a zone's delete takes all its recordsets. The SOA
-//! and apex NS recordsets are Designate's: deleting one answers 400. Errors are
+//! and apex NS recordsets are Designate's: deleting one answers 400, and so does any
+//! recordset change in a zone whose delete runs ("Can not update a deleting zone"); a
+//! recordset whose zone is gone is `recordset_not_found`. Errors are
 //! `{"code", "type", "message", "request_id"}` (`zone_not_found`,
 //! `recordset_not_found`, `bad_request`).
 
@@ -61,18 +63,35 @@ fn find_zone<'a>(st: &'a SimState, ctx: &Ctx, id: &str) -> Result<&'a Obj, ApiEr
         .ok_or_else(zone_not_found)
 }
 
+/// A recordset of `zone`: Designate looks the recordset up first, so one whose zone is
+/// gone (taken by the zone's delete) answers `recordset_not_found`, not `zone_not_found`.
 fn find_recordset<'a>(
     st: &'a SimState,
     ctx: &Ctx,
     zone: &str,
     id: &str,
 ) -> Result<&'a Obj, ApiError> {
-    find_zone(st, ctx, zone)?;
-    st.designate
+    let rs = st
+        .designate
         .recordsets
         .get(id)
         .filter(|r| str_of(r, "zone_id") == zone)
-        .ok_or_else(recordset_not_found)
+        .ok_or_else(recordset_not_found)?;
+    find_zone(st, ctx, zone)?;
+    Ok(rs)
+}
+
+/// Designate refuses any recordset change in a zone whose delete runs (action `DELETE`,
+/// whatever its status), before it looks at the recordset itself.
+fn refuse_if_deleting(zone: &Obj) -> Result<(), ApiError> {
+    if str_of(zone, "action") == "DELETE" {
+        return Err(err(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "Can not update a deleting zone",
+        ));
+    }
+    Ok(())
 }
 
 fn set_state(obj: Option<&mut Obj>, status: &str, action: &str) {
@@ -219,6 +238,7 @@ async fn create_recordset(
     let obj = body.as_object().cloned().unwrap_or_default();
     let mut st = s.lock();
     let z = find_zone(&st, &ctx, &zone)?.clone();
+    refuse_if_deleting(&z)?;
     let records: Vec<String> = crate::store::strs_of(&obj, "records");
     let base = v2(&st.base_url);
     let rs = st.designate.add_recordset(
@@ -259,6 +279,7 @@ async fn delete_recordset(
 ) -> Result<Response, ApiError> {
     let mut st = s.lock();
     let rs = find_recordset(&st, &ctx, &zone, &id)?;
+    refuse_if_deleting(find_zone(&st, &ctx, &zone)?)?;
     if DesignateState::is_managed(rs) {
         let message = if str_of(rs, "type") == "SOA" {
             "Deleting a SOA recordset is not allowed"
