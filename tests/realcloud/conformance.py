@@ -784,7 +784,7 @@ def run(cloud, out, only=None, dns_endpoint=None, project_id=None):
     h = Http(cloud, dns_endpoint, project_id)
     if dns_endpoint:
         # Only Designate answers there: its cases alone, unless others are named.
-        only = only or [name for name in CASES_DNS_ONLY]
+        only = only or list(CASES_DNS_ONLY)
         ctx = {}
     else:
         ctx = {"public": find_public(h), "flavor": find_flavor(h)}
