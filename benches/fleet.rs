@@ -471,14 +471,22 @@ struct Replica {
 /// unit's key as the daemon hashes it (`target/project id/region`).
 type Units = BTreeMap<String, String>;
 
-/// Checks that `answers` (replica, answer) swept every unit of `units` that
-/// `should_sweep` names exactly once, each by the member rendezvous hashing gives it
-/// among `members`, and nothing else; what is wrong, one line each.
-fn check_cover(
-    units: &Units,
+/// How often, and by whom, a unit must have been swept in one round of answers.
+enum Cover<'a> {
+    /// Exactly once, by the member rendezvous hashing gives it.
+    OnceByOwner,
+    /// Not at all, or once by this member (a dead member's unit, taken over mid-cycle).
+    AtMostOnceBy(&'a str),
+}
+
+/// Checks that `answers` (replica, answer) swept every unit of `units` as `cover` (given
+/// the unit's key and its owner among `members`) says, and nothing else; what is wrong,
+/// one line each.
+fn check_cover<'a>(
+    units: &'a Units,
     members: &[String],
     answers: &[(String, Value)],
-    should_sweep: impl Fn(&str) -> bool,
+    cover: impl Fn(&'a str, &str) -> Cover<'a>,
 ) -> Vec<String> {
     let mut seen: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for (replica, answer) in answers {
@@ -493,11 +501,11 @@ fn check_cover(
     for (label, key) in units {
         let owner = stacksweep::coord::owner(key, members).unwrap_or("-");
         let by = seen.remove(label.as_str()).unwrap_or_default();
-        let wanted: &[&str] = match should_sweep(owner) {
-            true => &[owner],
-            false => &[],
+        let right = match cover(key, owner) {
+            Cover::OnceByOwner => by == [owner],
+            Cover::AtMostOnceBy(heir) => by.is_empty() || by == [heir],
         };
-        if by != wanted {
+        if !right {
             problems.push(format!("{label}: swept by {by:?}, owner {owner}"));
         }
     }
@@ -624,7 +632,9 @@ fn takeover(
         .collect();
     let spent = counts(sims) - before;
     let survivors: Vec<String> = members.iter().filter(|m| *m != dead).cloned().collect();
-    problems.extend(check_cover(units, &survivors, &answers, |_| true));
+    problems.extend(check_cover(units, &survivors, &answers, |_, _| {
+        Cover::OnceByOwner
+    }));
     let of_dead: BTreeSet<&str> = units
         .iter()
         .filter(|(_, key)| stacksweep::coord::owner(key, members) == Some(dead))
@@ -812,11 +822,26 @@ fn run_case(case: &Case) -> Value {
             .collect();
         let wall = started.elapsed().as_secs_f64();
         let spent = counts(&mut sims) - before;
-        // Each unit once, by its owner: the dead one's are not the survivors' this cycle.
+        // Each unit once, by its owner; the dead one's at most once, by the survivor that
+        // inherits it (a survivor still in its cycle takes them over when the membership
+        // changes), else in the takeover below.
         let dead = killed.as_ref().map(|k| k.0.clone());
-        problems.extend(check_cover(&units, &members, &answers, |owner| {
-            dead.as_deref() != Some(owner)
-        }));
+        let survivors: Vec<String> = members
+            .iter()
+            .filter(|m| Some(m.as_str()) != dead.as_deref())
+            .cloned()
+            .collect();
+        problems.extend(check_cover(
+            &units,
+            &members,
+            &answers,
+            |key, owner| match dead.as_deref() == Some(owner) {
+                true => {
+                    Cover::AtMostOnceBy(stacksweep::coord::owner(key, &survivors).unwrap_or("-"))
+                }
+                false => Cover::OnceByOwner,
+            },
+        ));
         let mut figures = cycle_figures(cycle, wall, &answers, spent);
         figures["etcd_cpu_s"] = json!(etcd_cpu() - etcd_before);
         failed_units += figures["failed_units"].as_u64().unwrap_or(0);
