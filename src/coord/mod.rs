@@ -10,4 +10,4 @@ pub mod share;
 
 pub use self::assign::{owner, owns};
 pub use self::shard::{Shard, ShardError};
-pub use self::share::{single_key, Share, Skip, Turn};
+pub use self::share::{single_key, view_changed, Share, Skip, Turn};

@@ -195,6 +195,16 @@ impl Share {
     }
 }
 
+/// Resolves when the etcd view changes (never without etcd).
+pub async fn view_changed(rx: &mut Option<watch::Receiver<View>>) {
+    if let Some(r) = rx {
+        if r.changed().await.is_ok() {
+            return;
+        }
+    }
+    std::future::pending().await
+}
+
 /// The key of a target of one project in one region as configured (it is its own single
 /// unit): `target/project/region`, the project and region as configured (`-` when the
 /// cloud's own).

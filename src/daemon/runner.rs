@@ -12,10 +12,9 @@ use futures::stream::{FuturesUnordered, StreamExt};
 
 use super::grace::Grace;
 use super::record::{log_report, record};
-use super::scheduler::view_changed;
 use super::{SweepContext, SweepError, SweepRunner};
 use crate::config::{Config, Target};
-use crate::coord::{self, Skip};
+use crate::coord::{self, view_changed, Skip};
 use crate::engine::report::Outcome;
 use crate::engine::unit;
 use crate::engine::{self, ConnectError, DeleteBudget, Job, JobSpec};

@@ -16,6 +16,7 @@ use super::health::AuthStatus;
 use super::{Generation, Shared, SweepContext, SweepError, SweepRunner, AUTH_CHECK_TIMEOUT};
 use crate::config::{Config, Target};
 use crate::coord::etcd::View;
+use crate::coord::view_changed;
 use crate::metrics::{SweepOutcome, SweepRecord, TargetLabels};
 
 /// What the HTTP server task returns.
@@ -166,16 +167,6 @@ async fn target_loop<R: SweepRunner>(
         // Times that passed while sweeping are skipped, not run back to back.
         after = after.max(shared.clock.now());
     }
-}
-
-/// Resolves when the etcd view changes (never without etcd).
-pub(super) async fn view_changed(rx: &mut Option<watch::Receiver<View>>) {
-    if let Some(r) = rx {
-        if r.changed().await.is_ok() {
-            return;
-        }
-    }
-    std::future::pending().await
 }
 
 /// Waits until the view has been quiet for `settle` (replicas starting or leaving

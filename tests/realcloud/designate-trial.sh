@@ -57,16 +57,19 @@ clouds:
       project_id: $PROJECT
     region_name: RegionOne
 EOF
+  # One sweep of the trial; its report and log are $OUT/NAME.json and .log.
+  trial_sweep() {
+    OS_CLIENT_CONFIG_FILE="$OUT/clouds.yaml" "$BIN" sweep --cloud trial \
+      --name-regex 'ci-job-1[.-]' --output json >"$OUT/$1.json" 2>"$OUT/$1.log"
+  }
   "$VENV/bin/python" "$RC_HERE/designate_sweep.py" seed "$OUT/sweep-manifest.json"
   t=$(date +%s.%N)
   rc=0
-  OS_CLIENT_CONFIG_FILE="$OUT/clouds.yaml" "$BIN" sweep --cloud trial \
-    --name-regex 'ci-job-1[.-]' --output json >"$OUT/sweep.json" 2>"$OUT/sweep.log" || rc=$?
+  trial_sweep sweep || rc=$?
   rc_log "sweep exited $rc in $(echo "$(date +%s.%N) - $t" | bc | cut -c1-4) s (report $OUT/sweep.json)"
   "$VENV/bin/python" "$RC_HERE/designate_sweep.py" verify "$OUT/sweep-manifest.json"
   rc=0
-  OS_CLIENT_CONFIG_FILE="$OUT/clouds.yaml" "$BIN" sweep --cloud trial \
-    --name-regex 'ci-job-1[.-]' --output json >"$OUT/sweep-2.json" 2>"$OUT/sweep-2.log" || rc=$?
+  trial_sweep sweep-2 || rc=$?
   ((rc == 0)) || rc_die "the second sweep exited $rc (it should find nothing left)"
   rc_log "second sweep: nothing left (exit 0)"
   exit 0

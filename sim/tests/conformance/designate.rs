@@ -42,6 +42,23 @@ async fn zone(api: &Api, name: &str) -> String {
     z["id"].as_str().unwrap().to_string()
 }
 
+/// A zone made `ACTIVE` with an `A` recordset `www.<zone>` in it, also `ACTIVE`: the
+/// zone's and the recordset's ids.
+async fn zone_with_www(api: &Api, name: &str) -> (String, String) {
+    let z = zone(api, name).await;
+    settle().await;
+    let (status, rs) = api
+        .post(
+            &format!("/dns/v2/zones/{z}/recordsets"),
+            json!({"name": format!("www.{name}"), "type": "A", "records": ["10.0.0.1"]}),
+        )
+        .await;
+    assert_eq!(status, 202, "{rs}");
+    let www = rs["id"].as_str().unwrap().to_string();
+    settle().await;
+    (z, www)
+}
+
 fn records_of(body: &Value, kind: &str) -> Vec<String> {
     body["recordsets"]
         .as_array()
@@ -70,17 +87,7 @@ async fn zone_delete_is_asynchronous_and_takes_its_records() {
         .as_str()
         .unwrap()
         .ends_with("/dns"));
-    let z = zone(&api, "ci-1.example.org.").await;
-    settle().await;
-    let (status, rs) = api
-        .post(
-            &format!("/dns/v2/zones/{z}/recordsets"),
-            json!({"name": "www.ci-1.example.org.", "type": "A", "records": ["10.0.0.1"]}),
-        )
-        .await;
-    assert_eq!(status, 202, "{rs}");
-    let www = rs["id"].as_str().unwrap().to_string();
-    settle().await;
+    let (z, www) = zone_with_www(&api, "ci-1.example.org.").await;
     let (status, body) = api.delete(&format!("/dns/v2/zones/{z}")).await;
     assert_eq!(status, 202);
     assert_eq!(
@@ -112,16 +119,7 @@ async fn zone_delete_is_asynchronous_and_takes_its_records() {
 #[tokio::test(start_paused = true)]
 async fn a_recordset_of_a_deleted_zone_is_recordset_not_found() {
     let (sim, api) = designate().await;
-    let z = zone(&api, "ci-4.example.org.").await;
-    settle().await;
-    let (_, rs) = api
-        .post(
-            &format!("/dns/v2/zones/{z}/recordsets"),
-            json!({"name": "www.ci-4.example.org.", "type": "A", "records": ["10.0.0.1"]}),
-        )
-        .await;
-    let www = rs["id"].as_str().unwrap().to_string();
-    settle().await;
+    let (z, www) = zone_with_www(&api, "ci-4.example.org.").await;
     let (status, _) = api.delete(&format!("/dns/v2/zones/{z}")).await;
     assert_eq!(status, 202);
     settle().await;
@@ -164,16 +162,7 @@ async fn a_recordset_of_a_deleted_zone_is_recordset_not_found() {
 #[tokio::test(start_paused = true)]
 async fn a_deleting_zone_refuses_recordset_changes() {
     let (sim, api) = designate().await;
-    let z = zone(&api, "ci-5.example.org.").await;
-    settle().await;
-    let (_, rs) = api
-        .post(
-            &format!("/dns/v2/zones/{z}/recordsets"),
-            json!({"name": "www.ci-5.example.org.", "type": "A", "records": ["10.0.0.1"]}),
-        )
-        .await;
-    let www = rs["id"].as_str().unwrap().to_string();
-    settle().await;
+    let (z, www) = zone_with_www(&api, "ci-5.example.org.").await;
     let (_, list) = api.get(&format!("/dns/v2/zones/{z}/recordsets")).await;
     let soa = records_of(&list, "SOA")[0].clone();
     let (status, _) = api.delete(&format!("/dns/v2/zones/{z}")).await;
