@@ -20,7 +20,7 @@ import openstack
 
 KS = "http://127.0.0.1:5000/v3"
 REGION = "RegionOne"
-SERVICE_USERS = ["nova", "neutron", "cinder", "placement", "glance", "barbican"]
+SERVICE_USERS = ["nova", "neutron", "cinder", "placement", "glance", "barbican", "manila"]
 CATALOG = [
     # type, name, url
     ("compute", "nova", "http://127.0.0.1:8774/v2.1"),
@@ -29,6 +29,7 @@ CATALOG = [
     ("placement", "placement", "http://127.0.0.1:8778"),
     ("image", "glance", "http://127.0.0.1:9292"),
     ("key-manager", "barbican", "http://127.0.0.1:9311"),
+    ("sharev2", "manilav2", "http://127.0.0.1:8786/v2"),
 ]
 # RegionTwo offers only a second Neutron (the janitor must call every other kind absent
 # there): the same Keystone, its own database and port.
@@ -40,6 +41,10 @@ IMAGE = "ci-base-image"
 # The member's projects: `ci` (the stage's), `ci-2` (a second project of a multi-project
 # target) and `ci-other` (a look-alike the target does not name: must stay untouched).
 PROJECTS = ("ci", "ci-2", "ci-other")
+# Manila's share types: `default` on the back end without share servers, `dhss` on the
+# one with them (shares on a share network). See manila.sh.
+SHARE_TYPES = {"default": False, "dhss": True}
+MANILA_VERSION = {"X-OpenStack-Manila-API-Version": "2.65"}
 
 
 def admin_conn(password, region=REGION):
@@ -123,6 +128,33 @@ def volume_ready(conn):
     )
 
 
+def manila_services_up(conn):
+    svcs = conn.shared_file_system.get("/services", headers=MANILA_VERSION).json()["services"]
+    up = {s["host"] for s in svcs if s["state"] == "up" and s["status"] == "enabled"}
+    return {"realcloud", "realcloud@alpha", "realcloud@beta"} <= up
+
+
+def manila_pools(conn):
+    """The scheduler knows both back ends' pools: a share created before would find
+    "No valid host"."""
+    pools = conn.shared_file_system.get(
+        "/scheduler-stats/pools", headers=MANILA_VERSION).json()["pools"]
+    return {p["backend"] for p in pools} >= {"alpha", "beta"}
+
+
+def share_types(conn):
+    sfs = conn.shared_file_system
+    have = {t["name"] for t in sfs.get("/types", headers=MANILA_VERSION).json()["share_types"]}
+    for name, dhss in SHARE_TYPES.items():
+        if name in have:
+            continue
+        r = sfs.post("/types", headers=MANILA_VERSION, json={"share_type": {
+            "name": name, "share_type_access:is_public": True,
+            "extra_specs": {"driver_handles_share_servers": dhss,
+                            "snapshot_support": True}}})
+        r.raise_for_status()
+
+
 def public_network(conn):
     """The admin-owned external network `public` of one region, with its subnet."""
     net = conn.network.find_network("public")
@@ -163,6 +195,10 @@ def resources(conn, conn_two, password, directory):
         for s in conn.block_storage.services()
     ), 150)
 
+    wait("manila-scheduler and manila-share", "manila-share", lambda: manila_services_up(conn), 150)
+    wait("manila's pools at its scheduler", "manila-scheduler", lambda: manila_pools(conn), 150)
+    share_types(conn)
+
     public_network(conn)
     public_network(conn_two)
     if conn.compute.find_flavor(FLAVOR) is None:
@@ -191,6 +227,11 @@ def resources(conn, conn_two, password, directory):
             project.id, volumes=-1, snapshots=-1, gigabytes=-1, backups=-1,
             backup_gigabytes=-1,
         )
+        conn.shared_file_system.put(
+            f"/quota-sets/{project.id}", headers=MANILA_VERSION,
+            json={"quota_set": {"shares": -1, "snapshots": -1, "gigabytes": -1,
+                                "snapshot_gigabytes": -1, "share_networks": -1}},
+        ).raise_for_status()
     write_clouds(directory, password)
 
 

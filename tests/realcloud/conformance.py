@@ -725,8 +725,8 @@ def designate_message(body):
 
 def case_manila_share(c, ctx):
     """Manila refuses a share with snapshots and a share network with shares; share and
-    snapshot deletes are asynchronous. Needs a share type that works without a share
-    network (DHSS=false) or, failing that, records the setup failure."""
+    snapshot deletes are asynchronous. The share is of type `dhss` (a back end with share
+    servers: the bed's manila.sh), on a share network."""
     c.h.require("share")
     net = c.network()
     sub = c.subnet(net, "10.251.0.0/24")
@@ -735,7 +735,8 @@ def case_manila_share(c, ctx):
     snid = sn["share_network"]["id"]
     c.later(c.delete_quiet, "share", f"/share-networks/{snid}")
     sh = c.h.ok("share", "POST", "/shares", {"share": {
-        "name": c.nm("share"), "share_proto": "NFS", "size": 1, "share_network_id": snid}})
+        "name": c.nm("share"), "share_proto": "NFS", "size": 1, "share_network_id": snid,
+        "share_type": "dhss"}})
     shid = sh["share"]["id"]
     c.later(c.delete_quiet, "share", f"/shares/{shid}")
     c.wait("share", f"/shares/{shid}", "share", {"available"})

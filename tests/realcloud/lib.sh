@@ -13,7 +13,8 @@ RC_TIMINGS="$RC_DIR/timings.txt"
 # Every process up.sh starts, in start order (down.sh stops them in reverse).
 RC_SERVICES=(mariadb epmd rabbitmq keystone placement glance neutron neutron2
   cinder-api cinder-scheduler cinder-volume cinder-backup
-  nova-api nova-conductor nova-scheduler nova-compute barbican)
+  nova-api nova-conductor nova-scheduler nova-compute barbican
+  manila-api manila-scheduler manila-share)
 
 rc_log() { printf '[realcloud %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 rc_die() { rc_log "ERROR: $*"; exit 1; }

@@ -4,7 +4,8 @@ The services' WSGI modules parse ``sys.argv`` with oslo.config, so under gunicor
 they see gunicorn's own arguments and exit 2 ("unrecognized arguments"). Each
 factory here resets ``sys.argv`` before importing its service; configuration
 comes from the OS_*_CONFIG_* variables that up.sh sets (Cinder has none, so its
-config file goes through argv from REALCLOUD_CINDER_CONF; Barbican reads
+config file goes through argv from REALCLOUD_CINDER_CONF, and Manila's from
+REALCLOUD_MANILA_CONF; Barbican reads
 ~/.barbican/barbican.conf, and its own entry point hard-codes the paste file's path
 under /etc, so its paste file comes from REALCLOUD_BARBICAN_PASTE).
 
@@ -50,6 +51,13 @@ def neutron():
 def cinder():
     _reset_argv("--config-file", os.environ["REALCLOUD_CINDER_CONF"])
     from cinder.wsgi.api import application
+
+    return application
+
+
+def manila():
+    _reset_argv("--config-file", os.environ["REALCLOUD_MANILA_CONF"])
+    from manila.wsgi.api import application
 
     return application
 

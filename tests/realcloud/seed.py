@@ -24,6 +24,14 @@ backup on top of it (named `ci-job-N-backup`, `ci-job-N-backup-inc`, metadata
 marks (`ci-job-10-backup` with metadata `ci-job=10`, incremental `ci-job-1`): the sweep
 deletes the incremental before the backup under it, and keeps the look-alikes.
 
+--manila adds, per job, Manila shares (see `Seeder.shares`): a share network with a share
+on it (the `dhss` type: share servers) and a snapshot of that share, and a share without a
+share network (type `default`) with an access rule; the shares carry metadata `ci-job=N`,
+the network and snapshot only their names. Among the survivors: job 10's share network,
+share (`ci-job=10`) and a snapshot named `ci-job-1`, and an unmarked `keep-share`. With
+--held-secret it also seeds a share network job N's name selects that holds an unmarked
+share: the sweep skips the network, naming the share (`held` in the manifest).
+
 --region R seeds in that region; --network-only seeds only a job's Neutron resources
 (network, subnet, router with interface and gateway, groups, ports, floating IPs, a
 trunk): RegionTwo of the bed runs Neutron alone.
@@ -42,6 +50,7 @@ import openstack
 from keystoneauth1 import exceptions
 
 PUBLIC_NET = "public"
+MANILA = {"X-OpenStack-Manila-API-Version": "2.65"}
 IMAGE = "ci-base-image"
 FLAVOR = "ci.tiny"
 
@@ -58,6 +67,13 @@ def wait_available(wait, attempts=5):
             if attempt == attempts - 1:
                 raise
             time.sleep(2)
+
+
+class _Ref:
+    """A created object known by its ID alone (what the manifest records)."""
+
+    def __init__(self, id):  # noqa: A002 - the manifest's field
+        self.id = id
 
 
 class Seeder:
@@ -78,6 +94,9 @@ class Seeder:
         self.doomed = []
         self.snapshot_later = []  # (name, volume, job or None)
         self.backup_later = []  # (volume, [(name, metadata)] full then incremental, job or None)
+        self.share_snapshot_later = []  # (share id, snapshot name, record)
+        self.access_later = []  # share ids that get an access rule
+        self.held_ids = {}
 
     @staticmethod
     def item(kind, res, parent):
@@ -215,7 +234,80 @@ class Seeder:
         container named as its blocker."""
         held = self.secret(f"ci-job-{n}-held-secret", self.keep)
         holder = self.secret_container("keep-holder", [held], self.keep)
-        self.held_ids = {"secret": held.id, "container": holder.id}
+        self.held_ids.update({"secret": held.id, "container": holder.id})
+
+    # --------------------------------------------------------------- Manila
+    def manila(self, path, body):
+        """POSTs to Manila (microversion 2.65); the created object (a dict)."""
+        resp = self.conn.shared_file_system.post(path, json=body, headers=MANILA)
+        if resp.status_code >= 300:
+            raise SystemExit(f"manila POST {path}: {resp.status_code} {resp.text}")
+        return next(iter(resp.json().values()))
+
+    def manila_wait(self, path, key, status="available", timeout=120):
+        deadline = time.monotonic() + timeout
+        while True:
+            got = wait_available(lambda: self.conn.shared_file_system.get(
+                path, headers=MANILA).json()[key]["status"])
+            if got == status:
+                return
+            if got.startswith("error") or time.monotonic() > deadline:
+                raise SystemExit(f"manila {path} is {got}, not {status}")
+            time.sleep(0.5)
+
+    def share_network(self, name, parts, record):
+        body = {"name": name}
+        if parts:
+            body.update(neutron_net_id=parts["net"].id, neutron_subnet_id=parts["subnet"].id)
+        return record("share-network", _Ref(self.manila("/share-networks",
+                                                        {"share_network": body})["id"]))
+
+    def share(self, name, record, metadata=None, network=None):
+        """An NFS share of 1 GiB: on `network` (type `dhss`: a share server), or without
+        one (type `default`)."""
+        body = {"name": name, "share_proto": "NFS", "size": 1, "metadata": metadata or {},
+                "share_type": "dhss" if network else "default"}
+        if network:
+            body["share_network_id"] = network.id
+        return record("share", _Ref(self.manila("/shares", {"share": body})["id"]))
+
+    def shares(self, n, parts):
+        """Job N's shares: a share network (on the job's network and subnet) with a share
+        and its snapshot, and a share without a network, readable by the job's subnet."""
+        p, meta = f"ci-job-{n}-", {"ci-job": str(n)}
+        net = self.share_network(f"{p}sharenet", parts, self.mine)
+        on_net = self.share(f"{p}share", self.mine, meta, network=net)
+        self.share_snapshot_later.append((on_net.id, f"{p}share-snap", self.mine))
+        plain = self.share(f"{p}nfs", self.mine, meta)
+        self.access_later.append(plain.id)
+
+    def kept_shares(self):
+        net = self.share_network("ci-job-10-sharenet", None, self.keep)
+        share = self.share("ci-job-10-share", self.keep, {"ci-job": "10"}, network=net)
+        self.share_snapshot_later.append((share.id, "ci-job-1", self.keep))
+        self.share("keep-share", self.keep, {"ci-job-x": "1"})
+
+    def held_share_network(self, n):
+        """A share network job N's name selects, holding an unmarked share: kept, the
+        share named as its blocker."""
+        net = self.share_network(f"ci-job-{n}-held-sharenet", None, self.keep)
+        share = self.share("keep-held-share", self.keep, network=net)
+        self.held_ids.update({"share_network": net.id, "share": share.id})
+
+    def finish_shares(self):
+        """Waits for the shares, then snapshots and access rules need them available."""
+        for entry in self.selected + self.survivors:
+            if entry["kind"] == "share":
+                self.manila_wait(f"/shares/{entry['id']}", "share")
+        for share_id in self.access_later:
+            self.conn.shared_file_system.post(
+                f"/shares/{share_id}/action", headers=MANILA,
+                json={"allow_access": {"access_type": "ip", "access_to": "10.0.0.0/24",
+                                       "access_level": "rw"}}).raise_for_status()
+        for share_id, name, record in self.share_snapshot_later:
+            snap = record("share-snapshot", _Ref(self.manila(
+                "/snapshots", {"snapshot": {"share_id": share_id, "name": name}})["id"]))
+            self.manila_wait(f"/snapshots/{snap.id}", "snapshot")
 
     def backup(self, volume, name, metadata, incremental):
         """Starts a backup (microversion 3.43: metadata); its ID."""
@@ -248,7 +340,8 @@ class Seeder:
         return vol
 
     # --------------------------------------------------------------- one leaked job
-    def job(self, n, async_delete, keypair=True, backups=False, network_only=False):
+    def job(self, n, async_delete, keypair=True, backups=False, network_only=False,
+            manila=False):
         tag = f"ci-job-{n}"
         p = f"{tag}-"
         tags = [tag]
@@ -281,6 +374,8 @@ class Seeder:
             visibility="private", tags=tags, data=b"leaked image\n", wait=True))
         secret = self.secret(f"{p}secret", mine)
         self.secret_container(f"{p}container", [secret], mine)
+        if manila:
+            self.shares(n, parts)
         if async_delete:
             sg_c = mine("security-group", self.net.create_security_group(name=f"{p}sg-c"))
             self.net.set_tags(sg_c, tags)
@@ -291,7 +386,7 @@ class Seeder:
             self.doomed.append(doomed)
 
     # --------------------------------------------------------------- survivors
-    def survivors_set(self, backups=False):
+    def survivors_set(self, backups=False, manila=False):
         keep = self.keep
         # Look-alikes: job 10's marks, names without the trailing dash, other tags.
         parts = self.network_set("ci-job-10-", "10.210.0.0/24", ["ci-job-10"], keep)
@@ -330,6 +425,8 @@ class Seeder:
         self.secret("ci-job-1", keep)
         kept = self.secret("keep-secret", keep)
         self.secret_container("keep-container", [kept], keep)
+        if manila:
+            self.kept_shares()
         del parts
 
     def wait_status(self, res, status):
@@ -360,6 +457,7 @@ class Seeder:
         for snap in pending:
             self.wait_status(snap, "available")
         self.backups()
+        self.finish_shares()
 
     def delete_doomed(self):
         for srv in self.doomed:
@@ -384,6 +482,8 @@ def main():
                     help="only the jobs' Neutron resources (a region with Neutron alone)")
     ap.add_argument("--backups", action="store_true",
                     help="a backup and an incremental on it per job's volume, and look-alikes")
+    ap.add_argument("--manila", action="store_true",
+                    help="Manila shares, share networks and snapshots per job, and look-alikes")
     ap.add_argument("--out", required=True, help="manifest JSON path")
     args = ap.parse_args()
     jobs = list(range(args.first_job, args.first_job + args.jobs))
@@ -392,16 +492,20 @@ def main():
     t0 = time.monotonic()
     if args.network_only and not args.no_survivors:
         ap.error("--network-only seeds jobs only: add --no-survivors")
+    if args.network_only and args.manila:
+        ap.error("--network-only seeds Neutron resources only: drop --manila")
     conn = openstack.connect(cloud=args.cloud, **({"region_name": args.region} if args.region else {}))
     seeder = Seeder(conn, network_only=args.network_only)
     if args.held_secret:
         seeder.held_secret(jobs[0])
+        if args.manila:
+            seeder.held_share_network(jobs[0])
         jobs = jobs[:1]
     for n in ([] if args.held_secret else jobs):
         seeder.job(n, args.async_server_delete, keypair=not args.no_keypair,
-                   backups=args.backups, network_only=args.network_only)
+                   backups=args.backups, network_only=args.network_only, manila=args.manila)
     if not args.no_survivors and not args.held_secret:
-        seeder.survivors_set(backups=args.backups)
+        seeder.survivors_set(backups=args.backups, manila=args.manila)
     if not args.network_only:
         seeder.finish()
     for sg in conn.network.security_groups(name="default"):

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Brings up real OpenStack (Keystone, Neutron, Cinder, Placement, Nova, Glance, Barbican) on
+# Brings up real OpenStack (Keystone, Neutron, Cinder, Placement, Nova, Glance, Barbican,
+# Manila) on
 # 127.0.0.1 for stacksweep's real-cloud tests, and writes $REALCLOUD_DIR/clouds.yaml.
 #
 # Idempotent: installs only what is missing; if the test bed is already up and
@@ -78,7 +79,7 @@ if [[ "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
   {
     "$RC_VENV/bin/pip" install -q --upgrade pip &&
       "$RC_VENV/bin/pip" install -q -c "$RC_HERE/constraints.txt" \
-        keystone neutron cinder nova openstack-placement glance barbican gunicorn \
+        keystone neutron cinder nova openstack-placement glance barbican manila gunicorn \
         python-openstackclient openstacksdk PyMySQL &&
       "$RC_VENV/bin/pip" install -q "$RC_HERE/bindall"
   } >"$RC_LOG/pip.log" 2>&1 || { tail -n 30 "$RC_LOG/pip.log"; rc_die "pip install failed"; }
@@ -89,6 +90,8 @@ phase_done install-venv
 
 V="$RC_VENV"
 SP="$("$V/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+# shellcheck source=manila.sh
+source "$RC_HERE/manila.sh"
 PW="$("$V/bin/python" -c 'import secrets; print(secrets.token_hex(12))')"
 umask 077
 echo "$PW" >"$RC_DIR/secret"
@@ -276,6 +279,8 @@ EOF
 } >"$RC_ETC/barbican/.barbican/barbican.conf"
 chmod 600 "$RC_ETC/barbican/.barbican/barbican.conf"
 
+manila_configure
+
 cp "$V/etc/nova/api-paste.ini" "$RC_ETC/nova/"
 {
   cat <<EOF
@@ -358,7 +363,8 @@ gunicorn_start() { # NAME PORT FACTORY ENV...
 # ---------------------------------------------------------------- infra
 # A port already taken would let a foreign server answer our health checks.
 for sp in mariadb:3306 epmd:4369 rabbitmq:5672 rabbitmq:25672 keystone:5000 placement:8778 \
-  glance:9292 neutron:9696 neutron2:9697 cinder-api:8776 nova-api:8774 barbican:9311; do
+  glance:9292 neutron:9696 neutron2:9697 cinder-api:8776 nova-api:8774 barbican:9311 \
+  manila-api:$MANILA_PORT; do
   if port_open "${sp#*:}"; then
     rc_die "service ${sp%%:*} cannot start: 127.0.0.1:${sp#*:} is already in use by another process"
   fi
@@ -385,7 +391,7 @@ start rabbitmq runuser -u rabbitmq -- env HOME=/var/lib/rabbitmq \
   /usr/lib/rabbitmq/bin/rabbitmq-server
 wait_for mariadb 60 mariadb-admin --no-defaults --socket="$RC_DATA/mysql/mysqld.sock" ping
 {
-  for d in keystone placement glance neutron neutron2 cinder nova nova_api nova_cell0 barbican; do
+  for d in keystone placement glance neutron neutron2 cinder nova nova_api nova_cell0 barbican manila; do
     echo "CREATE DATABASE $d CHARACTER SET utf8mb4;"
   done
   echo "CREATE USER 'stacksweep'@'127.0.0.1' IDENTIFIED BY '$PW';"
@@ -423,6 +429,7 @@ dbsync nova bash -c "set -e
   '$V/bin/nova-manage' ${NCONF[*]} cell_v2 map_cell0 --database_connection '$DB/nova_cell0'
   '$V/bin/nova-manage' ${NCONF[*]} cell_v2 create_cell --name cell1
   '$V/bin/nova-manage' ${NCONF[*]} db sync"
+manila_dbsync
 wait "${sync_pids[@]}"
 if [[ -f "$RC_RUN/dbsync.failed" ]]; then
   for n in $(cat "$RC_RUN/dbsync.failed"); do
@@ -458,6 +465,7 @@ gunicorn_start nova-api 8774 nova OS_NOVA_CONFIG_DIR="$RC_ETC/nova" \
   "OS_NOVA_CONFIG_FILES=api-paste.ini;nova.conf"
 gunicorn_start barbican 9311 barbican HOME="$RC_ETC/barbican" \
   REALCLOUD_BARBICAN_PASTE="$RC_ETC/barbican/barbican-api-paste.ini"
+manila_start
 start nova-conductor "$V/bin/nova-conductor" "${NCONF[@]}"
 start nova-scheduler "$V/bin/nova-scheduler" "${NCONF[@]}"
 wait_for placement 120 http_ok http://127.0.0.1:8778/
@@ -468,6 +476,7 @@ wait_for neutron2 120 http_ok http://127.0.0.1:9697/
 wait_for cinder-api 120 http_ok http://127.0.0.1:8776/
 wait_for nova-api 120 http_ok http://127.0.0.1:8774/
 wait_for barbican 120 http_ok http://127.0.0.1:9311/
+manila_wait
 phase_done start-apis
 
 # ---------------------------------------------------------------- resources + clouds.yaml

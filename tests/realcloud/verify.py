@@ -28,6 +28,8 @@ def getter(conn, kind):
         return lambda rid: barbican_get(conn, "secrets", rid)
     if kind == "secret-container":
         return lambda rid: barbican_get(conn, "containers", rid)
+    if kind in MANILA_PATHS:
+        return lambda rid: manila_get(conn, kind, rid)
     service, method = {
         "server": ("compute", "get_server"),
         "server-group": ("compute", "get_server_group"),
@@ -48,13 +50,32 @@ def getter(conn, kind):
     return getattr(getattr(conn, service), method)
 
 
-class Barbican:
-    """A Barbican secret or container as shown (plain HTTP: the ID is the ref's tail)."""
+class Shown:
+    """A Barbican secret or container, or a Manila object, as shown (plain HTTP; a
+    Barbican ID is its ref's tail)."""
 
     def __init__(self, body):
         self.body = body
         self.status = body.get("status")
         self.name = body.get("name")
+
+
+# Manila kinds: (collection path, response key); shown at microversion 2.65.
+MANILA_PATHS = {
+    "share": ("shares", "share"),
+    "share-snapshot": ("snapshots", "snapshot"),
+    "share-network": ("share-networks", "share_network"),
+}
+
+
+def manila_get(conn, kind, rid):
+    path, key = MANILA_PATHS[kind]
+    resp = conn.shared_file_system.get(
+        f"/{path}/{rid}", headers={"X-OpenStack-Manila-API-Version": "2.65"}, raise_exc=False)
+    if resp.status_code == 404:
+        raise exceptions.NotFoundException(f"{path}/{rid}")
+    resp.raise_for_status()
+    return Shown(resp.json()[key])
 
 
 def barbican_get(conn, collection, rid):
@@ -64,7 +85,7 @@ def barbican_get(conn, collection, rid):
     if resp.status_code == 404:
         raise exceptions.NotFoundException(f"{collection}/{rid}")
     resp.raise_for_status()
-    return Barbican(resp.json())
+    return Shown(resp.json())
 
 
 def fetch(conn, kind, rid, parent=None):
