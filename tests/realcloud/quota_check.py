@@ -17,12 +17,11 @@ import json
 import sys
 
 # Kinds whose service (or Neutron plugin) the bed does not run: preflight must call them
-# absent, not failed. Octavia, Heat, Swift, Designate and Manila are not installed
-# (the bed runs Barbican, and its Neutron loads the trunk and port forwarding plugins).
+# absent, not failed. Octavia, Heat, Swift and Designate are not installed (the bed
+# runs Barbican and Manila, and its Neutron loads the trunk and port forwarding plugins).
 ABSENT = {
     "load-balancer", "stack", "container",
     "zone", "recordset",
-    "share", "share-snapshot", "share-network",
 }
 
 # Our quota resource -> the kind whose deletions free it, one for one.

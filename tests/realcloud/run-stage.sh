@@ -82,7 +82,7 @@ export OS_CLIENT_CONFIG_FILE="$RC_DIR/clouds.yaml"
 
 # ---------------------------------------------------------------- seed, sweep, verify
 "$PY" "$RC_HERE/seed.py" --cloud ci --jobs "${REALCLOUD_JOBS:-2}" --async-server-delete \
-  --backups --out "$OUT/manifest.json"
+  --backups --manila --out "$OUT/manifest.json"
 step seed
 
 if [[ "${REALCLOUD_SKIP_SWEEP:-0}" == 1 ]]; then
@@ -124,11 +124,12 @@ EOF
   step second-sweep
 fi
 
-# ---------------------------------------------------------------- a held secret (Barbican)
-# A secret job 7's name pattern selects, in an unmarked container: the sweep skips it,
-# naming the container, and exits 1 (something selected was left); both stay.
+# ---------------------------------------------------------------- held by kept ones (Barbican, Manila)
+# A secret job 7's name pattern selects, in an unmarked container, and a share network it
+# selects holding an unmarked share: the sweep skips both, naming the container and the
+# share, and exits 1 (something selected was left); all four stay.
 if [[ "${REALCLOUD_SKIP_SWEEP:-0}" != 1 ]]; then
-  "$PY" "$RC_HERE/seed.py" --cloud ci --jobs 1 --first-job 7 --held-secret \
+  "$PY" "$RC_HERE/seed.py" --cloud ci --jobs 1 --first-job 7 --held-secret --manila \
     --out "$OUT/manifest-held.json"
   mapfile -t sweep_args < <("$PY" -c 'import json,sys; print("\n".join(json.load(open(sys.argv[1]))["sweep_args"]))' "$OUT/manifest-held.json")
   rc=0
@@ -139,15 +140,17 @@ if [[ "${REALCLOUD_SKIP_SWEEP:-0}" != 1 ]]; then
 import json, sys
 held = json.load(open(sys.argv[1]))["held"]
 doc = json.load(open(sys.argv[2]))
-rows = [r for t in doc["targets"] for r in t["report"]["resources"]
-        if r["kind"] == "secret" and r["id"] == held["secret"]]
-if not rows or rows[0]["outcome"] != "skipped" or held["container"] not in rows[0]["reason"]:
-    sys.exit(f"held secret not skipped naming its container {held['container']}: {rows}")
-print(f"held secret: {rows[0]['reason']}", file=sys.stderr)
+for kind, key, blocker in (("secret", "secret", "container"),
+                           ("share-network", "share_network", "share")):
+    rows = [r for t in doc["targets"] for r in t["report"]["resources"]
+            if r["kind"] == kind and r["id"] == held[key]]
+    if not rows or rows[0]["outcome"] != "skipped" or held[blocker] not in rows[0]["reason"]:
+        sys.exit(f"held {kind} not skipped naming its {blocker} {held[blocker]}: {rows}")
+    print(f"held {kind}: {rows[0]['reason']}", file=sys.stderr)
 EOF
   "$PY" "$RC_HERE/verify.py" --cloud ci "$OUT/manifest-held.json"
   "$PY" "$RC_HERE/verify.py" --cloud ci "$OUT/manifest.json"
-  step held-secret
+  step held
 fi
 
 # ---------------------------------------------------------------- projects (issue 15)
@@ -158,9 +161,9 @@ fi
 # ci-other; the janitor finds every other kind absent there. A second run deletes nothing.
 if [[ "${REALCLOUD_SKIP_SWEEP:-0}" != 1 ]]; then
   "$PY" "$RC_HERE/seed.py" --cloud ci-2 --jobs 1 --first-job 5 --no-survivors \
-    --out "$OUT/manifest-ci-2.json"
+    --backups --manila --out "$OUT/manifest-ci-2.json"
   "$PY" "$RC_HERE/seed.py" --cloud ci-other --jobs 1 --first-job 5 --no-survivors --no-keypair \
-    --out "$OUT/manifest-ci-other-seeded.json"
+    --backups --manila --out "$OUT/manifest-ci-other-seeded.json"
   seeds=()
   for p in ci ci-2 ci-other; do # in parallel: each is a few Neutron calls
     "$PY" "$RC_HERE/seed.py" --cloud "$p" --region RegionTwo --network-only --jobs 1 \
@@ -207,10 +210,19 @@ want = {(p, r) for p in ("ci", "ci-2") for r in ("RegionOne", "RegionTwo")}
 if set(units) != want:
     sys.exit(f"units swept: {sorted(units)}, want {sorted(want)}")
 bad = [k for k, t in units.items() if t["report"]["errors"] or t["report"]["aborted"]]
-two = units[("ci-2", "RegionTwo")]["report"]
-if bad or not two["kinds"].get("network", {}).get("deleted"):
-    sys.exit(f"units with errors: {bad}; RegionTwo of ci-2 deleted no network")
-print("projects: 4 units (2 projects x 2 regions) swept, no errors", file=sys.stderr)
+if bad:
+    sys.exit(f"units with errors: {bad}")
+# Every newer kind the bed runs went in ci-2 (RegionTwo: Neutron's).
+want = {"RegionOne": ["trunk", "port-forwarding", "volume-backup", "secret", "secret-container",
+                      "share", "share-snapshot", "share-network"],
+        "RegionTwo": ["network", "trunk"]}
+for region, kinds in want.items():
+    done = units[("ci-2", region)]["report"]["kinds"]
+    missing = [k for k in kinds if not done.get(k, {}).get("deleted")]
+    if missing:
+        sys.exit(f"ci-2 in {region} deleted no {missing}")
+print("projects: 4 units (2 projects x 2 regions) swept, no errors, every newer kind deleted",
+      file=sys.stderr)
 EOF
   step projects
 fi
@@ -222,9 +234,10 @@ step conformance-real
 if [[ -x "$STACKSWEEP_BIN" ]] && "$STACKSWEEP_BIN" sim --help >/dev/null 2>&1; then
   sim_yaml="$OUT/sim-clouds.yaml"
   rm -f "$sim_yaml"
-  # The bed runs Barbican: the simulator offers it too (its other optional services stay
-  # off, as on the bed, so both skip the same cases).
-  "$STACKSWEEP_BIN" sim --service key-manager --clouds-yaml "$sim_yaml" >"$OUT/sim.log" 2>&1 &
+  # The bed runs Barbican and Manila: the simulator offers them too (its other optional
+  # services stay off, as on the bed, so both skip the same cases).
+  "$STACKSWEEP_BIN" sim --service key-manager --service sharev2 --clouds-yaml "$sim_yaml" \
+    >"$OUT/sim.log" 2>&1 &
   sim_pid=$!
   for ((i = 0; i < 100; i++)); do [[ -s "$sim_yaml" ]] && break; sleep 0.2; done
   [[ -s "$sim_yaml" ]] || { tail -n 20 "$OUT/sim.log" >&2; rc_die "stacksweep sim wrote no clouds.yaml in 20 s"; }

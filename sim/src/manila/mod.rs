@@ -1,6 +1,9 @@
 //! Manila v2 (`sharev2`, an optional service: in the catalog only when enabled, at
 //! `/share/v2/{project_id}`): shares, share snapshots and share networks, listed with
-//! `limit`/`offset` (no marker, no links), shown wrapped (`{"share": …}`). A share
+//! `limit`/`offset` (no marker, no links), shown wrapped (`{"share": …}`). Created as
+//! Manila answers: a share network 200, a share 200 `creating`, a snapshot 202
+//! `creating` (both `available` at once: a back end without delays); a share on an
+//! unknown share network, or a snapshot of an unknown share, 404. A share
 //! with snapshots, or not `available`/`error`, is refused with 403 (`InvalidShare`);
 //! a share network with shares with 409; share and snapshot deletes answer 202 and
 //! linger in `deleting`, then 404. Errors in the Nova/Cinder shape (`itemNotFound`,
@@ -9,7 +12,9 @@
 pub mod state;
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -20,7 +25,8 @@ use serde_json::{json, Value};
 pub use state::ManilaState;
 
 use crate::error::ApiError;
-use crate::http::{empty, protect, reply, Caller, Shared, St};
+use crate::error::Style;
+use crate::http::{empty, parse_body, protect, reply, Caller, Shared, St};
 use crate::state::{Job, SimState};
 use crate::store::{public, str_of, Ctx, Obj, Params, Table};
 
@@ -84,6 +90,66 @@ async fn show(
     let (_, _, item) = collection(&st, &name).ok_or_else(unknown)?;
     let found = find(&st, &ctx, &name, &id)?;
     Ok(reply(StatusCode::OK, json!({ item: public(found) })))
+}
+
+/// The object a create request wraps in `item` (`{"share": {…}}`).
+fn wrapped(body: &Bytes, item: &str) -> Result<Obj, ApiError> {
+    parse_body(Style::Nova, body)?
+        .get(item)
+        .and_then(Value::as_object)
+        .cloned()
+        .ok_or_else(|| {
+            ApiError::nova(
+                StatusCode::BAD_REQUEST,
+                format!("Missing required element '{item}' in request body."),
+            )
+        })
+}
+
+async fn create(
+    State(s): St,
+    Extension(ctx): Caller,
+    Path((_, name)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let mut st = s.lock();
+    let (_, _, item) = collection(&st, &name).ok_or_else(unknown)?;
+    let fields = wrapped(&body, item)?;
+    let (status, created, table): (_, _, fn(&mut SimState) -> &mut Table) = match item {
+        "share_network" => {
+            let net = st.manila.create_share_network(&ctx, &fields);
+            return Ok(reply(StatusCode::OK, json!({ item: public(&net) })));
+        }
+        "share" => {
+            if let Some(net) = fields.get("share_network_id").and_then(Value::as_str) {
+                find(&st, &ctx, "share-networks", net)?;
+            }
+            let share = st.manila.create_share(&ctx, &fields);
+            (StatusCode::OK, share, |st| &mut st.manila.shares)
+        }
+        _ => {
+            let share = fields.get("share_id").and_then(Value::as_str).unwrap_or("");
+            find(&st, &ctx, "shares", share)?;
+            let name = fields.get("name").and_then(Value::as_str).unwrap_or("");
+            let snap = st.manila.create_snapshot(&ctx, share, name);
+            (StatusCode::ACCEPTED, snap, |st| &mut st.manila.snapshots)
+        }
+    };
+    let id = str_of(&created, "id").to_string();
+    set_status(table(&mut st), &id, "creating");
+    let mut shown = public(&created);
+    if let Some(o) = shown.as_object_mut() {
+        o.insert("status".into(), json!("creating"));
+    }
+    drop(st);
+    s.run_jobs(vec![Job::after(
+        Duration::ZERO,
+        move |st: &mut SimState| {
+            set_status(table(st), &id, "available");
+            Vec::new()
+        },
+    )]);
+    Ok(reply(status, json!({ item: shown })))
 }
 
 /// Sets `status` of a share or snapshot.
@@ -174,7 +240,7 @@ async fn versions(State(s): St) -> Response {
 pub fn router(shared: Arc<Shared>) -> Router<Arc<Shared>> {
     let api = Router::new()
         .route("/share/v2/{project}/{name}/detail", get(list))
-        .route("/share/v2/{project}/{name}", get(list))
+        .route("/share/v2/{project}/{name}", get(list).post(create))
         .route("/share/v2/{project}/{name}/{id}", get(show).delete(delete));
     Router::new()
         .route("/share", get(versions))

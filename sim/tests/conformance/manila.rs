@@ -104,3 +104,62 @@ async fn lists_page_by_offset() {
     assert_eq!(all["shares"].as_array().unwrap().len(), 5);
     sim.shutdown().await;
 }
+
+/// Creates answer as Manila 23 did on the real bed: a share network 200, a share 200
+/// `creating` (then `available`), a snapshot 202 `creating`; a share on an unknown
+/// share network 404 `itemNotFound`, a body without its wrapper 400.
+#[tokio::test]
+async fn creates_answer_as_manila_does() {
+    let (sim, api) = start(config()).await;
+    let base = "/share/v2/{project}";
+    let (status, net) = api
+        .post(
+            &format!("{base}/share-networks"),
+            json!({"share_network": {"name": "sn"}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{net}");
+    let net = net["share_network"]["id"].as_str().unwrap().to_string();
+    let (status, share) = api
+        .post(
+            &format!("{base}/shares"),
+            json!({"share": {"name": "s", "share_proto": "NFS", "size": 1,
+                "share_network_id": net, "share_type": "dhss", "metadata": {"ci-job": "1"}}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{share}");
+    assert_eq!(share["share"]["status"], "creating");
+    assert_eq!(share["share"]["share_network_id"], net.as_str());
+    let share = share["share"]["id"].as_str().unwrap().to_string();
+    let (_, shown) = api.get(&format!("{base}/shares/{share}")).await;
+    assert_eq!(shown["share"]["status"], "available");
+    assert_eq!(shown["share"]["metadata"]["ci-job"], "1");
+    let (status, snap) = api
+        .post(
+            &format!("{base}/snapshots"),
+            json!({"snapshot": {"share_id": share, "name": "sn1"}}),
+        )
+        .await;
+    assert_eq!(status, 202, "{snap}");
+    assert_eq!(snap["snapshot"]["status"], "creating");
+    let snap = snap["snapshot"]["id"].as_str().unwrap().to_string();
+    let (_, shown) = api.get(&format!("{base}/snapshots/{snap}")).await;
+    assert_eq!(shown["snapshot"]["status"], "available");
+    let (status, body) = api
+        .post(
+            &format!("{base}/shares"),
+            json!({"share": {"name": "x", "share_proto": "NFS", "size": 1,
+                "share_network_id": "nope"}}),
+        )
+        .await;
+    assert_eq!(status, 404, "{body}");
+    assert!(body["itemNotFound"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("nope"));
+    let (status, _) = api
+        .post(&format!("{base}/shares"), json!({"name": "x"}))
+        .await;
+    assert_eq!(status, 400);
+    sim.shutdown().await;
+}
