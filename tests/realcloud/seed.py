@@ -34,7 +34,7 @@ share: the sweep skips the network, naming the share (`held` in the manifest).
 
 --region R seeds in that region; --network-only seeds only a job's Neutron resources
 (network, subnet, router with interface and gateway, groups, ports, floating IPs, a
-trunk): RegionTwo of the bed runs Neutron alone.
+trunk, a port forwarding): RegionTwo of the bed runs Neutron alone.
 
 --async-server-delete adds, per job, a server on its own security group and port,
 and deletes that server (without waiting) as the very last step, so the sweep that
@@ -352,6 +352,7 @@ class Seeder:
         self.net.set_tags(spare_fip, tags)
         if network_only:
             self.trunk(p, parts["net"], tags, mine)
+            self.port_forwarding(spare_fip, parts["port_b"], mine)
             return
         # Keypairs belong to the user, not the project: a look-alike job of the same user
         # in another project cannot have one of the same name.
