@@ -1118,7 +1118,12 @@ fn assemble(
                         format!("{gone}; it was {}", verdict_of(selection, &key)),
                     ))
                 } else {
-                    Some((Outcome::GoneWithOwner, format!("kept: not marked; {gone}")))
+                    // Why we kept it (not marked, or Designate's own SOA), then how it went.
+                    let kept = match verdict_of(selection, &key) {
+                        v if v.is_empty() => "kept: not marked".to_owned(),
+                        v => v,
+                    };
+                    Some((Outcome::GoneWithOwner, format!("{kept}; {gone}")))
                 }
             }
             (Action::AwaitGone { .. }, Some(end)) if selection.is_selected(&key) => {

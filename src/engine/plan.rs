@@ -386,6 +386,9 @@ pub fn build(inventory: &Inventory, selection: &Selection) -> Plan {
     // Attachments are wired once every owner is known: which way depends on whether the
     // resource attached to goes with its owner.
     let mut attached: Vec<(usize, usize)> = Vec::new();
+    // (needing, needed) and (taker, taken) pairs, for `follow_takers`.
+    let mut needs: BTreeSet<(usize, usize)> = BTreeSet::new();
+    let mut takes: Vec<(usize, usize)> = Vec::new();
     for (i, r) in resources.iter().enumerate() {
         for d in 0..r.detach.len() {
             g.edges.push((g.detach_base[i] + d, i, Why::Order));
@@ -419,6 +422,7 @@ pub fn build(inventory: &Inventory, selection: &Selection) -> Plan {
                 }
                 (_, None) => {}
                 (Relation::Needs, Some(t)) => {
+                    needs.insert((i, t));
                     let from = g.release(i);
                     for to in g.all_nodes(t) {
                         g.edges.push((from, to, Why::Order));
@@ -442,7 +446,10 @@ pub fn build(inventory: &Inventory, selection: &Selection) -> Plan {
                 }
                 (Relation::Guards, Some(t)) => g.edges.push((i, t, Why::Keeps(reference.role))),
                 // The target's deletion comes with ours: we go only if it may.
-                (Relation::Takes, Some(t)) => g.edges.push((t, i, Why::Keeps(reference.role))),
+                (Relation::Takes, Some(t)) => {
+                    takes.push((i, t));
+                    g.edges.push((t, i, Why::Keeps(reference.role)));
+                }
             }
         }
     }
@@ -469,6 +476,14 @@ pub fn build(inventory: &Inventory, selection: &Selection) -> Plan {
     g.edges.retain(|(a, b, _)| a != b);
     g.edges.sort_by_key(|&(a, b, w)| (a, b, w.rank()));
     g.edges.dedup();
+    let taken_needing: Vec<(usize, usize)> = takes
+        .into_iter()
+        .filter(|&(taker, taken)| needs.contains(&(taken, taker)))
+        .collect();
+    if !taken_needing.is_empty() {
+        propagate(&mut g);
+        follow_takers(&mut g, &taken_needing);
+    }
     let mut cycles = Vec::new();
     let order = loop {
         propagate(&mut g);
@@ -488,6 +503,42 @@ pub fn build(inventory: &Inventory, selection: &Selection) -> Plan {
         }
     };
     assemble(&g, order, cycles, selection)
+}
+
+/// A resource that needs its taker gone last (a Designate recordset, deleted before its
+/// zone) while the taker's delete takes it (the zone's delete deletes its recordsets):
+/// when both go, deleting it first only races the taker's own delete (Designate's
+/// worker, still updating the zone for the recordset's delete, can leave the zone in
+/// `ERROR`). Its step then comes after the taker's, and finds it gone with the taker.
+/// Where the taker stays (a zone holding a recordset we keep), it still goes alone.
+/// `pairs` holds (taker, taken); `g` has been propagated once.
+fn follow_takers(g: &mut Graph<'_>, pairs: &[(usize, usize)]) {
+    let mut flipped: BTreeSet<(usize, usize)> = BTreeSet::new();
+    for &(taker, taken) in pairs {
+        let goes = |i: usize| g.all_nodes(i).iter().all(|&n| g.state[n] == State::Active);
+        if goes(taker) && goes(taken) {
+            flipped.insert((g.release(taken), taker));
+        }
+    }
+    if flipped.is_empty() {
+        return;
+    }
+    let mut first: BTreeSet<(usize, usize)> = BTreeSet::new();
+    let mut add = Vec::new();
+    for &(release, taker) in &flipped {
+        let taken = g.nodes[release].0;
+        first.extend(g.all_nodes(taker).into_iter().map(|to| (release, to)));
+        add.extend(
+            g.all_nodes(taken)
+                .into_iter()
+                .map(|to| (taker, to, Why::Order)),
+        );
+    }
+    g.edges
+        .retain(|&(a, b, why)| !(why == Why::Order && first.contains(&(a, b))));
+    g.edges.extend(add);
+    g.edges.sort_by_key(|&(a, b, w)| (a, b, w.rank()));
+    g.edges.dedup();
 }
 
 /// Wires resource `i`, attached to `t` (a floating IP to its port). Normally `i` lets go
@@ -933,6 +984,52 @@ mod tests {
             .find(|s| s.id == id)
             .map(|s| s.reason.clone())
             .unwrap_or_default()
+    }
+
+    /// A zone and its recordsets all going: the zone's delete takes them, so their steps
+    /// come after it (they find them gone) instead of racing it. A zone that stays (it
+    /// holds a recordset we keep) lets its selected recordset go alone, first.
+    #[test]
+    fn recordsets_follow_their_zone_when_both_go() {
+        let zone = |id: &str, records: &[&'static str]| {
+            let mut z = mk(Zone, id, true, &[]);
+            for &r in records {
+                z.refs.push(Reference::new(
+                    Takes,
+                    Recordset,
+                    r,
+                    resources::DELETED_WITH_ZONE,
+                ));
+            }
+            z
+        };
+        let record = |id: &str, marked: bool, zone: &'static str| {
+            mk(Recordset, id, marked, &[(Needs, Zone, zone, "zone")])
+        };
+        let plan = plan_of(vec![
+            zone("z1", &["a", "b"]),
+            record("a", true, "z1"),
+            record("b", true, "z1"),
+            zone("z2", &["c", "kept"]),
+            record("c", true, "z2"),
+            record("kept", false, "z2"),
+        ]);
+        let z1 = pos(&plan, Zone, "z1", "delete");
+        assert!(
+            pos(&plan, Recordset, "a", "delete") > z1,
+            "{}",
+            plan.render_text()
+        );
+        assert!(pos(&plan, Recordset, "b", "delete") > z1);
+        let a = plan.steps.iter().find(|s| s.id == "a").unwrap();
+        assert!(a.after.contains(&z1), "{a:?}");
+        assert_eq!(plan.delete_count(), 4, "{}", plan.render_text());
+        assert!(pos(&plan, Recordset, "c", "delete") > 0);
+        assert!(
+            reason(&plan, "z2").contains("kept"),
+            "{}",
+            plan.render_text()
+        );
     }
 
     /// A leaked job (server with a Nova port and a volume, floating IP, router with

@@ -2,10 +2,10 @@
 //! objects, `links.next` pages). No tags: a name pattern, the description and the age
 //! mark them. Designate manages each zone's SOA and apex NS recordsets and refuses to
 //! delete them (400): they are never candidates, and go only with their zone
-//! (`OwnedBy`). A user's recordset needs its zone (it goes
-//! first when both go; one in a zone we keep is deleted alone), and a zone's delete
-//! deletes it too: `link` gives each zone a `Takes` on its user recordsets, so a
-//! selected zone holding a recordset we keep stays. A delete answers 202 and the
+//! (`OwnedBy`). A user's recordset needs its zone (one in a zone we keep is deleted
+//! alone), and a zone's delete deletes it too: `link` gives each zone a `Takes` on its
+//! user recordsets, so a selected zone holding a recordset we keep stays, and when both
+//! go the plan lets the zone's delete take it (`plan::follow_takers`). A delete answers 202 and the
 //! recordset turns `PENDING` with action `DELETE` until its zone is updated.
 
 use serde_json::Value;

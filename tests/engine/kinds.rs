@@ -609,8 +609,9 @@ async fn designate_bed() -> Bed {
     Bed::builder().services(&["dns"]).start().await
 }
 
-/// The job's zone (its records the job's too) goes after its records, with the SOA and
-/// NS Designate made for it (never deleted by us: gone with the zone); the job's record
+/// The job's zone (its records the job's too) goes, and its records with it (their
+/// steps come after its delete), as do the SOA and NS Designate made for it (never
+/// deleted by us: gone with the zone); the job's record
 /// in an office zone goes alone; the office zone and its records stay; a second run has
 /// nothing to do.
 #[tokio::test]
@@ -661,7 +662,8 @@ async fn designate_swept_clean_then_nothing_to_do() {
     let plan = stacksweep::engine::plan::build(&inventory, &selection);
     assert!(plan.skipped.is_empty(), "{}", plan.render_text());
     let z = step(&plan, Kind::Zone, &zone, "delete");
-    assert!(step(&plan, Kind::Recordset, &api, "delete") < z);
+    // The zone's delete takes its recordsets: theirs come after it, not racing it.
+    assert!(step(&plan, Kind::Recordset, &api, "delete") > z);
     assert!(step(&plan, Kind::Recordset, &alone, "delete") > 0);
     for r in &managed {
         assert!(step(&plan, Kind::Recordset, r, "await-gone") > z);

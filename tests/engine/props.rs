@@ -87,12 +87,20 @@ impl State {
                 }
             }
         }
+        // What the delete takes with it does not hold it (Designate deletes a zone's
+        // recordsets with the zone).
+        let takes = |other: &ResourceKey| {
+            r.refs
+                .iter()
+                .any(|x| x.relation == Relation::Takes && target(x).as_ref() == Some(other))
+        };
         for other in self.live.values() {
             for x in &other.refs {
                 let holds = matches!(x.relation, Relation::Needs | Relation::AttachedTo);
                 if holds
                     && target(x).as_ref() == Some(key)
                     && !self.dying.contains_key(&other.key())
+                    && !takes(&other.key())
                 {
                     return Some(format!("in use by {}", other.key()));
                 }
@@ -609,7 +617,8 @@ fn extras(s: &Shape, out: &mut Vec<Resource>) {
 /// them, load balancers whose listeners use a container or a secret; zones, and
 /// recordsets in them (some Designate's own SOA or apex NS). Barbican refuses none of
 /// these deletes; the fake refuses them all the same, so a wrong order shows. A zone's
-/// delete takes its recordsets (the `Takes` the inventory links). Manila share
+/// delete takes its recordsets (the `Takes` the inventory links), as Designate's does:
+/// the fake accepts it with them still there. Manila share
 /// networks, shares (on a network or not) and their snapshots.
 fn keys(s: &Shape, out: &mut Vec<Resource>) {
     let mut secrets: Vec<String> = Vec::new();
