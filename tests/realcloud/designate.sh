@@ -22,7 +22,7 @@ DES_MDNS_PORT=5355
 # des_need_apt: adds to up.sh's need_apt what Designate needs from Debian.
 des_need_apt() {
   [[ -x /usr/sbin/named ]] || need_apt+=(bind9)
-  command -v rndc >/dev/null || need_apt+=(bind9-utils)
+  [[ -x /usr/sbin/rndc && -x /usr/sbin/rndc-confgen ]] || need_apt+=(bind9-utils)
 }
 
 # des_install_venv: designate (pinned), gunicorn and PyMySQL into $DES_VENV when missing
