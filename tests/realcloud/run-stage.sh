@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The real-cloud CI stage (run by .ci/run after the fast suite):
-#   up -> seed leaked jobs (with volume backups, shares, zones) -> stacksweep sweep (as the project member) -> verify ->
-#   second sweep deletes nothing -> one target over two projects (a third, look-alike
+#   up -> seed leaked jobs (with volume backups, shares, zones) -> stacksweep sweep (as the
+#   project member) -> verify -> second sweep deletes nothing -> one target over two projects (a third, look-alike
 #   project untouched) -> conformance on real -> conformance on the
 #   simulator + compare -> preflight and quota -> chaos (chaos.sh: services restarted
 #   mid-sweep) -> down (always, by trap).
