@@ -3,9 +3,10 @@
   identity   service project, service users and catalog (RegionTwo: a second Neutron
              only), projects `ci`, `ci-2`, `ci-other` with `ci-user` as member (Keystone
              must be up)
-  resources  waits for nova-compute, cinder-volume and cinder-backup, then creates the
-             external network `public` (in both regions), a flavor, an image, raised
-             quotas, and writes clouds.yaml with clouds `ci`, `ci-2`, `ci-other` (the member) and `admin`
+  resources  waits for nova-compute, cinder-volume and cinder-backup, Manila's back ends
+             and a Designate probe zone going ACTIVE, then creates the external network
+             `public` (in both regions), a flavor, an image, raised quotas, and writes
+             clouds.yaml with clouds `ci`, `ci-2`, `ci-other` (the member) and `admin`
   check      exit 0 when the bed described by clouds.yaml answers
 
 On a service that never reports up it prints `SERVICE-DOWN: <name>` on stderr.
@@ -20,7 +21,8 @@ import openstack
 
 KS = "http://127.0.0.1:5000/v3"
 REGION = "RegionOne"
-SERVICE_USERS = ["nova", "neutron", "cinder", "placement", "glance", "barbican", "manila"]
+SERVICE_USERS = ["nova", "neutron", "cinder", "placement", "glance", "barbican", "manila",
+                 "designate"]
 CATALOG = [
     # type, name, url
     ("compute", "nova", "http://127.0.0.1:8774/v2.1"),
@@ -30,6 +32,7 @@ CATALOG = [
     ("image", "glance", "http://127.0.0.1:9292"),
     ("key-manager", "barbican", "http://127.0.0.1:9311"),
     ("sharev2", "manilav2", "http://127.0.0.1:8786/v2"),
+    ("dns", "designate", "http://127.0.0.1:9001"),
 ]
 # RegionTwo offers only a second Neutron (the janitor must call every other kind absent
 # there): the same Keystone, its own database and port.
@@ -45,6 +48,9 @@ PROJECTS = ("ci", "ci-2", "ci-other")
 # one with them (shares on a share network). See manila.sh.
 SHARE_TYPES = {"default": False, "dhss": True}
 MANILA_VERSION = {"X-OpenStack-Manila-API-Version": "2.65"}
+# An admin sets another project's Designate quotas only with this header.
+ALL_PROJECTS = {"X-Auth-All-Projects": "true"}
+PROBE_ZONE = "probe.bed.example."
 
 
 def admin_conn(password, region=REGION):
@@ -155,6 +161,23 @@ def share_types(conn):
         r.raise_for_status()
 
 
+def designate_probe(conn):
+    """A zone in the admin project goes ACTIVE (central, worker, mdns and named all
+    work: the worker saw named serve it), then goes again."""
+    dns = conn.dns
+    for z in dns.zones(name=PROBE_ZONE):
+        dns.delete_zone(z, ignore_missing=True)
+        dns.wait_for_delete(z, wait=60)
+    zone = dns.create_zone(name=PROBE_ZONE, email="ci@bed.example")
+    deadline = time.monotonic() + 60
+    while (zone := dns.get_zone(zone.id)).status != "ACTIVE":
+        if zone.status == "ERROR" or time.monotonic() > deadline:
+            print("SERVICE-DOWN: designate-worker", file=sys.stderr)
+            raise SystemExit(f"Designate's probe zone is {zone.status}, not ACTIVE")
+        time.sleep(0.2)
+    dns.delete_zone(zone)
+
+
 def public_network(conn):
     """The admin-owned external network `public` of one region, with its subnet."""
     net = conn.network.find_network("public")
@@ -198,6 +221,8 @@ def resources(conn, conn_two, password, directory):
     wait("manila-scheduler and manila-share", "manila-share", lambda: manila_services_up(conn), 150)
     wait("manila's pools at its scheduler", "manila-scheduler", lambda: manila_pools(conn), 150)
     share_types(conn)
+    wait("Designate's API", "designate-api", lambda: list(conn.dns.zones()) is not None, 60)
+    designate_probe(conn)
 
     public_network(conn)
     public_network(conn_two)
@@ -231,6 +256,11 @@ def resources(conn, conn_two, password, directory):
             f"/quota-sets/{project.id}", headers=MANILA_VERSION,
             json={"quota_set": {"shares": -1, "snapshots": -1, "gigabytes": -1,
                                 "snapshot_gigabytes": -1, "share_networks": -1}},
+        ).raise_for_status()
+        conn.dns.patch(
+            f"/quotas/{project.id}", headers=ALL_PROJECTS,
+            json={"zones": -1, "zone_recordsets": -1, "zone_records": -1,
+                  "recordset_records": -1},
         ).raise_for_status()
     write_clouds(directory, password)
 
@@ -268,6 +298,7 @@ def check(directory):
     list(conn.compute.servers(limit=1))
     list(conn.block_storage.volumes(limit=1))
     list(conn.image.images(limit=1))
+    list(conn.dns.zones(limit=1))
     list(openstack.connect(cloud="ci", region_name=REGION_TWO).network.networks(limit=1))
     return 0
 

@@ -41,7 +41,7 @@ wait_ok() { # WHAT TIMEOUT CMD...: polls CMD until it succeeds
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # apis_steady: three rounds in a row, a second apart, in which Nova, Neutron, Cinder,
-# Glance and Barbican each answer a list. A service whose database or queue came back
+# Glance, Barbican and Designate each answer a list. A service whose database or queue came back
 # can still drop a request or two while its workers reconnect; the next round's
 # seeding must not meet that (a CI run failed there: nova-api, after the MariaDB round).
 apis_steady() {
@@ -59,6 +59,7 @@ while steady < 3:
         next(iter(conn.block_storage.volumes(limit=1)), None)
         next(iter(conn.image.images(limit=1)), None)
         next(iter(conn.key_manager.secrets(limit=1)), None)
+        next(iter(conn.dns.zones(limit=1)), None)
         steady += 1
     except Exception as exc:  # noqa: BLE001 - any failure means "not yet"
         steady, last = 0, exc

@@ -2,8 +2,6 @@
 
   conformance.py --cloud NAME --out results.json   run every case, record answers
   conformance.py --compare real.json sim.json      table; exit 1 on any difference
-  conformance.py --cloud designate --dns-endpoint http://127.0.0.1:9001 --project-id P \
-      --out real-dns.json                          Designate's cases on a noauth Designate
 
 Every check records (HTTP status, error type) of one request. The error type is
 NeutronError.type for Neutron, the body's single key (badRequest, itemNotFound,
@@ -19,7 +17,6 @@ one), a flavor (`ci.tiny`, else the smallest). Each case cleans up after itself.
 
 import argparse
 import json
-import os
 import sys
 import time
 import uuid
@@ -46,33 +43,10 @@ class Skip(Exception):
     """A case whose service the cloud does not offer."""
 
 
-class NoAuthSession:
-    """keystoneauth's `Session.request` as far as `Http` uses it, over plain `requests`,
-    for a Designate with `auth_strategy = noauth`: the project comes in a header."""
-
-    def __init__(self, project_id):
-        import requests
-
-        self.http = requests.Session()
-        self.http.headers.update({"X-Auth-Project-ID": project_id, "X-Roles": "member,reader"})
-
-    def request(self, url, method, headers=None, raise_exc=False, json=None, data=None):
-        del raise_exc  # answers are never raised, as with keystoneauth's raise_exc=False
-        return self.http.request(method, url, headers=headers, json=json, data=data, timeout=60)
-
-
 class Http:
     """Requests to one cloud's services by catalog type, answers as (status, body)."""
 
-    def __init__(self, cloud, dns_endpoint=None, project_id=None):
-        if dns_endpoint:
-            # A lone Designate without Keystone (tests/realcloud/designate-trial.sh).
-            self.project_id = project_id
-            self.sess = NoAuthSession(project_id)
-            self.base = {"dns": dns_endpoint.rstrip("/")}
-            if not self.base["dns"].endswith("/v2"):
-                self.base["dns"] += "/v2"
-            return
+    def __init__(self, cloud):
         self.conn = openstack.connect(cloud=cloud)
         self.sess = self.conn.session
         access = self.sess.auth.get_access(self.sess)
@@ -777,18 +751,10 @@ CASES = [
     ("manila-share", case_manila_share),
 ]
 
-# The cases that need nothing but Designate (run against a lone noauth Designate).
-CASES_DNS_ONLY = ["designate-zone"]
 
-
-def run(cloud, out, only=None, dns_endpoint=None, project_id=None):
-    h = Http(cloud, dns_endpoint, project_id)
-    if dns_endpoint:
-        # Only Designate answers there: its cases alone, unless others are named.
-        only = only or list(CASES_DNS_ONLY)
-        ctx = {}
-    else:
-        ctx = {"public": find_public(h), "flavor": find_flavor(h)}
+def run(cloud, out, only=None):
+    h = Http(cloud)
+    ctx = {"public": find_public(h), "flavor": find_flavor(h)}
     results = {}
     errors = []
     t0 = time.monotonic()
@@ -863,18 +829,12 @@ def main():
     ap.add_argument("--out")
     ap.add_argument("--case", action="append", help="run only these cases")
     ap.add_argument("--compare", nargs=2, metavar=("A.json", "B.json"))
-    ap.add_argument("--dns-endpoint", default=os.environ.get("CONFORMANCE_DNS_ENDPOINT"),
-                    help="a lone Designate with auth_strategy=noauth (no Keystone): runs "
-                    "its cases only, --cloud then names the results' column")
-    ap.add_argument("--project-id", default=os.environ.get("CONFORMANCE_PROJECT_ID",
-                                                           "conformance-project"),
-                    help="the project sent to a noauth Designate (X-Auth-Project-ID)")
     args = ap.parse_args()
     if args.compare:
         return compare(*args.compare)
     if not (args.cloud and args.out):
         ap.error("--cloud and --out are required (or --compare A B)")
-    return run(args.cloud, args.out, args.case, args.dns_endpoint, args.project_id)
+    return run(args.cloud, args.out, args.case)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 # Stops what up.sh started, by PID file (each service was started as its own session
 # leader, so its workers go with it): the OpenStack services together first, then
 # RabbitMQ and epmd, then MariaDB. SIGTERM, then SIGKILL after a bound (the Nova
-# services ignore SIGTERM for a while). Leaves $REALCLOUD_DIR (logs, data) in place;
+# services and designate-producer ignore SIGTERM). Leaves $REALCLOUD_DIR (logs, data) in place;
 # up.sh wipes it when it starts over.
 set -euo pipefail
 # shellcheck source=lib.sh

@@ -14,7 +14,8 @@ RC_TIMINGS="$RC_DIR/timings.txt"
 RC_SERVICES=(mariadb epmd rabbitmq keystone placement glance neutron neutron2
   cinder-api cinder-scheduler cinder-volume cinder-backup
   nova-api nova-conductor nova-scheduler nova-compute barbican
-  manila-api manila-scheduler manila-share)
+  manila-api manila-scheduler manila-share
+  named designate-central designate-worker designate-producer designate-mdns designate-api)
 
 rc_log() { printf '[realcloud %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 rc_die() { rc_log "ERROR: $*"; exit 1; }

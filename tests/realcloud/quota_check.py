@@ -17,12 +17,10 @@ import json
 import sys
 
 # Kinds whose service (or Neutron plugin) the bed does not run: preflight must call them
-# absent, not failed. Octavia, Heat, Swift and Designate are not installed (the bed
-# runs Barbican and Manila, and its Neutron loads the trunk and port forwarding plugins).
-ABSENT = {
-    "load-balancer", "stack", "container",
-    "zone", "recordset",
-}
+# absent, not failed. Octavia, Heat and Swift are not installed (the bed runs Barbican,
+# Manila and Designate in RegionOne, and its Neutron loads the trunk and port forwarding
+# plugins).
+ABSENT = {"load-balancer", "stack", "container"}
 
 # Our quota resource -> the kind whose deletions free it, one for one.
 FREED_BY = {

@@ -5,7 +5,8 @@ they see gunicorn's own arguments and exit 2 ("unrecognized arguments"). Each
 factory here resets ``sys.argv`` before importing its service; configuration
 comes from the OS_*_CONFIG_* variables that up.sh sets (Cinder has none, so its
 config file goes through argv from REALCLOUD_CINDER_CONF, and Manila's from
-REALCLOUD_MANILA_CONF; Barbican reads
+REALCLOUD_MANILA_CONF; Designate reads api-paste.ini and designate.conf from
+OS_DESIGNATE_CONFIG_DIR, and runs from its own venv; Barbican reads
 ~/.barbican/barbican.conf, and its own entry point hard-codes the paste file's path
 under /etc, so its paste file comes from REALCLOUD_BARBICAN_PASTE).
 
@@ -58,6 +59,13 @@ def cinder():
 def manila():
     _reset_argv("--config-file", os.environ["REALCLOUD_MANILA_CONF"])
     from manila.wsgi.api import application
+
+    return application
+
+
+def designate():
+    _reset_argv()
+    from designate.wsgi.api import application
 
     return application
 

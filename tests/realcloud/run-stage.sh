@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The real-cloud CI stage (run by .ci/run after the fast suite):
-#   up -> seed leaked jobs (with volume backups) -> stacksweep sweep (as the project member) -> verify ->
-#   second sweep deletes nothing -> one target over two projects (a third, look-alike
+#   up -> seed leaked jobs (with volume backups, shares, zones) -> stacksweep sweep (as the
+#   project member) -> verify -> second sweep deletes nothing -> one target over two projects (a third, look-alike
 #   project untouched) -> conformance on real -> conformance on the
 #   simulator + compare -> preflight and quota -> chaos (chaos.sh: services restarted
 #   mid-sweep) -> down (always, by trap).
@@ -82,7 +82,7 @@ export OS_CLIENT_CONFIG_FILE="$RC_DIR/clouds.yaml"
 
 # ---------------------------------------------------------------- seed, sweep, verify
 "$PY" "$RC_HERE/seed.py" --cloud ci --jobs "${REALCLOUD_JOBS:-2}" --async-server-delete \
-  --backups --manila --out "$OUT/manifest.json"
+  --backups --manila --dns --out "$OUT/manifest.json"
 step seed
 
 if [[ "${REALCLOUD_SKIP_SWEEP:-0}" == 1 ]]; then
@@ -161,9 +161,9 @@ fi
 # ci-other; the janitor finds every other kind absent there. A second run deletes nothing.
 if [[ "${REALCLOUD_SKIP_SWEEP:-0}" != 1 ]]; then
   "$PY" "$RC_HERE/seed.py" --cloud ci-2 --jobs 1 --first-job 5 --no-survivors \
-    --backups --manila --out "$OUT/manifest-ci-2.json"
+    --backups --manila --dns --out "$OUT/manifest-ci-2.json"
   "$PY" "$RC_HERE/seed.py" --cloud ci-other --jobs 1 --first-job 5 --no-survivors --no-keypair \
-    --backups --manila --out "$OUT/manifest-ci-other-seeded.json"
+    --backups --manila --dns --out "$OUT/manifest-ci-other-seeded.json"
   seeds=()
   for p in ci ci-2 ci-other; do # in parallel: each is a few Neutron calls
     "$PY" "$RC_HERE/seed.py" --cloud "$p" --region RegionTwo --network-only --jobs 1 \
@@ -214,7 +214,7 @@ if bad:
     sys.exit(f"units with errors: {bad}")
 # Every newer kind the bed runs went in ci-2 (RegionTwo: Neutron's).
 want = {"RegionOne": ["trunk", "port-forwarding", "volume-backup", "secret", "secret-container",
-                      "share", "share-snapshot", "share-network"],
+                      "share", "share-snapshot", "share-network", "zone", "recordset"],
         "RegionTwo": ["network", "trunk", "port-forwarding"]}
 for region, kinds in want.items():
     done = units[("ci-2", region)]["report"]["kinds"]
@@ -234,10 +234,10 @@ step conformance-real
 if [[ -x "$STACKSWEEP_BIN" ]] && "$STACKSWEEP_BIN" sim --help >/dev/null 2>&1; then
   sim_yaml="$OUT/sim-clouds.yaml"
   rm -f "$sim_yaml"
-  # The bed runs Barbican and Manila: the simulator offers them too (its other optional
-  # services stay off, as on the bed, so both skip the same cases).
-  "$STACKSWEEP_BIN" sim --service key-manager --service sharev2 --clouds-yaml "$sim_yaml" \
-    >"$OUT/sim.log" 2>&1 &
+  # The bed runs Barbican, Manila and Designate: the simulator offers them too (its other
+  # optional services stay off, as on the bed, so both skip the same cases).
+  "$STACKSWEEP_BIN" sim --service key-manager --service sharev2 --service dns \
+    --clouds-yaml "$sim_yaml" >"$OUT/sim.log" 2>&1 &
   sim_pid=$!
   for ((i = 0; i < 100; i++)); do [[ -s "$sim_yaml" ]] && break; sleep 0.2; done
   [[ -s "$sim_yaml" ]] || { tail -n 20 "$OUT/sim.log" >&2; rc_die "stacksweep sim wrote no clouds.yaml in 20 s"; }

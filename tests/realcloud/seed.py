@@ -32,6 +32,15 @@ share (`ci-job=10`) and a snapshot named `ci-job-1`, and an unmarked `keep-share
 --held-secret it also seeds a share network job N's name selects that holds an unmarked
 share: the sweep skips the network, naming the share (`held` in the manifest).
 
+--dns adds Designate zones, selected by name alone (the sweep's regex then also takes a
+name's `ci-job-N.` label after any labels before it: `^(.+[.])?ci-job-(1|2)[.-]`): per job
+a zone `ci-job-N.<project>.bed.example.` with recordsets `www` and `mail` (all selected:
+they go with the zone; its SOA and apex NS are Designate's own and go only with it), and a
+recordset `ci-job-N-api` in a kept zone `keep-F.<project>.bed.example.` (F: the first
+job), which goes alone while the kept zone and its `www` stay. Among the survivors: the
+look-alike zone `ci-job-10.<project>.bed.example.` with its `www`. Zones and recordsets
+are waited for until ACTIVE.
+
 --region R seeds in that region; --network-only seeds only a job's Neutron resources
 (network, subnet, router with interface and gateway, groups, ports, floating IPs, a
 trunk, a port forwarding): RegionTwo of the bed runs Neutron alone.
@@ -97,6 +106,8 @@ class Seeder:
         self.share_snapshot_later = []  # (share id, snapshot name, record)
         self.access_later = []  # share ids that get an access rule
         self.held_ids = {}
+        self.zones_later = []  # (zone, [(label, record)]): recordsets once it is ACTIVE
+        self.kept_zone = None
 
     @staticmethod
     def item(kind, res, parent):
@@ -309,6 +320,62 @@ class Seeder:
                 "/snapshots", {"snapshot": {"share_id": share_id, "name": name}})["id"]))
             self.manila_wait(f"/snapshots/{snap.id}", "snapshot")
 
+    # --------------------------------------------------------------- Designate
+    def zone(self, label, record):
+        """A zone `<label>.<project>.bed.example.` (the project in the name: zones of one
+        name cannot live in two projects); its recordsets come once it is ACTIVE."""
+        name = f"{label}.{self.conn.config.auth['project_name']}.bed.example."
+        zone = record("zone", self.conn.dns.create_zone(name=name, email="ci@bed.example"))
+        self.zones_later.append((zone, []))
+        return zone
+
+    def recordsets_later(self, zone, labels, record):
+        next(recs for z, recs in self.zones_later if z.id == zone.id).extend(
+            (label, record) for label in labels)
+
+    def dns(self, n, first):
+        """Job N's zone with `www` and `mail`, and its `ci-job-N-api` in the kept zone."""
+        zone = self.zone(f"ci-job-{n}", self.mine)
+        self.recordsets_later(zone, ["www", "mail"], self.mine)
+        if self.kept_zone is None:
+            self.kept_zone = self.zone(f"keep-{first}", self.keep)
+            self.recordsets_later(self.kept_zone, ["www"], self.keep)
+        self.recordsets_later(self.kept_zone, [f"ci-job-{n}-api"], self.mine)
+
+    def dns_active(self, dns, items, timeout=120):
+        """Waits until every (zone, recordset or None) is ACTIVE."""
+        deadline = time.monotonic() + timeout
+        for zone, rs in items:
+            while True:
+                got = wait_available(lambda: (dns.get_recordset(rs, zone) if rs
+                                              else dns.get_zone(zone)).status)
+                if got == "ACTIVE":
+                    break
+                if got == "ERROR" or time.monotonic() > deadline:
+                    raise SystemExit(f"designate {'recordset' if rs else 'zone'} "
+                                     f"{(rs or zone).id} is {got}, not ACTIVE")
+                time.sleep(0.3)
+
+    def finish_dns(self):
+        """Waits for the zones, adds their recordsets, waits for those; the kept zones'
+        SOA and NS are survivors too."""
+        dns = self.conn.dns
+        self.dns_active(dns, [(z, None) for z, _ in self.zones_later])
+        made = []
+        for zone, recs in self.zones_later:
+            for label, record in recs:
+                rs = dns.create_recordset(zone, name=f"{label}.{zone.name}", type="A",
+                                          records=["192.0.2.10"])
+                record("recordset", rs, parent=zone.id)
+                made.append((zone, rs))
+        self.dns_active(dns, made)
+        kept = {e["id"] for e in self.survivors if e["kind"] == "zone"}
+        for zone, _ in self.zones_later:
+            if zone.id in kept:
+                for rs in dns.recordsets(zone):
+                    if rs.type in ("SOA", "NS") and rs.name == zone.name:
+                        self.keep("recordset", rs, parent=zone.id)
+
     def backup(self, volume, name, metadata, incremental):
         """Starts a backup (microversion 3.43: metadata); its ID."""
         sess = self.conn.session
@@ -341,11 +408,13 @@ class Seeder:
 
     # --------------------------------------------------------------- one leaked job
     def job(self, n, async_delete, keypair=True, backups=False, network_only=False,
-            manila=False):
+            manila=False, dns=False, first=1):
         tag = f"ci-job-{n}"
         p = f"{tag}-"
         tags = [tag]
         mine = self.mine
+        if dns:  # first: Designate works on it while the rest is seeded
+            self.dns(n, first)
         parts = self.network_set(p, f"10.{n % 250}.0.0/24", tags, mine)
         spare_fip = mine("floating-ip", self.net.create_ip(
             floating_network_id=self.public.id, description=f"{p}spare-fip"))
@@ -387,8 +456,10 @@ class Seeder:
             self.doomed.append(doomed)
 
     # --------------------------------------------------------------- survivors
-    def survivors_set(self, backups=False, manila=False):
+    def survivors_set(self, backups=False, manila=False, dns=False):
         keep = self.keep
+        if dns:
+            self.recordsets_later(self.zone("ci-job-10", keep), ["www"], keep)
         # Look-alikes: job 10's marks, names without the trailing dash, other tags.
         parts = self.network_set("ci-job-10-", "10.210.0.0/24", ["ci-job-10"], keep)
         plain = self.network_set("keep-", "10.211.0.0/24", [], keep)
@@ -459,6 +530,7 @@ class Seeder:
             self.wait_status(snap, "available")
         self.backups()
         self.finish_shares()
+        self.finish_dns()
 
     def delete_doomed(self):
         for srv in self.doomed:
@@ -485,6 +557,9 @@ def main():
                     help="a backup and an incremental on it per job's volume, and look-alikes")
     ap.add_argument("--manila", action="store_true",
                     help="Manila shares, share networks and snapshots per job, and look-alikes")
+    ap.add_argument("--dns", action="store_true",
+                    help="Designate zones and recordsets per job (selected by name), and "
+                         "look-alikes")
     ap.add_argument("--out", required=True, help="manifest JSON path")
     args = ap.parse_args()
     jobs = list(range(args.first_job, args.first_job + args.jobs))
@@ -495,6 +570,8 @@ def main():
         ap.error("--network-only seeds jobs only: add --no-survivors")
     if args.network_only and args.manila:
         ap.error("--network-only seeds Neutron resources only: drop --manila")
+    if args.dns and (args.network_only or args.held_secret):
+        ap.error("--dns seeds a job's zones: not with --network-only or --held-secret")
     conn = openstack.connect(cloud=args.cloud, **({"region_name": args.region} if args.region else {}))
     seeder = Seeder(conn, network_only=args.network_only)
     if args.held_secret:
@@ -504,9 +581,10 @@ def main():
         jobs = jobs[:1]
     for n in ([] if args.held_secret else jobs):
         seeder.job(n, args.async_server_delete, keypair=not args.no_keypair,
-                   backups=args.backups, network_only=args.network_only, manila=args.manila)
+                   backups=args.backups, network_only=args.network_only, manila=args.manila,
+                   dns=args.dns, first=jobs[0])
     if not args.no_survivors and not args.held_secret:
-        seeder.survivors_set(backups=args.backups, manila=args.manila)
+        seeder.survivors_set(backups=args.backups, manila=args.manila, dns=args.dns)
     if not args.network_only:
         seeder.finish()
     for sg in conn.network.security_groups(name="default"):
@@ -516,7 +594,13 @@ def main():
         sweep_args += ["--any-tag", f"ci-job-{n}"]
     for n in jobs:
         sweep_args += ["--metadata", f"ci-job={n}"]
-    sweep_args += ["--name-regex", "^ci-job-(" + "|".join(map(str, jobs)) + ")-"]
+    alternatives = "(" + "|".join(map(str, jobs)) + ")"
+    if args.dns:
+        # A zone's or recordset's name: the job's label after any labels before it
+        # (`www.ci-job-1.ci.bed.example.`, `ci-job-1-api.keep-1...`).
+        sweep_args += ["--name-regex", f"^(.+[.])?ci-job-{alternatives}[.-]"]
+    else:
+        sweep_args += ["--name-regex", f"^ci-job-{alternatives}-"]
     manifest = {
         "tag": f"ci-job-{jobs[0]}",
         "jobs": jobs,

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Brings up real OpenStack (Keystone, Neutron, Cinder, Placement, Nova, Glance, Barbican,
-# Manila) on
-# 127.0.0.1 for stacksweep's real-cloud tests, and writes $REALCLOUD_DIR/clouds.yaml.
+# Manila, Designate with bind9) on 127.0.0.1 for stacksweep's real-cloud tests, and writes
+# $REALCLOUD_DIR/clouds.yaml.
 #
 # Idempotent: installs only what is missing; if the test bed is already up and
 # healthy it only re-checks it; otherwise it stops any leftovers (by PID file),
@@ -9,10 +9,13 @@
 # service that did not come up and printing the tail of its log.
 #
 # Environment: REALCLOUD_DIR (default /tmp/stacksweep-realcloud),
-#              REALCLOUD_VENV (default ~/.cache/stacksweep/realcloud-venv).
+#              REALCLOUD_VENV (default ~/.cache/stacksweep/realcloud-venv),
+#              REALCLOUD_DESIGNATE_VENV (default ~/.cache/stacksweep/designate-venv).
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=designate.sh
+source "$RC_HERE/designate.sh"
 
 T_START=$(date +%s.%N)
 T_PHASE=$T_START
@@ -49,6 +52,7 @@ command -v mariadbd >/dev/null || need_apt+=(mariadb-server)
 [[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ]] || need_apt+=(rabbitmq-server)
 command -v bc >/dev/null || need_apt+=(bc)
 command -v curl >/dev/null || need_apt+=(curl)
+des_need_apt
 if ((${#need_apt[@]})); then
   rc_log "apt-get install ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -86,6 +90,8 @@ if [[ "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
   rm -rf "$RC_HERE/bindall/build" "$RC_HERE/bindall/"*.egg-info
   echo "$want" >"$stamp"
 fi
+# Designate's own venv (its dependencies conflict with constraints.txt): designate.sh.
+des_install_venv
 phase_done install-venv
 
 V="$RC_VENV"
@@ -280,6 +286,7 @@ EOF
 chmod 600 "$RC_ETC/barbican/.barbican/barbican.conf"
 
 manila_configure
+des_configure
 
 cp "$V/etc/nova/api-paste.ini" "$RC_ETC/nova/"
 {
@@ -364,7 +371,8 @@ gunicorn_start() { # NAME PORT FACTORY ENV...
 # A port already taken would let a foreign server answer our health checks.
 for sp in mariadb:3306 epmd:4369 rabbitmq:5672 rabbitmq:25672 keystone:5000 placement:8778 \
   glance:9292 neutron:9696 neutron2:9697 cinder-api:8776 nova-api:8774 barbican:9311 \
-  manila-api:$MANILA_PORT; do
+  manila-api:$MANILA_PORT named:$DES_NAMED_PORT named:$DES_RNDC_PORT designate-mdns:$DES_MDNS_PORT \
+  designate-api:$DES_PORT; do
   if port_open "${sp#*:}"; then
     rc_die "service ${sp%%:*} cannot start: 127.0.0.1:${sp#*:} is already in use by another process"
   fi
@@ -391,7 +399,7 @@ start rabbitmq runuser -u rabbitmq -- env HOME=/var/lib/rabbitmq \
   /usr/lib/rabbitmq/bin/rabbitmq-server
 wait_for mariadb 60 mariadb-admin --no-defaults --socket="$RC_DATA/mysql/mysqld.sock" ping
 {
-  for d in keystone placement glance neutron neutron2 cinder nova nova_api nova_cell0 barbican manila; do
+  for d in keystone placement glance neutron neutron2 cinder nova nova_api nova_cell0 barbican manila designate; do
     echo "CREATE DATABASE $d CHARACTER SET utf8mb4;"
   done
   echo "CREATE USER 'stacksweep'@'127.0.0.1' IDENTIFIED BY '$PW';"
@@ -430,6 +438,7 @@ dbsync nova bash -c "set -e
   '$V/bin/nova-manage' ${NCONF[*]} cell_v2 create_cell --name cell1
   '$V/bin/nova-manage' ${NCONF[*]} db sync"
 manila_dbsync
+des_dbsync
 wait "${sync_pids[@]}"
 if [[ -f "$RC_RUN/dbsync.failed" ]]; then
   for n in $(cat "$RC_RUN/dbsync.failed"); do
@@ -466,6 +475,7 @@ gunicorn_start nova-api 8774 nova OS_NOVA_CONFIG_DIR="$RC_ETC/nova" \
 gunicorn_start barbican 9311 barbican HOME="$RC_ETC/barbican" \
   REALCLOUD_BARBICAN_PASTE="$RC_ETC/barbican/barbican-api-paste.ini"
 manila_start
+des_start
 start nova-conductor "$V/bin/nova-conductor" "${NCONF[@]}"
 start nova-scheduler "$V/bin/nova-scheduler" "${NCONF[@]}"
 wait_for placement 120 http_ok http://127.0.0.1:8778/
@@ -477,6 +487,7 @@ wait_for cinder-api 120 http_ok http://127.0.0.1:8776/
 wait_for nova-api 120 http_ok http://127.0.0.1:8774/
 wait_for barbican 120 http_ok http://127.0.0.1:9311/
 manila_wait
+des_wait
 phase_done start-apis
 
 # ---------------------------------------------------------------- resources + clouds.yaml

@@ -14,6 +14,7 @@ failure interrupted (the chaos stage).
 import argparse
 import json
 import sys
+import time
 
 import openstack
 from openstack import exceptions
@@ -30,6 +31,10 @@ def getter(conn, kind):
         return lambda rid: barbican_get(conn, "containers", rid)
     if kind in MANILA_PATHS:
         return lambda rid: manila_get(conn, kind, rid)
+    if kind == "zone":
+        return lambda rid: designate_get(conn, f"/zones/{rid}")
+    if kind == "recordset":
+        return lambda rid, zone: designate_get(conn, f"/zones/{zone}/recordsets/{rid}")
     service, method = {
         "server": ("compute", "get_server"),
         "server-group": ("compute", "get_server_group"),
@@ -51,13 +56,31 @@ def getter(conn, kind):
 
 
 class Shown:
-    """A Barbican secret or container, or a Manila object, as shown (plain HTTP; a
-    Barbican ID is its ref's tail)."""
+    """A Barbican secret or container, a Manila object or a Designate zone or recordset,
+    as shown (plain HTTP; a Barbican ID is its ref's tail)."""
 
     def __init__(self, body):
         self.body = body
         self.status = body.get("status")
         self.name = body.get("name")
+        # Designate: a zone or recordset being deleted is `PENDING` with action `DELETE`.
+        if body.get("action") == "DELETE":
+            self.status = "deleting"
+
+
+def designate_get(conn, path):
+    """A zone or recordset; asked again for up to 60 s while Designate answers 5xx (its
+    API, just back from a chaos round, drops a request or two while it reconnects)."""
+    deadline = time.monotonic() + 60
+    while True:
+        resp = conn.dns.get(path, raise_exc=False)
+        if resp.status_code < 500 or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    if resp.status_code == 404:
+        raise exceptions.NotFoundException(path)
+    resp.raise_for_status()
+    return Shown(resp.json())
 
 
 # Manila kinds: (collection path, response key); shown at microversion 2.65.
@@ -90,7 +113,7 @@ def barbican_get(conn, collection, rid):
 
 def fetch(conn, kind, rid, parent=None):
     """The resource, or None when the API answers 404. `parent`: a port forwarding's
-    floating IP."""
+    floating IP, a recordset's zone."""
     try:
         if parent:
             return getter(conn, kind)(rid, parent)
