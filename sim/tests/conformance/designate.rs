@@ -115,7 +115,7 @@ async fn zone_delete_is_asynchronous_and_takes_its_records() {
 
 /// A recordset whose zone's delete took it answers 404 `recordset_not_found` (Designate
 /// looks the recordset up before the zone), its GET as its DELETE; the zone's list and a
-/// create in it answer `zone_not_found` (as Designate 23 answered on the trial).
+/// create in it answer `zone_not_found` (as Designate 23 answered in the real bed).
 #[tokio::test(start_paused = true)]
 async fn a_recordset_of_a_deleted_zone_is_recordset_not_found() {
     let (sim, api) = designate().await;
@@ -158,7 +158,7 @@ async fn a_recordset_of_a_deleted_zone_is_recordset_not_found() {
 
 /// While a zone's delete runs (`PENDING`/`DELETE`), a recordset create or delete in it,
 /// the SOA's included, answers 400 `bad_request` "Can not update a deleting zone", as
-/// Designate 23 answered on the trial; the recordset itself stays readable.
+/// Designate 23 answered in the real bed; the recordset itself stays readable.
 #[tokio::test(start_paused = true)]
 async fn a_deleting_zone_refuses_recordset_changes() {
     let (sim, api) = designate().await;
