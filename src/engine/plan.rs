@@ -513,20 +513,20 @@ pub fn build(inventory: &Inventory, selection: &Selection) -> Plan {
 /// Where the taker stays (a zone holding a recordset we keep), it still goes alone.
 /// `pairs` holds (taker, taken); `g` has been propagated once.
 fn follow_takers(g: &mut Graph<'_>, pairs: &[(usize, usize)]) {
-    let mut flipped: BTreeSet<(usize, usize)> = BTreeSet::new();
-    for &(taker, taken) in pairs {
-        let goes = |i: usize| g.all_nodes(i).iter().all(|&n| g.state[n] == State::Active);
-        if goes(taker) && goes(taken) {
-            flipped.insert((g.release(taken), taker));
-        }
-    }
-    if flipped.is_empty() {
+    let goes = |i: usize| g.all_nodes(i).iter().all(|&n| g.state[n] == State::Active);
+    let both_go: Vec<(usize, usize)> = pairs
+        .iter()
+        .copied()
+        .filter(|&(taker, taken)| goes(taker) && goes(taken))
+        .collect();
+    if both_go.is_empty() {
         return;
     }
+    // The `Needs` order edges (taken first) go; the taker's delete comes first instead.
     let mut first: BTreeSet<(usize, usize)> = BTreeSet::new();
     let mut add = Vec::new();
-    for &(release, taker) in &flipped {
-        let taken = g.nodes[release].0;
+    for &(taker, taken) in &both_go {
+        let release = g.release(taken);
         first.extend(g.all_nodes(taker).into_iter().map(|to| (release, to)));
         add.extend(
             g.all_nodes(taken)
